@@ -1,0 +1,103 @@
+// The architectural state of one RV64GC hart, in one C-layout struct.
+//
+// Why C: the interpreter reaches this struct through one UnsafeMutablePointer, and the JIT
+// addresses its fields by fixed offsets from a pinned host register. A C struct makes that
+// layout explicit and stable; Swift struct layout is not guaranteed.
+//
+// Invariants: x[0] is always 0 between instructions; f[] holds raw IEEE bits, single-precision
+// values NaN-boxed (upper 32 bits all ones) as RISC-V unprivileged spec §12.2 requires.
+#ifndef BACKPLANE_HART_STATE_H
+#define BACKPLANE_HART_STATE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Entries in each direct-mapped software TLB (one per access kind). Power of two.
+#define BP_TLB_ENTRIES 256
+
+/// One software-TLB entry. A hit means `tag == (vaddr >> 12)` and the host address of the
+/// guest virtual address `vaddr` is `vaddr + addend`. `tag == UINT64_MAX` marks an empty entry.
+/// Only RAM pages are entered (MMIO and ROM-write accesses always take the slow path).
+typedef struct BPTLBEntry {
+    uint64_t tag;
+    int64_t addend;
+} BPTLBEntry;
+
+/// Privilege levels as encoded in mstatus.MPP (RISC-V privileged spec §1.2).
+enum {
+    BP_PRIV_U = 0,
+    BP_PRIV_S = 1,
+    BP_PRIV_M = 3,
+};
+
+typedef struct HartState {
+    // --- Unprivileged state -------------------------------------------------------------------
+    uint64_t x[32];          ///< Integer registers; x[0] reads as zero.
+    uint64_t f[32];          ///< FP registers as raw bits (NaN-boxed singles).
+    uint64_t pc;             ///< Address of the next instruction to execute.
+    uint32_t fflags;         ///< Accrued FP exception flags (NV DZ OF UF NX, bits 4..0).
+    uint32_t frm;            ///< Dynamic rounding mode (0..4 valid; 5..7 reserved).
+
+    // --- Privilege and counters ---------------------------------------------------------------
+    uint64_t privilege;      ///< BP_PRIV_U / BP_PRIV_S / BP_PRIV_M.
+    uint64_t cycle;          ///< mcycle.
+    uint64_t instret;        ///< minstret.
+    uint64_t hartid;         ///< mhartid.
+
+    // --- Machine-level CSRs (privileged spec §3.1) --------------------------------------------
+    uint64_t mstatus;
+    uint64_t misa;
+    uint64_t medeleg;
+    uint64_t mideleg;
+    uint64_t mie;
+    uint64_t mip;            ///< Software-writable bits plus lines driven by interrupt controllers.
+    uint64_t mtvec;
+    uint64_t mscratch;
+    uint64_t mepc;
+    uint64_t mcause;
+    uint64_t mtval;
+    uint64_t mcounteren;
+    uint64_t mcountinhibit;
+    uint64_t menvcfg;
+    uint64_t mseccfg;
+
+    // --- Supervisor-level CSRs (privileged spec §4.1) -----------------------------------------
+    uint64_t stvec;
+    uint64_t sscratch;
+    uint64_t sepc;
+    uint64_t scause;
+    uint64_t stval;
+    uint64_t satp;
+    uint64_t scounteren;
+    uint64_t senvcfg;
+
+    // --- Physical memory protection (privileged spec §3.7): 16 entries ------------------------
+    uint64_t pmpcfg[2];      ///< pmpcfg0 and pmpcfg2 (RV64 uses even-numbered registers only).
+    uint64_t pmpaddr[16];
+
+    // --- LR/SC reservation ---------------------------------------------------------------------
+    uint64_t reservationAddress;
+    uint64_t reservationValid;
+
+    // --- Execution control ---------------------------------------------------------------------
+    /// Non-zero asks the run loop to leave at the next block boundary (an interrupt became
+    /// pending, the machine wants to stop, a device needs service). Written by devices and the
+    /// machine loop; read by the hart between blocks.
+    uint64_t exitRequest;
+    /// Non-zero while the hart sleeps in WFI waiting for an interrupt.
+    uint64_t waitingForInterrupt;
+
+    // --- Software TLB (translation cache; never architecturally visible) ----------------------
+    BPTLBEntry tlbLoad[BP_TLB_ENTRIES];
+    BPTLBEntry tlbStore[BP_TLB_ENTRIES];
+    BPTLBEntry tlbFetch[BP_TLB_ENTRIES];
+} HartState;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,83 @@
+import Foundation
+
+/// What backs a range of guest physical addresses.
+public enum RegionKind: Sendable, Equatable {
+    /// Host memory, read and written directly (the fast path).
+    case ram
+    /// Host memory that the guest can read and execute but whose writes are ignored.
+    case rom
+    /// A device answering through `MMIODevice`.
+    case mmio
+}
+
+/// One mapped range of the guest physical address space.
+public final class MemoryRegion {
+    public let name: String
+    public let base: UInt64
+    public let size: UInt64
+    public let kind: RegionKind
+    /// Host memory for RAM and ROM regions; nil for MMIO.
+    public let host: UnsafeMutableRawPointer?
+    /// The device for MMIO regions; nil for RAM and ROM.
+    public let device: (any MMIODevice)?
+    /// Cached from the device so the dispatch path does not ask it again per access.
+    let implementedSizes: AccessSizes
+
+    /// One byte per 4 KiB page of a RAM region: non-zero while the page holds translated or
+    /// pre-decoded code, so writes to it can be detected (self-modifying code).
+    let codePages: UnsafeMutablePointer<UInt8>?
+
+    public var end: UInt64 { base &+ size }
+
+    init(name: String, base: UInt64, size: UInt64, kind: RegionKind, device: (any MMIODevice)?) {
+        self.name = name
+        self.base = base
+        self.size = size
+        self.kind = kind
+        self.device = device
+        self.implementedSizes = device?.implementedSizes ?? .all
+        if kind == .mmio {
+            host = nil
+            codePages = nil
+        } else {
+            // Anonymous mappings are zero-filled and only take host memory when touched, so a
+            // guest with gigabytes of RAM costs what it uses.
+            let mapped = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+            guard let mapped, mapped != MAP_FAILED else {
+                fatalError("cannot reserve \(size) bytes of host memory for '\(name)': \(String(cString: strerror(errno)))")
+            }
+            host = mapped
+            let pages = Int((size + 4095) >> 12)
+            codePages = .allocate(capacity: pages)
+            codePages!.initialize(repeating: 0, count: pages)
+        }
+    }
+
+    deinit {
+        if let host { munmap(host, Int(size)) }
+        codePages?.deallocate()
+    }
+
+    @inline(__always) public func contains(_ address: UInt64) -> Bool {
+        address &- base < size
+    }
+}
+
+/// Two regions that claim the same addresses.
+public struct RegionOverlap: Error, Equatable, CustomStringConvertible {
+    public let name: String
+    public let base: UInt64
+    public let size: UInt64
+    public let otherName: String
+    public let otherBase: UInt64
+    public let otherSize: UInt64
+
+    public var description: String {
+        "'\(name)' \(formatRange(base, size)) overlaps '\(otherName)' \(formatRange(otherBase, otherSize))"
+    }
+}
+
+/// A half-open address range in hex, as every memory-map message prints it.
+public func formatRange(_ base: UInt64, _ size: UInt64) -> String {
+    "[0x\(String(base, radix: 16)),0x\(String(base &+ size, radix: 16)))"
+}
