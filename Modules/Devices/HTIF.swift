@@ -9,9 +9,18 @@ import Memory
 /// `tohost` is 0, and the command runs when the high half arrives (an 8-byte write is both).
 /// After a command `tohost` reads 0 again; answers go to `fromhost`.
 ///
-/// The mailboxes live at the addresses of the ELF's `tohost`/`fromhost` symbols; `mappings`
-/// lists the MMIO regions to map there (one when they are adjacent, else one each).
+/// The mailboxes live at the addresses of the ELF's `tohost`/`fromhost` symbols. Two placements:
+/// - `.mmio` (QEMU): `mappings` lists the MMIO regions to map there (one when they are adjacent,
+///   else one each); the machine must keep RAM off those addresses.
+/// - `.memory` (spike): the mailboxes stay ordinary guest RAM and `poll()` looks at `tohost`,
+///   acting on a non-zero word and clearing it, as spike's front-end server does.
 public final class HTIF {
+    /// Where the mailboxes live.
+    public enum Placement: Sendable, Equatable {
+        case mmio
+        case memory
+    }
+
     /// Device and command numbers (spike `fesvr/device.h`).
     public enum Command {
         public static let systemDevice: UInt8 = 0
@@ -43,15 +52,17 @@ public final class HTIF {
         public let device: any MMIODevice
     }
 
+    public let placement: Placement
     public let tohostAddress: UInt64
     public let fromhostAddress: UInt64?
     public let console: any SerialBackend
     public let power: PowerControl
     private let dma: DMAAccessor
 
-    /// Current mailbox contents.
+    /// `tohost` as the MMIO placement holds it (0 once a command was taken).
     public private(set) var tohost: UInt64 = 0
-    public private(set) var fromhost: UInt64 = 0
+    /// The `fromhost` register of the MMIO placement.
+    private var fromhostRegister: UInt64 = 0
     /// The last command the HTIF could not carry out, for the machine to report.
     public private(set) var lastUnsupported: String?
 
@@ -64,8 +75,11 @@ public final class HTIF {
     ///   - tohost: address of the ELF symbol `tohost` (8 bytes, 8-aligned).
     ///   - fromhost: address of `fromhost`, if the program has one.
     ///   - console: where device 1 output goes and input comes from.
-    ///   - dma: guest memory access for proxied system calls.
-    public init(tohost: UInt64, fromhost: UInt64?, console: any SerialBackend, power: PowerControl, dma: DMAAccessor) {
+    ///   - dma: guest memory access for proxied system calls (and the mailboxes in `.memory`).
+    ///   - placement: MMIO registers (QEMU) or polled RAM (spike).
+    public init(tohost: UInt64, fromhost: UInt64?, console: any SerialBackend, power: PowerControl, dma: DMAAccessor,
+                placement: Placement = .mmio) {
+        self.placement = placement
         tohostAddress = tohost
         fromhostAddress = fromhost
         self.console = console
@@ -75,7 +89,9 @@ public final class HTIF {
 
     /// The regions to map: one 16-byte window "htif" when the mailboxes are adjacent, else
     /// "htif-tohost" and "htif-fromhost", 8 bytes each. The windows keep the HTIF alive.
+    /// Empty for the `.memory` placement.
     public var mappings: [Mapping] {
+        guard placement == .mmio else { return [] }
         if let fromhost = fromhostAddress, fromhost == tohostAddress &+ 8 || tohostAddress == fromhost &+ 8 {
             let base = min(tohostAddress, fromhost)
             return [Mapping(name: "htif", base: base, size: 16, device: HTIFWindow(htif: self, base: base))]
@@ -102,21 +118,50 @@ public final class HTIF {
     public func write(address: UInt64, size: Int, value: UInt64) {
         guard let (isToHost, high) = decode(address, size: size) else { return }
         if !isToHost {
-            if size == 8 { fromhost = value }
-            else if high { fromhost = (fromhost & 0xffff_ffff) | value << 32 }
-            else { fromhost = value & 0xffff_ffff }
+            if size == 8 { fromhostRegister = value }
+            else if high { fromhostRegister = (fromhostRegister & 0xffff_ffff) | value << 32 }
+            else { fromhostRegister = value & 0xffff_ffff }
             return
         }
         if size == 8 || !high { writeToHostLow(value & 0xffff_ffff) }
         if size == 8 { writeToHostHigh(value >> 32) } else if high { writeToHostHigh(value & 0xffff_ffff) }
     }
 
-    /// Answers a waiting console read when input has arrived and `fromhost` is free (spike
-    /// `bcd_t::tick`). The machine calls it regularly.
+    /// The machine calls it regularly. With the `.memory` placement it takes a command waiting
+    /// in `tohost`; in both it answers a waiting console read once input has arrived and
+    /// `fromhost` is free (spike `bcd_t::tick`).
     public func poll() {
+        if placement == .memory, let command = loadWord(tohostAddress), command != 0 {
+            storeWord(tohostAddress, 0)
+            handle(command)
+        }
+        answerPendingRead()
+    }
+
+    /// Current `fromhost` (read from guest RAM with the `.memory` placement; 0 if absent).
+    public var fromhost: UInt64 {
+        guard placement == .memory else { return fromhostRegister }
+        return fromhostAddress.flatMap(loadWord) ?? 0
+    }
+
+    private func setFromhost(_ value: UInt64) {
+        if placement == .mmio { fromhostRegister = value } else if let address = fromhostAddress { storeWord(address, value) }
+    }
+
+    private func answerPendingRead() {
         guard pendingRead, fromhost == 0, let byte = console.read() else { return }
         pendingRead = false
-        fromhost = response(device: Command.consoleDevice, command: Command.consoleGetChar, data: 0x100 | UInt64(byte))
+        setFromhost(response(device: Command.consoleDevice, command: Command.consoleGetChar, data: 0x100 | UInt64(byte)))
+    }
+
+    private func loadWord(_ address: UInt64) -> UInt64? {
+        var word: UInt64 = 0
+        guard case .success = withUnsafeMutableBytes(of: &word, { dma.read(address, into: $0) }) else { return nil }
+        return UInt64(littleEndian: word)
+    }
+
+    private func storeWord(_ address: UInt64, _ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { _ = dma.write(address, from: $0) }
     }
 
     // MARK: Commands
@@ -154,10 +199,10 @@ public final class HTIF {
         case (Command.consoleDevice, Command.consolePutChar):
             console.write(UInt8(truncatingIfNeeded: payload))
             // spike and QEMU both answer 0x100 | the byte.
-            fromhost = response(device: device, command: command, data: 0x100 | (payload & 0xff))
+            setFromhost(response(device: device, command: command, data: 0x100 | (payload & 0xff)))
         case (Command.consoleDevice, Command.consoleGetChar):
             pendingRead = true
-            poll()
+            answerPendingRead()
         default:
             lastUnsupported = "HTIF device \(device) command \(command) is not supported (tohost 0x\(String(value, radix: 16)))"
         }
@@ -187,7 +232,7 @@ public final class HTIF {
         }
         let bytes = (0..<8).map { UInt8(truncatingIfNeeded: result >> UInt64(8 * $0)) }
         _ = dma.write(address, bytes: bytes)
-        fromhost = response(device: Command.systemDevice, command: Command.systemSyscall, data: 1)
+        setFromhost(response(device: Command.systemDevice, command: Command.systemSyscall, data: 1))
     }
 
     private func sysWrite(fd: UInt64, buffer: UInt64, length: UInt64) -> UInt64 {

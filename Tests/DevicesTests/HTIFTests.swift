@@ -128,3 +128,39 @@ final class HTIFTests: XCTestCase {
         for (index, word) in words.enumerated() { space.write(address + UInt64(8 * index), size: 8, value: word) }
     }
 }
+
+/// spike's placement: the mailboxes are RAM and `poll()` takes commands from them.
+final class HTIFMemoryPlacementTests: XCTestCase {
+    let tohost: UInt64 = 0x8000_1000
+    var console: MemorySerialBackend!
+    var power: PowerControl!
+    var space: AddressSpace!
+    var htif: HTIF!
+
+    override func setUpWithError() throws {
+        console = MemorySerialBackend()
+        power = PowerControl()
+        space = AddressSpace()
+        try space.mapRAM(name: "ram", base: 0x8000_0000, size: 0x10000)
+        htif = HTIF(tohost: tohost, fromhost: tohost + 8, console: console, power: power, dma: space.dma, placement: .memory)
+    }
+
+    func testNoMappings() {
+        XCTAssertTrue(htif.mappings.isEmpty)
+    }
+
+    func testPollTakesExitCommandAndClearsTohost() {
+        space.write(tohost, size: 8, value: 7)
+        XCTAssertNil(power.event)
+        htif.poll()
+        XCTAssertEqual(power.event, .poweroff(exitCode: 3))
+        XCTAssertEqual(space.read(tohost, size: 8), 0)
+    }
+
+    func testPollAnswersPutcharInRAM() {
+        space.write(tohost, size: 8, value: 1 << 56 | 1 << 48 | 0x21)
+        htif.poll()
+        XCTAssertEqual(console.output, [0x21])
+        XCTAssertEqual(space.read(tohost + 8, size: 8), 1 << 56 | 1 << 48 | 0x121)
+    }
+}
