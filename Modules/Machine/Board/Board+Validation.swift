@@ -67,7 +67,8 @@ extension Board {
     }
 
     private func checkDevices(into diagnostics: BoardDiagnostics, catalog: DeviceTypeCatalog, extraDeviceTypes: Set<String>) {
-        for device in devices {
+        // An empty type is a `type:` the loader already reported missing.
+        for device in devices where !device.type.isEmpty {
             let regLocation = device.regLocation ?? device.location
             guard let spec = catalog.spec(named: device.type) else {
                 if !extraDeviceTypes.contains(device.type) {

@@ -180,10 +180,12 @@ private final class BoardParser {
             let name = mapping["name"].flatMap { $0.scalar?.string }
             let context = name.map { "device '\($0)'" } ?? "device #\(index + 1)"
             let fields = self.fields(of: mapping, allowed: BoardKeys.device, required: ["name", "type"], context: context)
-            guard let nameValue = fields["name"].flatMap({ scalar($0.value, key: "name") }),
-                  let typeValue = fields["type"].flatMap({ scalar($0.value, key: "type") }) else { continue }
-            var device = BoardDevice(name: nameValue.text, type: typeValue.text, location: location(item))
-            device.typeLocation = typeValue.location
+            guard let nameValue = fields["name"].flatMap({ scalar($0.value, key: "name") }) else { continue }
+            // A device without a type is kept (type "") so references to it do not cascade into
+            // more errors; the missing key is already reported.
+            let typeValue = fields["type"].flatMap { scalar($0.value, key: "type") }
+            var device = BoardDevice(name: nameValue.text, type: typeValue?.text ?? "", location: location(item))
+            device.typeLocation = typeValue?.location
             if let reg = fields["reg"] {
                 device.regLocation = location(reg.value)
                 if let (base, size) = parseReg(reg.value) {
@@ -285,7 +287,8 @@ private final class BoardParser {
         for property in spec.properties where values[property.name] == nil {
             if let defaultValue = property.defaultValue {
                 values[property.name] = defaultValue
-            } else if !diagnostics.errors.contains(where: { $0.message.contains("'\(property.name)'") }) {
+            } else if values[property.name] == nil, !(node?.mapping?.keys.contains { $0.scalar?.string == property.name } ?? false) {
+                // Required (no default) and not given at all; a given but invalid value is already reported.
                 diagnostics.error("missing required property '\(property.name)' in device '\(device)'", at: deviceLocation)
             }
         }
