@@ -295,3 +295,17 @@ final class BoardErrorTests: XCTestCase {
         """)
     }
 }
+
+final class BoardSuggestionTests: XCTestCase {
+    func testNearestPrefersSmallEditDistance() {
+        XCTAssertEqual(nearest("devcies", in: BoardKeys.top), "devices")
+    }
+
+    func testNearestFallsBackToAbbreviation() {
+        XCTAssertEqual(nearest("clock-freq", in: ["clock-frequency", "reg-shift"]), "clock-frequency")
+    }
+
+    func testNearestGivesUpOnUnrelatedWords() {
+        XCTAssertNil(nearest("frobnicator", in: DeviceTypeCatalog.builtIn.names))
+    }
+}

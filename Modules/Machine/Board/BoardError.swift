@@ -77,7 +77,8 @@ func editDistance(_ a: String, _ b: String) -> Int {
 }
 
 /// The candidate closest to `word`, if close enough to be a plausible typo (at most a third of
-/// the word's length, and at least 1, edits away); ties go to the earlier candidate.
+/// the word's length, and at least 1, edits away; ties go to the earlier candidate), else the
+/// first candidate that the word abbreviates ("clock-freq" → "clock-frequency").
 func nearest(_ word: String, in candidates: [String]) -> String? {
     let limit = max(1, (word.count + 2) / 3)
     var best: (String, Int)?
@@ -85,7 +86,9 @@ func nearest(_ word: String, in candidates: [String]) -> String? {
         let distance = editDistance(word, candidate)
         if distance <= limit, distance < (best?.1 ?? Int.max) { best = (candidate, distance) }
     }
-    return best?.0
+    if let best { return best.0 }
+    guard word.count >= 3 else { return nil }
+    return candidates.first { $0.lowercased().hasPrefix(word.lowercased()) }
 }
 
 /// "; did you mean 'x'?" or "".
