@@ -29,7 +29,10 @@ let package = Package(
         .target(name: "Machine",
                 dependencies: ["Memory", "IRQ", "CPU", "Devices", "DeviceTree",
                                .product(name: "Yams", package: "Yams")],
-                path: "Modules/Machine"),
+                path: "Modules/Machine",
+                // Modules/Machine/Boards is a symlink to the top-level Boards/ folder, so the
+                // bundled board files ship next to the binary (Board.bundled(name:)).
+                resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
                           dependencies: ["Machine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),

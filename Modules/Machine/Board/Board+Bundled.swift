@@ -1,0 +1,57 @@
+import Foundation
+
+/// The board files that ship with Backplane (the repository's Boards/ folder, copied next to the
+/// binary as the Machine target's resources).
+extension Board {
+    /// The board `Boards/NAME.yaml`, loaded and validated.
+    public static func bundled(name: String, catalog: DeviceTypeCatalog = .builtIn,
+                               extraDeviceTypes: Set<String> = []) throws(BoardErrors) -> Board {
+        guard let path = bundledPath(name: name) else {
+            let names = bundledNames
+            let hint = nearest(name, in: names).map { "; did you mean '\($0)'?" }
+                ?? "; bundled boards: \(names.joined(separator: ", "))"
+            throw BoardErrors([BoardError(path: "\(name).yaml", location: nil, message: "no bundled board named '\(name)'\(hint)")])
+        }
+        return try BoardLoader.load(path: path, catalog: catalog, extraDeviceTypes: extraDeviceTypes)
+    }
+
+    /// Path of `NAME.yaml` in the first boards folder that has it.
+    public static func bundledPath(name: String) -> String? {
+        for directory in bundledDirectories {
+            let path = directory.appendingPathComponent("\(name).yaml").path
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Names of every bundled board, sorted.
+    public static var bundledNames: [String] {
+        var names = Set<String>()
+        for directory in bundledDirectories {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            for file in files where file.hasSuffix(".yaml") { names.insert(String(file.dropLast(5))) }
+        }
+        return names.sorted()
+    }
+
+    /// Where bundled boards are looked for, in order: `$BACKPLANE_BOARDS`; the resource folder
+    /// SwiftPM puts next to the executable (`Backplane_Machine.resources/Boards`); the
+    /// repository this file was compiled from. `Bundle.module` is not used because its accessor
+    /// stops the process when the resource folder is missing.
+    static var bundledDirectories: [URL] {
+        var directories: [URL] = []
+        if let override = ProcessInfo.processInfo.environment["BACKPLANE_BOARDS"], !override.isEmpty {
+            directories.append(URL(fileURLWithPath: override))
+        }
+        let resources = "Backplane_Machine.resources/Boards"
+        directories.append(Bundle.main.bundleURL.appendingPathComponent(resources))
+        if let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() {
+            directories.append(executable.deletingLastPathComponent().appendingPathComponent(resources))
+        }
+        // Modules/Machine/Board/Board+Bundled.swift → the repository root is three folders up.
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        directories.append(repository.appendingPathComponent("Boards"))
+        return directories
+    }
+}

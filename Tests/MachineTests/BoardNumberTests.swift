@@ -1,0 +1,38 @@
+import XCTest
+@testable import Machine
+
+final class BoardNumberTests: XCTestCase {
+    private func size(_ text: String) -> Result<UInt64, BoardNumber.Problem> {
+        BoardNumber.parse(text, allowSuffix: true)
+    }
+
+    func testDecimalHexBinaryAndSeparators() {
+        XCTAssertEqual(size("4096"), .success(4096))
+        XCTAssertEqual(size("0x8000_0000"), .success(0x8000_0000))
+        XCTAssertEqual(size("0X1F"), .success(0x1f))
+        XCTAssertEqual(size("0b101"), .success(5))
+    }
+
+    func testSuffixesAreBinaryMultiples() {
+        XCTAssertEqual(size("64K"), .success(64 << 10))
+        XCTAssertEqual(size("128M"), .success(128 << 20))
+        XCTAssertEqual(size("2GiB"), .success(2 << 30))
+        XCTAssertEqual(size("1TB"), .success(1 << 40))
+        XCTAssertEqual(size("0x10M"), .success(16 << 20))
+    }
+
+    func testSuffixNotAllowedForPlainIntegers() {
+        XCTAssertEqual(BoardNumber.parse("10M", allowSuffix: false), .failure(.notANumber))
+    }
+
+    func testProblems() {
+        XCTAssertEqual(size("-4K"), .failure(.negative))
+        XCTAssertEqual(size("-x"), .failure(.notANumber))
+        XCTAssertEqual(size("M"), .failure(.notANumber))
+        XCTAssertEqual(size("0x"), .failure(.notANumber))
+        XCTAssertEqual(size("12a"), .failure(.notANumber))
+        XCTAssertEqual(size("18446744073709551616"), .failure(.tooLarge))
+        XCTAssertEqual(size("16777216T"), .failure(.tooLarge))
+        XCTAssertEqual(size("18446744073709551615"), .success(UInt64.max))
+    }
+}
