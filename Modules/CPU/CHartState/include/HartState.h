@@ -89,6 +89,11 @@ typedef struct HartState {
     uint64_t exitRequest;
     /// Non-zero while the hart sleeps in WFI waiting for an interrupt.
     uint64_t waitingForInterrupt;
+    /// mip bits driven by interrupt controllers: MEIP, MTIP, MSIP and the controller's SEIP.
+    /// Software reads mip as `mip | mipExternal`; `mip` itself holds only the software-writable
+    /// bits (SSIP, STIP, SEIP), so the controller's SEIP and the software-written SEIP stay
+    /// separate as privileged spec 1.12 §3.1.9 requires.
+    uint64_t mipExternal;
 
     // --- Software TLB (translation cache; never architecturally visible) ----------------------
     BPTLBEntry tlbLoad[BP_TLB_ENTRIES];
