@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Machine
+
+/// `backplane`: run, check and describe boards.
+@main
+struct Backplane: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backplane",
+        abstract: "A RISC-V machine emulator whose boards are description files.",
+        subcommands: [Run.self, Check.self, DTB.self, Boards.self],
+        defaultSubcommand: Run.self)
+
+    /// Usage errors exit 2 with one line (not ArgumentParser's 64), as every other user error does.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            fail(message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)")
+        }
+    }
+}
+
+/// Prints `backplane: error: MESSAGE` on stderr and exits 2.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("backplane: error: \(message)\n".utf8))
+    exit(2)
+}
+
+/// A board by bundled name or by path; errors print as the loader formats them (file:line:col).
+func loadBoard(_ nameOrPath: String) -> Board {
+    do {
+        if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/") {
+            return try BoardLoader.load(path: nameOrPath)
+        }
+        return try Board.bundled(name: nameOrPath)
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(2)
+    }
+}
+
+/// Applies `--smp` and `--memory`, then validates the result (an override can make it invalid).
+func applyOverrides(_ board: Board, harts: Int?, memory: String?) -> Board {
+    var board = board
+    if let harts { board = board.withHarts(count: harts) }
+    if let memory {
+        guard let size = parseSize(memory) else { fail("--memory: '\(memory)' is not a size (e.g. 256M, 1G)") }
+        board = board.withMemory(size: size)
+    }
+    do { try board.validate() } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(2)
+    }
+    return board
+}

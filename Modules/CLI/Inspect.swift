@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Machine
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a board and print its memory map and IRQ wiring.")
+
+    @Argument(help: "A bundled board name or a path to a board file.")
+    var board: String
+
+    @Option(help: ArgumentHelp("Number of harts.", valueName: "N"))
+    var smp: Int?
+
+    @Option(help: ArgumentHelp("RAM size of the first memory region.", valueName: "SIZE"))
+    var memory: String?
+
+    func run() throws {
+        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+        print(BoardReport(board).text, terminator: "")
+    }
+}
+
+struct DTB: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dtb", abstract: "Write the device tree generated from a board.")
+
+    @Argument(help: "A bundled board name or a path to a board file.")
+    var board: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output file (default: standard output).", valueName: "FILE"))
+    var output: String?
+
+    @Flag(help: "Write source (DTS, through dtc) instead of a blob.")
+    var dts = false
+
+    @Option(help: ArgumentHelp("Kernel command line for /chosen/bootargs.", valueName: "ARGS"))
+    var append: String?
+
+    @Option(help: ArgumentHelp("Number of harts.", valueName: "N"))
+    var smp: Int?
+
+    @Option(help: ArgumentHelp("RAM size of the first memory region.", valueName: "SIZE"))
+    var memory: String?
+
+    func run() throws {
+        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+        var bytes: [UInt8]
+        do {
+            bytes = try DeviceTreeGenerator.generate(board: board, bootArgs: append ?? board.boot.append)
+            if dts { bytes = Array(try DeviceTreeGenerator.toDTS(bytes).utf8) }
+        } catch { fail("\(error)") }
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: Data(bytes)) else {
+                fail("\(output): cannot write file")
+            }
+        } else {
+            FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}
+
+struct Boards: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the bundled boards.")
+
+    func run() throws {
+        for name in Board.bundledNames {
+            let description = (try? Board.bundled(name: name).description) ?? "(does not load: run `backplane check \(name)`)"
+            print("\(name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(description)")
+        }
+    }
+}

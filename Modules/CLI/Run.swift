@@ -1,0 +1,85 @@
+import ArgumentParser
+import Devices
+import Foundation
+import Machine
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot a board.",
+        discussion: """
+            The exit status is the guest's: sifive_test pass gives 0 and fail the code it carries; an HTIF \
+            tohost write of 1 gives 0 and another odd value v gives v >> 1; --timeout expiry gives 124. \
+            A bad file or option gives 2. On the terminal console, Ctrl-A X quits.
+            """)
+
+    @Argument(help: "A bundled board name (see `backplane boards`) or a path to a board file.")
+    var board: String = "virt"
+
+    @Option(help: ArgumentHelp("M-mode firmware to load at the start of RAM, or 'none'.", valueName: "FILE|none"))
+    var bios: String?
+
+    @Option(help: ArgumentHelp("Kernel or payload (ELF or raw image).", valueName: "FILE"))
+    var kernel: String?
+
+    @Option(help: ArgumentHelp("Initial ramdisk.", valueName: "FILE"))
+    var initrd: String?
+
+    @Option(help: ArgumentHelp("Kernel command line.", valueName: "ARGS"))
+    var append: String?
+
+    @Option(help: ArgumentHelp("Use this device tree blob instead of the generated one.", valueName: "FILE"))
+    var dtb: String?
+
+    @Option(help: ArgumentHelp("RAM size of the board's first memory region (e.g. 256M, 1G).", valueName: "SIZE"))
+    var memory: String?
+
+    @Option(help: ArgumentHelp("Number of harts.", valueName: "N"))
+    var smp: Int?
+
+    @Option(help: ArgumentHelp("Console: stdio, file:PATH or none.", valueName: "stdio|file:PATH|none"))
+    var serial: String = "stdio"
+
+    @Option(help: ArgumentHelp("CPU engine: interp (the reference interpreter) or jit.", valueName: "interp|jit"))
+    var accel: String = "interp"
+
+    @Option(help: ArgumentHelp("Stop after this many seconds of host time (exit status 124).", valueName: "SECONDS"))
+    var timeout: Double?
+
+    func run() throws {
+        guard accel == "interp" || accel == "jit" else { fail("--accel: '\(accel)' is not one of interp, jit") }
+        if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
+        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+
+        var boot = BootConfiguration(board: board)
+        if let bios { boot.firmware = bios == "none" ? nil : bios }
+        if let kernel { boot.kernel = kernel }
+        if let initrd { boot.initrd = initrd }
+        if let append { boot.append = append }
+        boot.dtb = dtb
+        // A kernel given on the command line replaces the board's; without firmware the board's
+        // default S-mode payload would make no sense.
+        if bios == "none" && kernel == nil { boot.kernel = nil }
+
+        let backend: any SerialBackend
+        do { backend = try serial == "stdio" ? StdioSerialBackend.shared : makeSerialBackend(serial) }
+        catch { fail("--serial: \(error)") }
+
+        let machine: Machine
+        do {
+            machine = try Machine(board: board, serial: backend)
+            try machine.boot(boot)
+        } catch {
+            if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
+            fail("\(error)")
+        }
+        if accel == "jit" {
+            FileHandle.standardError.write(Data("backplane: note: the JIT is not built yet; running the interpreter\n".utf8))
+        }
+        let exit = machine.run(timeout: timeout)
+        if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
+        if exit == .timeout {
+            FileHandle.standardError.write(Data("\nbackplane: timeout after \(timeout ?? 0) s\n".utf8))
+        }
+        throw ExitCode(exit.status)
+    }
+}

@@ -1,1 +1,0 @@
-print("backplane: under construction")

@@ -1,0 +1,80 @@
+import CPU
+import Devices
+import Foundation
+import IRQ
+
+/// How a run ended.
+public enum MachineExit: Equatable, Sendable {
+    /// The guest powered off (sifive_test, HTIF); its status is the process exit status.
+    case poweroff(exitCode: Int32)
+    /// `--timeout` expired.
+    case timeout
+    /// The user quit through the console (Ctrl-A X).
+    case userQuit
+
+    /// The `backplane run` exit status: the guest's, 124 for a timeout (as timeout(1)), 0 for a quit.
+    public var status: Int32 {
+        switch self {
+        case .poweroff(let code): return code
+        case .timeout: return 124
+        case .userQuit: return 0
+        }
+    }
+}
+
+extension Machine {
+    /// Instructions a hart runs before the others get their turn and devices are polled: small
+    /// enough that timers and console input are served within a fraction of a millisecond.
+    static let sliceInstructions = 50_000
+    /// Longest sleep while every hart waits for an interrupt, so console input is noticed promptly.
+    static let longestIdleNanoseconds: UInt64 = 5_000_000
+
+    /// Runs the harts round-robin on this thread until the guest powers off, the user quits or
+    /// `timeout` seconds of host time pass. Deterministic for a given input: hart order is fixed.
+    public func run(timeout: Double? = nil) -> MachineExit {
+        let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0) * 1e9) }
+        while true {
+            var anyRunning = false
+            for hart in harts {
+                if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
+                anyRunning = true
+                _ = hart.run(budget: Machine.sliceInstructions)
+            }
+            pollDevices()
+            if let event = power.take() {
+                switch event {
+                case .poweroff(let code): return .poweroff(exitCode: code)
+                case .reset: reboot(); continue
+                }
+            }
+            if serial.quitRequested { return .userQuit }
+            if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
+            if !anyRunning { sleepUntilNextEvent(deadline: deadline) }
+        }
+    }
+
+    private func pollDevices() {
+        for clint in clints { clint.updateTimers() }
+        for uart in uarts { uart.poll() }
+        for rtc in rtcs { rtc.poll() }
+        htif?.poll()
+    }
+
+    /// Every hart is in WFI: sleep until the next timer deadline (or briefly, to poll input).
+    private func sleepUntilNextEvent(deadline: UInt64?) {
+        var nanoseconds = Machine.longestIdleNanoseconds
+        for clint in clints {
+            if let next = clint.nextDeadline() { nanoseconds = min(nanoseconds, timebase.nanoseconds(until: next)) }
+        }
+        for rtc in rtcs {
+            if let alarm = rtc.nanosecondsUntilAlarm() { nanoseconds = min(nanoseconds, alarm) }
+        }
+        if let deadline {
+            let now = DispatchTime.now().uptimeNanoseconds
+            nanoseconds = min(nanoseconds, deadline > now ? deadline - now : 0)
+        }
+        guard nanoseconds > 0 else { return }
+        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        nanosleep(&request, nil)
+    }
+}

@@ -1,0 +1,116 @@
+import CPU
+import Devices
+import Foundation
+import IRQ
+import Memory
+
+/// Why a machine could not be built or booted. One line, naming the file or device at fault.
+public struct MachineError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A running instance of a board: harts, the physical address space and the devices on it,
+/// all built from one `Board` value.
+///
+/// Devices are kept in arrays of their concrete types so the run loop polls them without
+/// existentials; the address space dispatches guest accesses to them.
+public final class Machine {
+    public let board: Board
+    public let space = AddressSpace()
+    public let timebase: Timebase
+    public let power = PowerControl()
+    public private(set) var harts: [Hart] = []
+    /// The console backend (`--serial`); the board's `boot.stdout` device writes to it.
+    public let serial: any SerialBackend
+
+    private(set) var clints: [CLINT] = []
+    private(set) var plics: [String: PLIC] = [:]
+    private(set) var uarts: [UART16550] = []
+    private(set) var rtcs: [GoldfishRTC] = []
+    /// Created at boot: its addresses come from the loaded ELF's `tohost`/`fromhost` symbols.
+    private(set) var htif: HTIF?
+    private var wantsHTIF = false
+    /// What `boot` loaded, kept for a guest-requested reset.
+    var bootLayout = BootLayout()
+
+    /// Builds the machine described by `board` (already validated).
+    public init(board: Board, serial: any SerialBackend) throws(MachineError) {
+        self.board = board
+        self.serial = serial
+        timebase = Timebase(frequency: board.harts.timebaseFrequency)
+
+        for region in board.memory {
+            do { try space.mapRAM(name: region.name, base: region.base, size: region.size) }
+            catch { throw MachineError("\(board.sourcePath): \(error)") }
+        }
+        for id in 0..<board.harts.count {
+            harts.append(Hart(hartID: UInt64(id), bus: space, timebase: timebase))
+        }
+
+        // Interrupt controllers first: other devices take IRQ lines into them.
+        for device in board.devices where device.type == "plic" {
+            let sources = Int(device.integer("sources") ?? 96)
+            let plic: PLIC
+            do { plic = try PLIC(harts: harts, sourceCount: sources) }
+            catch { throw MachineError("\(board.sourcePath): device '\(device.name)': \(error)") }
+            plics[device.name] = plic
+            try map(device, plic)
+        }
+        for device in board.devices where device.type != "plic" {
+            try instantiate(device)
+        }
+    }
+
+    private func irqLine(_ device: BoardDevice, _ index: Int = 0) -> IRQLine? {
+        guard index < device.irqs.count, let controller = plics[device.irqs[index].controller] else { return nil }
+        return IRQLine(controller: controller, source: Int(device.irqs[index].source))
+    }
+
+    private func backend(for device: BoardDevice) -> any SerialBackend {
+        // Only the console device talks to the user's terminal; other UARTs are unconnected.
+        board.boot.stdout == nil || board.boot.stdout == device.name ? serial : NullSerialBackend()
+    }
+
+    private func instantiate(_ device: BoardDevice) throws(MachineError) {
+        switch device.type {
+        case "aclint":
+            let clint = CLINT(harts: harts, timebase: timebase)
+            clints.append(clint)
+            try map(device, clint)
+        case "ns16550a":
+            let shift = Int(device.integer("reg-shift") ?? 0)
+            let uart = UART16550(backend: backend(for: device), regShift: shift, irq: irqLine(device))
+            uarts.append(uart)
+            try map(device, uart)
+        case "goldfish_rtc":
+            let rtc = GoldfishRTC(irq: irqLine(device))
+            rtcs.append(rtc)
+            try map(device, rtc)
+        case "sifive_test":
+            try map(device, SifiveTest(power: power))
+        case "htif":
+            wantsHTIF = true
+        default:
+            throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': type '\(device.type)' cannot be instantiated")
+        }
+    }
+
+    private func map(_ device: BoardDevice, _ mmio: any MMIODevice) throws(MachineError) {
+        guard let base = device.base, let size = device.size else { return }
+        do { try space.mapMMIO(name: device.name, base: base, size: size, device: mmio) }
+        catch { throw MachineError("\(board.sourcePath):\(device.sourceLine): \(error)") }
+    }
+
+    /// Connects the HTIF to the loaded program's mailboxes. Spike keeps `tohost` in RAM and polls
+    /// it, and so do we: programs place it in their own data section.
+    func attachHTIF(symbols: [String: UInt64]) throws(MachineError) {
+        guard wantsHTIF else { return }
+        guard let tohost = symbols["tohost"] else {
+            throw MachineError("the board has an HTIF but the program has no 'tohost' symbol")
+        }
+        htif = HTIF(tohost: tohost, fromhost: symbols["fromhost"], console: serial, power: power,
+                    dma: space.dma, placement: .memory)
+    }
+}
