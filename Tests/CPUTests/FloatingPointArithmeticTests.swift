@@ -225,27 +225,30 @@ final class FloatingPointArithmeticTests: XCTestCase {
 
     /// Random finite operands (biased towards small significands, which make ties and exact
     /// results, and towards exponents that reach the subnormal and overflow ranges): the integer
-    /// implementation used for RMM must match the host FPU bit for bit, flags included, in the
-    /// four modes both implement.
-    func testExactImplementationMatchesHostInSharedModes() {
+    /// implementation must match the x86 host FPU bit for bit, flags included, in the four
+    /// modes both implement.
+    func testExactImplementationMatchesHostInSharedModes() throws {
+        #if !arch(x86_64)
+        throw XCTSkip("the host FPU is a valid reference only where it detects tininess after rounding")
+        #endif
         var random = SplitMix64(seed: 0x5eed)
-        for _ in 0..<4000 {
+        for _ in 0..<20000 {
             let rm = UInt32(random.next() % 4)
             let a = random.finiteSingle(), b = random.finiteSingle(), c = random.finiteSingle()
-            XCTAssertEqual(outcome { bp_soft_f32_add(a, b, rm, $0) }, outcome { bp_f32_add(a, b, rm, $0) }, "add \(a) \(b) rm \(rm)")
-            XCTAssertEqual(outcome { bp_soft_f32_mul(a, b, rm, $0) }, outcome { bp_f32_mul(a, b, rm, $0) }, "mul \(a) \(b) rm \(rm)")
-            XCTAssertEqual(outcome { bp_soft_f32_fma(a, b, c, rm, $0) }, outcome { bp_f32_fma(a, b, c, rm, $0) }, "fma \(a) \(b) \(c) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f32_add(a, b, rm, $0) }, outcome { bp_host_f32_add(a, b, rm, $0) }, "add \(a) \(b) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f32_mul(a, b, rm, $0) }, outcome { bp_host_f32_mul(a, b, rm, $0) }, "mul \(a) \(b) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f32_fma(a, b, c, rm, $0) }, outcome { bp_host_f32_fma(a, b, c, rm, $0) }, "fma \(a) \(b) \(c) rm \(rm)")
             if b & 0x7fff_ffff != 0 {
-                XCTAssertEqual(outcome { bp_soft_f32_div(a, b, rm, $0) }, outcome { bp_f32_div(a, b, rm, $0) }, "div \(a) \(b) rm \(rm)")
+                XCTAssertEqual(outcome { bp_soft_f32_div(a, b, rm, $0) }, outcome { bp_host_f32_div(a, b, rm, $0) }, "div \(a) \(b) rm \(rm)")
             }
             let x = random.finiteDouble(), y = random.finiteDouble(), z = random.finiteDouble()
-            XCTAssertEqual(outcome { bp_soft_f64_add(x, y, rm, $0) }, outcome { bp_f64_add(x, y, rm, $0) }, "add \(x) \(y) rm \(rm)")
-            XCTAssertEqual(outcome { bp_soft_f64_mul(x, y, rm, $0) }, outcome { bp_f64_mul(x, y, rm, $0) }, "mul \(x) \(y) rm \(rm)")
-            XCTAssertEqual(outcome { bp_soft_f64_fma(x, y, z, rm, $0) }, outcome { bp_f64_fma(x, y, z, rm, $0) }, "fma \(x) \(y) \(z) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f64_add(x, y, rm, $0) }, outcome { bp_host_f64_add(x, y, rm, $0) }, "add \(x) \(y) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f64_mul(x, y, rm, $0) }, outcome { bp_host_f64_mul(x, y, rm, $0) }, "mul \(x) \(y) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f64_fma(x, y, z, rm, $0) }, outcome { bp_host_f64_fma(x, y, z, rm, $0) }, "fma \(x) \(y) \(z) rm \(rm)")
             if y & 0x7fff_ffff_ffff_ffff != 0 {
-                XCTAssertEqual(outcome { bp_soft_f64_div(x, y, rm, $0) }, outcome { bp_f64_div(x, y, rm, $0) }, "div \(x) \(y) rm \(rm)")
+                XCTAssertEqual(outcome { bp_soft_f64_div(x, y, rm, $0) }, outcome { bp_host_f64_div(x, y, rm, $0) }, "div \(x) \(y) rm \(rm)")
             }
-            XCTAssertEqual(outcome { bp_soft_f64_to_f32(x, rm, $0) }, outcome { bp_f64_to_f32(x, rm, $0) }, "narrow \(x) rm \(rm)")
+            XCTAssertEqual(outcome { bp_soft_f64_to_f32(x, rm, $0) }, outcome { bp_host_f64_to_f32(x, rm, $0) }, "narrow \(x) rm \(rm)")
         }
     }
 }

@@ -16,9 +16,11 @@
 // Every NaN an arithmetic operation produces is the canonical NaN (0x7fc00000 / 0x7ff8000000000000,
 // spec §11.3); sign injection, moves, loads and stores are not arithmetic and live in Swift.
 //
-// Speed: the four rounding modes x86 has run on the host FPU with MXCSR set for one operation;
-// round-to-nearest-ties-to-max-magnitude (RMM), which x86 lacks, runs in an exact integer
-// implementation (the `bp_soft_*` functions). The host's MXCSR is restored after every call.
+// How: finite operands go to an exact integer implementation (the `bp_soft_*` functions) in all
+// five modes, including round-to-nearest-ties-to-max-magnitude (RMM), which host FPUs lack. NaN
+// and infinite operands (exact results, only NV/DZ to find) and square roots use the host FPU
+// with its rounding mode set for that one operation; the host's FPU state is restored after
+// every call. No function allocates or touches global state.
 #ifndef BACKPLANE_FLOATING_POINT_H
 #define BACKPLANE_FLOATING_POINT_H
 
@@ -103,9 +105,8 @@ uint64_t bp_int_to_f64(uint64_t x, uint32_t kind, uint32_t rm, uint32_t *flags);
 uint32_t bp_f64_to_f32(uint64_t a, uint32_t rm, uint32_t *flags);
 
 // --- Exact integer implementation ----------------------------------------------------------------
-// Used for RMM (and, on hosts whose FPU detects tininess before rounding, for every mode). Exposed
-// so tests can check it against the host FPU in the four modes both implement. Operands must be
-// finite (zeros and subnormals allowed); the divisor of bp_soft_*_div must also be non-zero.
+// What the functions above use for finite operands. Operands must be finite (zeros and
+// subnormals allowed); the divisor of bp_soft_*_div must also be non-zero.
 
 uint32_t bp_soft_f32_add(uint32_t a, uint32_t b, uint32_t rm, uint32_t *flags);
 uint32_t bp_soft_f32_mul(uint32_t a, uint32_t b, uint32_t rm, uint32_t *flags);
@@ -117,6 +118,21 @@ uint64_t bp_soft_f64_div(uint64_t a, uint64_t b, uint32_t rm, uint32_t *flags);
 uint64_t bp_soft_f64_fma(uint64_t a, uint64_t b, uint64_t c, uint32_t rm, uint32_t *flags);
 /// FCVT.S.D for a finite operand.
 uint32_t bp_soft_f64_to_f32(uint64_t a, uint32_t rm, uint32_t *flags);
+
+// --- Host FPU ------------------------------------------------------------------------------------
+// The same operations on the host FPU, `rm` 0..3 only, with RISC-V NaN results. The functions
+// above use them for NaN and infinite operands; tests use them as an independent reference for
+// the integer implementation (valid on x86, whose FPU detects tininess after rounding).
+
+uint32_t bp_host_f32_add(uint32_t a, uint32_t b, uint32_t rm, uint32_t *flags);
+uint32_t bp_host_f32_mul(uint32_t a, uint32_t b, uint32_t rm, uint32_t *flags);
+uint32_t bp_host_f32_div(uint32_t a, uint32_t b, uint32_t rm, uint32_t *flags);
+uint32_t bp_host_f32_fma(uint32_t a, uint32_t b, uint32_t c, uint32_t rm, uint32_t *flags);
+uint64_t bp_host_f64_add(uint64_t a, uint64_t b, uint32_t rm, uint32_t *flags);
+uint64_t bp_host_f64_mul(uint64_t a, uint64_t b, uint32_t rm, uint32_t *flags);
+uint64_t bp_host_f64_div(uint64_t a, uint64_t b, uint32_t rm, uint32_t *flags);
+uint64_t bp_host_f64_fma(uint64_t a, uint64_t b, uint64_t c, uint32_t rm, uint32_t *flags);
+uint32_t bp_host_f64_to_f32(uint64_t a, uint32_t rm, uint32_t *flags);
 
 #ifdef __cplusplus
 }
