@@ -216,10 +216,10 @@ trap_rec: .dword 0, 0, 0, 0, 0, 0, 0, 0;                                   \
 /* Start case n. */
 #define CASE(n) li TESTNUM, n
 
-/* Fail unless register r equals the 64-bit constant v (clobbers t4). */
+/* Fail unless register r (not t6) equals the 64-bit constant v (clobbers t6). */
 #define CHECK(r, v)                                                        \
-    li t4, v;                                                              \
-    bne r, t4, fail
+    li t6, v;                                                              \
+    bne r, t6, fail
 
 /* Fail unless registers a and b are equal. */
 #define CHECK_EQ(a, b) bne a, b, fail
