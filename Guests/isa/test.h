@@ -271,6 +271,23 @@ trap_rec: .dword 0, 0, 0, 0, 0, 0, 0, 0;                                   \
     csrw mepc, t4;                                                         \
     mret
 
+/* Run the code between IN_S_BEGIN / IN_S_END (or IN_U_...) in S (U) mode; any trap fails the
+   case, except the closing ecall, which returns to M-mode after IN_x_END. Uses labels 97/98. */
+#define IN_S_BEGIN                                                         \
+    EXPECT_TRAP(98f);                                                      \
+    GOTO_MODE(PRV_S, 97f);                                                 \
+97:
+#define IN_S_END                                                           \
+    ecall;                                                                 \
+98: CHECK_CAUSE(CAUSE_ECALL_S)
+#define IN_U_BEGIN                                                         \
+    EXPECT_TRAP(98f);                                                      \
+    GOTO_MODE(PRV_U, 97f);                                                 \
+97:
+#define IN_U_END                                                           \
+    ecall;                                                                 \
+98: CHECK_CAUSE(CAUSE_ECALL_U)
+
 /* Register-register / register-immediate ALU cases. */
 #define TEST_RR(n, inst, result, v1, v2)                                   \
     CASE(n);                                                               \
