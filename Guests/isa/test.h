@@ -7,7 +7,7 @@
  *
  * Traps: the default M-mode handler records mcause/mepc/mtval in `trap_rec` and, if a test armed
  * a resume address with EXPECT_TRAP(label), returns to that label *in M-mode* (it forces
- * mstatus.MPP = M). An unarmed trap prints "unexpected trap" with the CSRs over the HTIF console
+ * mstatus.MPP = M; after an interrupt also with mstatus.MIE = 0). An unarmed trap prints "unexpected trap" with the CSRs over the HTIF console
  * and fails the current case. The handler clobbers only t5/t6 (x30/x31): tests must not keep
  * live values in them across an instruction that may trap.
  */
@@ -170,6 +170,12 @@ trap_vector:                                                               \
     csrw mepc, t5;                                                         \
     li t5, MSTATUS_MPP;                                                    \
     csrs mstatus, t5;                                                      \
+    /* After an interrupt, resume with MIE = 0: the source is still pending. */ \
+    ld t5, TR_CAUSE(t6);                                                   \
+    bgez t5, 1f;                                                           \
+    li t5, MSTATUS_MPIE;                                                   \
+    csrc mstatus, t5;                                                      \
+1:                                                                         \
     ld t5, TR_T5(t6);                                                      \
     csrr t6, mscratch;                                                     \
     mret;                                                                  \
