@@ -82,6 +82,11 @@ def check(seed, args):
         elf = build(seed, args.out, args.blocks)
     except Exception as e:  # noqa: BLE001 - reported per seed
         return False, f'seed {seed}: ERROR {e}'
+    ok, line = compare(seed, elf, args)
+    return ok, line if ok else f'{line}  [reproduce: {elf}]'
+
+
+def compare(seed, elf, args):
     rc_a, va, tail_a = run(args.reference, elf, args.timeout)
     rc_b, vb, tail_b = run(args.candidate, elf, args.timeout)
     if rc_a != 0 or not va:

@@ -6,7 +6,7 @@ import XCTest
 final class ISATests: XCTestCase {
     /// Every test program in `Guests/isa`, one XCTest method each below.
     static let programs = [
-        "rv64i_alu", "rv64i_branch", "rv64i_jump", "rv64i_mem", "rv64m", "rv64a", "rvc", "zicsr",
+        "rv64i_alu", "rv64i_branch", "rv64i_jump", "rv64i_mem", "rv64i_misaligned", "rv64m", "rv64a", "rvc", "zicsr",
         "csr_machine", "traps", "delegation", "vm_sv39", "vm_sv48", "vm_access", "pmp",
         "fp_single", "fp_double", "fp_convert", "timer",
     ]
@@ -43,6 +43,7 @@ final class ISATests: XCTestCase {
     func testRV64IBranch() throws { try runProgram("rv64i_branch") }
     func testRV64IJump() throws { try runProgram("rv64i_jump") }
     func testRV64IMemory() throws { try runProgram("rv64i_mem") }
+    func testRV64IMisaligned() throws { try runProgram("rv64i_misaligned") }
     func testRV64M() throws { try runProgram("rv64m") }
     func testRV64A() throws { try runProgram("rv64a") }
     func testCompressed() throws { try runProgram("rvc") }
