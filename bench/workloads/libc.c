@@ -1,0 +1,13 @@
+/* The two libc routines GCC may call on its own in freestanding code. */
+#include <stddef.h>
+void *memset(void *d, int c, size_t n) {
+    unsigned char *p = d;
+    while (n--) *p++ = (unsigned char)c;
+    return d;
+}
+void *memcpy(void *d, const void *s, size_t n) {
+    unsigned char *p = d;
+    const unsigned char *q = s;
+    while (n--) *p++ = *q++;
+    return d;
+}
