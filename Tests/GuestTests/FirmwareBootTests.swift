@@ -34,15 +34,15 @@ final class FirmwareBootTests: XCTestCase {
         XCTAssertTrue(banner.contains("DRAM:  128 MiB"), "U-Boot did not find the board's RAM", file: file, line: line)
 
         console.type(" ")
-        XCTAssertNotNil(console.waitFor("=> ", timeout: 30), "no U-Boot prompt:\n\(console.transcript)", file: file, line: line)
+        XCTAssertNotNil(console.waitFor("\n=> ", timeout: 30), "no U-Boot prompt:\n\(console.transcript)", file: file, line: line)
 
         console.type("version\r")
-        let version = console.waitFor("=> ", timeout: 30)
+        let version = console.waitFor("\n=> ", timeout: 30)
         XCTAssertTrue(version?.contains("U-Boot 20") ?? false, "`version` did not answer:\n\(console.transcript)", file: file, line: line)
 
         // A command that makes U-Boot compute over memory: its CRC of 4 KiB of zeroes is fixed.
         console.type("mw.b 0x84000000 0 0x1000; crc32 0x84000000 0x1000\r")
-        let crc = console.waitFor("=> ", timeout: 30)
+        let crc = console.waitFor("\n=> ", timeout: 30)
         XCTAssertTrue(crc?.contains("==> c71c0011") ?? false, "crc32 answered wrongly:\n\(crc ?? console.transcript)", file: file, line: line)
 
         console.type("poweroff\r")
