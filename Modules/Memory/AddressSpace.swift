@@ -43,6 +43,13 @@ public final class AddressSpace {
         return try insert(MemoryRegion(name: name, base: base, size: size, kind: .mmio, device: device))
     }
 
+    /// Removes a region (a PCI BAR being moved or disabled). Hart TLBs hold only RAM pages, so
+    /// unmapping MMIO needs no TLB flush; unmapping RAM does, and is the caller's business.
+    public func unmap(_ region: MemoryRegion) {
+        regions.removeAll { $0 === region }
+        if lastHit === region { lastHit = nil }
+    }
+
     private func insert(_ region: MemoryRegion) throws -> MemoryRegion {
         for other in regions where region.base < other.end && other.base < region.end {
             throw RegionOverlap(name: region.name, base: region.base, size: region.size,

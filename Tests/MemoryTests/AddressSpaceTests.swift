@@ -32,6 +32,16 @@ final class AddressSpaceTests: XCTestCase {
         XCTAssertNoThrow(try space.mapRAM(name: "b", base: 0x2000, size: 0x1000))
     }
 
+    func testUnmappedRegionStopsAnsweringAndFreesItsRange() throws {
+        let space = AddressSpace()
+        let device = RecordingDevice(sizes: .word)
+        let bar = try space.mapMMIO(name: "bar0", base: 0x4000_0000, size: 0x1000, device: device)
+        XCTAssertNotNil(space.read(0x4000_0000, size: 4))
+        space.unmap(bar)
+        XCTAssertNil(space.read(0x4000_0000, size: 4))
+        XCTAssertNoThrow(try space.mapMMIO(name: "bar0", base: 0x4000_0800, size: 0x1000, device: device))
+    }
+
     func testRAMReadsBackLittleEndian() throws {
         let space = AddressSpace()
         try space.mapRAM(name: "ram", base: 0x8000_0000, size: 0x10000)
