@@ -1,3 +1,4 @@
+import IRQ
 import Memory
 import XCTest
 @testable import CPU
@@ -365,5 +366,31 @@ final class CodePageTests: XCTestCase {
         XCTAssertEqual(m.x(Reg.a1), 1, "time is enabled for U")
         XCTAssertEqual(m.x(Reg.a3), 0, "cycle is not")
         XCTAssertEqual(m.s.mcause, 2)
+    }
+}
+
+final class MultiHartTests: XCTestCase {
+    func testStoreByOneHartInvalidatesAnotherHartsDecodedCode() throws {
+        let m = try TestMachine("""
+            1: li a0, 1
+            wfi
+            j 1b
+            """)
+        let other = Hart(hartID: 1, bus: m.bus, timebase: Timebase())
+        // Hart 1 writes `li a0, 5` over hart 0's code, after hart 0 decoded it.
+        let patcher = try assemble("""
+            li t0, 0x80000000
+            li t1, 0x00500513
+            sw t1, 0(t0)
+            wfi
+            """, base: 0x8010_0000)
+        m.load(patcher, at: 0x8010_0000)
+        m.runToWFI()
+        XCTAssertEqual(m.x(Reg.a0), 1)
+        other.reset(pc: 0x8010_0000, a0: 1, a1: 0)
+        XCTAssertEqual(other.run(budget: 100), .waitingForInterrupt)
+        m.hart.state.pointee.waitingForInterrupt = 0
+        m.runToWFI()
+        XCTAssertEqual(m.x(Reg.a0), 5)
     }
 }

@@ -161,9 +161,9 @@ extension Hart {
     }
 
     /// Flushes translations and decoded blocks (SFENCE.VMA is narrower: see `Hart+Execute`).
+    /// Code-page marks stay: other harts on the bus may still hold blocks from those pages.
     public func flushTranslations() {
         flushTLBs()
         blocks.invalidateAll()
-        bus.clearCodePages()
     }
 }

@@ -112,7 +112,7 @@ extension Hart {
         tlbFetch[Self.tlbIndex(pc)] = BPTLBEntry(tag: pc >> 12, addend: Int64(bitPattern: hostPage &- (pc & ~0xFFF)))
         if !bus.isCodePage(physical) {
             bus.markCodePage(physical)
-            dropStoreTranslations(hostPage: UInt(hostPage))
+            group.pageBecameCode(hostPage: UInt(hostPage))
         }
         return UInt(hostPage) | UInt(pc & 0xFFF)
     }
