@@ -10,8 +10,11 @@ extension Hart {
     /// translation and decoded block dropped.
     public func reset(pc: UInt64, a0: UInt64, a1: UInt64) {
         let hartID = state.pointee.hartid
+        // Interrupt lines are driven by devices, which a hart reset does not reset.
+        let lines = state.pointee.mipExternal
         state.pointee = HartState()
         state.pointee.hartid = hartID
+        state.pointee.mipExternal = lines
         state.pointee.pc = pc
         state.pointee.privilege = privilegeMachine
         state.pointee.misa = CSRMask.misa
