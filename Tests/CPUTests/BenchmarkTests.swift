@@ -31,4 +31,23 @@ final class BenchmarkTests: XCTestCase {
         print("integer loop: \(m.hart.state.pointee.instret) instructions in \(seconds) s = \(Int(mips)) M instructions/s")
         XCTAssertGreaterThanOrEqual(m.hart.state.pointee.instret, UInt64(budget - BlockCache.maxLength))
     }
+
+    /// The worst case for decoded-code invalidation: data written on the page of the loop.
+    func testLoopStoringIntoItsOwnCodePage() throws {
+        try XCTSkipUnless(ProcessInfo.processInfo.environment["BACKPLANE_BENCHMARK"] == "1",
+                          "set BACKPLANE_BENCHMARK=1 (release build) to measure")
+        let m = try TestMachine("""
+            la s0, buffer
+            1: addi a0, a0, 1
+            sd a0, 0(s0)
+            j 1b
+            .align 3
+            buffer: .dword 0
+            """)
+        let budget = 3_000_000
+        let start = DispatchTime.now().uptimeNanoseconds
+        XCTAssertEqual(m.hart.run(budget: budget), .budgetExhausted)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print("store into code page: \(Int(Double(m.hart.state.pointee.instret) / seconds / 1e6)) M instructions/s")
+    }
 }

@@ -82,6 +82,7 @@ final class FirmwareSmokeTests: XCTestCase {
         hart.reset(pc: 0x8000_0000, a0: 0, a1: 0x8220_0000)
 
         let deadline = Date().addingTimeInterval(Double(ProcessInfo.processInfo.environment["BACKPLANE_SMOKE_SECONDS"] ?? "") ?? 20)
+        let until = ProcessInfo.processInfo.environment["BACKPLANE_SMOKE_UNTIL"] ?? "Hit any key"
         var text = ""
         var instructions: UInt64 = 0
         let start = Date()
@@ -90,7 +91,7 @@ final class FirmwareSmokeTests: XCTestCase {
             let stop = hart.run(budget: 200_000)
             if stop == .waitingForInterrupt { usleep(100) }
             text = String(decoding: uart.output, as: UTF8.self)
-            if text.contains("Hit any key") { break }
+            if text.contains(until) { break }
             instructions = hart.state.pointee.instret
         }
         let elapsed = Date().timeIntervalSince(start)

@@ -215,4 +215,18 @@ final class MMUTests: XCTestCase {
         XCTAssertEqual(m.s.mcause, 13, "1 << 47 is not canonical in Sv48")
         XCTAssertEqual(m.s.mtval, 1 << 47)
     }
+
+    func testClearingSUMRevokesCachedUserPageAccess() throws {
+        let m = try sv39Machine("""
+            ld a0, 0(s1)
+            li t0, 1 << 18
+            csrc sstatus, t0
+            li a1, 1
+            ld a2, 0(s1)
+            """, leaf: pte(dataPage, PTE.valid | PTE.read | PTE.user), status: MStatus.sum)
+        m.runToWFI()
+        XCTAssertEqual(m.x(Reg.a0), 0x1122_3344_5566_7788)
+        XCTAssertEqual(m.x(Reg.a1), 1)
+        XCTAssertEqual(m.s.mcause, 13)
+    }
 }

@@ -1,3 +1,4 @@
+import IRQ
 import Memory
 import XCTest
 @testable import CPU
@@ -316,5 +317,80 @@ final class MemoryAccessTests: XCTestCase {
         m.runToWFI()
         XCTAssertEqual(m.x(Reg.a0), 1)
         XCTAssertEqual(m.x(Reg.a1), 2)
+    }
+}
+
+final class CodePageTests: XCTestCase {
+    func testStoreToAPageThatBecameCodeIsSeenByLaterBlocks() throws {
+        // The first store fills the store TLB for the page; executing code there must evict
+        // that entry so the later patch (without FENCE.I) still reaches the decoded blocks.
+        let m = try TestMachine("""
+            la t0, target
+            sw zero, 8(t0)          // store TLB now maps the page
+            jal ra, target
+            mv s2, a0
+            la t1, patch
+            lw t1, 0(t1)
+            sw t1, 0(t0)
+            jal ra, target
+            wfi
+            .align 12
+            target: li a0, 1
+            ret
+            .word 0
+            patch: li a0, 3
+            """)
+        m.runToWFI()
+        XCTAssertEqual(m.x(18), 1)
+        XCTAssertEqual(m.x(Reg.a0), 3)
+    }
+
+    func testUserCountersNeedScounterenToo() throws {
+        let m = try TestMachine("""
+            la t0, handler
+            csrw mtvec, t0
+            pmp_allow_all
+            li t0, 7
+            csrw mcounteren, t0
+            li t0, 2
+            csrw scounteren, t0
+            enter_mode 0, user
+            user:
+            rdtime a0
+            li a1, 1
+            rdcycle a2
+            li a3, 1
+            handler: wfi
+            """)
+        m.runToWFI()
+        XCTAssertEqual(m.x(Reg.a1), 1, "time is enabled for U")
+        XCTAssertEqual(m.x(Reg.a3), 0, "cycle is not")
+        XCTAssertEqual(m.s.mcause, 2)
+    }
+}
+
+final class MultiHartTests: XCTestCase {
+    func testStoreByOneHartInvalidatesAnotherHartsDecodedCode() throws {
+        let m = try TestMachine("""
+            1: li a0, 1
+            wfi
+            j 1b
+            """)
+        let other = Hart(hartID: 1, bus: m.bus, timebase: Timebase())
+        // Hart 1 writes `li a0, 5` over hart 0's code, after hart 0 decoded it.
+        let patcher = try assemble("""
+            li t0, 0x80000000
+            li t1, 0x00500513
+            sw t1, 0(t0)
+            wfi
+            """, base: 0x8010_0000)
+        m.load(patcher, at: 0x8010_0000)
+        m.runToWFI()
+        XCTAssertEqual(m.x(Reg.a0), 1)
+        other.reset(pc: 0x8010_0000, a0: 1, a1: 0)
+        XCTAssertEqual(other.run(budget: 100), .waitingForInterrupt)
+        m.hart.state.pointee.waitingForInterrupt = 0
+        m.runToWFI()
+        XCTAssertEqual(m.x(Reg.a0), 5)
     }
 }

@@ -12,6 +12,14 @@
     return UInt64(bitPattern: Int64(bitPattern: value << shift) >> shift)
 }
 
+// Operation tables indexed by funct3 (or funct2 for C.SUB…C.AND); nil marks reserved encodings.
+private let branchOperations: [Operation?] = [.beq, .bne, nil, nil, .blt, .bge, .bltu, .bgeu]
+private let loadOperations: [Operation?] = [.lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, nil]
+private let storeOperations: [Operation?] = [.sb, .sh, .sw, .sd, nil, nil, nil, nil]
+private let multiplyOperations: [Operation] = [.mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu]
+private let compressedArithmetic: [Operation?] = [.sub, .xor, .or, .and]
+private let compressedWordArithmetic: [Operation?] = [.subw, .addw, nil, nil]
+
 /// Decodes one 32-bit instruction (low two bits 11).
 func decode32(_ inst: UInt32) -> DecodedInstruction {
     let rd = bits(inst, 11, 7), rs1 = bits(inst, 19, 15), rs2 = bits(inst, 24, 20)
@@ -34,16 +42,13 @@ func decode32(_ inst: UInt32) -> DecodedInstruction {
     case 0x6F: return make(.jal, imm: immJ)
     case 0x67: return funct3 == 0 ? make(.jalr, imm: immI) : illegal
     case 0x63:
-        let ops: [Operation?] = [.beq, .bne, nil, nil, .blt, .bge, .bltu, .bgeu]
-        guard let op = ops[Int(funct3)] else { return illegal }
+        guard let op = branchOperations[Int(funct3)] else { return illegal }
         return make(op, imm: immB)
     case 0x03:
-        let ops: [Operation?] = [.lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, nil]
-        guard let op = ops[Int(funct3)] else { return illegal }
+        guard let op = loadOperations[Int(funct3)] else { return illegal }
         return make(op, imm: immI)
     case 0x23:
-        let ops: [Operation?] = [.sb, .sh, .sw, .sd, nil, nil, nil, nil]
-        guard let op = ops[Int(funct3)] else { return illegal }
+        guard let op = storeOperations[Int(funct3)] else { return illegal }
         return make(op, imm: immS)
     case 0x13:
         switch funct3 {
@@ -82,8 +87,7 @@ func decode32(_ inst: UInt32) -> DecodedInstruction {
         case (0x00, 6): return make(.or)
         case (0x00, 7): return make(.and)
         case (0x01, _):
-            let ops: [Operation] = [.mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu]
-            return make(ops[Int(funct3)])
+            return make(multiplyOperations[Int(funct3)])
         default: return illegal
         }
     case 0x3B:
@@ -224,7 +228,7 @@ func decodeCompressed(_ half: UInt16) -> DecodedInstruction {
         case 1: return make(.srai, rd: rs1Prime, rs1: rs1Prime, imm: shamt)
         case 2: return make(.andi, rd: rs1Prime, rs1: rs1Prime, imm: imm6)
         default:
-            let ops: [Operation?] = bits(inst, 12, 12) == 0 ? [.sub, .xor, .or, .and] : [.subw, .addw, nil, nil]
+            let ops = bits(inst, 12, 12) == 0 ? compressedArithmetic : compressedWordArithmetic
             guard let op = ops[Int(bits(inst, 6, 5))] else { return illegal }
             return make(op, rd: rs1Prime, rs1: rs1Prime, rs2: rdPrime)
         }

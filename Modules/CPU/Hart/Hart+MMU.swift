@@ -136,10 +136,17 @@ extension Hart {
         var relevant = status & (MStatus.mprv | MStatus.sum | MStatus.mxr)
         if status & MStatus.mprv != 0 { relevant |= status & MStatus.mpp }
         let context = (state.pointee.privilege, relevant, state.pointee.satp)
-        if context != translationContext {
-            translationContext = context
-            flushTLBs()
+        guard context != translationContext else { return }
+        let old = translationContext
+        translationContext = context
+        // Setting SUM or MXR only grants more: entries filled without them stay correct. Linux
+        // sets and clears SUM around every user copy, so this halves its flushes.
+        let permissive = MStatus.sum | MStatus.mxr
+        if old.0 == context.0 && old.2 == context.2 && old.1 & ~permissive == context.1 & ~permissive
+            && old.1 & permissive & ~context.1 == 0 {
+            return
         }
+        flushTLBs()
     }
 
     /// Removes store-TLB entries that map the page at host address `hostPage`, so stores to a
@@ -154,9 +161,9 @@ extension Hart {
     }
 
     /// Flushes translations and decoded blocks (SFENCE.VMA is narrower: see `Hart+Execute`).
+    /// Code-page marks stay: other harts on the bus may still hold blocks from those pages.
     public func flushTranslations() {
         flushTLBs()
         blocks.invalidateAll()
-        bus.clearCodePages()
     }
 }

@@ -10,8 +10,11 @@ extension Hart {
     /// translation and decoded block dropped.
     public func reset(pc: UInt64, a0: UInt64, a1: UInt64) {
         let hartID = state.pointee.hartid
+        // Interrupt lines are driven by devices, which a hart reset does not reset.
+        let lines = state.pointee.mipExternal
         state.pointee = HartState()
         state.pointee.hartid = hartID
+        state.pointee.mipExternal = lines
         state.pointee.pc = pc
         state.pointee.privilege = privilegeMachine
         state.pointee.misa = CSRMask.misa
@@ -57,10 +60,8 @@ extension Hart {
         let entry = tlbFetch[Self.tlbIndex(pc)]
         if entry.tag == pc >> 12 {
             let host = UInt(bitPattern: Self.hostAddress(pc, entry))
-            let slot = BlockCache.slot(forHost: host)
-            let header = blocks.headers[slot]
-            if header.host == host {
-                return execute(blocks.instructions(ofSlot: slot), count: min(header.count, limit))
+            if let block = blocks.lookup(host: host) {
+                return execute(blocks.instructions(ofSlot: block.slot), count: min(block.count, limit))
             }
         }
         return runBlockSlow(limit: limit)
@@ -74,8 +75,8 @@ extension Hart {
             let slot: Int
             if let host = try fetchTranslation(pc) {
                 let candidate = BlockCache.slot(forHost: host)
-                if blocks.headers[candidate].host == host {
-                    slot = candidate
+                if let block = blocks.lookup(host: host) {
+                    slot = block.slot
                 } else if decodeBlock(host: host, into: candidate) {
                     slot = candidate
                 } else {
@@ -84,7 +85,7 @@ extension Hart {
             } else {
                 slot = try decodeSingle(pc)
             }
-            return execute(blocks.instructions(ofSlot: slot), count: min(blocks.headers[slot].count, limit))
+            return execute(blocks.instructions(ofSlot: slot), count: min(Int(blocks.headers[slot].count), limit))
         } catch {
             enterTrap(error)
             return 1
@@ -112,7 +113,7 @@ extension Hart {
         tlbFetch[Self.tlbIndex(pc)] = BPTLBEntry(tag: pc >> 12, addend: Int64(bitPattern: hostPage &- (pc & ~0xFFF)))
         if !bus.isCodePage(physical) {
             bus.markCodePage(physical)
-            dropStoreTranslations(hostPage: UInt(hostPage))
+            group.pageBecameCode(hostPage: UInt(hostPage))
         }
         return UInt(hostPage) | UInt(pc & 0xFFF)
     }
@@ -138,7 +139,8 @@ extension Hart {
             if instruction.endsBlock { break }
         }
         guard count > 0 else { return false }
-        blocks.headers[slot] = BlockCache.Header(host: host, count: count)
+        blocks.headers[slot] = BlockCache.Header(host: host, count: Int32(count),
+                                                 generation: blocks.generation(forHost: host).pointee)
         return true
     }
 
@@ -151,7 +153,7 @@ extension Hart {
         if low & 3 == 3 { high = try fetchHalfword(pc &+ 2, faultAddress: pc &+ 2) }
         let slot = BlockCache.scratchSlot
         blocks.instructions(ofSlot: slot)[0] = decodeInstruction(low: low, high: high)
-        blocks.headers[slot] = BlockCache.Header(host: 0, count: 1)
+        blocks.headers[slot] = BlockCache.Header(host: 0, count: 1, generation: 0)
         return slot
     }
 

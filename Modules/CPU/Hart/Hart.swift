@@ -17,9 +17,9 @@ import Memory
 /// software TLBs in `HartState` and fall back to the page walk (`Hart+MMU.swift`) and PMP
 /// (`Hart+PMP.swift`) on a miss (`Hart+Memory.swift`).
 ///
-/// Single-hart assumption (see `Hart+Memory.swift`): the bus has one `codeWriteObserver`, so
-/// self-modifying code is tracked for the hart registered last; a machine with several harts
-/// must fan the notification out.
+/// Harts sharing a bus share one `HartGroup` as the bus's `codeWriteObserver`, so a write to a
+/// code page by any hart or device drops the decoded blocks of all of them. Harts of one group
+/// must run on one thread (the machine interleaves them); nothing here is thread-safe.
 public final class Hart {
     public let state: UnsafeMutablePointer<HartState>
     public let bus: AddressSpace
@@ -36,6 +36,8 @@ public final class Hart {
     /// What the TLB entries were filled under (privilege, MPRV/MPP/SUM/MXR, satp); a change
     /// flushes them (see `noteTranslationContextChange`).
     var translationContext: (UInt64, UInt64, UInt64) = (~0, 0, 0)
+    /// All harts on this bus (the bus's code-write observer).
+    let group: HartGroup
 
     public init(hartID: UInt64, bus: AddressSpace, timebase: Timebase) {
         state = .allocate(capacity: 1)
@@ -52,7 +54,13 @@ public final class Hart {
         tlbFetch = raw.advanced(by: MemoryLayout<HartState>.offset(of: \HartState.tlbFetch)!)
             .assumingMemoryBound(to: BPTLBEntry.self)
         state.pointee.hartid = hartID
-        bus.codeWriteObserver = self
+        if let existing = bus.codeWriteObserver as? HartGroup {
+            group = existing
+        } else {
+            group = HartGroup()
+            bus.codeWriteObserver = group
+        }
+        group.add(self)
         reset(pc: 0, a0: 0, a1: 0)
     }
 
@@ -70,9 +78,31 @@ public enum HartStop: Equatable, Sendable {
     case exitRequested
 }
 
-extension Hart: CodeWriteObserver {
-    /// A write reached a page holding decoded code: drop its blocks (the bus already unmarked it).
-    public func codeWritten(physicalPage: UInt64) {
+/// The harts on one bus, registered as its `codeWriteObserver` (the bus holds it weakly; each
+/// hart holds it strongly).
+final class HartGroup: CodeWriteObserver {
+    private struct WeakHart { weak var hart: Hart? }
+    private var members: [WeakHart] = []
+
+    func add(_ hart: Hart) {
+        members.removeAll { $0.hart == nil }
+        members.append(WeakHart(hart: hart))
+    }
+
+    /// A write reached a page holding decoded code: every hart drops its blocks there (the bus
+    /// already unmarked the page).
+    func codeWritten(physicalPage: UInt64) {
+        for member in members { member.hart?.dropBlocks(physicalPage: physicalPage) }
+    }
+
+    /// A page became code: no hart may keep it in its store TLB, or its stores would bypass the bus.
+    func pageBecameCode(hostPage: UInt) {
+        for member in members { member.hart?.dropStoreTranslations(hostPage: hostPage) }
+    }
+}
+
+extension Hart {
+    func dropBlocks(physicalPage: UInt64) {
         guard let host = bus.hostPointer(physicalPage << 12, length: 1, forWrite: false) else { return }
         blocks.invalidate(hostPage: UInt(bitPattern: host) & ~0xFFF)
     }
