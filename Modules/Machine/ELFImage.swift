@@ -22,6 +22,12 @@ public struct ELFImage {
         /// Bytes from the file; the rest up to `memorySize` is zero.
         public let data: [UInt8]
         public let memorySize: UInt64
+
+        public init(address: UInt64, data: [UInt8], memorySize: UInt64) {
+            self.address = address
+            self.data = data
+            self.memorySize = memorySize
+        }
     }
 
     public let entry: UInt64
