@@ -87,7 +87,7 @@ extension Board {
             if let parent = self.device(named: parentName) {
                 if parent.type != "aplic" {
                     diagnostics.error("parent '\(parentName)' of aplic '\(device.name)' is a '\(parent.type)', not an aplic", at: location)
-                } else if aplicParent(parent) != nil || parent.properties["parent"]?.string?.isEmpty == false {
+                } else if aplicParent(parent) != nil {
                     diagnostics.error("parent '\(parentName)' of aplic '\(device.name)' is itself a child domain; only a machine-level root with supervisor-level children is supported", at: location)
                 } else if let sources = device.integer("sources"), let parentSources = parent.integer("sources"), sources > parentSources {
                     diagnostics.error("aplic '\(device.name)' has \(sources) sources, more than the \(parentSources) of its parent '\(parentName)'", at: location)
