@@ -188,6 +188,24 @@ final class AIABoardTests: XCTestCase {
         """), "t.yaml:7:67: error: irq source 9 of 'uart0' is out of range for 'aplic0': sources are 1...8")
     }
 
+    func testAPLICAndPLICCannotShareABoard() {
+        XCTAssertEqual(errors("""
+          - { name: plic0, type: plic, reg: [0xc000000, 0x400000] }
+          - { name: aplic0, type: aplic, reg: [0xd000000, 0x8000] }
+        """), "t.yaml:7:5: error: the board has both a plic ('plic0') and AIA interrupt controllers ('aplic0'); a hart's external interrupts come from one or the other")
+    }
+
+    func testSmaiaInTheISANeedsAMachineLevelIMSIC() {
+        let yaml = """
+        name: t
+        harts: { isa: rv64gc_smaia, mmu: sv39, timebase-frequency: 10000000 }
+        memory: [{ name: ram, base: 0x80000000, size: 16M }]
+        """
+        XCTAssertThrowsError(try BoardLoader.load(yaml: yaml, path: "t.yaml")) { error in
+            XCTAssertEqual("\(error)", "t.yaml: error: ISA extension 'smaia' needs a machine-level imsic: without one the hart has no AIA CSRs")
+        }
+    }
+
     // MARK: Machine
 
     func testMachineGivesEveryHartItsInterruptFiles() throws {

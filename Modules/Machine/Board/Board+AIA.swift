@@ -78,6 +78,15 @@ extension Board {
         for device in devices where device.type == "aplic" {
             checkAPLIC(device, into: diagnostics)
         }
+        // A PLIC drives MEIP/SEIP from its contexts, an IMSIC or a direct-mode APLIC from its
+        // files or IDCs: two of them would fight over the same pins.
+        if let plic = devices.first(where: { $0.type == "plic" }),
+           let aia = devices.first(where: { Machine.aiaTypes.contains($0.type) }) {
+            diagnostics.error("the board has both a plic ('\(plic.name)') and AIA interrupt controllers ('\(aia.name)'); a hart's external interrupts come from one or the other", at: aia.location)
+        }
+        for (name, level) in [("smaia", InterruptLevel.machine), ("ssaia", .supervisor)] where harts.has(name) && firstIMSIC[level] == nil {
+            diagnostics.error("ISA extension '\(name)' needs a \(level)-level imsic: without one the hart has no AIA CSRs", at: nil)
+        }
     }
 
     private func checkAPLIC(_ device: BoardDevice, into diagnostics: BoardDiagnostics) {
