@@ -27,6 +27,9 @@ public final class Machine {
 
     private(set) var clints: [CLINT] = []
     private(set) var plics: [String: PLIC] = [:]
+    /// AIA interrupt controllers by device name (`Machine+AIA.swift`).
+    var imsics: [String: IMSIC] = [:]
+    var aplics: [String: APLIC] = [:]
     private(set) var uarts: [UART16550] = []
     private(set) var rtcs: [GoldfishRTC] = []
     /// Created at boot: its addresses come from the loaded ELF's `tohost`/`fromhost` symbols.
@@ -58,13 +61,14 @@ public final class Machine {
             plics[device.name] = plic
             try map(device, plic)
         }
-        for device in board.devices where device.type != "plic" {
+        try instantiateAIA()
+        for device in board.devices where device.type != "plic" && !Machine.aiaTypes.contains(device.type) {
             try instantiate(device)
         }
     }
 
     private func irqLine(_ device: BoardDevice, _ index: Int = 0) -> IRQLine? {
-        guard index < device.irqs.count, let controller = plics[device.irqs[index].controller] else { return nil }
+        guard index < device.irqs.count, let controller = interruptController(named: device.irqs[index].controller) else { return nil }
         return IRQLine(controller: controller, source: Int(device.irqs[index].source))
     }
 

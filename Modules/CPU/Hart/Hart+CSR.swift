@@ -136,7 +136,7 @@ extension Hart {
         case CSRNumber.pmpaddr0...(CSRNumber.pmpaddr0 + 15): return pmpAddress(Int(csr - CSRNumber.pmpaddr0))
         case 0x3C0...0x3EF: return 0 // pmpaddr16..63
         case CSRNumber.mseccfg: return 0
-        default: throw .illegalInstruction(raw)
+        default: return try readAIACSR(csr, raw: raw)
         }
     }
 
@@ -203,7 +203,7 @@ extension Hart {
         case 0x3A4...0x3AF where csr & 1 == 0: break
         case CSRNumber.pmpaddr0...(CSRNumber.pmpaddr0 + 15): writePMPAddress(Int(csr - CSRNumber.pmpaddr0), value)
         case 0x3C0...0x3EF, CSRNumber.mseccfg: break
-        default: throw .illegalInstruction(raw)
+        default: try writeAIACSR(csr, value, raw: raw)
         }
     }
 

@@ -38,6 +38,9 @@ public final class Hart {
     var translationContext: (UInt64, UInt64, UInt64) = (~0, 0, 0)
     /// All harts on this bus (the bus's code-write observer).
     let group: HartGroup
+    /// The hart's IMSIC interrupt files (Smaia/Ssaia, `Hart+AIA.swift`); nil on a board without
+    /// an IMSIC, where the AIA CSRs do not exist. Used on AIA CSR accesses only.
+    public var interruptFile: (any HartInterruptFile)?
 
     public init(hartID: UInt64, bus: AddressSpace, timebase: Timebase) {
         state = .allocate(capacity: 1)

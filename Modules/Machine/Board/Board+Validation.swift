@@ -25,6 +25,7 @@ extension Board {
         checkDevices(into: diagnostics, catalog: catalog, extraDeviceTypes: extraDeviceTypes)
         checkOverlaps(into: diagnostics)
         checkIRQs(into: diagnostics, catalog: catalog)
+        checkAIA(into: diagnostics)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 

@@ -8,16 +8,27 @@ public struct DeviceTreeContext: Sendable {
     public let devicePhandles: [String: UInt32]
     /// Path of each device's node, by name.
     public let devicePaths: [String: String]
+    /// `#interrupt-cells` of each wired interrupt controller whose specifier is not one cell, by
+    /// name: 2 for an `aplic` (source, trigger type).
+    public var interruptCells: [String: UInt32] = [:]
+
+    /// The interrupt specifier of `source` on `controller`: `<source>` for a PLIC, `<source 4>`
+    /// (IRQ_TYPE_LEVEL_HIGH) for an APLIC, whose binding takes the trigger type.
+    public func interruptSpecifier(controller: String, source: UInt32) -> [UInt32] {
+        interruptCells[controller] == 2 ? [source, DeviceTreeGenerator.levelHigh] : [source]
+    }
 
     /// `interrupts` + `interrupt-parent`, or `interrupts-extended` when the device's IRQs go to
     /// more than one controller (Devicetree Spec v0.4 §2.4.1).
     public func interruptProperties(for device: BoardDevice) -> [DeviceTreeProperty] {
         guard let first = device.irqs.first else { return [] }
         if device.irqs.allSatisfy({ $0.controller == first.controller }) {
-            return [.cells("interrupts", device.irqs.map(\.source)),
+            return [.cells("interrupts", device.irqs.flatMap { interruptSpecifier(controller: $0.controller, source: $0.source) }),
                     .u32("interrupt-parent", devicePhandles[first.controller] ?? 0)]
         }
-        return [.cells("interrupts-extended", device.irqs.flatMap { [devicePhandles[$0.controller] ?? 0, $0.source] })]
+        return [.cells("interrupts-extended", device.irqs.flatMap {
+            [devicePhandles[$0.controller] ?? 0] + interruptSpecifier(controller: $0.controller, source: $0.source)
+        })]
     }
 }
 
@@ -122,7 +133,7 @@ public enum DeviceTreeGenerator {
         var paths: [String: String] = [:]
         for device in board.devices {
             let spec = catalog.spec(named: device.type)
-            if spec == nil || spec!.isInterruptController || spec!.name == "sifive_test" {
+            if spec == nil || spec!.isInterruptController || spec!.name == "sifive_test" || spec!.name == "imsic" {
                 phandles[device.name] = next
                 next += 1
             }
@@ -134,7 +145,9 @@ public enum DeviceTreeGenerator {
                 }
             }
         }
-        return DeviceTreeContext(hartInterruptControllers: intc, devicePhandles: phandles, devicePaths: paths)
+        var context = DeviceTreeContext(hartInterruptControllers: intc, devicePhandles: phandles, devicePaths: paths)
+        for device in board.devices where device.type == "aplic" { context.interruptCells[device.name] = 2 }
+        return context
     }
 
     private static func cpuPhandle(_ hart: Int) -> UInt32 { UInt32(2 * hart + 1) }
@@ -177,9 +190,9 @@ public enum DeviceTreeGenerator {
                 .u32("reg", UInt32(hart)),
                 .string("status", "okay"),
                 .strings("compatible", ["riscv"]),
-                .string("riscv,isa", board.harts.isa),
+                .string("riscv,isa", aiaISA(board)),
                 .string("riscv,isa-base", board.harts.isaBase),
-                .strings("riscv,isa-extensions", board.harts.extensions),
+                .strings("riscv,isa-extensions", board.harts.extensions + aiaExtensions(board)),
                 .string("mmu-type", board.harts.mmu.deviceTreeName),
             ], children: [
                 DeviceTreeNode("interrupt-controller", properties: [
@@ -230,6 +243,8 @@ public enum DeviceTreeGenerator {
                     [$0, LocalInterrupt.machineExternal, $0, LocalInterrupt.supervisorExternal]
                 }),
             ]
+        case "imsic", "aplic":
+            aiaProperties(&node, device: device, board: board, context: context)
         case "ns16550a":
             if let shift = device.integer("reg-shift"), shift != 0 {
                 node.properties.append(.u32("reg-shift", UInt32(shift)))

@@ -161,5 +161,5 @@ public struct DeviceTypeCatalog: Sendable {
             registers: .none,
             isConsole: true,
             nodeName: "htif", compatible: ["ucb,htif0"], placement: .root),
-    ])
+    ] + aiaTypes)
 }

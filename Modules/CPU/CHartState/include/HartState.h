@@ -99,6 +99,11 @@ typedef struct HartState {
     BPTLBEntry tlbLoad[BP_TLB_ENTRIES];
     BPTLBEntry tlbStore[BP_TLB_ENTRIES];
     BPTLBEntry tlbFetch[BP_TLB_ENTRIES];
+
+    // --- AIA (RISC-V AIA 1.0 §2.1): indirect-register selectors of Smaia/Ssaia ----------------
+    // Kept last so that adding them moved no earlier field's offset.
+    uint64_t miselect;
+    uint64_t siselect;
 } HartState;
 
 #ifdef __cplusplus
