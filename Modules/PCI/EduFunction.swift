@@ -56,6 +56,12 @@ public final class EduFunction: PCIFunction {
     public static let dmaBufferBase: UInt64 = 0x40000
     public static let dmaBufferSize = 4096
 
+    /// BAR 0: registers and DMA buffer; BAR 1: MSI-X table (0x0) and PBA (0x800).
+    public static let bars: [PCIBAR] = [
+        .memory32(size: 1 << 20, accessSizes: [.word, .doubleword]),
+        .memory32(size: 0x1000, accessSizes: [.word, .doubleword]),
+    ]
+
     public let bus: PCIBusInterface
     public var config: PCIConfigSpace { bus.config }
     public let msix: MSIXCapability
@@ -74,8 +80,8 @@ public final class EduFunction: PCIFunction {
         self.bus = bus
         let config = bus.config
         config.setIdentity(EduFunction.identity)
-        config.declareBAR(0, .memory32(size: 1 << 20, accessSizes: [.word, .doubleword]))
-        config.declareBAR(1, .memory32(size: 0x1000, accessSizes: [.word, .doubleword]))
+        config.declareBAR(0, EduFunction.bars[0])
+        config.declareBAR(1, EduFunction.bars[1])
         config.interruptPin = .intA
         config.addPCIExpressCapability(portType: .rootComplexIntegratedEndpoint)
         msix = MSIXCapability(bus: bus, vectors: 1, tableBAR: 1, tableOffset: 0, pbaBAR: 1, pbaOffset: 0x800)

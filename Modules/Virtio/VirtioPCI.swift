@@ -86,6 +86,13 @@ public enum VirtioPCI {
 /// notification, ISR and device configuration structures in BAR 4, MSI-X table in BAR 1, INTA
 /// when MSI-X is off. Requests are served synchronously when the driver notifies a queue.
 public final class VirtioPCIFunction: PCIFunction {
+    /// The BARs by index: none at 0, the MSI-X table at 1, the virtio structures at 4 (a
+    /// 64-bit BAR taking 4 and 5), as QEMU lays them out.
+    public static let bars: [PCIBAR] = [
+        .memory32(size: 0x1000, accessSizes: [.word, .doubleword]),
+        .memory64(size: VirtioPCI.Layout.barSize, prefetchable: true, accessSizes: [.byte, .halfword, .word]),
+    ]
+
     public let bus: PCIBusInterface
     public var config: PCIConfigSpace { bus.config }
     public let device: any VirtioDeviceModel
@@ -112,9 +119,8 @@ public final class VirtioPCIFunction: PCIFunction {
         // Modern-only devices: device ID 0x1040 + type, revision ≥ 1, subsystem ID ≥ 0x40 (§4.1.2.1).
         config.setIdentity(PCIIdentity(vendorID: VirtioPCI.vendorID, deviceID: 0x1040 + device.deviceType, revision: 1,
                                        classCode: device.classCode, subsystemVendorID: VirtioPCI.vendorID, subsystemID: 0x1100))
-        config.declareBAR(VirtioPCI.Layout.msixBAR, .memory32(size: 0x1000, accessSizes: [.word, .doubleword]))
-        config.declareBAR(VirtioPCI.Layout.bar, .memory64(size: VirtioPCI.Layout.barSize, prefetchable: true,
-                                                           accessSizes: [.byte, .halfword, .word]))
+        config.declareBAR(VirtioPCI.Layout.msixBAR, VirtioPCIFunction.bars[0])
+        config.declareBAR(VirtioPCI.Layout.bar, VirtioPCIFunction.bars[1])
         config.interruptPin = .intA
         let vectors = device.queueCount + 1
         msix = MSIXCapability(bus: bus, vectors: vectors, tableBAR: VirtioPCI.Layout.msixBAR, tableOffset: 0,
