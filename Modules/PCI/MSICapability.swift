@@ -11,7 +11,7 @@ public final class MSICapability: PCIConfigWriteObserver {
     public let vectors: Int
     public let is64Bit: Bool
     public let perVectorMasking: Bool
-    private unowned let bus: PCIBusInterface
+    private let bus: PCIBusInterface
 
     /// Message control bits (§6.8.1.3).
     enum Control {

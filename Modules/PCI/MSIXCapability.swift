@@ -12,7 +12,7 @@ public final class MSIXCapability: PCIConfigWriteObserver {
     public let tableOffset: UInt64
     public let pbaBAR: Int
     public let pbaOffset: UInt64
-    private unowned let bus: PCIBusInterface
+    private let bus: PCIBusInterface
     /// Four dwords per entry: address low, address high, data, vector control.
     private var table: [UInt32]
     private var pendingBits: [UInt64]
@@ -128,7 +128,7 @@ public final class MSIXCapability: PCIConfigWriteObserver {
                 let index = at / 4
                 let shift = UInt32(8 * (at % 4))
                 var word = table[index] & ~(0xff << shift)
-                word |= UInt32(truncatingIfNeeded: value >> UInt64(8 * byte)) & 0xff << shift
+                word |= (UInt32(truncatingIfNeeded: value >> UInt64(8 * byte)) & 0xff) << shift
                 switch index % 4 {
                 case 0: word &= 0xffff_fffc          // message address is dword aligned
                 case 3: word &= 1                    // only the mask bit is defined

@@ -30,7 +30,10 @@ public final class PCIConfigSpace {
     private var resetBytes: [UInt8] = []
     /// Declared BARs by index; a 64-bit BAR also occupies index + 1 (left nil).
     public private(set) var bars: [PCIBAR?]
-    private var observers: [(range: Range<Int>, observer: any PCIConfigWriteObserver)] = []
+    /// Held weakly: the observers (capabilities) hold the function's bus interface, which
+    /// holds this configuration space.
+    private var observers: [(range: Range<Int>, observer: WeakObserver)] = []
+    private struct WeakObserver { weak var value: (any PCIConfigWriteObserver)? }
     /// Where the next capability goes and which byte points at it.
     private var nextCapability = PCIConfigRegister.headerEnd
     private var lastCapabilityLink = PCIConfigRegister.capabilitiesPointer
@@ -111,7 +114,7 @@ public final class PCIConfigSpace {
         }
         let written = offset..<(offset + size)
         for entry in observers where entry.range.overlaps(written) {
-            entry.observer.configWritten(offset: offset, size: size)
+            entry.observer.value?.configWritten(offset: offset, size: size)
         }
     }
 
@@ -141,7 +144,7 @@ public final class PCIConfigSpace {
 
     /// Calls `observer` after every guest write overlapping `range`.
     public func observeWrites(_ range: Range<Int>, _ observer: any PCIConfigWriteObserver) {
-        observers.append((range, observer))
+        observers.append((range, WeakObserver(value: observer)))
     }
 
     // MARK: Header fields
