@@ -25,7 +25,7 @@ extension Board {
         for device in devices {
             guard let spec = catalog.spec(named: device.type) else { continue }
             if spec.isPCIHostBridge { checkHostBridge(device, into: diagnostics) }
-            if spec.pciBARs != nil, device.pciAddress == nil {
+            if spec.pciBARs != nil, device.pciAddress == nil, device.atLocation == nil {
                 diagnostics.error("device '\(device.name)' of type '\(spec.name)' needs 'at: BUS/DEVICE.FUNCTION' such as 'pcie0/02.0'", at: device.location)
             }
             if spec.pciBARs == nil, let address = device.pciAddress {

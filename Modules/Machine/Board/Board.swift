@@ -206,6 +206,8 @@ public struct BoardDevice: Equatable, Sendable {
     public var regLocation: SourceLocation?
     /// For a PCI function: where it sits (`at: pcie0/02.0`); nil for platform devices.
     public var pciAddress: BoardPCIAddress?
+    /// Where `at` was given (also when its value did not parse).
+    public var atLocation: SourceLocation?
 
     public init(name: String, type: String, base: UInt64? = nil, size: UInt64? = nil, irqs: [IRQReference] = [],
                 properties: [String: BoardValue] = [:], location: SourceLocation? = nil, regLocation: SourceLocation? = nil) {

@@ -193,6 +193,9 @@ private final class BoardParser {
                     device.size = size
                 }
             }
+            if let at = fields["at"] {
+                device.atLocation = location(at.value)
+            }
             if let at = fields["at"], let value = scalar(at.value, key: "at") {
                 if let address = BoardPCIAddress.parse(value.text, location: value.location) {
                     device.pciAddress = address
