@@ -107,6 +107,9 @@ public final class VirtioPCIFunction: PCIFunction {
     private var configGeneration: UInt8 = 0
     private var queueSelect: UInt16 = 0
     private var isr: UInt8 = 0
+    /// Offset of the VIRTIO_PCI_CAP_PCI_CFG capability: a window onto the BARs through
+    /// configuration space (§4.1.4.9).
+    private var configWindow = 0
 
     public var offeredFeatures: UInt64 { device.deviceFeatures | VirtioPCI.featureVersion1 }
 
@@ -129,6 +132,13 @@ public final class VirtioPCIFunction: PCIFunction {
         addCapability(.isr, offset: VirtioPCI.Layout.isr)
         addCapability(.device, offset: VirtioPCI.Layout.device)
         addCapability(.notify, offset: VirtioPCI.Layout.notify)
+        configWindow = config.addVendorCapability(length: 20)
+        config.store8(configWindow + 3, VirtioPCI.CapabilityType.pciConfig.rawValue)
+        // bar, offset, length and pci_cfg_data are the driver's to write.
+        config.setWritable(configWindow + 4, size: 1, mask: 0xff)
+        config.setWritable(configWindow + 8, size: 4, mask: 0xffff_ffff)
+        config.setWritable(configWindow + 12, size: 4, mask: 0xffff_ffff)
+        config.setWritable(configWindow + 16, size: 4, mask: 0xffff_ffff)
         config.addPCIExpressCapability(portType: .rootComplexIntegratedEndpoint)
         config.addPowerManagementCapability()
     }
@@ -147,6 +157,36 @@ public final class VirtioPCIFunction: PCIFunction {
     public func reset() {
         resetDevice()
         msix.reset()
+    }
+
+    // MARK: Configuration access window (§4.1.4.9)
+
+    /// The BAR access the window's bar/offset/length fields describe, if valid: length 1, 2
+    /// or 4, offset aligned to it, inside a BAR of this function.
+    private var windowTarget: (bar: Int, offset: UInt64, size: Int)? {
+        let bar = Int(config.load8(configWindow + 4))
+        let offset = UInt64(config.load32(configWindow + 8))
+        let length = Int(config.load32(configWindow + 12))
+        guard [1, 2, 4].contains(length), offset % UInt64(length) == 0, bar < config.bars.count,
+              let declared = config.bars[bar], offset + UInt64(length) <= declared.size else { return nil }
+        return (bar, offset, length)
+    }
+
+    private func isWindowData(_ offset: Int, _ size: Int) -> Bool {
+        (configWindow + 16..<configWindow + 20).overlaps(offset..<(offset + size))
+    }
+
+    public func readConfig(offset: Int, size: Int) -> UInt32 {
+        if isWindowData(offset, size), let target = windowTarget {
+            let value = readBAR(target.bar, offset: target.offset, size: target.size)
+            config.store32(configWindow + 16, UInt32(truncatingIfNeeded: value))
+        }
+        return config.read(offset: offset, size: size)
+    }
+
+    public func configWritten(offset: Int, size: Int) {
+        guard isWindowData(offset, size), let target = windowTarget else { return }
+        writeBAR(target.bar, offset: target.offset, size: target.size, value: UInt64(config.load32(configWindow + 16)))
     }
 
     private func resetDevice() {

@@ -22,7 +22,7 @@ final class VirtioBlockTests: XCTestCase {
         imagePath = FileManager.default.temporaryDirectory.appendingPathComponent("virtio-blk-\(UUID().uuidString).img").path
         // 8 sectors; sector n is filled with byte n + 1.
         let bytes = (0..<8).flatMap { [UInt8](repeating: UInt8($0 + 1), count: 512) }
-        FileManager.default.createFile(atPath: imagePath, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: imagePath, contents: Data(bytes))
     }
 
     override func tearDown() {
@@ -99,11 +99,26 @@ final class VirtioBlockTests: XCTestCase {
 
         let vendor = function.config.capabilities().filter { $0.id == PCICapabilityID.vendorSpecific }
 
-        XCTAssertEqual(vendor.map { function.config.load8($0.offset + 3) }, [1, 3, 4, 2])
-        XCTAssertEqual(vendor.map { function.config.load8($0.offset + 4) }, [4, 4, 4, 4])
-        XCTAssertEqual(vendor.map { function.config.load32($0.offset + 8) }, [0, 0x1000, 0x2000, 0x3000])
+        XCTAssertEqual(vendor.map { function.config.load8($0.offset + 3) }, [1, 3, 4, 2, 5])
+        XCTAssertEqual(vendor.prefix(4).map { function.config.load8($0.offset + 4) }, [4, 4, 4, 4])
+        XCTAssertEqual(vendor.prefix(4).map { function.config.load32($0.offset + 8) }, [0, 0x1000, 0x2000, 0x3000])
         XCTAssertEqual(function.config.load32(vendor[3].offset + 16), 4, "notify_off_multiplier")
         XCTAssertEqual(function.config.read(offset: 0, size: 4), 0x1042_1af4)
+    }
+
+    func testPCIConfigurationWindowReachesBAR4() throws {
+        let (fixture, function) = try makeDisk()
+        let window = try XCTUnwrap(function.config.capabilities().last { $0.id == PCICapabilityID.vendorSpecific }?.offset)
+        fixture.configWrite(device: 2, register: UInt64(window + 4), size: 1, value: 4)
+        fixture.configWrite(device: 2, register: UInt64(window + 8), value: VirtioPCI.Common.queueSelect)
+        fixture.configWrite(device: 2, register: UInt64(window + 12), value: 2)
+
+        fixture.configWrite(device: 2, register: UInt64(window + 16), value: 0x0001)
+        fixture.configWrite(device: 2, register: UInt64(window + 8), value: VirtioPCI.Layout.device)
+        fixture.configWrite(device: 2, register: UInt64(window + 12), value: 4)
+
+        XCTAssertEqual(fixture.space.read(bar4 + VirtioPCI.Common.queueSelect, size: 2), 1)
+        XCTAssertEqual(fixture.configRead(device: 2, register: UInt64(window + 16)), 8, "capacity through the window")
     }
 
     func testDeviceOffersVersion1FlushSegMaxAndBlockSize() throws {
