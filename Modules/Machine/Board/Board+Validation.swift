@@ -16,7 +16,6 @@ extension Board {
         if !diagnostics.errors.isEmpty { throw BoardErrors(diagnostics.sorted) }
     }
 
-    /// `internal` for the PCI checks in Board+PCIValidation.swift.
     func check(into diagnostics: BoardDiagnostics, catalog: DeviceTypeCatalog, extraDeviceTypes: Set<String>) {
         if !(1...Board.maximumHarts).contains(harts.count) {
             diagnostics.error("hart count \(harts.count) is out of range 1...\(Board.maximumHarts)", at: harts.countLocation)

@@ -256,5 +256,4 @@ public enum DeviceTreeGenerator {
 
     /// Unit address as the Devicetree Spec wants it: lower-case hex, no leading zeros, no 0x.
     static func unitAddress(_ address: UInt64) -> String { String(address, radix: 16) }
-
 }
