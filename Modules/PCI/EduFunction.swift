@@ -127,7 +127,9 @@ public final class EduFunction: PCIFunction {
         switch offset {
         case Register.liveness: liveness = word
         case Register.factorial:
-            factorial = (1...max(1, word)).reduce(UInt32(1)) { $0 &* $1 }
+            // 34! has 32 factors of two, so from 34 on the 32-bit result is 0: no need to loop
+            // up to four billion times for a large guest value.
+            factorial = word >= 34 ? 0 : (1...max(1, word)).reduce(UInt32(1)) { $0 &* $1 }
             if status & StatusBit.interruptOnFactorial != 0 { raise(InterruptCause.factorial) }
         case Register.status:
             status = word & StatusBit.interruptOnFactorial
@@ -146,7 +148,8 @@ public final class EduFunction: PCIFunction {
     }
 
     private func bufferIndex(_ offset: UInt64, _ size: Int) -> Int? {
-        guard offset >= EduFunction.dmaBufferBase, offset + UInt64(size) <= EduFunction.dmaBufferBase + UInt64(EduFunction.dmaBufferSize) else { return nil }
+        // `offset` may be any guest value (a DMA address): compare without overflowing.
+        guard offset >= EduFunction.dmaBufferBase, offset - EduFunction.dmaBufferBase <= UInt64(EduFunction.dmaBufferSize - size) else { return nil }
         return Int(offset - EduFunction.dmaBufferBase)
     }
 

@@ -66,7 +66,7 @@ public struct DescriptorChain {
             let length = UInt64(segment.length)
             if skip >= length { skip -= length; continue }
             let piece = Int(min(length - skip, UInt64(count - done)))
-            if case .failure(let error) = move(segment.address + skip, done, piece) { return .failure(error) }
+            if case .failure(let error) = move(segment.address &+ skip, done, piece) { return .failure(error) }
             done += piece
             skip = 0
         }
@@ -76,7 +76,8 @@ public struct DescriptorChain {
 }
 
 /// A split virtqueue (virtio 1.2 §2.7): descriptor table, available (driver) ring and used
-/// (device) ring in guest memory, reached by bus-master DMA.
+/// (device) ring in guest memory, reached by bus-master DMA. Every address comes from the guest,
+/// so address arithmetic wraps (`&+`) and the bus refuses what does not land in RAM.
 public final class SplitVirtqueue {
     /// Descriptor flags (§2.7.5).
     enum DescriptorFlag {
@@ -125,14 +126,14 @@ public final class SplitVirtqueue {
     /// The next chain the driver made available, or nil when the ring is empty.
     public func next(_ bus: PCIBusInterface) -> Result<DescriptorChain?, VirtqueueError> {
         let availableIndex: UInt16
-        switch load16(bus, driverRing + 2) {
+        switch load16(bus, driverRing &+ 2) {
         case .success(let index): availableIndex = index
         case .failure(let error): return .failure(error)
         }
         if availableIndex == lastAvailable { return .success(nil) }
         if availableIndex &- lastAvailable > size { return .failure(.availableIndex(availableIndex, lastSeen: lastAvailable)) }
         let head: UInt16
-        switch load16(bus, driverRing + 4 + 2 * UInt64(lastAvailable % size)) {
+        switch load16(bus, driverRing &+ 4 &+ 2 * UInt64(lastAvailable % size)) {
         case .success(let value): head = value
         case .failure(let error): return .failure(error)
         }
@@ -143,7 +144,7 @@ public final class SplitVirtqueue {
             guard index < size else { return .failure(.descriptorIndex(index, queueSize: size)) }
             guard segments.count < Int(size) else { return .failure(.chainLoop(head: head)) }
             var raw = (UInt64(0), UInt64(0))
-            let read = withUnsafeMutableBytes(of: &raw) { bus.dmaRead(descriptorTable + 16 * UInt64(index), into: $0) }
+            let read = withUnsafeMutableBytes(of: &raw) { bus.dmaRead(descriptorTable &+ 16 * UInt64(index), into: $0) }
             if case .failure(let error) = read { return .failure(.dma(error)) }
             let address = UInt64(littleEndian: raw.0)
             let length = UInt32(truncatingIfNeeded: UInt64(littleEndian: raw.1))
@@ -160,13 +161,13 @@ public final class SplitVirtqueue {
     /// Returns a chain to the driver with `written` bytes written into its buffers (§2.7.8).
     public func complete(_ bus: PCIBusInterface, head: UInt16, written: UInt32) -> Result<Void, VirtqueueError> {
         var element = (UInt32(head).littleEndian, written.littleEndian)
-        let slot = deviceRing + 4 + 8 * UInt64(usedIndex % size)
+        let slot = deviceRing &+ 4 &+ 8 * UInt64(usedIndex % size)
         let result = withUnsafeBytes(of: &element) { bus.dmaWrite(slot, from: $0) }
         if case .failure(let error) = result { return .failure(.dma(error)) }
         usedIndex &+= 1
         var index = usedIndex.littleEndian
         // The index is written after the element, so the driver never sees a stale entry.
-        let indexWrite = withUnsafeBytes(of: &index) { bus.dmaWrite(deviceRing + 2, from: $0) }
+        let indexWrite = withUnsafeBytes(of: &index) { bus.dmaWrite(deviceRing &+ 2, from: $0) }
         if case .failure(let error) = indexWrite { return .failure(.dma(error)) }
         return .success(())
     }

@@ -34,6 +34,22 @@ final class EduFunctionTests: XCTestCase {
         XCTAssertEqual(fixture.space.read(bar0 + 8, size: 4), 3_628_800)
     }
 
+    func testFactorialOfALargeNumberWrapsToZero() throws {
+        let (fixture, _) = try edu()
+
+        fixture.space.write(bar0 + 8, size: 4, value: 0xffff_ffff)
+
+        XCTAssertEqual(fixture.space.read(bar0 + 8, size: 4), 0)
+    }
+
+    func testFactorialWrapsAt32Bits() throws {
+        let (fixture, _) = try edu()
+
+        fixture.space.write(bar0 + 8, size: 4, value: 13)
+
+        XCTAssertEqual(fixture.space.read(bar0 + 8, size: 4), 6_227_020_800 & 0xffff_ffff)
+    }
+
     func testDMAFromRAMToBufferAndBack() throws {
         let (fixture, _) = try edu()
         _ = fixture.space.dma.write(PCIFixture.ram, bytes: [0xde, 0xad, 0xbe, 0xef])
@@ -61,6 +77,17 @@ final class EduFunctionTests: XCTestCase {
 
         XCTAssertEqual(fixture.space.read(bar0 + 0x98, size: 8), EduFunction.DMACommand.failed)
         XCTAssertTrue(edu.config.status.contains(.receivedMasterAbort))
+    }
+
+    func testDMAWithDeviceAddressAtTheTopOfTheAddressSpaceFails() throws {
+        let (fixture, _) = try edu()
+        fixture.space.write(bar0 + 0x80, size: 8, value: UInt64.max)
+        fixture.space.write(bar0 + 0x88, size: 8, value: PCIFixture.ram)
+        fixture.space.write(bar0 + 0x90, size: 8, value: 4)
+
+        fixture.space.write(bar0 + 0x98, size: 8, value: 3)
+
+        XCTAssertEqual(fixture.space.read(bar0 + 0x98, size: 8), EduFunction.DMACommand.toRAM | EduFunction.DMACommand.failed)
     }
 
     func testRaisedInterruptAssertsINTAUntilAcknowledged() throws {

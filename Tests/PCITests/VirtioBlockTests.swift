@@ -255,6 +255,24 @@ final class VirtioBlockTests: XCTestCase {
         XCTAssertTrue(function.config.status.contains(.receivedMasterAbort))
     }
 
+    func testDataBufferAtTheTopOfTheAddressSpaceIsAnIOError() throws {
+        let (fixture, _) = try makeDisk()
+        initialise(fixture)
+
+        submit(fixture, type: VirtioBlock.RequestType.read, sector: 0, dataAddress: UInt64.max - 100, deviceWrites: true)
+
+        XCTAssertEqual(fixture.space.read(statusByte, size: 1), UInt64(VirtioBlock.Status.ioError))
+    }
+
+    func testRingsAtTheTopOfTheAddressSpaceMakeTheDeviceNeedReset() throws {
+        let (fixture, _) = try makeDisk()
+        initialise(fixture, descriptorTable: UInt64.max - 8)
+
+        makeAvailable(fixture, head: 7)
+
+        XCTAssertEqual(deviceStatus(fixture)! & UInt64(VirtioPCI.Status.needsReset), UInt64(VirtioPCI.Status.needsReset))
+    }
+
     func testWriteToReadOnlyDiskIsAnIOError() throws {
         let (fixture, _) = try makeDisk(readOnly: true)
         initialise(fixture, features: VirtioPCI.featureVersion1 | VirtioBlock.Feature.readOnly)
