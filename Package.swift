@@ -24,10 +24,12 @@ let package = Package(
         .target(name: "CPU", dependencies: ["CHartState", "Memory", "IRQ"], path: "Modules/CPU/Hart",
                 swiftSettings: hotPathFlags),
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
+        .target(name: "PCI", dependencies: ["Memory", "IRQ"], path: "Modules/PCI"),
+        .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ"], path: "Modules/Virtio"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "DeviceTree",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // Modules/Machine/Boards is a symlink to the top-level Boards/ folder, so the
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "IRQTests", dependencies: ["IRQ", "Memory"], path: "Tests/IRQTests"),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHartState", "Memory", "IRQ"], path: "Tests/CPUTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
+        .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive

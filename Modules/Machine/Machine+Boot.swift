@@ -120,6 +120,7 @@ extension Machine {
     /// Rewrites the loaded images and restarts every hart (a guest-requested reset).
     func reboot() {
         for image in bootLayout.images { _ = space.dma.write(image.address, bytes: image.bytes) }
+        resetPCI()
         resetHarts()
     }
 

@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import IRQ
 import Memory
+import PCI
 
 /// Why a machine could not be built or booted. One line, naming the file or device at fault.
 public struct MachineError: Error, CustomStringConvertible {
@@ -32,6 +33,8 @@ public final class Machine {
     var aplics: [String: APLIC] = [:]
     private(set) var uarts: [UART16550] = []
     private(set) var rtcs: [GoldfishRTC] = []
+    /// PCI host bridges by device name (Machine+PCI.swift).
+    var pciHosts: [String: PCIHostBridge] = [:]
     /// Created at boot: its addresses come from the loaded ELF's `tohost`/`fromhost` symbols.
     private(set) var htif: HTIF?
     private var wantsHTIF = false
@@ -62,9 +65,10 @@ public final class Machine {
             try map(device, plic)
         }
         try instantiateAIA()
-        for device in board.devices where device.type != "plic" && !Machine.aiaTypes.contains(device.type) {
+        for device in board.devices where device.type != "plic" && !Machine.aiaTypes.contains(device.type) && device.pciAddress == nil {
             try instantiate(device)
         }
+        try attachPCIFunctions()
     }
 
     private func irqLine(_ device: BoardDevice, _ index: Int = 0) -> IRQLine? {
@@ -96,12 +100,14 @@ public final class Machine {
             try map(device, SifiveTest(power: power))
         case "htif":
             wantsHTIF = true
+        case "pci-host-ecam-generic":
+            try instantiatePCIHost(device)
         default:
             throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': type '\(device.type)' cannot be instantiated")
         }
     }
 
-    private func map(_ device: BoardDevice, _ mmio: any MMIODevice) throws(MachineError) {
+    func map(_ device: BoardDevice, _ mmio: any MMIODevice) throws(MachineError) {
         guard let base = device.base, let size = device.size else { return }
         do { try space.mapMMIO(name: device.name, base: base, size: size, device: mmio) }
         catch { throw MachineError("\(board.sourcePath):\(device.sourceLine): \(error)") }

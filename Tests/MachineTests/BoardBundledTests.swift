@@ -15,7 +15,7 @@ final class BoardBundledTests: XCTestCase {
         XCTAssertEqual(board.memory, [BoardMemoryRegion(name: "ram", base: 0x8000_0000, size: 128 << 20,
                                                         location: SourceLocation(line: 13, column: 5),
                                                         sizeLocation: SourceLocation(line: 15, column: 11))])
-        XCTAssertEqual(board.devices.map(\.name), ["test0", "rtc0", "clint0", "plic0", "uart0"])
+        XCTAssertEqual(board.devices.map(\.name), ["test0", "rtc0", "clint0", "plic0", "uart0", "pcie0"])
         let uart = try XCTUnwrap(board.device(named: "uart0"))
         XCTAssertEqual(uart.type, "ns16550a")
         XCTAssertEqual(uart.base, 0x1000_0000)

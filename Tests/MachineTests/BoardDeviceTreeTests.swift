@@ -157,7 +157,7 @@ final class BoardDeviceTreeTests: XCTestCase {
         let reader = try FDTReader(try DeviceTreeGenerator.generate(board: board, bootArgs: "x"))
 
         XCTAssertEqual(reader.children(of: "/"), ["chosen", "aliases", "memory@80000000", "cpus", "poweroff", "reboot", "soc"])
-        XCTAssertEqual(reader.children(of: "/soc"), ["test@100000", "rtc@101000", "clint@2000000", "plic@c000000", "serial@10000000"])
+        XCTAssertEqual(reader.children(of: "/soc"), ["test@100000", "rtc@101000", "clint@2000000", "plic@c000000", "serial@10000000", "pci@30000000"])
         XCTAssertEqual(reader.cells("clock-frequency", at: "/soc/serial@10000000"), [3_686_400])
         XCTAssertEqual(reader.bootCPU, 0)
     }

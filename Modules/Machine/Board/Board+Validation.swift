@@ -26,6 +26,7 @@ extension Board {
         checkOverlaps(into: diagnostics)
         checkIRQs(into: diagnostics, catalog: catalog)
         checkAIA(into: diagnostics)
+        checkPCI(into: diagnostics, catalog: catalog)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 
@@ -61,7 +62,7 @@ extension Board {
         }
     }
 
-    private func checkEnd(base: UInt64, size: UInt64, what: String, at location: SourceLocation?, into diagnostics: BoardDiagnostics) {
+    func checkEnd(base: UInt64, size: UInt64, what: String, at location: SourceLocation?, into diagnostics: BoardDiagnostics) {
         if size > 0, base > UInt64.max - (size - 1) {
             diagnostics.error("\(what) at \(hex(base)) with size \(hex(size)) runs past the end of the 64-bit address space", at: location)
         }
@@ -84,7 +85,7 @@ extension Board {
                 continue
             }
             switch spec.registers {
-            case .none:
+            case .none, .pciFunction:
                 if device.regLocation != nil {
                     diagnostics.error("device '\(device.name)' of type '\(spec.name)' takes no 'reg'", at: regLocation)
                 }
@@ -134,6 +135,10 @@ extension Board {
         for device in devices {
             if let base = device.base, let size = device.size, size > 0 {
                 windows.append(Window(name: device.name, base: base, size: size, location: device.regLocation ?? device.location))
+            }
+            for window in pciWindows(of: device) where window.size > 0 && window.base <= UInt64.max - (window.size - 1) {
+                windows.append(Window(name: "\(device.name) \(window.what)", base: window.base, size: window.size,
+                                      location: device.location))
             }
         }
         for (index, window) in windows.enumerated() {

@@ -204,6 +204,10 @@ public struct BoardDevice: Equatable, Sendable {
     public var typeLocation: SourceLocation?
     /// Where its `reg` was given.
     public var regLocation: SourceLocation?
+    /// For a PCI function: where it sits (`at: pcie0/02.0`); nil for platform devices.
+    public var pciAddress: BoardPCIAddress?
+    /// Where `at` was given (also when its value did not parse).
+    public var atLocation: SourceLocation?
 
     public init(name: String, type: String, base: UInt64? = nil, size: UInt64? = nil, irqs: [IRQReference] = [],
                 properties: [String: BoardValue] = [:], location: SourceLocation? = nil, regLocation: SourceLocation? = nil) {
@@ -222,6 +226,41 @@ public struct BoardDevice: Equatable, Sendable {
 
     /// An integer property (defaults already applied by the loader).
     public func integer(_ name: String) -> UInt64? { properties[name]?.integer }
+}
+
+/// Where a PCI function sits: host bridge device `bus`, device (slot) and function number,
+/// written `pcie0/02.0` (device in hex, as lspci prints it).
+public struct BoardPCIAddress: Equatable, Sendable, CustomStringConvertible {
+    /// Name of the host bridge device.
+    public var bus: String
+    /// 0...31 when valid; larger values are kept so validation can name them.
+    public var device: UInt32
+    /// 0...7 when valid.
+    public var function: UInt32
+    /// Where the `at` value was given.
+    public var location: SourceLocation?
+
+    public init(bus: String, device: UInt32, function: UInt32, location: SourceLocation? = nil) {
+        self.bus = bus
+        self.device = device
+        self.function = function
+        self.location = location
+    }
+
+    public var description: String {
+        let slot = String(device, radix: 16)
+        return "\(bus)/\(slot.count < 2 ? "0" + slot : slot).\(function)"
+    }
+
+    /// Parses `BUS/DD.F` (DD one or two hex digits, F one decimal digit); nil if malformed.
+    public static func parse(_ text: String, location: SourceLocation? = nil) -> BoardPCIAddress? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty else { return nil }
+        let slot = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+        guard slot.count == 2, (1...2).contains(slot[0].count), slot[1].count == 1,
+              let device = UInt32(slot[0], radix: 16), let function = UInt32(slot[1], radix: 10) else { return nil }
+        return BoardPCIAddress(bus: String(parts[0]), device: device, function: function, location: location)
+    }
 }
 
 /// What to load and how to start, unless the command line says otherwise.

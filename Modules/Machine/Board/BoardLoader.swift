@@ -41,7 +41,7 @@ enum BoardKeys {
     static let top = ["name", "description", "model", "compatible", "harts", "memory", "devices", "boot"]
     static let harts = ["count", "isa", "mmu", "timebase-frequency"]
     static let memory = ["name", "base", "size"]
-    static let device = ["name", "type", "reg", "irq", "properties"]
+    static let device = ["name", "type", "reg", "at", "irq", "properties"]
     static let boot = ["firmware", "kernel", "initrd", "append", "stdout"]
 }
 
@@ -191,6 +191,16 @@ private final class BoardParser {
                 if let (base, size) = parseReg(reg.value) {
                     device.base = base
                     device.size = size
+                }
+            }
+            if let at = fields["at"] {
+                device.atLocation = location(at.value)
+            }
+            if let at = fields["at"], let value = scalar(at.value, key: "at") {
+                if let address = BoardPCIAddress.parse(value.text, location: value.location) {
+                    device.pciAddress = address
+                } else {
+                    diagnostics.error("invalid PCI address '\(value.text)'; expected BUS/DEVICE.FUNCTION such as 'pcie0/02.0'", at: value.location)
                 }
             }
             if let irq = fields["irq"] {

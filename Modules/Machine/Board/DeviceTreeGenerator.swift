@@ -226,7 +226,12 @@ public enum DeviceTreeGenerator {
                 node.properties.append(.u32(deviceTreeName, UInt32(truncatingIfNeeded: value)))
             }
         }
-        node.properties += context.interruptProperties(for: device)
+        // A host bridge's irqs are its INTx lines: they go into interrupt-map, not interrupts.
+        if spec.isPCIHostBridge {
+            node.properties += pciHostProperties(for: device, board: board, context: context)
+        } else {
+            node.properties += context.interruptProperties(for: device)
+        }
         let intc = context.hartInterruptControllers
         switch spec.name {
         case "aclint":
@@ -266,8 +271,4 @@ public enum DeviceTreeGenerator {
 
     /// Unit address as the Devicetree Spec wants it: lower-case hex, no leading zeros, no 0x.
     static func unitAddress(_ address: UInt64) -> String { String(address, radix: 16) }
-
-    private static func cells64(_ value: UInt64) -> [UInt32] {
-        [UInt32(truncatingIfNeeded: value >> 32), UInt32(truncatingIfNeeded: value)]
-    }
 }

@@ -1,3 +1,5 @@
+import PCI
+
 /// What a device type accepts in a board file and how it appears in the device tree. The
 /// built-in types are data in `DeviceTypeCatalog.builtIn`; more are added with `registering(_:)`
 /// (PCI hosts, virtio, plugins), and bare names with the loader's `extraDeviceTypes`.
@@ -8,6 +10,9 @@ public struct DeviceTypeSpec: Sendable {
         case required(minimumSize: UInt64, pageAligned: Bool)
         /// No `reg`: the addresses come from elsewhere (HTIF: the ELF's tohost/fromhost symbols).
         case none
+        /// A PCI function: no `reg`, placed with `at: BUS/DEVICE.FUNCTION`; the guest assigns
+        /// its BARs (declared here so the board can check they fit the host's windows).
+        case pciFunction(bars: [PCIBAR])
     }
 
     /// Where the generator puts the device's node.
@@ -37,10 +42,12 @@ public struct DeviceTypeSpec: Sendable {
     public let nodeName: String
     public let compatible: [String]
     public let placement: Placement
+    /// A PCI host bridge: functions name it in `at:`, its irqs are INTA…INTD.
+    public let isPCIHostBridge: Bool
 
     public init(name: String, summary: String, registers: Registers, irqCount: ClosedRange<Int> = 0...0,
                 interruptSourcesProperty: String? = nil, isConsole: Bool = false, properties: [DevicePropertySpec] = [],
-                nodeName: String, compatible: [String], placement: Placement = .soc) {
+                nodeName: String, compatible: [String], placement: Placement = .soc, isPCIHostBridge: Bool = false) {
         self.name = name
         self.summary = summary
         self.registers = registers
@@ -51,6 +58,13 @@ public struct DeviceTypeSpec: Sendable {
         self.nodeName = nodeName
         self.compatible = compatible
         self.placement = placement
+        self.isPCIHostBridge = isPCIHostBridge
+    }
+
+    /// The BARs of a PCI function type; nil for other types.
+    public var pciBARs: [PCIBAR]? {
+        if case .pciFunction(let bars) = registers { return bars }
+        return nil
     }
 
     public var isInterruptController: Bool { interruptSourcesProperty != nil }
@@ -161,5 +175,5 @@ public struct DeviceTypeCatalog: Sendable {
             registers: .none,
             isConsole: true,
             nodeName: "htif", compatible: ["ucb,htif0"], placement: .root),
-    ] + aiaTypes)
+    ] + aiaTypes + PCIDeviceTypes.all)
 }

@@ -1,0 +1,29 @@
+/// A PCI function as the bus sees it: its configuration space and its BARs. Nothing else of the
+/// machine is visible; what a function may do toward the machine (DMA, MSI, INTx) goes through
+/// the `PCIBusInterface` it was built with.
+///
+/// The bus maps each BAR into the guest address space while the guest has programmed it and
+/// enabled decoding, and forwards accesses to `readBAR`/`writeBAR` with the BAR-relative offset
+/// and one of the widths the BAR declared (`PCIBAR.accessSizes`).
+public protocol PCIFunction: AnyObject {
+    /// The function's configuration space (usually `bus.config`).
+    var config: PCIConfigSpace { get }
+    /// Reads `size` bytes at `offset` in BAR `bar`; the result is zero-extended.
+    func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64
+    /// Writes the low `size` bytes of `value` at `offset` in BAR `bar`.
+    func writeBAR(_ bar: Int, offset: UInt64, size: Int, value: UInt64)
+    /// A guest configuration read; the default returns `config.read`. Override for registers
+    /// whose value is computed on read.
+    func readConfig(offset: Int, size: Int) -> UInt32
+    /// Called after a guest configuration write went through `config.write` (masks applied).
+    func configWritten(offset: Int, size: Int)
+    /// A conventional reset: the bus has already restored the configuration registers; the
+    /// function returns its internal state to power-on.
+    func reset()
+}
+
+extension PCIFunction {
+    public func readConfig(offset: Int, size: Int) -> UInt32 { config.read(offset: offset, size: size) }
+    public func configWritten(offset: Int, size: Int) {}
+    public func reset() {}
+}
