@@ -10,7 +10,7 @@ extension Machine {
         guard let size = device.size else { return }
         var intx: [IRQLine] = []
         for irq in device.irqs {
-            guard let controller = plics[irq.controller] else {
+            guard let controller = interruptController(named: irq.controller) else {
                 throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': INTx controller '\(irq.controller)' cannot take PCI interrupts")
             }
             intx.append(IRQLine(controller: controller, source: Int(irq.source)))

@@ -37,10 +37,16 @@ extension DeviceTreeGenerator {
             for slot in UInt32(0)..<4 {
                 for pin in UInt32(1)...4 {
                     let line = device.irqs[Int((slot + pin - 1) % 4)]
-                    map += [slot << 11, 0, 0, pin, context.devicePhandles[line.controller] ?? 0, line.source]
+                    // The PLIC and APLIC nodes have #address-cells = 0: no parent unit address.
+                    map += [slot << 11, 0, 0, pin, context.devicePhandles[line.controller] ?? 0]
+                        + context.interruptSpecifier(controller: line.controller, source: line.source)
                 }
             }
             properties += [.cells("interrupt-map-mask", [0x1800, 0, 0, 7]), .cells("interrupt-map", map)]
+        }
+        // MSIs go to the supervisor-level IMSIC when the board has one (Linux's PCI MSI domain).
+        if let imsic = board.imsic(level: .supervisor), let phandle = context.devicePhandles[imsic.name] {
+            properties.append(.u32("msi-parent", phandle))
         }
         return properties
     }
