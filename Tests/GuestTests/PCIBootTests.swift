@@ -38,28 +38,14 @@ final class PCIBootTests: XCTestCase {
     }
 
     func testUBootEnumeratesPCIAndUsesTheVirtioDisk() throws {
-        guard case .backplane(let binary) = GuestHarness.emulator, GuestHarness.command(board: "virt") != nil else {
-            throw XCTSkip("the PCI boot tests Backplane's own board file syntax")
-        }
-        for firmware in [FirmwareBootTests.openSBI, FirmwareBootTests.uBoot] where !FileManager.default.fileExists(atPath: firmware) {
-            return XCTFail("\(firmware) is missing: run scripts/setup.sh (Debian packages opensbi, u-boot-qemu)")
-        }
         // 8 MiB = 16384 sectors; sector 0 starts with a marker, sectors 2-3 are zero.
         var image = Data(count: 8 << 20)
         let marker = Array("BACKPLANE-DISK0!".utf8)
         image.replaceSubrange(0..<marker.count, with: marker)
         let disk = directory.appendingPathComponent("disk.img").path
         try image.write(to: URL(fileURLWithPath: disk))
-        let console = try ConsoleSession([binary, "run", try writeBoard(disk: disk), "--timeout", "180"])
-
-        XCTAssertNotNil(console.waitFor("Hit any key to stop autoboot", timeout: 90), "no U-Boot:\n\(console.transcript)")
-        console.type(" ")
-        XCTAssertNotNil(console.waitFor("\n=> ", timeout: 30), "no U-Boot prompt:\n\(console.transcript)")
-
-        func run(_ command: String) -> String {
-            console.type(command + "\r")
-            return console.waitFor("\n=> ", timeout: 30)?.replacingOccurrences(of: "\r", with: "") ?? "(no answer)\n" + console.transcript
-        }
+        guard let uBoot = try UBootConsole.boot(board: try writeBoard(disk: disk)) else { return }
+        let run = uBoot.run
 
         _ = run("pci enum")
         let list = run("pci")
@@ -97,8 +83,7 @@ final class PCIBootTests: XCTestCase {
         let write = run("mw.b 0x84100000 0x5a 0x400; virtio write 0x84100000 2 2")
         XCTAssertTrue(write.contains("2 blocks written: OK"), write)
 
-        console.type("poweroff\r")
-        XCTAssertEqual(console.waitForExit(timeout: 30), 0, "poweroff did not end the run:\n\(console.transcript)")
+        uBoot.powerOff()
         let after = try Data(contentsOf: URL(fileURLWithPath: disk))
         XCTAssertEqual(Array(after[0x400..<0x800]), [UInt8](repeating: 0x5a, count: 0x400), "sectors 2-3 on the host")
         XCTAssertEqual(Array(after[0x800..<0x810]), [UInt8](repeating: 0, count: 16), "sector 4 untouched")
