@@ -36,6 +36,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define TEST_OFFSET 65536
@@ -231,21 +232,29 @@ static void report_interrupts(void) {
     fclose(f);
 }
 
-static void mount_or_report(const char *source, const char *target, const char *type) {
+/* Mounts a pseudo filesystem; returns 0 or the errno, reported once the output is chosen. */
+static int mount_fs(const char *source, const char *target, const char *type) {
     mkdir(target, 0755);
-    if (mount(source, target, type, 0, NULL) != 0) {
-        char what[64];
-        snprintf(what, sizeof what, "mount %s", target);
-        error(what);
-    }
+    return mount(source, target, type, 0, NULL) == 0 ? 0 : errno;
+}
+
+static void report_mount(const char *target, int err) {
+    if (err == 0) return;
+    errno = err;
+    char what[64];
+    snprintf(what, sizeof what, "mount %s", target);
+    error(what);
 }
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int proc_err = mount_fs("proc", "/proc", "proc");
+    int sys_err = mount_fs("sysfs", "/sys", "sysfs");
+    int dev_err = mount_fs("devtmpfs", "/dev", "devtmpfs");
     printf("BP: init start\n");
-    mount_or_report("proc", "/proc", "proc");
-    mount_or_report("sysfs", "/sys", "sysfs");
-    mount_or_report("devtmpfs", "/dev", "devtmpfs");
+    report_mount("/proc", proc_err);
+    report_mount("/sys", sys_err);
+    report_mount("/dev", dev_err);
 
     struct utsname uts;
     if (uname(&uts) == 0) printf("BP: kernel %s %s\n", uts.release, uts.machine);
@@ -256,6 +265,9 @@ int main(void) {
     report_interrupts();
     printf("BP: done\n");
     fflush(stdout);
+    /* reboot() does not wait for the console: let the UART send the report first (it may be
+     * slow, e.g. polled when the UART has no interrupt). */
+    tcdrain(STDOUT_FILENO);
 
     sync();
     reboot(RB_POWER_OFF);
