@@ -64,10 +64,11 @@ enum LinuxGuest {
         var output: String
         var seconds: Double
 
-        /// The report lines, without their `BP: ` prefix. A kernel message may be printed on the
-        /// same console line before a report, so the prefix is searched anywhere in a line.
+        /// The report lines, without their `BP: ` prefix. Lines end in "\r\n", one Character in
+        /// Swift, hence `isNewline`. A kernel message may be printed on the same console line
+        /// before a report, so the prefix is searched anywhere in a line.
         var report: [String] {
-            output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).compactMap { line in
+            output.split(whereSeparator: \.isNewline).compactMap { line in
                 line.range(of: "BP: ").map { String(line[$0.upperBound...]) }
             }
         }
