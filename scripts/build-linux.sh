@@ -44,22 +44,27 @@ KHASH=$( { cat "$FRAGMENT" "$SCRIPT"; echo "$VERSION"; echo "$GCC_VERSION"; } | 
 HASH=$( { echo "$KHASH"; cat "$INIT_SRC"; } | sha256sum | cut -c1-16)
 OUT="$CACHE/$HASH"
 
-if [ -f "$OUT/Image" ] && [ -f "$OUT/initramfs.cpio" ]; then
-    echo "$OUT/Image"
-    echo "$OUT/initramfs.cpio"
-    exit 0
-fi
+built() {
+    if [ -f "$OUT/Image" ] && [ -f "$OUT/initramfs.cpio" ]; then
+        echo "$OUT/Image"
+        echo "$OUT/initramfs.cpio"
+        exit 0
+    fi
+}
+built
 
 mkdir -p "$CACHE"
-# One build at a time per machine: the obj/ directory is shared.
+# One build at a time per machine: the obj/ directory is shared. Whoever waited may find the work
+# done by the holder.
 exec 9>"$CACHE/.lock"
 flock 9
+built
 
 SRC="$CACHE/src-$VERSION"
 OBJ="$CACHE/obj"
 KOUT="$CACHE/kernel-$KHASH"
 # Reproducible output: the same inputs give the same Image bytes.
-export KBUILD_BUILD_TIMESTAMP="2024-11-17" KBUILD_BUILD_USER=backplane KBUILD_BUILD_HOST=backplane
+export KBUILD_BUILD_TIMESTAMP="2024-11-17" KBUILD_BUILD_USER=backplane KBUILD_BUILD_HOST=backplane KBUILD_BUILD_VERSION=1
 KMAKE="make -C $SRC O=$OBJ ARCH=riscv CROSS_COMPILE=$CROSS"
 
 if [ ! -f "$SRC/Makefile" ]; then
