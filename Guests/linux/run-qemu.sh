@@ -4,7 +4,8 @@
 #   Guests/linux/run-qemu.sh [plic|aia] [HARTS] [DISK.img|none]
 # plic: `-M virt` (PLIC; PCI interrupts are INTx). aia: `-M virt,aia=aplic-imsic` (APLIC in MSI mode +
 # IMSIC; PCI functions use MSI-X). With a DISK, a modern-only virtio-blk-pci disk (1af4:1042) at
-# 00:02.0 backed by that file.
+# 00:02.0 backed by that file. EDU=1 adds QEMU's edu device (1234:11e8) at 00:03.0, the reference for
+# the edu-like plugin device.
 #
 # QEMU 7.2's APLIC gets level-triggered sources wrong in MSI mode: Linux 6.10+ re-raises a level
 # interrupt that it believes still asserted through setipnum_le, QEMU storms it, and the guest either
@@ -29,6 +30,9 @@ set -- -smp "$HARTS" -m 256M -nographic \
     -kernel "$IMAGE" -initrd "$INITRD" -append "console=ttyS0 earlycon"
 if [ "$DISK" != none ]; then
     set -- "$@" -drive "file=$DISK,if=none,format=raw,id=d0" -device virtio-blk-pci,drive=d0,addr=02.0,disable-legacy=on
+fi
+if [ "${EDU:-0}" = 1 ]; then
+    set -- "$@" -device edu,addr=03.0
 fi
 if [ "$IRQ" = aia ]; then
     TMP=$(mktemp -d)

@@ -82,17 +82,20 @@ enum LinuxGuest {
     /// `Guests/linux/boards/virt-pci.yaml` / `virt-aia-pci.yaml` copied beside the disk (its `file`
     /// is relative) and run from that directory. Under `GUEST_EMULATOR=qemu`:
     /// `Guests/linux/run-qemu.sh` (QEMU virt, or virt,aia=aplic-imsic).
-    static func boot(_ artifacts: Artifacts, interrupts: Interrupts, harts: Int, disk: URL?,
-                     timeout: TimeInterval = 300) throws -> Boot {
+    /// `edu` adds the edu PCI device at 00:03.0 (QEMU's `-device edu`; on Backplane the plugin of
+    /// issue 5, not wired yet). `accel` is Backplane's `--accel` (ignored by QEMU).
+    static func boot(_ artifacts: Artifacts, interrupts: Interrupts, harts: Int, disk: URL?, edu: Bool = false,
+                     accel: String = "interp", timeout: TimeInterval = 300) throws -> Boot {
         let append = "console=ttyS0 earlycon"
         var arguments: [String]
         var directory: URL?
         switch GuestHarness.emulator {
         case .qemu:
             // The reference runner; it works around QEMU 7.2's APLIC (see its header).
-            arguments = ["sh", GuestHarness.packageRoot.appendingPathComponent("Guests/linux/run-qemu.sh").path,
+            arguments = ["EDU=\(edu ? 1 : 0)", "sh", GuestHarness.packageRoot.appendingPathComponent("Guests/linux/run-qemu.sh").path,
                          interrupts.rawValue, "\(harts)", disk?.path ?? "none"]
         case .backplane(let path):
+            if edu { throw BuildError(description: "the edu plugin device is not wired into Backplane's boards yet (issue 5)") }
             var board = "virt"
             if let disk {
                 let name = interrupts == .plic ? "virt-pci.yaml" : "virt-aia-pci.yaml"
@@ -106,7 +109,7 @@ enum LinuxGuest {
                 throw BuildError(description: "an AIA boot needs a board file; only the PCI one exists")
             }
             arguments = [path, "run", board, "--kernel", artifacts.image, "--initrd", artifacts.initramfs,
-                         "--append", append, "--memory", "256M", "--smp", "\(harts)", "--serial", "stdio",
+                         "--append", append, "--memory", "256M", "--smp", "\(harts)", "--accel", accel, "--serial", "stdio",
                          "--timeout", "\(Int(timeout))"]
         }
         let start = Date()
