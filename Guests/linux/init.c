@@ -1,0 +1,277 @@
+/*
+ * The Linux guest's /init: reports what the kernel found, in lines a test can parse, then powers off.
+ * Built static for riscv64 by scripts/build-linux.sh and packed alone into the initramfs.
+ *
+ * Every report line starts with "BP: " and is written whole (line-buffered stdout), so it can be
+ * picked out of the kernel's own console output:
+ *   BP: init start
+ *   BP: kernel <release> <machine>
+ *   BP: cpus online=<sysfs cpu list> count=<n>
+ *   BP: pci <domain:bus:dev.fn> vendor=<hex4> device=<hex4> class=<hex6> driver=<name|none> irq=<n> msi=<none|msi:<n>|msix:<n>>
+ *   BP: pci count=<n>
+ *   BP: blk <name> size=<bytes>                       every /sys/block entry but ram/loop
+ *   BP: blk <name> rw ok offset=<bytes> len=<bytes>   the write/read-back check of the first virtio disk
+ *   BP: blk <name> rw FAIL <reason>
+ *   BP: blk none                                      no virtio disk to check
+ *   BP: rtc <name> driver=<name>
+ *   BP: irq <line of /proc/interrupts>
+ *   BP: error <what>: <strerror>
+ *   BP: done
+ * The written block is TEST_LEN bytes at TEST_OFFSET, byte i = pattern_byte(i), so the host can check
+ * the disk image after the guest has powered off.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <linux/reboot.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define TEST_OFFSET 65536
+#define TEST_LEN 4096
+
+static void error(const char *what) { printf("BP: error %s: %s\n", what, strerror(errno)); }
+
+/* Reads a small sysfs/proc file into buf without its trailing newline; returns 0 or -1. */
+static int read_text(const char *path, char *buf, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n < 0) return -1;
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    return 0;
+}
+
+/* sysfs prints IDs as "0x1af4": drop the prefix so the line reads like lspci. */
+static const char *hex_digits(const char *s) { return strncmp(s, "0x", 2) == 0 ? s + 2 : s; }
+
+static int not_hidden(const struct dirent *entry) { return entry->d_name[0] != '.'; }
+
+static void report_cpus(void) {
+    char online[64];
+    if (read_text("/sys/devices/system/cpu/online", online, sizeof online) != 0) {
+        error("read /sys/devices/system/cpu/online");
+        return;
+    }
+    printf("BP: cpus online=%s count=%ld\n", online, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* Counts msi_irqs/<n> entries; each holds "msi" or "msix" (Documentation/ABI/testing/sysfs-bus-pci). */
+static void msi_summary(const char *device, char *out, size_t size) {
+    char path[PATH_MAX], mode[16] = "none";
+    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/msi_irqs", device);
+    struct dirent **entries;
+    int n = scandir(path, &entries, not_hidden, alphasort);
+    if (n <= 0) {
+        snprintf(out, size, "none");
+        if (n == 0) free(entries);
+        return;
+    }
+    snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/msi_irqs/%s", device, entries[0]->d_name);
+    if (read_text(path, mode, sizeof mode) != 0) snprintf(mode, sizeof mode, "unknown");
+    snprintf(out, size, "%s:%d", mode, n);
+    for (int i = 0; i < n; i++) free(entries[i]);
+    free(entries);
+}
+
+static void report_pci(void) {
+    struct dirent **entries;
+    int n = scandir("/sys/bus/pci/devices", &entries, not_hidden, alphasort);
+    if (n < 0) {
+        if (errno == ENOENT) {
+            printf("BP: pci count=0\n");
+        } else {
+            error("scandir /sys/bus/pci/devices");
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        char path[PATH_MAX], vendor[16] = "?", device[16] = "?", class[16] = "?", irq[16] = "?";
+        char driver[256] = "none", msi[32], link[256];
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/vendor", name);
+        read_text(path, vendor, sizeof vendor);
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/device", name);
+        read_text(path, device, sizeof device);
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/class", name);
+        read_text(path, class, sizeof class);
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/irq", name);
+        read_text(path, irq, sizeof irq);
+        snprintf(path, sizeof path, "/sys/bus/pci/devices/%s/driver", name);
+        ssize_t len = readlink(path, link, sizeof link - 1);
+        if (len > 0) {
+            link[len] = 0;
+            const char *slash = strrchr(link, '/');
+            snprintf(driver, sizeof driver, "%s", slash ? slash + 1 : link);
+        }
+        msi_summary(name, msi, sizeof msi);
+        printf("BP: pci %s vendor=%s device=%s class=%s driver=%s irq=%s msi=%s\n", name,
+               hex_digits(vendor), hex_digits(device), hex_digits(class), driver, irq, msi);
+        free(entries[i]);
+    }
+    free(entries);
+    printf("BP: pci count=%d\n", n);
+}
+
+static uint8_t pattern_byte(unsigned i) { return (uint8_t)(i * 31u + (i >> 8) + 0x5au); }
+
+/* Writes the pattern with O_DIRECT (bypassing the page cache, so the request reaches the device),
+ * fsyncs, reads it back with O_DIRECT into another buffer and compares. */
+static void check_block_rw(const char *name) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "/dev/%s", name);
+    int fd = open(path, O_RDWR | O_DIRECT | O_SYNC | O_CLOEXEC);
+    if (fd < 0) {
+        printf("BP: blk %s rw FAIL open: %s\n", name, strerror(errno));
+        return;
+    }
+    uint8_t *out, *in;
+    if (posix_memalign((void **)&out, 4096, TEST_LEN) != 0 || posix_memalign((void **)&in, 4096, TEST_LEN) != 0) {
+        printf("BP: blk %s rw FAIL out of memory\n", name);
+        close(fd);
+        return;
+    }
+    for (unsigned i = 0; i < TEST_LEN; i++) out[i] = pattern_byte(i);
+    memset(in, 0, TEST_LEN);
+    ssize_t n = pwrite(fd, out, TEST_LEN, TEST_OFFSET);
+    if (n != TEST_LEN) {
+        printf("BP: blk %s rw FAIL write returned %zd: %s\n", name, n, n < 0 ? strerror(errno) : "short");
+    } else if (fsync(fd) != 0) {
+        printf("BP: blk %s rw FAIL fsync: %s\n", name, strerror(errno));
+    } else if (ioctl(fd, BLKFLSBUF, 0) != 0) {
+        printf("BP: blk %s rw FAIL BLKFLSBUF: %s\n", name, strerror(errno));
+    } else if ((n = pread(fd, in, TEST_LEN, TEST_OFFSET)) != TEST_LEN) {
+        printf("BP: blk %s rw FAIL read returned %zd: %s\n", name, n, n < 0 ? strerror(errno) : "short");
+    } else if (memcmp(in, out, TEST_LEN) != 0) {
+        unsigned i = 0;
+        while (in[i] == out[i]) i++;
+        printf("BP: blk %s rw FAIL mismatch at byte %u: wrote 0x%02x, read 0x%02x\n", name, i, out[i], in[i]);
+    } else {
+        printf("BP: blk %s rw ok offset=%d len=%d\n", name, TEST_OFFSET, TEST_LEN);
+    }
+    free(out);
+    free(in);
+    close(fd);
+}
+
+static void report_block(void) {
+    struct dirent **entries;
+    int n = scandir("/sys/block", &entries, not_hidden, alphasort);
+    if (n < 0) {
+        error("scandir /sys/block");
+        return;
+    }
+    const char *virtio_disk = NULL;
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        if (strncmp(name, "ram", 3) == 0 || strncmp(name, "loop", 4) == 0) continue;
+        char path[PATH_MAX], sectors[32];
+        snprintf(path, sizeof path, "/sys/block/%s/size", name);
+        if (read_text(path, sectors, sizeof sectors) != 0) {
+            error(path);
+            continue;
+        }
+        /* sysfs counts 512-byte sectors whatever the logical block size (block/genhd.c). */
+        printf("BP: blk %s size=%llu\n", name, strtoull(sectors, NULL, 10) * 512ull);
+        if (!virtio_disk && strncmp(name, "vd", 2) == 0) virtio_disk = name;
+    }
+    if (virtio_disk) {
+        check_block_rw(virtio_disk);
+    } else {
+        printf("BP: blk none\n");
+    }
+    for (int i = 0; i < n; i++) free(entries[i]);
+    free(entries);
+}
+
+static void report_rtc(void) {
+    struct dirent **entries;
+    int n = scandir("/sys/class/rtc", &entries, not_hidden, alphasort);
+    if (n < 0) return;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX], link[256], driver[256] = "none";
+        snprintf(path, sizeof path, "/sys/class/rtc/%s/device/driver", entries[i]->d_name);
+        ssize_t len = readlink(path, link, sizeof link - 1);
+        if (len > 0) {
+            link[len] = 0;
+            const char *slash = strrchr(link, '/');
+            snprintf(driver, sizeof driver, "%s", slash ? slash + 1 : link);
+        }
+        printf("BP: rtc %s driver=%s\n", entries[i]->d_name, driver);
+        free(entries[i]);
+    }
+    free(entries);
+}
+
+static void report_interrupts(void) {
+    FILE *f = fopen("/proc/interrupts", "re");
+    if (!f) {
+        error("open /proc/interrupts");
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' ')) line[--len] = 0;
+        printf("BP: irq %s\n", line);
+    }
+    fclose(f);
+}
+
+/* Mounts a pseudo filesystem; returns 0 or the errno, reported once the output is chosen. */
+static int mount_fs(const char *source, const char *target, const char *type) {
+    mkdir(target, 0755);
+    return mount(source, target, type, 0, NULL) == 0 ? 0 : errno;
+}
+
+static void report_mount(const char *target, int err) {
+    if (err == 0) return;
+    errno = err;
+    char what[64];
+    snprintf(what, sizeof what, "mount %s", target);
+    error(what);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int proc_err = mount_fs("proc", "/proc", "proc");
+    int sys_err = mount_fs("sysfs", "/sys", "sysfs");
+    int dev_err = mount_fs("devtmpfs", "/dev", "devtmpfs");
+    printf("BP: init start\n");
+    report_mount("/proc", proc_err);
+    report_mount("/sys", sys_err);
+    report_mount("/dev", dev_err);
+
+    struct utsname uts;
+    if (uname(&uts) == 0) printf("BP: kernel %s %s\n", uts.release, uts.machine);
+    report_cpus();
+    report_pci();
+    report_block();
+    report_rtc();
+    report_interrupts();
+    printf("BP: done\n");
+    fflush(stdout);
+    /* reboot() does not wait for the console: let the UART send the report first (it may be
+     * slow, e.g. polled when the UART has no interrupt). */
+    tcdrain(STDOUT_FILENO);
+
+    sync();
+    reboot(RB_POWER_OFF);
+    /* Only reached if power-off failed; init must not exit (the kernel would panic). */
+    error("reboot(RB_POWER_OFF)");
+    for (;;) pause();
+}
