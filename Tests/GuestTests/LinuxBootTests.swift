@@ -35,7 +35,6 @@ final class LinuxBootTests: XCTestCase {
     // MARK: PCI: a virtio-blk disk at 00:02.0
 
     func testPLICBoardVirtioBlkDiskIsReadAndWrittenThroughINTx() throws {
-        try requireBackplane(feature: "PCI (pcie-host-ecam, virtio-blk-pci, board `at:`)", issue: 4)
         let disk = try LinuxGuest.makeDisk()
         let boot = try bootToPoweroff(interrupts: .plic, harts: 2, disk: disk)
         let function = try XCTUnwrap(boot.lines("pci 0000:00:02.0 ").first, "virtio-blk-pci not enumerated")
@@ -54,7 +53,6 @@ final class LinuxBootTests: XCTestCase {
     }
 
     private func checkAIABoardVirtioBlkUsesMSIX(harts: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        try requireBackplane(feature: "PCI with MSI-X and AIA (APLIC MSI mode + IMSIC)", issue: 4)
         let disk = try LinuxGuest.makeDisk()
         let boot = try bootToPoweroff(interrupts: .aia, harts: harts, disk: disk, file: file, line: line)
         XCTAssertEqual(boot.lines("cpus ").count, 1, file: file, line: line)
@@ -73,12 +71,11 @@ final class LinuxBootTests: XCTestCase {
         try assertDiskWrittenAndReadBack(boot, disk: disk, file: file, line: line)
     }
 
-    // MARK: The edu-like plugin device
+    // MARK: The edu device
 
     /// QEMU's edu device (hw/misc/edu.c): vendor 1234, device 11e8, class "other" (ff), no driver in
-    /// this kernel. The plugin of issue 5 models it; change these IDs here if the plugin's differ.
+    /// this kernel. Backplane's built-in `edu` function models it.
     func testEduDeviceIsListedWithItsIDs() throws {
-        try requireBackplane(feature: "the edu plugin device on a PCI board", issue: 5)
         let boot = try bootToPoweroff(interrupts: .aia, harts: 1, disk: nil, edu: true)
         XCTAssertEqual(boot.lines("pci 0000:00:03.0 "),
                        ["pci 0000:00:03.0 vendor=1234 device=11e8 class=00ff00 driver=none irq=0 msi=none"])
@@ -127,12 +124,5 @@ final class LinuxBootTests: XCTestCase {
         let block = data[LinuxGuest.blockTestOffset ..< LinuxGuest.blockTestOffset + LinuxGuest.blockTestLength]
         let expected = Data((0 ..< LinuxGuest.blockTestLength).map(LinuxGuest.patternByte))
         XCTAssertEqual(block, expected, "the disk image does not hold the block the guest wrote", file: file, line: line)
-    }
-
-    /// Skips on Backplane until `feature` lands; QEMU runs the test (so the test itself is checked).
-    private func requireBackplane(feature: String, issue: Int) throws {
-        if case .backplane = GuestHarness.emulator {
-            throw XCTSkip("needs \(feature): issue \(issue)")
-        }
     }
 }

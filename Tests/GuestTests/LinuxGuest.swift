@@ -82,8 +82,8 @@ enum LinuxGuest {
     /// `Guests/linux/boards/virt-pci.yaml` / `virt-aia-pci.yaml` copied beside the disk (its `file`
     /// is relative) and run from that directory. Under `GUEST_EMULATOR=qemu`:
     /// `Guests/linux/run-qemu.sh` (QEMU virt, or virt,aia=aplic-imsic).
-    /// `edu` adds the edu PCI device at 00:03.0 (QEMU's `-device edu`; on Backplane the plugin of
-    /// issue 5, not wired yet). `accel` is Backplane's `--accel` (ignored by QEMU).
+    /// `edu` adds the edu PCI device at 00:03.0 (QEMU's `-device edu`; on Backplane the built-in
+    /// `edu` type on the AIA board). `accel` is Backplane's `--accel` (ignored by QEMU).
     static func boot(_ artifacts: Artifacts, interrupts: Interrupts, harts: Int, disk: URL?, edu: Bool = false,
                      accel: String = "interp", timeout: TimeInterval = 300) throws -> Boot {
         let append = "console=ttyS0 earlycon"
@@ -95,9 +95,19 @@ enum LinuxGuest {
             arguments = ["EDU=\(edu ? 1 : 0)", "sh", GuestHarness.packageRoot.appendingPathComponent("Guests/linux/run-qemu.sh").path,
                          interrupts.rawValue, "\(harts)", disk?.path ?? "none"]
         case .backplane(let path):
-            if edu { throw BuildError(description: "the edu plugin device is not wired into Backplane's boards yet (issue 5)") }
             var board = "virt"
-            if let disk {
+            if edu {
+                // The bundled AIA board plus an edu function at 00:03.0.
+                let virt = try String(contentsOf: GuestHarness.packageRoot.appendingPathComponent("Boards/virt-aia.yaml"), encoding: .utf8)
+                guard let boot = virt.range(of: "\nboot:") else { throw BuildError(description: "virt-aia.yaml has no boot section") }
+                var text = virt
+                text.insert(contentsOf: "\n  - name: edu0\n    type: edu\n    at: pcie0/03.0", at: boot.lowerBound)
+                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("linux-edu-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                let copy = folder.appendingPathComponent("virt-aia-edu.yaml")
+                try text.write(to: copy, atomically: true, encoding: .utf8)
+                board = copy.path
+            } else if let disk {
                 let name = interrupts == .plic ? "virt-pci.yaml" : "virt-aia-pci.yaml"
                 let template = GuestHarness.packageRoot.appendingPathComponent("Guests/linux/boards/\(name)")
                 let copy = disk.deletingLastPathComponent().appendingPathComponent(name)
