@@ -1,0 +1,442 @@
+#if arch(x86_64)
+import CHartState
+
+// Guest block → host code. Register conventions inside generated code:
+//   rbx  the HartState pointer (pinned for the whole run),
+//   r12  the jump cache (pinned),
+//   rax, rcx, rdx, rsi, rdi, r8–r11  scratch (clobbered by helper calls).
+// Guest registers live in `state.x` and are read and written per instruction (x86 memory
+// operands and store forwarding make that cheap), so every exit and helper call sees exact
+// architectural registers with no write-back.
+//
+// Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
+// block's instructions are already in minstret/mcycle; a helper that can trap receives the
+// number retired before its instruction, and each exit adds what the path retired.
+
+/// How a helper call's packed argument describes the instruction (bits 0–7: operation code for
+/// loads / size for stores, 8–15: instruction length, 16–31: instructions retired before it).
+@inline(__always) func packHelperArgument(_ low: UInt64, length: UInt8, retired: Int) -> UInt64 {
+    low | UInt64(length) << 8 | UInt64(retired) << 16
+}
+
+struct JITTranslator {
+    let engine: JITEngine
+    let a: X86Assembler
+    let pc0: UInt64
+    let instructions: [DecodedInstruction]
+
+    /// Instructions already added to the counters on the current path.
+    private var counted = 0
+    /// Out-of-line code emitted after the block body.
+    private var slowPaths: [() -> Void] = []
+
+    init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction]) {
+        self.engine = engine
+        self.a = assembler
+        self.pc0 = pc
+        self.instructions = instructions
+    }
+
+    // MARK: Guest registers
+
+    private func reg(_ r: UInt8) -> X86Memory { X86Memory(.rbx, StateOffset.register(Int(r))) }
+
+    /// host ← x[r].
+    private func read(_ host: X86Register, _ r: UInt8) {
+        if r == 0 { a.alu(.xor, host, host, width: .bits32) } else { a.load(host, reg(r)) }
+    }
+
+    /// x[rd] ← host (nothing for x0).
+    private func write(_ rd: UInt8, _ host: X86Register) {
+        if rd != 0 { a.store(reg(rd), host) }
+    }
+
+    /// x[rd] ← sign-extended 32-bit result in eax.
+    private func writeWord(_ rd: UInt8, _ host: X86Register) {
+        guard rd != 0 else { return }
+        a.movsx(host, .register(host), from: .bits32)
+        a.store(reg(rd), host)
+    }
+
+    private func immediate32(_ value: UInt64) -> Int32? {
+        let signed = Int64(bitPattern: value)
+        return signed >= Int64(Int32.min) && signed <= Int64(Int32.max) ? Int32(signed) : nil
+    }
+
+    // MARK: Counters and exits
+
+    private mutating func retire(upTo index: Int) {
+        let n = index - counted
+        guard n > 0 else { return }
+        a.alu(.add, .memory(X86Memory(.rbx, StateOffset.instret)), immediate: Int32(n))
+        a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
+        counted = index
+    }
+
+    /// Leaves the block for guest `target` (retired counters already updated): a patchable jump
+    /// when the target is in the block's page (same mapping guaranteed), else the lookup routine.
+    private mutating func goTo(_ target: UInt64) {
+        if target >> 12 == pc0 >> 12 {
+            let site = a.address
+            let stub = a.newLabel()
+            a.jump(stub)
+            let chainSite = site
+            slowPaths.append { [a, engine] in
+                a.bind(stub)
+                a.mov(.rax, immediate: target)
+                a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+                a.mov(.rax, immediate: UInt64(chainSite))
+                a.jump(toAddress: engine.epilogue)
+            }
+        } else {
+            a.mov(.rax, immediate: target)
+            a.jump(toAddress: engine.lookup)
+        }
+    }
+
+    // MARK: Block
+
+    /// Emits the whole block. Returns (entry, exit stub), or nil when the buffer overflowed.
+    mutating func emit() -> (entry: UInt, exitStub: UInt)? {
+        let entry = a.address
+        let entryExit = a.newLabel()
+        // Patchable: invalidation overwrites these first 5 bytes (see JITEngine.invalidate).
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
+        precondition(a.address - entry >= 5, "block entry too short to patch")
+        a.jump(if: .notEqual, entryExit)
+        a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        a.jump(if: .less, entryExit)
+
+        var pc = pc0
+        var ended = false
+        for (index, inst) in instructions.enumerated() {
+            ended = emit(inst, index: index, pc: pc)
+            pc &+= UInt64(inst.length)
+        }
+        if !ended {
+            retire(upTo: instructions.count)
+            goTo(pc)
+        }
+        for path in slowPaths { path() }
+        let exitStub = a.address
+        a.bind(entryExit)
+        a.mov(.rax, immediate: pc0)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.jump(toAddress: engine.exitToLoop)
+        guard !a.overflowed, a.allLabelsBound else { return nil }
+        return (entry, exitStub)
+    }
+
+    /// Emits one instruction; returns whether it ended the block.
+    private mutating func emit(_ inst: DecodedInstruction, index: Int, pc: UInt64) -> Bool {
+        let rd = inst.rd, rs1 = inst.rs1, rs2 = inst.rs2, imm = inst.imm
+        let next = pc &+ UInt64(inst.length)
+        switch inst.op {
+        case .lui:
+            if rd != 0 { a.store(reg(rd), immediate: Int32(truncatingIfNeeded: Int64(bitPattern: imm))) }
+        case .auipc:
+            if rd != 0 { a.mov(.rax, immediate: pc &+ imm); write(rd, .rax) }
+        case .jal:
+            if rd != 0 { a.mov(.rax, immediate: next); write(rd, .rax) }
+            retire(upTo: index + 1)
+            goTo(pc &+ imm)
+            return true
+        case .jalr:
+            read(.rax, rs1)
+            if let i = immediate32(imm), i != 0 { a.alu(.add, .rax, immediate: i) }
+            a.alu(.and, .rax, immediate: -2)
+            if rd != 0 { a.mov(.rcx, immediate: next); write(rd, .rcx) }
+            retire(upTo: index + 1)
+            a.jump(toAddress: engine.lookup)
+            return true
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+            retire(upTo: index + 1)
+            read(.rax, rs1)
+            if rs2 == 0 { a.test(.rax, .rax) } else { a.alu(.cmp, .rax, reg(rs2)) }
+            let condition: X86Condition
+            switch inst.op {
+            case .beq: condition = .equal
+            case .bne: condition = .notEqual
+            case .blt: condition = .less
+            case .bge: condition = .greaterOrEqual
+            case .bltu: condition = .below
+            default: condition = .aboveOrEqual
+            }
+            let taken = a.newLabel()
+            a.jump(if: condition, taken)
+            goTo(next)
+            a.bind(taken)
+            goTo(pc &+ imm)
+            return true
+
+        case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+            emitLoad(inst, index: index, pc: pc)
+        case .sb, .sh, .sw, .sd:
+            emitStore(inst, index: index, pc: pc)
+
+        case .addi, .xori, .ori, .andi:
+            guard rd != 0 else { break }
+            let op: X86ALU = inst.op == .addi ? .add : inst.op == .xori ? .xor : inst.op == .ori ? .or : .and
+            read(.rax, rs1)
+            let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if !(i == 0 && op != .and) { a.alu(op, .rax, immediate: i) }
+            write(rd, .rax)
+        case .slti, .sltiu:
+            guard rd != 0 else { break }
+            read(.rcx, rs1)
+            a.alu(.xor, .rax, .rax, width: .bits32)
+            a.alu(.cmp, .rcx, immediate: Int32(truncatingIfNeeded: Int64(bitPattern: imm)))
+            a.set(inst.op == .slti ? .less : .below, .rax)
+            write(rd, .rax)
+        case .slli, .srli, .srai:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            a.shift(inst.op == .slli ? .shl : inst.op == .srli ? .shr : .sar, .rax, immediate: UInt8(imm & 63))
+            write(rd, .rax)
+        case .add, .sub, .xor, .or, .and:
+            guard rd != 0 else { break }
+            let op: X86ALU
+            switch inst.op {
+            case .add: op = .add
+            case .sub: op = .sub
+            case .xor: op = .xor
+            case .or: op = .or
+            default: op = .and
+            }
+            read(.rax, rs1)
+            if rs2 != 0 { a.alu(op, .rax, reg(rs2)) } else if op == .and { a.alu(.xor, .rax, .rax, width: .bits32) }
+            write(rd, .rax)
+        case .sll, .srl, .sra:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            a.shiftByCL(inst.op == .sll ? .shl : inst.op == .srl ? .shr : .sar, .rax)
+            write(rd, .rax)
+        case .slt, .sltu:
+            guard rd != 0 else { break }
+            read(.rcx, rs1)
+            read(.rdx, rs2)
+            a.alu(.xor, .rax, .rax, width: .bits32)
+            a.alu(.cmp, .rcx, .rdx)
+            a.set(inst.op == .slt ? .less : .below, .rax)
+            write(rd, .rax)
+        case .addiw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if i != 0 { a.alu(.add, .rax, immediate: i, width: .bits32) }
+            writeWord(rd, .rax)
+        case .slliw, .srliw, .sraiw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            a.shift(inst.op == .slliw ? .shl : inst.op == .srliw ? .shr : .sar, .rax,
+                    immediate: UInt8(imm & 31), width: .bits32)
+            writeWord(rd, .rax)
+        case .addw, .subw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            a.alu(inst.op == .addw ? .add : .sub, .rax, .rcx, width: .bits32)
+            writeWord(rd, .rax)
+        case .sllw, .srlw, .sraw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            a.shiftByCL(inst.op == .sllw ? .shl : inst.op == .srlw ? .shr : .sar, .rax, width: .bits32)
+            writeWord(rd, .rax)
+
+        case .mul, .mulw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            if inst.op == .mul {
+                a.imul(.rax, .register(.rcx))
+                write(rd, .rax)
+            } else {
+                a.imul(.rax, .register(.rcx), width: .bits32)
+                writeWord(rd, .rax)
+            }
+        case .mulh, .mulhu, .mulhsu:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            if inst.op == .mulhsu {
+                // signed × unsigned: the unsigned high word minus rs2 when rs1 is negative.
+                a.mov(.rsi, .rax)
+                a.group3(.mul, .register(.rcx))
+                a.shift(.sar, .rsi, immediate: 63)
+                a.alu(.and, .rsi, .rcx)
+                a.alu(.sub, .rdx, .rsi)
+            } else {
+                a.group3(inst.op == .mulh ? .imul : .mul, .register(.rcx))
+            }
+            write(rd, .rdx)
+        case .div, .divu, .rem, .remu, .divw, .divuw, .remw, .remuw:
+            guard rd != 0 else { break }
+            emitDivide(inst)
+
+        case .fence, .nop:
+            break
+
+        default:
+            // Everything rare or complex runs in the interpreter, one instruction at a time.
+            return emitInterpreted(inst, index: index, pc: pc)
+        }
+        return false
+    }
+
+    /// Division with RISC-V's results for a zero divisor and for overflow (unprivileged spec
+    /// §7.2 table 7.1); x86 div/idiv would fault on both.
+    private mutating func emitDivide(_ inst: DecodedInstruction) {
+        let word = inst.op == .divw || inst.op == .divuw || inst.op == .remw || inst.op == .remuw
+        let signed = inst.op == .div || inst.op == .rem || inst.op == .divw || inst.op == .remw
+        let remainder = inst.op == .rem || inst.op == .remu || inst.op == .remw || inst.op == .remuw
+        let width: X86Width = word ? .bits32 : .bits64
+        read(.rax, inst.rs1)
+        read(.rcx, inst.rs2)
+        let zero = a.newLabel(), done = a.newLabel(), normal = a.newLabel()
+        a.test(.rcx, .rcx, width: width)
+        a.jump(if: .equal, zero)
+        if signed {
+            // x / -1 = -x (wraps for the most negative x, as RISC-V wants); x % -1 = 0.
+            a.alu(.cmp, .rcx, immediate: -1, width: width)
+            a.jump(if: .notEqual, normal)
+            if remainder { a.alu(.xor, .rax, .rax, width: .bits32) } else { a.group3(.neg, .register(.rax), width: width) }
+            a.jump(done)
+            a.bind(normal)
+            a.signExtendAccumulator(width: width)
+            a.group3(.idiv, .register(.rcx), width: width)
+        } else {
+            a.bind(normal)
+            a.alu(.xor, .rdx, .rdx, width: .bits32)
+            a.group3(.div, .register(.rcx), width: width)
+        }
+        if remainder { a.mov(.rax, .rdx) }
+        a.jump(done)
+        a.bind(zero)
+        // x / 0 = all ones; x % 0 = x (rax already holds x).
+        if !remainder { a.mov(.rax, immediate: ~0) }
+        a.bind(done)
+        if word { writeWord(inst.rd, .rax) } else { write(inst.rd, .rax) }
+    }
+
+    // MARK: Memory
+
+    /// rsi ← x[rs1] + imm.
+    private func address(_ inst: DecodedInstruction) {
+        read(.rsi, inst.rs1)
+        let i = Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm))
+        if i != 0 { a.lea(.rsi, X86Memory(.rsi, i)) }
+    }
+
+    /// The inline TLB probe (the interpreter's `loadData`/`storeData` fast path): jumps to
+    /// `miss` unless the page of the last byte is in the entry of the first byte's page — which
+    /// also sends page-crossing accesses to the slow path. Leaves the host address in rsi.
+    private func probe(_ tlbOffset: Int32, size: Int, miss: X86Label) {
+        if size > 1 { a.lea(.rax, X86Memory(.rsi, Int32(size - 1))) } else { a.mov(.rax, .rsi) }
+        a.shift(.shr, .rax, immediate: 12)
+        a.mov(.rcx, .rsi, width: .bits32)
+        a.shift(.shr, .rcx, immediate: 8, width: .bits32)
+        a.alu(.and, .rcx, immediate: Int32((BP_TLB_ENTRIES - 1) << 4), width: .bits32)
+        a.alu(.cmp, .rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+        a.jump(if: .notEqual, miss)
+        a.alu(.add, .rsi, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+    }
+
+    private mutating func emitLoad(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
+        let size: Int
+        switch inst.op {
+        case .lb, .lbu: size = 1
+        case .lh, .lhu: size = 2
+        case .lw, .lwu: size = 4
+        default: size = 8
+        }
+        address(inst)
+        let miss = a.newLabel(), back = a.newLabel()
+        probe(StateOffset.tlbLoad, size: size, miss: miss)
+        let source = X86Operand.memory(X86Memory(.rsi))
+        switch inst.op {
+        case .lb: a.movsx(.rax, source, from: .bits8)
+        case .lbu: a.movzx(.rax, source, from: .bits8)
+        case .lh: a.movsx(.rax, source, from: .bits16)
+        case .lhu: a.movzx(.rax, source, from: .bits16)
+        case .lw: a.movsx(.rax, source, from: .bits32)
+        case .lwu: a.load(.rax, X86Memory(.rsi), width: .bits32)
+        default: a.load(.rax, X86Memory(.rsi))
+        }
+        a.bind(back)
+        write(inst.rd, .rax)
+        let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
+        let helper = JITHelpers.load
+        slowPaths.append { [a, engine] in
+            a.bind(miss)
+            // rsi still holds the guest address (the probe only adds the addend after a hit).
+            a.mov(.rdi, .rbx)
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: argument)
+            a.mov(.rax, immediate: UInt64(helper))
+            a.call(.rax)
+            a.test(.rdx, .rdx)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            a.jump(back)
+        }
+    }
+
+    private mutating func emitStore(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
+        let size = 1 << Int(inst.op.rawValue - Operation.sb.rawValue)
+        address(inst)
+        read(.rdx, inst.rs2)
+        let miss = a.newLabel(), back = a.newLabel()
+        // A held LR reservation must see this store (Hart+Memory `breakReservation`).
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
+        a.jump(if: .notEqual, miss)
+        probe(StateOffset.tlbStore, size: size, miss: miss)
+        let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
+        a.store(X86Memory(.rsi), .rdx, width: width)
+        a.bind(back)
+        let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
+        let helper = JITHelpers.store
+        slowPaths.append { [a, engine] in
+            a.bind(miss)
+            a.mov(.rdi, .rbx)
+            a.mov(.rcx, immediate: pc)
+            a.mov(.r8, immediate: argument)
+            a.mov(.rax, immediate: UInt64(helper))
+            a.call(.rax)
+            a.test(.rax, .rax)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            a.jump(back)
+        }
+    }
+
+    // MARK: Interpreter fallback
+
+    /// Calls `jitInterpret` for one instruction. Block-ending instructions continue through the
+    /// lookup routine at the pc the interpreter left (or return to the run loop when the helper
+    /// says so); others continue inline unless the helper reports a trap or exit request.
+    private mutating func emitInterpreted(_ inst: DecodedInstruction, index: Int, pc: UInt64) -> Bool {
+        guard engine.instructionPoolUsed < JITEngine.instructionPoolSize else {
+            a.mov(.rax, immediate: UInt64.max) // unreachable in practice: translate() checks space first
+            return true
+        }
+        let slot = engine.instructionPool + engine.instructionPoolUsed
+        slot.pointee = inst
+        engine.instructionPoolUsed += 1
+        a.mov(.rdi, .rbx)
+        a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
+        a.mov(.rdx, immediate: pc)
+        a.mov(.rcx, immediate: UInt64(index - counted))
+        a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
+        a.call(.rax)
+        counted = index + 1
+        a.test(.rax, .rax)
+        a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+        if inst.endsBlock {
+            a.load(.rax, X86Memory(.rbx, StateOffset.pc))
+            a.jump(toAddress: engine.lookup)
+            return true
+        }
+        return false
+    }
+}
+#endif
