@@ -12,7 +12,7 @@ enum JITHelpers {
     static let load: UInt = {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64) -> BPJITLoadResult = {
             state, address, pc, argument in
-            Hart.fromJIT(state).jitLoad(address, pc: pc, argument: argument)
+            Hart.withJIT(state) { $0.jitLoad(address, pc: pc, argument: argument) }
         }
         return unsafeBitCast(function, to: UInt.self)
     }()
@@ -24,7 +24,7 @@ enum JITHelpers {
     static let store: UInt = {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64, UInt64) -> UInt64 = {
             state, address, value, pc, argument in
-            Hart.fromJIT(state).jitStore(address, value: value, pc: pc, argument: argument)
+            Hart.withJIT(state) { $0.jitStore(address, value: value, pc: pc, argument: argument) }
         }
         return unsafeBitCast(function, to: UInt.self)
     }()
@@ -37,18 +37,46 @@ enum JITHelpers {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UnsafeMutableRawPointer,
                                       UInt64, UInt64) -> UInt64 = {
             state, instruction, pc, retired in
-            Hart.fromJIT(state).jitInterpret(instruction.assumingMemoryBound(to: DecodedInstruction.self),
-                                             pc: pc, retired: retired)
+            Hart.withJIT(state) {
+                $0.jitInterpret(instruction.assumingMemoryBound(to: DecodedInstruction.self), pc: pc, retired: retired)
+            }
+        }
+        return unsafeBitCast(function, to: UInt.self)
+    }()
+
+    /// `floatingPoint(state, raw, pc, retired) -> exit`: one F/D instruction (32-bit form) through
+    /// the interpreter's `executeFloatingPoint`. On a trap it retires the `retired` earlier block
+    /// instructions, enters the trap and returns non-zero; on success the block counts it.
+    static let floatingPoint: UInt = {
+        let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64) -> UInt64 = {
+            state, raw, pc, retired in
+            Hart.withJIT(state) { $0.jitFloatingPoint(UInt32(truncatingIfNeeded: raw), pc: pc, retired: retired) }
         }
         return unsafeBitCast(function, to: UInt.self)
     }()
 }
 
 extension Hart {
-    @inline(__always) static func fromJIT(_ state: UnsafeMutablePointer<HartState>) -> Hart {
+    func jitFloatingPoint(_ raw: UInt32, pc: UInt64, retired: UInt64) -> UInt64 {
+        state.pointee.pc = pc
+        do throws(Trap) {
+            try executeFloatingPoint(raw)
+            return 0
+        } catch {
+            retire(Int(truncatingIfNeeded: retired))
+            enterTrap(error)
+            return 1
+        }
+    }
+
+    /// Calls `body` with the hart that owns `state`, without retaining it: harts are weakly
+    /// referenced (HartGroup), so their counts live in a side table and a retain/release pair
+    /// would cost more than a TLB refill.
+    @inline(__always)
+    static func withJIT<R>(_ state: UnsafeMutablePointer<HartState>, _ body: (Hart) -> R) -> R {
         // SAFETY: the run loop sets jitContext to this hart before entering generated code,
         // and the hart outlives every call it makes.
-        Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!).takeUnretainedValue()
+        Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
     }
 
     func jitLoad(_ address: UInt64, pc: UInt64, argument: UInt64) -> BPJITLoadResult {

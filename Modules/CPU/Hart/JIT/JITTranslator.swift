@@ -278,6 +278,16 @@ struct JITTranslator {
         case .fence, .nop:
             break
 
+        case .floatingPoint:
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, immediate: UInt64(inst.raw))
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: UInt64(index - counted))
+            a.mov(.rax, immediate: UInt64(JITHelpers.floatingPoint))
+            a.call(.rax)
+            a.test(.rax, .rax)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+
         default:
             // Everything rare or complex runs in the interpreter, one instruction at a time.
             return emitInterpreted(inst, index: index, pc: pc)
