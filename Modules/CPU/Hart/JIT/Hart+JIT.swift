@@ -33,23 +33,25 @@ extension Hart {
                 chainSite = 0
                 continue
             }
-            let entry: UInt
+            let block: Int
             do throws(Trap) {
-                entry = state.pointee.mcountinhibit == 0 ? try jitEntry(jit) : 0
+                block = state.pointee.mcountinhibit == 0 ? try jitBlock(jit) : -1
             } catch {
                 enterTrap(error)
                 remaining -= 1
                 chainSite = 0
                 continue
             }
-            guard entry != 0 else {
+            guard block >= 0, jit.blocks[block].count <= remaining else {
                 // Not translatable here (an instruction straddling a page, mixed PMP, counters
-                // inhibited): the interpreter runs this block.
+                // inhibited), or the slice ends inside the block: the interpreter runs it, so
+                // slices end at the same instruction as under the interpreter.
                 remaining -= runBlock(limit: remaining)
                 chainSite = 0
                 if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
                 continue
             }
+            let entry = jit.blocks[block].entry
             if chainSite != 0 && chainGeneration == jit.flushGeneration {
                 jit.chain(site: chainSite, to: entry)
             }
@@ -62,24 +64,24 @@ extension Hart {
         return .budgetExhausted
     }
 
-    /// The translated block at the PC, translating it if needed; 0 when the interpreter must
-    /// run it. Throws the fetch fault of the PC.
+    /// The index of the translated block at the PC, translating it if needed; -1 when the
+    /// interpreter must run it. Throws the fetch fault of the PC.
     @inline(__always)
-    private func jitEntry(_ jit: JITEngine) throws(Trap) -> UInt {
+    private func jitBlock(_ jit: JITEngine) throws(Trap) -> Int {
         let pc = state.pointee.pc
         let fetch = tlbFetch[Self.tlbIndex(pc)]
         if fetch.tag == pc >> 12 {
             let host = UInt(bitPattern: Self.hostAddress(pc, fetch))
-            if let index = jit.find(pc: pc, host: host) { return jit.blocks[index].entry }
+            if let index = jit.find(pc: pc, host: host) { return index }
         }
-        guard let host = try fetchTranslation(pc) else { return 0 }
-        if let index = jit.find(pc: pc, host: host) { return jit.blocks[index].entry }
+        guard let host = try fetchTranslation(pc) else { return -1 }
+        if let index = jit.find(pc: pc, host: host) { return index }
         return translate(jit, pc: pc, host: host)
     }
 
-    /// Decodes and translates the block at guest `pc` (host address `host`); 0 if its first
-    /// instruction straddles the page end.
-    private func translate(_ jit: JITEngine, pc: UInt64, host: UInt) -> UInt {
+    /// Decodes and translates the block at guest `pc` (host address `host`); returns its index,
+    /// or -1 if its first instruction straddles the page end.
+    private func translate(_ jit: JITEngine, pc: UInt64, host: UInt) -> Int {
         // SAFETY: `host` lies in a RAM/ROM page wholly inside its region (`fetchTranslation`).
         let pageEnd = (host | 0xFFF) &+ 1
         var instructions: [DecodedInstruction] = []
@@ -94,7 +96,7 @@ extension Hart {
             address &+= length
             if instruction.endsBlock { break }
         }
-        guard !instructions.isEmpty else { return 0 }
+        guard !instructions.isEmpty else { return -1 }
         for attempt in 0..<2 {
             if JITEngine.codeSize - jit.used < JITEngine.reserve
                 || jit.instructionPoolUsed + instructions.count > JITEngine.instructionPoolSize || attempt == 1 {
@@ -106,15 +108,16 @@ extension Hart {
             guard let emitted = translator.emit() else { continue }
             assembler.align(16)
             jit.used += assembler.position
-            _ = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub, valid: true))
+            let index = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub,
+                                                count: instructions.count, valid: true))
             let options = JITDebugOptions.current
             if options.perfMap { jit.notePerfMap(start: emitted.entry, size: assembler.position, pc: pc) }
             if options.traceGuest || options.traceHost {
                 traceBlock(pc: pc, instructions: instructions, code: start, size: assembler.position, options: options)
             }
-            return emitted.entry
+            return index
         }
-        return 0
+        return -1
     }
 
     private func traceBlock(pc: UInt64, instructions: [DecodedInstruction], code: UnsafePointer<UInt8>, size: Int,

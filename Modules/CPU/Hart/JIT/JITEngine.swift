@@ -39,6 +39,8 @@ struct TranslatedBlock {
     var entry: UInt
     /// Stores the block's pc and returns to the run loop.
     var exitStub: UInt
+    /// Guest instructions in the block (the budget it needs to run).
+    var count: Int
     var valid: Bool
 }
 

@@ -64,6 +64,7 @@ extension Hart {
             return 0
         } catch {
             retire(Int(truncatingIfNeeded: retired))
+            state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + 1
             enterTrap(error)
             return 1
         }
@@ -99,7 +100,9 @@ extension Hart {
             }
             return BPJITLoadResult(value: value, trapped: 0)
         } catch {
-            retire(Int(truncatingIfNeeded: argument >> 16))
+            let retired = Int(truncatingIfNeeded: argument >> 16)
+            retire(retired)
+            state.pointee.jitBudget -= Int64(retired + 1)
             state.pointee.pc = pc
             enterTrap(error)
             return BPJITLoadResult(value: 0, trapped: 1)
@@ -113,6 +116,7 @@ extension Hart {
             try storeData(address, size: size, value: value)
         } catch {
             retire(retired)
+            state.pointee.jitBudget -= Int64(retired + 1)
             state.pointee.pc = pc
             enterTrap(error)
             return 1
@@ -120,6 +124,7 @@ extension Hart {
         // As in `execute`: a device write may have raised an interrupt or a stop request.
         guard state.pointee.exitRequest == 0 else {
             retire(retired + 1)
+            state.pointee.jitBudget -= Int64(retired + 1)
             state.pointee.pc = pc &+ ((argument >> 8) & 0xFF)
             return 1
         }
@@ -129,7 +134,8 @@ extension Hart {
     func jitInterpret(_ instruction: UnsafeMutablePointer<DecodedInstruction>, pc: UInt64, retired: UInt64) -> UInt64 {
         retire(Int(truncatingIfNeeded: retired))
         state.pointee.pc = pc
-        _ = execute(instruction, count: 1)
+        let used = execute(instruction, count: 1)
+        state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + Int64(used)
         let s = state
         if s.pointee.exitRequest != 0 || s.pointee.waitingForInterrupt != 0 || s.pointee.mcountinhibit != 0 {
             return 1

@@ -4,14 +4,18 @@ import CHartState
 // Guest block → host code. Register conventions inside generated code:
 //   rbx  the HartState pointer (pinned for the whole run),
 //   r12  the jump cache (pinned),
+//   rbp, r13, r14, r15  the block's most used guest registers (callee-saved, so they survive
+//        helper calls),
 //   rax, rcx, rdx, rsi, rdi, r8–r11  scratch (clobbered by helper calls).
-// Guest registers live in `state.x` and are read and written per instruction (x86 memory
-// operands and store forwarding make that cheap), so every exit and helper call sees exact
-// architectural registers with no write-back.
+// Other guest registers are read and written in `state.x` per instruction. Cached registers are
+// loaded after the entry checks (when the block reads them before writing them) and written back
+// — only if changed — before every exit and every helper that reads or writes guest registers
+// (and reloaded after it), so each exit and trap sees exact architectural registers.
 //
 // Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
-// block's instructions are already in minstret/mcycle; a helper that can trap receives the
-// number retired before its instruction, and each exit adds what the path retired.
+// block's instructions are already in minstret/mcycle and charged to `state.jitBudget`; a helper
+// that can trap receives the number retired before its instruction, and each exit adds what the
+// path retired. A trap costs one unit of budget, as in the interpreter.
 
 /// How a helper call's packed argument describes the instruction (bits 0–7: operation code for
 /// loads / size for stores, 8–15: instruction length, 16–31: instructions retired before it).
@@ -27,6 +31,11 @@ struct JITTranslator {
 
     /// Instructions already added to the counters on the current path.
     private var counted = 0
+    /// Host register holding each guest register, if cached in this block.
+    private var cache = [X86Register?](repeating: nil, count: 32)
+    /// Guest registers whose cached value is newer than `state.x` (bit per register).
+    private var dirty: UInt32 = 0
+    static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15]
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -43,19 +52,90 @@ struct JITTranslator {
 
     /// host ← x[r].
     private func read(_ host: X86Register, _ r: UInt8) {
-        if r == 0 { a.alu(.xor, host, host, width: .bits32) } else { a.load(host, reg(r)) }
+        if r == 0 { a.alu(.xor, host, host, width: .bits32) }
+        else if let cached = cache[Int(r)] { a.mov(host, cached) }
+        else { a.load(host, reg(r)) }
+    }
+
+    /// dst ← dst op x[r] (r ≠ 0).
+    private func alu(_ op: X86ALU, _ dst: X86Register, _ r: UInt8) {
+        if let cached = cache[Int(r)] { a.alu(op, dst, cached) } else { a.alu(op, dst, reg(r)) }
     }
 
     /// x[rd] ← host (nothing for x0).
-    private func write(_ rd: UInt8, _ host: X86Register) {
-        if rd != 0 { a.store(reg(rd), host) }
+    private mutating func write(_ rd: UInt8, _ host: X86Register) {
+        guard rd != 0 else { return }
+        if let cached = cache[Int(rd)] {
+            a.mov(cached, host)
+            dirty |= 1 << UInt32(rd)
+        } else {
+            a.store(reg(rd), host)
+        }
     }
 
     /// x[rd] ← sign-extended 32-bit result in eax.
-    private func writeWord(_ rd: UInt8, _ host: X86Register) {
+    private mutating func writeWord(_ rd: UInt8, _ host: X86Register) {
         guard rd != 0 else { return }
         a.movsx(host, .register(host), from: .bits32)
-        a.store(reg(rd), host)
+        write(rd, host)
+    }
+
+    /// The guest registers an instruction reads and writes (for choosing what to cache).
+    private static func access(_ inst: DecodedInstruction) -> (reads: [UInt8], writes: [UInt8]) {
+        switch inst.op {
+        case .lui, .auipc, .jal: return ([], [inst.rd])
+        case .jalr, .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .addi, .slti, .sltiu, .xori, .ori, .andi,
+             .slli, .srli, .srai, .addiw, .slliw, .srliw, .sraiw:
+            return ([inst.rs1], [inst.rd])
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd: return ([inst.rs1, inst.rs2], [])
+        case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and, .addw, .subw, .sllw, .srlw, .sraw,
+             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
+            return ([inst.rs1, inst.rs2], [inst.rd])
+        default: return ([], [])
+        }
+    }
+
+    /// Picks up to four guest registers used at least twice and loads those read before written.
+    private mutating func allocateRegisters() {
+        var uses = [Int](repeating: 0, count: 32)
+        var readFirst = [Bool?](repeating: nil, count: 32)
+        for inst in instructions {
+            let (reads, writes) = Self.access(inst)
+            for r in reads where r != 0 {
+                uses[Int(r)] += 1
+                if readFirst[Int(r)] == nil { readFirst[Int(r)] = true }
+            }
+            for r in writes where r != 0 {
+                uses[Int(r)] += 1
+                if readFirst[Int(r)] == nil { readFirst[Int(r)] = false }
+            }
+        }
+        let chosen = (1..<32).filter { uses[$0] >= 2 }.sorted { uses[$0] > uses[$1] }.prefix(Self.cacheRegisters.count)
+        for (host, guest) in zip(Self.cacheRegisters, chosen) {
+            cache[guest] = host
+            if readFirst[guest] == true { a.load(host, reg(UInt8(guest))) }
+        }
+    }
+
+    /// The cached registers that are dirty now, as (guest, host) pairs.
+    private var dirtyRegisters: [(UInt8, X86Register)] {
+        (1..<32).compactMap { r in dirty & (1 << UInt32(r)) != 0 ? (UInt8(r), cache[r]!) : nil }
+    }
+
+    /// Writes `pairs` back to `state.x`.
+    private static func writeBack(_ a: X86Assembler, _ pairs: [(UInt8, X86Register)]) {
+        for (guest, host) in pairs { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
+    }
+
+    /// Writes every dirty cached register back (before an exit or a helper that reads registers).
+    private mutating func writeBackAll() {
+        Self.writeBack(a, dirtyRegisters)
+        dirty = 0
+    }
+
+    /// Reloads every cached register (after a helper that may have written guest registers).
+    private func reloadAll() {
+        for r in 1..<32 { if let host = cache[r] { a.load(host, reg(UInt8(r))) } }
     }
 
     private func immediate32(_ value: UInt64) -> Int32? {
@@ -70,6 +150,7 @@ struct JITTranslator {
         guard n > 0 else { return }
         a.alu(.add, .memory(X86Memory(.rbx, StateOffset.instret)), immediate: Int32(n))
         a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
+        a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
         counted = index
     }
 
@@ -104,8 +185,12 @@ struct JITTranslator {
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
         precondition(a.address - entry >= 5, "block entry too short to patch")
         a.jump(if: .notEqual, entryExit)
-        a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        // The budget is charged as instructions retire (exactly as the interpreter charges it), so
+        // a block runs only if the whole of it fits; otherwise the run loop interprets the rest of
+        // the slice and slices end at the same instruction under both engines.
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
         a.jump(if: .less, entryExit)
+        allocateRegisters()
 
         var pc = pc0
         var ended = false
@@ -114,6 +199,7 @@ struct JITTranslator {
             pc &+= UInt64(inst.length)
         }
         if !ended {
+            writeBackAll()
             retire(upTo: instructions.count)
             goTo(pc)
         }
@@ -133,11 +219,12 @@ struct JITTranslator {
         let next = pc &+ UInt64(inst.length)
         switch inst.op {
         case .lui:
-            if rd != 0 { a.store(reg(rd), immediate: Int32(truncatingIfNeeded: Int64(bitPattern: imm))) }
+            if rd != 0 { a.mov(.rax, immediate: imm); write(rd, .rax) }
         case .auipc:
             if rd != 0 { a.mov(.rax, immediate: pc &+ imm); write(rd, .rax) }
         case .jal:
             if rd != 0 { a.mov(.rax, immediate: next); write(rd, .rax) }
+            writeBackAll()
             retire(upTo: index + 1)
             goTo(pc &+ imm)
             return true
@@ -146,13 +233,15 @@ struct JITTranslator {
             if let i = immediate32(imm), i != 0 { a.alu(.add, .rax, immediate: i) }
             a.alu(.and, .rax, immediate: -2)
             if rd != 0 { a.mov(.rcx, immediate: next); write(rd, .rcx) }
+            writeBackAll()
             retire(upTo: index + 1)
             a.jump(toAddress: engine.lookup)
             return true
         case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+            writeBackAll()
             retire(upTo: index + 1)
             read(.rax, rs1)
-            if rs2 == 0 { a.test(.rax, .rax) } else { a.alu(.cmp, .rax, reg(rs2)) }
+            if rs2 == 0 { a.test(.rax, .rax) } else { alu(.cmp, .rax, rs2) }
             let condition: X86Condition
             switch inst.op {
             case .beq: condition = .equal
@@ -204,7 +293,7 @@ struct JITTranslator {
             default: op = .and
             }
             read(.rax, rs1)
-            if rs2 != 0 { a.alu(op, .rax, reg(rs2)) } else if op == .and { a.alu(.xor, .rax, .rax, width: .bits32) }
+            if rs2 != 0 { alu(op, .rax, rs2) } else if op == .and { a.alu(.xor, .rax, .rax, width: .bits32) }
             write(rd, .rax)
         case .sll, .srl, .sra:
             guard rd != 0 else { break }
@@ -279,6 +368,7 @@ struct JITTranslator {
             break
 
         case .floatingPoint:
+            writeBackAll()
             a.mov(.rdi, .rbx)
             a.mov(.rsi, immediate: UInt64(inst.raw))
             a.mov(.rdx, immediate: pc)
@@ -287,6 +377,7 @@ struct JITTranslator {
             a.call(.rax)
             a.test(.rax, .rax)
             a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            reloadAll()
 
         default:
             // Everything rare or complex runs in the interpreter, one instruction at a time.
@@ -362,6 +453,8 @@ struct JITTranslator {
         default: size = 8
         }
         address(inst)
+        // What a trap exit must write back: the registers dirty before this load (not rd).
+        let dirtyNow = dirtyRegisters
         let miss = a.newLabel(), back = a.newLabel()
         probe(StateOffset.tlbLoad, size: size, miss: miss)
         let source = X86Operand.memory(X86Memory(.rsi))
@@ -387,8 +480,9 @@ struct JITTranslator {
             a.mov(.rax, immediate: UInt64(helper))
             a.call(.rax)
             a.test(.rdx, .rdx)
-            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
-            a.jump(back)
+            a.jump(if: .equal, back)
+            JITTranslator.writeBack(a, dirtyNow)
+            a.jump(toAddress: engine.exitToLoop)
         }
     }
 
@@ -406,6 +500,7 @@ struct JITTranslator {
         a.bind(back)
         let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
         let helper = JITHelpers.store
+        let dirtyNow = dirtyRegisters
         slowPaths.append { [a, engine] in
             a.bind(miss)
             a.mov(.rdi, .rbx)
@@ -414,8 +509,9 @@ struct JITTranslator {
             a.mov(.rax, immediate: UInt64(helper))
             a.call(.rax)
             a.test(.rax, .rax)
-            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
-            a.jump(back)
+            a.jump(if: .equal, back)
+            JITTranslator.writeBack(a, dirtyNow)
+            a.jump(toAddress: engine.exitToLoop)
         }
     }
 
@@ -432,6 +528,7 @@ struct JITTranslator {
         let slot = engine.instructionPool + engine.instructionPoolUsed
         slot.pointee = inst
         engine.instructionPoolUsed += 1
+        writeBackAll()
         a.mov(.rdi, .rbx)
         a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
         a.mov(.rdx, immediate: pc)
@@ -446,6 +543,7 @@ struct JITTranslator {
             a.jump(toAddress: engine.lookup)
             return true
         }
+        reloadAll()
         return false
     }
 }
