@@ -121,6 +121,25 @@ final class JITAssemblerTests: XCTestCase {
         check("jmp qword ptr [r12 + rdx + 0x10]") { $0.jump(.memory(X86Memory(.r12, 16, index: .rdx))) }
     }
 
+    func testScalarSSEAndFMA() {
+        check("addsd xmm0, xmm1") { $0.sse(.add, double: true, 0, .register(.rcx)) }
+        check("divss xmm2, dword ptr [rbx + 0x110]") { $0.sse(.div, double: false, 2, .memory(X86Memory(.rbx, 0x110))) }
+        check("sqrtsd xmm0, xmm0") { $0.sse(.sqrt, double: true, 0, .register(.rax)) }
+        check("movsd xmm1, qword ptr [rbx + 0x108]") { $0.sseLoad(double: true, 1, X86Memory(.rbx, 0x108)) }
+        check("movss dword ptr [rsi], xmm0") { $0.sseStore(double: false, X86Memory(.rsi), 0) }
+        check("ucomisd xmm0, xmm0") { $0.sseCompare(double: true, signaling: false, 0, .register(.rax)) }
+        check("comiss xmm1, xmm0") { $0.sseCompare(double: false, signaling: true, 1, .register(.rax)) }
+        check("movq rax, xmm0") { $0.movq(.rax, xmm: 0) }
+        check("movq xmm1, r13") { $0.movq(xmm: 1, .r13) }
+        check("vfmadd231sd xmm0, xmm1, xmm2") { $0.fma231(.fmadd, double: true, 0, 1, 2) }
+        check("vfnmsub231ss xmm2, xmm0, xmm1") { $0.fma231(.fnmsub, double: false, 2, 0, 1) }
+        check("vfmsub231sd xmm0, xmm1, xmm2") { $0.fma231(.fmsub, double: true, 0, 1, 2) }
+        check("vfnmadd231sd xmm0, xmm1, xmm2") { $0.fma231(.fnmadd, double: true, 0, 1, 2) }
+        check("stmxcsr dword ptr [rsp]") { $0.storeMXCSR(X86Memory(.rsp)) }
+        check("ldmxcsr dword ptr [rsp + 4]") { $0.loadMXCSR(X86Memory(.rsp, 4)) }
+        check("test al, 0x3d") { $0.testByte(.rax, immediate: 0x3D) }
+    }
+
     func testLabelsResolveForwardAndBackwardJumps() {
         let base = UInt(bitPattern: buffer)
         let text = disassemble { a in

@@ -90,9 +90,18 @@ final class JITEngine {
     private(set) var lookup: UInt = 0
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
+    /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`
+    /// and clears them (clobbers rcx, rdx; preserves rax). Inline FP instructions leave their
+    /// IEEE flags sticky in MXCSR — fflags is itself an accrued set, so OR-ing later is exact —
+    /// and this runs wherever fflags can be observed: before interpreter helpers (CSR reads) and
+    /// on every return to the run loop.
+    private(set) var foldFlags: UInt = 0
     private var runtimeEnd = 0
 
     private var perfMap: UnsafeMutablePointer<FILE>?
+    /// FMA3 usable: CPUID.1:ECX FMA (bit 12), AVX (28) and OSXSAVE (27), and the OS saves the
+    /// SSE and AVX state (XGETBV(0) bits 1 and 2).
+    private(set) var hostHasFMA = false
 
     init() {
         let memory = mmap(nil, Self.codeSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
@@ -121,18 +130,54 @@ final class JITEngine {
 
     /// Emits the entry trampoline, the epilogue, the exit path and the lookup routine.
     private func emitRuntime() {
-        let a = X86Assembler(base: code, capacity: 4096)
+        let a = X86Assembler(base: code, capacity: 8192)
         // enter(state, code): System V saves rbx, rbp, r12–r15; rsp is 16-byte aligned after
         // the six pushes and the sub, so helper calls from blocks see an aligned stack.
+        // MXCSR flags → fflags bits: IE→NV, ZE→DZ, OE→OF, UE→UF, PE→NX; DE (bit 1) has no
+        // IEEE meaning and is dropped (Intel SDM vol. 1 §10.2.3; RISC-V unprivileged §11.2).
+        let table = a.address
+        for flags in 0..<64 {
+            var bits: UInt8 = 0
+            if flags & 0x01 != 0 { bits |= 0x10 }
+            if flags & 0x04 != 0 { bits |= 0x08 }
+            if flags & 0x08 != 0 { bits |= 0x04 }
+            if flags & 0x10 != 0 { bits |= 0x02 }
+            if flags & 0x20 != 0 { bits |= 0x01 }
+            a.byte(bits)
+        }
+        a.align(16)
+        foldFlags = a.address
+        let clean = a.newLabel()
+        a.alu(.sub, .rsp, immediate: 8)
+        a.storeMXCSR(X86Memory(.rsp))
+        a.load(.rcx, X86Memory(.rsp), width: .bits32)
+        a.testByte(.rcx, immediate: 0x3D)
+        a.jump(if: .equal, clean)
+        a.alu(.and, .rcx, immediate: 0x3F, width: .bits32)
+        a.mov(.rdx, immediate: UInt64(table))
+        a.movzx(.rcx, .memory(X86Memory(.rdx, 0, index: .rcx)), from: .bits8)
+        a.alu(.or, X86Memory(.rbx, StateOffset.fflags), .rcx, width: .bits32)
+        a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
+        a.loadMXCSR(X86Memory(.rsp))
+        a.bind(clean)
+        a.alu(.add, .rsp, immediate: 8)
+        a.ret()
+
+        a.align(16)
         let enterAddress = a.address
         for r in [X86Register.rbx, .rbp, .r12, .r13, .r14, .r15] { a.push(r) }
         a.alu(.sub, .rsp, immediate: 8)
+        // Host code between runs may have left MXCSR flags that are not the guest's.
+        a.storeMXCSR(X86Memory(.rsp))
+        a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
+        a.loadMXCSR(X86Memory(.rsp))
         a.mov(.rbx, .rdi)
         a.mov(.r12, immediate: UInt64(UInt(bitPattern: jumpCache)))
         a.jump(.register(.rsi))
 
         a.align(16)
         epilogue = a.address
+        a.call(toAddress: foldFlags)
         a.alu(.add, .rsp, immediate: 8)
         for r in [X86Register.r15, .r14, .r13, .r12, .rbp, .rbx] { a.pop(r) }
         a.ret()
@@ -161,8 +206,28 @@ final class JITEngine {
         a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
         a.jump(if: .notEqual, toAddress: exitToLoop)
         a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+        a.align(16)
+        let cpuidAddress = a.address
+        a.push(.rbx)
+        a.mov(.rax, immediate: 1)
+        a.alu(.xor, .rcx, .rcx, width: .bits32)
+        a.bytes([0x0F, 0xA2]) // cpuid
+        a.mov(.rax, .rcx, width: .bits32)
+        a.pop(.rbx)
+        a.ret()
+        let xgetbvAddress = a.address
+        a.alu(.xor, .rcx, .rcx, width: .bits32)
+        a.bytes([0x0F, 0x01, 0xD0]) // xgetbv
+        a.ret()
         a.align(64)
         precondition(!a.overflowed && a.allLabelsBound)
+        typealias Query = @convention(c) () -> UInt32
+        let features = unsafeBitCast(UnsafeRawPointer(bitPattern: cpuidAddress)!, to: Query.self)()
+        let needed: UInt32 = 1 << 12 | 1 << 27 | 1 << 28
+        if features & needed == needed {
+            let xcr0 = unsafeBitCast(UnsafeRawPointer(bitPattern: xgetbvAddress)!, to: Query.self)()
+            hostHasFMA = xcr0 & 6 == 6
+        }
         runtimeEnd = a.position
         used = runtimeEnd
         enter = unsafeBitCast(UnsafeRawPointer(bitPattern: enterAddress)!, to: Enter.self)
@@ -264,6 +329,10 @@ enum StateOffset {
         Int32(MemoryLayout<HartState>.offset(of: path)!)
     }
     static let x = offset(\HartState.x)
+    static let f = offset(\HartState.f)
+    static let fflags = offset(\HartState.fflags)
+    static let frm = offset(\HartState.frm)
+    static let mstatus = offset(\HartState.mstatus)
     static let pc = offset(\HartState.pc)
     static let instret = offset(\HartState.instret)
     static let cycle = offset(\HartState.cycle)
@@ -275,5 +344,6 @@ enum StateOffset {
     static let tlbFetch = offset(\HartState.tlbFetch)
 
     static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
+    static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }
 }
 #endif

@@ -31,6 +31,9 @@ struct JITTranslator {
 
     /// Instructions already added to the counters on the current path.
     private var counted = 0
+    /// mstatus.FS is known to be Dirty from here to the block end (checked by an earlier inline
+    /// FP instruction whose fallback leaves it Dirty or leaves the block).
+    private var floatingPointDirty = false
     /// Host register holding each guest register, if cached in this block.
     private var cache = [X86Register?](repeating: nil, count: 32)
     /// Guest registers whose cached value is newer than `state.x` (bit per register).
@@ -91,6 +94,15 @@ struct JITTranslator {
         case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and, .addw, .subw, .sllw, .srlw, .sraw,
              .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
             return ([inst.rs1, inst.rs2], [inst.rd])
+        case .floatingPoint:
+            // Integer registers the inline FP forms read (address base, fmv.*.x) or write
+            // (compares, fmv.x.*); over-approximating reads only costs a load at entry.
+            let raw = inst.raw, opcode = raw & 0x7F, funct7 = raw >> 25
+            let rs1 = UInt8((raw >> 15) & 31), rd = UInt8((raw >> 7) & 31)
+            if opcode == 0x07 || opcode == 0x27 { return ([rs1], []) }
+            if opcode == 0x53 && funct7 >= 0x60 { return ([rs1], []) }
+            if opcode == 0x53 && (funct7 & ~1 == 0x50 || funct7 & ~1 == 0x70) { return ([], [rd]) }
+            return ([], [])
         default: return ([], [])
         }
     }
@@ -368,16 +380,7 @@ struct JITTranslator {
             break
 
         case .floatingPoint:
-            writeBackAll()
-            a.mov(.rdi, .rbx)
-            a.mov(.rsi, immediate: UInt64(inst.raw))
-            a.mov(.rdx, immediate: pc)
-            a.mov(.rcx, immediate: UInt64(index - counted))
-            a.mov(.rax, immediate: UInt64(JITHelpers.floatingPoint))
-            a.call(.rax)
-            a.test(.rax, .rax)
-            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
-            reloadAll()
+            emitFloatingPoint(inst, index: index, pc: pc)
 
         default:
             // Everything rare or complex runs in the interpreter, one instruction at a time.
@@ -425,9 +428,13 @@ struct JITTranslator {
 
     /// rsi ← x[rs1] + imm.
     private func address(_ inst: DecodedInstruction) {
-        read(.rsi, inst.rs1)
-        let i = Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm))
-        if i != 0 { a.lea(.rsi, X86Memory(.rsi, i)) }
+        address(inst, immediate: Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm)))
+    }
+
+    private func address(_ inst: DecodedInstruction, immediate: Int32) {
+        let rs1 = inst.op == .floatingPoint ? UInt8((inst.raw >> 15) & 31) : inst.rs1
+        read(.rsi, rs1)
+        if immediate != 0 { a.lea(.rsi, X86Memory(.rsi, immediate)) }
     }
 
     /// The inline TLB probe (the interpreter's `loadData`/`storeData` fast path): jumps to
@@ -515,6 +522,210 @@ struct JITTranslator {
         }
     }
 
+    // MARK: Floating point (unprivileged spec §11, §12)
+
+    private func freg(_ r: UInt32) -> X86Memory { X86Memory(.rbx, StateOffset.floatRegister(Int(r))) }
+
+    /// Inline forms of the common F/D instructions: loads and stores with the TLB probe; add,
+    /// sub, mul, div, sqrt and the fused multiply-adds on SSE/FMA3 in round-to-nearest-even (the
+    /// host MXCSR mode), their flags left sticky in MXCSR (see `JITEngine.foldFlags`), NaN results
+    /// replaced by the canonical NaN (§11.3); compares; moves; double sign injection. Anything
+    /// else, another rounding mode, a single operand that is not NaN-boxed, FS not Dirty, or a
+    /// TLB miss runs the interpreter's `executeFloatingPoint` out of line.
+    private mutating func emitFloatingPoint(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
+        let raw = inst.raw
+        let opcode = raw & 0x7F, rd = (raw >> 7) & 31, funct3 = (raw >> 12) & 7
+        let rs1 = (raw >> 15) & 31, rs2 = (raw >> 20) & 31, funct7 = raw >> 25
+        enum Form { case load, store, arithmetic(X86Assembler.SSEArithmetic), fused(X86Assembler.FusedMultiplyAdd),
+                    compare, moveToInteger, moveFromInteger, signInjection, none }
+        var form = Form.none
+        var double = true
+        switch opcode {
+        case 0x07 where funct3 == 2 || funct3 == 3: form = .load; double = funct3 == 3
+        case 0x27 where funct3 == 2 || funct3 == 3: form = .store; double = funct3 == 3
+        case 0x43, 0x47, 0x4B, 0x4F where (raw >> 25) & 3 <= 1 && engine.hostHasFMA:
+            double = (raw >> 25) & 3 == 1
+            // RISC-V FNMSUB (0x4B) is -(a×b) + c, x86's fnmadd; FNMADD (0x4F) is -(a×b) - c, fnmsub.
+            form = .fused(opcode == 0x43 ? .fmadd : opcode == 0x47 ? .fmsub : opcode == 0x4B ? .fnmadd : .fnmsub)
+        case 0x53:
+            double = funct7 & 1 == 1
+            switch funct7 & ~1 {
+            case 0x00: form = .arithmetic(.add)
+            case 0x04: form = .arithmetic(.sub)
+            case 0x08: form = .arithmetic(.mul)
+            case 0x0C: form = .arithmetic(.div)
+            case 0x2C where rs2 == 0: form = .arithmetic(.sqrt)
+            case 0x10 where double && funct3 <= 2: form = .signInjection
+            case 0x50 where funct3 <= 2: form = .compare
+            case 0x70 where rs2 == 0 && funct3 == 0: form = .moveToInteger
+            case 0x78 where rs2 == 0 && funct3 == 0: form = .moveFromInteger
+            default: break
+            }
+        default: break
+        }
+        let slow = a.newLabel(), back = a.newLabel()
+        var inline = true
+        switch form {
+        case .none: inline = false
+        case .arithmetic, .fused:
+            // Only round-to-nearest-even: static RNE, or DYN while frm is RNE.
+            if funct3 == 7 {
+                a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.frm)), immediate: 0, width: .bits32)
+                a.jump(if: .notEqual, slow)
+            } else if funct3 != 0 {
+                inline = false
+            }
+        default: break
+        }
+        let dirtyNow = dirtyRegisters
+        let cached = (1..<32).compactMap { r in cache[r].map { (UInt8(r), $0) } }
+        if inline {
+            if !floatingPointDirty {
+                a.load(.rax, X86Memory(.rbx, StateOffset.mstatus), width: .bits32)
+                a.alu(.and, .rax, immediate: 0x6000, width: .bits32)
+                a.alu(.cmp, .rax, immediate: 0x6000, width: .bits32)
+                a.jump(if: .notEqual, slow)
+            }
+            switch form {
+            case .load:
+                address(inst, immediate: Int32(Int32(bitPattern: raw) >> 20))
+                probe(StateOffset.tlbLoad, size: double ? 8 : 4, miss: slow)
+                if double {
+                    a.load(.rax, X86Memory(.rsi))
+                    a.store(freg(rd), .rax)
+                } else {
+                    a.load(.rax, X86Memory(.rsi), width: .bits32)
+                    storeBoxedSingle(rd)
+                }
+                floatingPointDirty = true
+            case .store:
+                let offset = (Int32(bitPattern: raw) >> 25) << 5 | Int32((raw >> 7) & 31)
+                address(inst, immediate: offset)
+                a.load(.rdx, freg(rs2))
+                a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
+                a.jump(if: .notEqual, slow)
+                probe(StateOffset.tlbStore, size: double ? 8 : 4, miss: slow)
+                a.store(X86Memory(.rsi), .rdx, width: double ? .bits64 : .bits32)
+            case .arithmetic(let op):
+                checkBoxed(double, [rs1] + (op == .sqrt ? [] : [rs2]), slow: slow)
+                a.sseLoad(double: double, 0, freg(rs1))
+                if op == .sqrt { a.sse(.sqrt, double: double, 0, .register(.rax)) }
+                else { a.sse(op, double: double, 0, .memory(freg(rs2))) }
+                storeCanonical(double, rd)
+                floatingPointDirty = true
+            case .fused(let op):
+                let rs3 = raw >> 27
+                checkBoxed(double, [rs1, rs2, rs3], slow: slow)
+                a.sseLoad(double: double, 0, freg(rs3))
+                // ∞ × 0 + qNaN must raise NV (§11.6); x86 FMA does not: NaN addends go out of line.
+                a.sseCompare(double: double, signaling: false, 0, .register(.rax))
+                a.jump(if: .parity, slow)
+                a.sseLoad(double: double, 1, freg(rs1))
+                a.sseLoad(double: double, 2, freg(rs2))
+                a.fma231(op, double: double, 0, 1, 2)
+                storeCanonical(double, rd)
+                floatingPointDirty = true
+            case .compare:
+                checkBoxed(double, [rs1, rs2], slow: slow)
+                a.sseLoad(double: double, 0, freg(rs1))
+                a.sseLoad(double: double, 1, freg(rs2))
+                a.alu(.xor, .rax, .rax, width: .bits32)
+                switch funct3 {
+                case 2: // feq: quiet; equal and ordered
+                    a.sseCompare(double: double, signaling: false, 0, .register(.rcx))
+                    a.set(.equal, .rax)
+                    a.set(.noParity, .rcx)
+                    a.alu(.and, .rax, .rcx, width: .bits32)
+                case 1: // flt: signaling; b > a is false when unordered
+                    a.sseCompare(double: double, signaling: true, 1, .register(.rax))
+                    a.set(.above, .rax)
+                default: // fle
+                    a.sseCompare(double: double, signaling: true, 1, .register(.rax))
+                    a.set(.aboveOrEqual, .rax)
+                }
+                a.movzx(.rax, .register(.rax), from: .bits8)
+                write(UInt8(rd), .rax)
+            case .moveToInteger:
+                if double { a.load(.rax, freg(rs1)) } else { a.movsx(.rax, .memory(freg(rs1)), from: .bits32) }
+                write(UInt8(rd), .rax)
+            case .moveFromInteger:
+                read(.rax, UInt8(rs1))
+                if double { a.store(freg(rd), .rax) } else { storeBoxedSingle(rd) }
+                floatingPointDirty = true
+            case .signInjection:
+                a.load(.rax, freg(rs1))
+                a.load(.rcx, freg(rs2))
+                if funct3 == 1 { a.group3(.not, .register(.rcx)) }
+                a.shift(.shr, .rcx, immediate: 63)
+                a.shift(.shl, .rcx, immediate: 63)
+                if funct3 != 2 {
+                    a.shift(.shl, .rax, immediate: 1)
+                    a.shift(.shr, .rax, immediate: 1)
+                    a.alu(.or, .rax, .rcx)
+                } else {
+                    a.alu(.xor, .rax, .rcx)
+                }
+                a.store(freg(rd), .rax)
+                floatingPointDirty = true
+            case .none:
+                break
+            }
+            a.bind(back)
+        } else {
+            a.jump(slow)
+            a.bind(back)
+        }
+        let helper = JITHelpers.floatingPoint
+        let argument = UInt64(index - counted)
+        slowPaths.append { [a, engine] in
+            a.bind(slow)
+            JITTranslator.writeBack(a, dirtyNow)
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, immediate: UInt64(raw))
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: argument)
+            a.mov(.rax, immediate: UInt64(helper))
+            a.call(.rax)
+            a.test(.rax, .rax)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            // The helper may have written an integer register (moves, compares, conversions).
+            for (guest, host) in cached { a.load(host, X86Memory(.rbx, StateOffset.register(Int(guest)))) }
+            a.jump(back)
+        }
+    }
+
+    /// Jumps to `slow` unless every single-precision source is NaN-boxed (§12.2).
+    private func checkBoxed(_ double: Bool, _ sources: [UInt32], slow: X86Label) {
+        guard !double else { return }
+        for r in Set(sources) {
+            a.load(.rax, X86Memory(.rbx, StateOffset.floatRegister(Int(r)) + 4), width: .bits32)
+            a.alu(.cmp, .rax, immediate: -1, width: .bits32)
+            a.jump(if: .notEqual, slow)
+        }
+    }
+
+    /// f[rd] ← the low 32 bits of eax, NaN-boxed.
+    private func storeBoxedSingle(_ rd: UInt32) {
+        a.store(freg(rd), .rax, width: .bits32)
+        a.store(X86Memory(.rbx, StateOffset.floatRegister(Int(rd)) + 4), immediate: -1, width: .bits32)
+    }
+
+    /// f[rd] ← xmm0, with a NaN result replaced by the canonical NaN.
+    private func storeCanonical(_ double: Bool, _ rd: UInt32) {
+        let ordered = a.newLabel()
+        a.sseCompare(double: double, signaling: false, 0, .register(.rax))
+        a.jump(if: .noParity, ordered)
+        a.mov(.rax, immediate: double ? 0x7FF8_0000_0000_0000 : 0x7FC0_0000)
+        a.movq(xmm: 0, .rax)
+        a.bind(ordered)
+        if double {
+            a.sseStore(double: true, freg(rd), 0)
+        } else {
+            a.sseStore(double: false, freg(rd), 0)
+            a.store(X86Memory(.rbx, StateOffset.floatRegister(Int(rd)) + 4), immediate: -1, width: .bits32)
+        }
+    }
+
     // MARK: Interpreter fallback
 
     /// Calls `jitInterpret` for one instruction. Block-ending instructions continue through the
@@ -529,6 +740,7 @@ struct JITTranslator {
         slot.pointee = inst
         engine.instructionPoolUsed += 1
         writeBackAll()
+        a.call(toAddress: engine.foldFlags) // a CSR instruction may read fflags
         a.mov(.rdi, .rbx)
         a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
         a.mov(.rdx, immediate: pc)

@@ -316,6 +316,75 @@ final class X86Assembler {
         instruction([0xFF], width: .bits32, reg: 4, operand: operand)
     }
 
+    // MARK: SSE and FMA (scalar double/single; xmm registers numbered 0–15)
+
+    /// Scalar SSE arithmetic (SDM vol. 2: ADDSD/SUBSD/MULSD/DIVSD/SQRTSD and SS forms).
+    enum SSEArithmetic: UInt8 { case sqrt = 0x51, add = 0x58, mul = 0x59, sub = 0x5C, div = 0x5E }
+
+    /// `op{sd,ss} xmm, xmm/m`.
+    func sse(_ op: SSEArithmetic, double: Bool, _ dst: UInt8, _ src: X86Operand) {
+        byte(double ? 0xF2 : 0xF3)
+        instruction([0x0F, op.rawValue], width: .bits32, reg: dst, operand: src)
+    }
+
+    /// movsd/movss xmm, [m] (loads 64/32 bits, clearing the rest of the register).
+    func sseLoad(double: Bool, _ dst: UInt8, _ m: X86Memory) {
+        byte(double ? 0xF2 : 0xF3)
+        instruction([0x0F, 0x10], width: .bits32, reg: dst, operand: .memory(m))
+    }
+
+    /// movsd/movss [m], xmm.
+    func sseStore(double: Bool, _ m: X86Memory, _ src: UInt8) {
+        byte(double ? 0xF2 : 0xF3)
+        instruction([0x0F, 0x11], width: .bits32, reg: src, operand: .memory(m))
+    }
+
+    /// ucomisd/ucomiss (quiet: only signaling NaNs raise invalid) or comisd/comiss (any NaN does).
+    func sseCompare(double: Bool, signaling: Bool, _ a: UInt8, _ b: X86Operand) {
+        if double { byte(0x66) }
+        instruction([0x0F, signaling ? 0x2F : 0x2E], width: .bits32, reg: a, operand: b)
+    }
+
+    /// movq r64, xmm.
+    func movq(_ dst: X86Register, xmm src: UInt8) {
+        byte(0x66)
+        instruction([0x0F, 0x7E], width: .bits64, reg: src, operand: .register(dst))
+    }
+
+    /// movq xmm, r64.
+    func movq(xmm dst: UInt8, _ src: X86Register) {
+        byte(0x66)
+        instruction([0x0F, 0x6E], width: .bits64, reg: dst, operand: .register(src))
+    }
+
+    /// The FMA3 `…231` forms: dst = ±(a × b) ± dst, one rounding (VEX.LIG.66.0F38, W1 for double).
+    enum FusedMultiplyAdd: UInt8 { case fmadd = 0xB9, fmsub = 0xBB, fnmadd = 0xBD, fnmsub = 0xBF }
+
+    func fma231(_ op: FusedMultiplyAdd, double: Bool, _ dst: UInt8, _ a: UInt8, _ b: UInt8) {
+        precondition(dst < 8 && b < 8, "fma231 encodes xmm0–7 in reg and r/m")
+        byte(0xC4)
+        byte(0xE0 | 0x02)                              // R̄ X̄ B̄ = 111, map 0F38
+        byte((double ? 0x80 : 0) | ((~a & 15) << 3) | 0x01) // W, vvvv = ~a, L = 0, pp = 66
+        byte(op.rawValue)
+        byte(0xC0 | (dst & 7) << 3 | (b & 7))
+    }
+
+    /// stmxcsr [m] / ldmxcsr [m].
+    func storeMXCSR(_ m: X86Memory) { instruction([0x0F, 0xAE], width: .bits32, reg: 3, operand: .memory(m)) }
+    func loadMXCSR(_ m: X86Memory) { instruction([0x0F, 0xAE], width: .bits32, reg: 2, operand: .memory(m)) }
+
+    /// test r8, imm8.
+    func testByte(_ r: X86Register, immediate: UInt8) {
+        instruction([0xF6], width: .bits32, reg: 0, operand: .register(r), byteRegisters: true)
+        byte(immediate)
+    }
+
+    /// call rel32 to an absolute address (within ±2 GiB).
+    func call(toAddress target: UInt) {
+        byte(0xE8)
+        rel32(toAddress: target)
+    }
+
     // MARK: Jumps and labels
 
     func newLabel() -> X86Label {
