@@ -278,8 +278,19 @@ struct JITTranslator {
         case .addi, .xori, .ori, .andi:
             guard rd != 0 else { break }
             let op: X86ALU = inst.op == .addi ? .add : inst.op == .xori ? .xor : inst.op == .ori ? .or : .and
-            read(.rax, rs1)
             let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if let d = cache[Int(rd)] {
+                // Straight into rd's host register.
+                if op == .add && rs1 != rd, let source = cache[Int(rs1)] {
+                    a.lea(d, X86Memory(source, i))
+                } else {
+                    if rs1 != rd { read(d, rs1) }
+                    if !(i == 0 && op != .and) { a.alu(op, d, immediate: i) }
+                }
+                dirty |= 1 << UInt32(rd)
+                break
+            }
+            read(.rax, rs1)
             if !(i == 0 && op != .and) { a.alu(op, .rax, immediate: i) }
             write(rd, .rax)
         case .slti, .sltiu:
@@ -291,9 +302,10 @@ struct JITTranslator {
             write(rd, .rax)
         case .slli, .srli, .srai:
             guard rd != 0 else { break }
-            read(.rax, rs1)
-            a.shift(inst.op == .slli ? .shl : inst.op == .srli ? .shr : .sar, .rax, immediate: UInt8(imm & 63))
-            write(rd, .rax)
+            let target = cache[Int(rd)] ?? .rax
+            if !(target != .rax && rs1 == rd) { read(target, rs1) }
+            a.shift(inst.op == .slli ? .shl : inst.op == .srli ? .shr : .sar, target, immediate: UInt8(imm & 63))
+            if target == .rax { write(rd, .rax) } else { dirty |= 1 << UInt32(rd) }
         case .add, .sub, .xor, .or, .and:
             guard rd != 0 else { break }
             let op: X86ALU
@@ -303,6 +315,13 @@ struct JITTranslator {
             case .xor: op = .xor
             case .or: op = .or
             default: op = .and
+            }
+            if let d = cache[Int(rd)], rs2 != rd || rs1 == rd {
+                // Straight into rd's host register (rd = rs2 ≠ rs1 would clobber rs2 first).
+                if rs1 != rd { read(d, rs1) }
+                if rs2 != 0 { alu(op, d, rs2) } else if op == .and { a.alu(.xor, d, d, width: .bits32) }
+                dirty |= 1 << UInt32(rd)
+                break
             }
             read(.rax, rs1)
             if rs2 != 0 { alu(op, .rax, rs2) } else if op == .and { a.alu(.xor, .rax, .rax, width: .bits32) }
