@@ -190,22 +190,7 @@ final class JITEngine {
         // lookup: rax = guest pc.
         a.align(16)
         lookup = a.address
-        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-        a.mov(.rcx, .rax)
-        a.shift(.shr, .rcx, immediate: 12)
-        a.mov(.rdx, .rax, width: .bits32)
-        a.shift(.shr, .rdx, immediate: 8, width: .bits32)
-        a.alu(.and, .rdx, immediate: Int32((BP_TLB_ENTRIES - 1) << 4), width: .bits32)
-        a.alu(.cmp, .rcx, X86Memory(.rbx, StateOffset.tlbFetch, index: .rdx))
-        a.jump(if: .notEqual, toAddress: exitToLoop)
-        a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
-        a.alu(.add, .rsi, .rax)
-        emitJumpCacheIndex(a, host: .rsi, into: .rdx, scratch: .rcx)
-        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
-        a.jump(if: .notEqual, toAddress: exitToLoop)
-        a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
-        a.jump(if: .notEqual, toAddress: exitToLoop)
-        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+        emitLookup(a)
         a.align(16)
         let cpuidAddress = a.address
         a.push(.rbx)
@@ -231,6 +216,28 @@ final class JITEngine {
         runtimeEnd = a.position
         used = runtimeEnd
         enter = unsafeBitCast(UnsafeRawPointer(bitPattern: enterAddress)!, to: Enter.self)
+    }
+
+    /// Jumps to the block for the guest pc in rax (stored to `state.pc` first) when the fetch TLB
+    /// maps it and the jump cache holds its block; otherwise returns 0 to the run loop.
+    /// Emitted at every indirect jump so each gets its own host branch-prediction slot.
+    func emitLookup(_ a: X86Assembler) {
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.mov(.rcx, .rax)
+        a.shift(.shr, .rcx, immediate: 12)
+        a.mov(.rdx, .rax, width: .bits32)
+        a.shift(.shr, .rdx, immediate: 8, width: .bits32)
+        a.alu(.and, .rdx, immediate: Int32((BP_TLB_ENTRIES - 1) << 4), width: .bits32)
+        a.alu(.cmp, .rcx, X86Memory(.rbx, StateOffset.tlbFetch, index: .rdx))
+        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
+        a.alu(.add, .rsi, .rax)
+        emitJumpCacheIndex(a, host: .rsi, into: .rdx, scratch: .rcx)
+        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
+        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
     }
 
     /// The jump-cache slot of host address `host`, as a byte offset (×32).

@@ -183,7 +183,7 @@ struct JITTranslator {
             }
         } else {
             a.mov(.rax, immediate: target)
-            a.jump(toAddress: engine.lookup)
+            engine.emitLookup(a)
         }
     }
 
@@ -247,7 +247,7 @@ struct JITTranslator {
             if rd != 0 { a.mov(.rcx, immediate: next); write(rd, .rcx) }
             writeBackAll()
             retire(upTo: index + 1)
-            a.jump(toAddress: engine.lookup)
+            engine.emitLookup(a)
             return true
         case .beq, .bne, .blt, .bge, .bltu, .bgeu:
             writeBackAll()
@@ -771,7 +771,7 @@ struct JITTranslator {
         a.jump(if: .notEqual, toAddress: engine.exitToLoop)
         if inst.endsBlock {
             a.load(.rax, X86Memory(.rbx, StateOffset.pc))
-            a.jump(toAddress: engine.lookup)
+            engine.emitLookup(a)
             return true
         }
         reloadAll()
