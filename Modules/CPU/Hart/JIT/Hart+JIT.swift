@@ -2,6 +2,8 @@
 import CHartState
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 // The JIT's run loop: the interpreter's loop (Hart+Run) with translated blocks instead of

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// x86-64 disassembly through Capstone, loaded with dlopen when first needed so that the

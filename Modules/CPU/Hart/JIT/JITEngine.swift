@@ -1,6 +1,8 @@
 import CHartState
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Debug output of the JIT, set once by the command line before the machine runs.
