@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPU
 import Devices
 import Foundation
 import Machine
@@ -39,14 +40,31 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Console: stdio, file:PATH or none.", valueName: "stdio|file:PATH|none"))
     var serial: String = "stdio"
 
-    @Option(help: ArgumentHelp("CPU engine: interp (the reference interpreter) or jit.", valueName: "interp|jit"))
-    var accel: String = "interp"
+    @Option(help: ArgumentHelp("CPU engine: interp (the reference interpreter) or jit (the default on x86-64 hosts).",
+                               valueName: "interp|jit"))
+    var accel: String = Accelerator.hostDefault.rawValue
+
+    @Option(help: ArgumentHelp("JIT debug output on stderr: in_asm (guest blocks), out_asm (host code).",
+                               valueName: "in_asm,out_asm"))
+    var trace: String?
+
+    @Flag(help: "Write /tmp/perf-PID.map naming the JIT's blocks, for perf.")
+    var perfMap = false
 
     @Option(help: ArgumentHelp("Stop after this many seconds of host time (exit status 124).", valueName: "SECONDS"))
     var timeout: Double?
 
     func run() throws {
-        guard accel == "interp" || accel == "jit" else { fail("--accel: '\(accel)' is not one of interp, jit") }
+        guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
+        var debug = JITDebugOptions(perfMap: perfMap)
+        for item in (trace ?? "").split(separator: ",") {
+            switch item {
+            case "in_asm": debug.traceGuest = true
+            case "out_asm": debug.traceHost = true
+            default: fail("--trace: '\(item)' is not one of in_asm, out_asm")
+            }
+        }
+        JITDebugOptions.current = debug
         if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
         let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
 
@@ -72,9 +90,7 @@ struct Run: ParsableCommand {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
             fail("\(error)")
         }
-        if accel == "jit" {
-            FileHandle.standardError.write(Data("backplane: note: the JIT is not built yet; running the interpreter\n".utf8))
-        }
+        for hart in machine.harts { hart.accelerator = accelerator }
         let exit = machine.run(timeout: timeout)
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
         if exit == .timeout {

@@ -28,14 +28,20 @@ extension Hart {
     }
 
     @inline(__always) func pmpAddress(_ index: Int) -> UInt64 {
-        withUnsafeBytes(of: state.pointee.pmpaddr) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+        // SAFETY: pmpaddr is 16 consecutive UInt64s inside *state (a copy of the tuple per call
+        // made PMP checks dominate MMIO and TLB-miss paths).
+        UnsafeRawPointer(state).load(fromByteOffset: Self.pmpAddressOffset + index * 8, as: UInt64.self)
     }
 
     /// Whether the accesses to all bytes of `[address, address + size)` are permitted at
     /// `privilege` (§3.7.1): the lowest-numbered entry matching any byte decides, and must match
     /// all of them; M-mode passes unlocked entries; with no match, only M-mode succeeds (16
     /// entries are implemented).
+    static let pmpAddressOffset = MemoryLayout<HartState>.offset(of: \HartState.pmpaddr)!
+
     func pmpAllows(_ address: UInt64, size: UInt64, kind: AccessKind, privilege: UInt64) -> Bool {
+        // Every entry OFF (the common case outside firmware): only M-mode may access.
+        if state.pointee.pmpcfg.0 == 0 && state.pointee.pmpcfg.1 == 0 { return privilege == privilegeMachine }
         let last = address &+ size &- 1
         var previousTop: UInt64 = 0
         for index in 0..<16 {

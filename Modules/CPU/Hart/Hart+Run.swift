@@ -24,6 +24,9 @@ extension Hart {
         translationContext = (~0, 0, 0)
         flushTranslations()
         noteTranslationContextChange()
+#if arch(x86_64)
+        jitIfCreated?.flush()
+#endif
     }
 
     /// Executes up to `budget` instructions (a trap counts as one) and says why it stopped.
@@ -31,6 +34,9 @@ extension Hart {
     /// machine may run another hart next, whose stores this hart would not see, and an SC may
     /// always fail spuriously (unprivileged spec §8.2).
     public func run(budget: Int) -> HartStop {
+#if arch(x86_64)
+        if accelerator == .jit { return runJIT(budget: budget) }
+#endif
         defer {
             state.pointee.exitRequest = 0
             state.pointee.reservationValid = 0
@@ -55,7 +61,7 @@ extension Hart {
     /// Finds the block at the PC and executes at most `limit` of its instructions. Returns how
     /// much of the budget was used (retired instructions, plus one for a trap).
     @inline(__always)
-    private func runBlock(limit: Int) -> Int {
+    func runBlock(limit: Int) -> Int {
         let pc = state.pointee.pc
         let entry = tlbFetch[Self.tlbIndex(pc)]
         if entry.tag == pc >> 12 {
@@ -95,7 +101,7 @@ extension Hart {
     /// Translates the PC for execution. Returns the host address when the page can be cached
     /// (RAM/ROM, one PMP outcome for the whole page), after entering it in the fetch TLB;
     /// nil when the instruction must be fetched uncached (`decodeSingle`).
-    private func fetchTranslation(_ pc: UInt64) throws(Trap) -> UInt? {
+    func fetchTranslation(_ pc: UInt64) throws(Trap) -> UInt? {
         let privilege = state.pointee.privilege
         let physical = try translate(pc, kind: .fetch, privilege: privilege)
         guard let region = bus.region(containing: physical), let host = region.host else {

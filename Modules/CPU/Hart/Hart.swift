@@ -41,6 +41,14 @@ public final class Hart {
     /// The hart's IMSIC interrupt files (Smaia/Ssaia, `Hart+AIA.swift`); nil on a board without
     /// an IMSIC, where the AIA CSRs do not exist. Used on AIA CSR accesses only.
     public var interruptFile: (any HartInterruptFile)?
+    /// Which engine `run(budget:)` uses. The JIT exists on x86-64 hosts only; elsewhere `.jit`
+    /// runs the interpreter.
+    public var accelerator: Accelerator = .interpreter
+#if arch(x86_64)
+    /// The translation cache, created on first use of the JIT.
+    private(set) lazy var jitEngine = JITEngine()
+    var jitIfCreated: JITEngine? { accelerator == .jit ? jitEngine : nil }
+#endif
 
     public init(hartID: UInt64, bus: AddressSpace, timebase: Timebase) {
         state = .allocate(capacity: 1)
@@ -68,6 +76,23 @@ public final class Hart {
     }
 
     deinit { state.deallocate() }
+}
+
+/// The CPU engine of a hart.
+public enum Accelerator: String, Sendable, CaseIterable {
+    /// The reference interpreter.
+    case interpreter = "interp"
+    /// The dynamic binary translator to x86-64 (on other hosts, the interpreter).
+    case jit
+
+    /// The JIT on x86-64 hosts, where it exists; the interpreter elsewhere.
+    public static var hostDefault: Accelerator {
+#if arch(x86_64)
+        return .jit
+#else
+        return .interpreter
+#endif
+    }
 }
 
 /// Why `Hart.run(budget:)` returned.
@@ -108,6 +133,9 @@ extension Hart {
     func dropBlocks(physicalPage: UInt64) {
         guard let host = bus.hostPointer(physicalPage << 12, length: 1, forWrite: false) else { return }
         blocks.invalidate(hostPage: UInt(bitPattern: host) & ~0xFFF)
+#if arch(x86_64)
+        jitIfCreated?.invalidate(hostPage: UInt(bitPattern: host) & ~0xFFF)
+#endif
     }
 }
 

@@ -95,6 +95,13 @@ typedef struct HartState {
     /// separate as privileged spec 1.12 §3.1.9 requires.
     uint64_t mipExternal;
 
+    // --- JIT bookkeeping (never architecturally visible) ---------------------------------------
+    /// Instructions generated code may still start: each translated block subtracts its length
+    /// on entry and leaves to the run loop when the result is negative.
+    int64_t jitBudget;
+    /// The `Hart` that owns this state (unretained), for helpers called from generated code.
+    void *jitContext;
+
     // --- Software TLB (translation cache; never architecturally visible) ----------------------
     BPTLBEntry tlbLoad[BP_TLB_ENTRIES];
     BPTLBEntry tlbStore[BP_TLB_ENTRIES];
@@ -105,6 +112,14 @@ typedef struct HartState {
     uint64_t miselect;
     uint64_t siselect;
 } HartState;
+
+/// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,
+/// already sign- or zero-extended, and non-zero `trapped` when the access raised a trap that the
+/// helper has already entered.
+typedef struct BPJITLoadResult {
+    uint64_t value;
+    uint64_t trapped;
+} BPJITLoadResult;
 
 #ifdef __cplusplus
 }

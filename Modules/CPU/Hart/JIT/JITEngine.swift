@@ -1,0 +1,358 @@
+import CHartState
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Debug output of the JIT, set once by the command line before the machine runs.
+public struct JITDebugOptions: Sendable {
+    /// Print each guest block as it is translated (`--trace in_asm`).
+    public var traceGuest = false
+    /// Print the host code of each block (`--trace out_asm`; Capstone disassembly when available).
+    public var traceHost = false
+    /// Append every block to `/tmp/perf-<pid>.map` so `perf report` names guest blocks.
+    public var perfMap = false
+
+    public init(traceGuest: Bool = false, traceHost: Bool = false, perfMap: Bool = false) {
+        self.traceGuest = traceGuest
+        self.traceHost = traceHost
+        self.perfMap = perfMap
+    }
+
+    nonisolated(unsafe) public static var current = JITDebugOptions()
+}
+
+#if arch(x86_64)
+/// One jump-cache entry, read by generated code: `code` runs the block for guest `pc` at host
+/// address `host`. 32 bytes so the index scales by a shift.
+struct JumpCacheEntry {
+    var pc: UInt64
+    var host: UInt
+    var code: UInt
+    var block: Int
+}
+
+/// A translated block.
+struct TranslatedBlock {
+    var pc: UInt64
+    var host: UInt
+    /// Entry point; its first 5 bytes are overwritten with a jump to `exitStub` on invalidation.
+    var entry: UInt
+    /// Stores the block's pc and returns to the run loop.
+    var exitStub: UInt
+    /// Guest instructions in the block (the budget it needs to run).
+    var count: Int
+    var valid: Bool
+}
+
+/// The translation cache of one hart: an executable code buffer, the blocks in it keyed by
+/// (guest pc, host address of the first instruction), the jump cache generated code probes for
+/// indirect jumps, and per-page block lists for invalidation.
+///
+/// Why (pc, host): the host address is the physical address (every RAM/ROM byte has one), and
+/// generated code bakes in virtual pcs (auipc, link values), so the same physical page mapped at
+/// two virtual addresses needs two translations.
+final class JITEngine {
+    static let codeSize = 64 << 20
+    /// Translation starts over (everything flushed) when less than this is free.
+    static let reserve = 256 << 10
+    static let jumpCacheEntries = 1 << 14
+    static let instructionPoolSize = 1 << 18
+    /// Longest block, in guest instructions.
+    static let maxBlockLength = 64
+
+    let code: UnsafeMutablePointer<UInt8>
+    /// Offset of the first free byte.
+    var used = 0
+    /// Incremented by every flush: a pending chain patch from before a flush is dropped.
+    private(set) var flushGeneration = 0
+
+    let jumpCache: UnsafeMutablePointer<JumpCacheEntry>
+    /// Decoded instructions that generated code hands to `jitInterpret` (by address).
+    let instructionPool: UnsafeMutablePointer<DecodedInstruction>
+    var instructionPoolUsed = 0
+
+    var blocks: [TranslatedBlock] = []
+    var table: [BlockKey: Int] = [:]
+    var blocksByPage: [UInt: [Int]] = [:]
+
+    struct BlockKey: Hashable {
+        var pc: UInt64
+        var host: UInt
+    }
+
+    // Shared routines at the start of the buffer (see `emitRuntime`).
+    typealias Enter = @convention(c) (UnsafeMutablePointer<HartState>, UInt) -> UInt
+    private(set) var enter: Enter!
+    /// Returns 0 to the run loop (pc already stored).
+    private(set) var exitToLoop: UInt = 0
+    /// Expects the target pc in rax: stores it, probes the fetch TLB and the jump cache, jumps to
+    /// the block or returns 0 to the run loop.
+    private(set) var lookup: UInt = 0
+    /// Common return path: rax is the value the run loop gets.
+    private(set) var epilogue: UInt = 0
+    /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`
+    /// and clears them (clobbers rcx, rdx; preserves rax). Inline FP instructions leave their
+    /// IEEE flags sticky in MXCSR — fflags is itself an accrued set, so OR-ing later is exact —
+    /// and this runs wherever fflags can be observed: before interpreter helpers (CSR reads) and
+    /// on every return to the run loop.
+    private(set) var foldFlags: UInt = 0
+    private var runtimeEnd = 0
+
+    private var perfMap: UnsafeMutablePointer<FILE>?
+    /// FMA3 usable: CPUID.1:ECX FMA (bit 12), AVX (28) and OSXSAVE (27), and the OS saves the
+    /// SSE and AVX state (XGETBV(0) bits 1 and 2).
+    private(set) var hostHasFMA = false
+
+    init() {
+        let memory = mmap(nil, Self.codeSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != MAP_FAILED else {
+            fatalError("JIT: cannot map \(Self.codeSize) bytes of executable memory (errno \(errno))")
+        }
+        code = memory.assumingMemoryBound(to: UInt8.self)
+        jumpCache = .allocate(capacity: Self.jumpCacheEntries)
+        jumpCache.initialize(repeating: JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1), count: Self.jumpCacheEntries)
+        instructionPool = .allocate(capacity: Self.instructionPoolSize)
+        instructionPool.initialize(repeating: .illegal(0, length: 4), count: Self.instructionPoolSize)
+        emitRuntime()
+        if JITDebugOptions.current.perfMap {
+            perfMap = fopen("/tmp/perf-\(getpid()).map", "a")
+        }
+    }
+
+    deinit {
+        munmap(code, Self.codeSize)
+        jumpCache.deallocate()
+        instructionPool.deallocate()
+        if let perfMap { fclose(perfMap) }
+    }
+
+    // MARK: Runtime routines
+
+    /// Emits the entry trampoline, the epilogue, the exit path and the lookup routine.
+    private func emitRuntime() {
+        let a = X86Assembler(base: code, capacity: 8192)
+        // enter(state, code): System V saves rbx, rbp, r12–r15; rsp is 16-byte aligned after
+        // the six pushes and the sub, so helper calls from blocks see an aligned stack.
+        // MXCSR flags → fflags bits: IE→NV, ZE→DZ, OE→OF, UE→UF, PE→NX; DE (bit 1) has no
+        // IEEE meaning and is dropped (Intel SDM vol. 1 §10.2.3; RISC-V unprivileged §11.2).
+        let table = a.address
+        for flags in 0..<64 {
+            var bits: UInt8 = 0
+            if flags & 0x01 != 0 { bits |= 0x10 }
+            if flags & 0x04 != 0 { bits |= 0x08 }
+            if flags & 0x08 != 0 { bits |= 0x04 }
+            if flags & 0x10 != 0 { bits |= 0x02 }
+            if flags & 0x20 != 0 { bits |= 0x01 }
+            a.byte(bits)
+        }
+        a.align(16)
+        foldFlags = a.address
+        let clean = a.newLabel()
+        a.alu(.sub, .rsp, immediate: 8)
+        a.storeMXCSR(X86Memory(.rsp))
+        a.load(.rcx, X86Memory(.rsp), width: .bits32)
+        a.testByte(.rcx, immediate: 0x3D)
+        a.jump(if: .equal, clean)
+        a.alu(.and, .rcx, immediate: 0x3F, width: .bits32)
+        a.mov(.rdx, immediate: UInt64(table))
+        a.movzx(.rcx, .memory(X86Memory(.rdx, 0, index: .rcx)), from: .bits8)
+        a.alu(.or, X86Memory(.rbx, StateOffset.fflags), .rcx, width: .bits32)
+        a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
+        a.loadMXCSR(X86Memory(.rsp))
+        a.bind(clean)
+        a.alu(.add, .rsp, immediate: 8)
+        a.ret()
+
+        a.align(16)
+        let enterAddress = a.address
+        for r in [X86Register.rbx, .rbp, .r12, .r13, .r14, .r15] { a.push(r) }
+        a.alu(.sub, .rsp, immediate: 8)
+        // Host code between runs may have left MXCSR flags that are not the guest's.
+        a.storeMXCSR(X86Memory(.rsp))
+        a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
+        a.loadMXCSR(X86Memory(.rsp))
+        a.mov(.rbx, .rdi)
+        a.mov(.r12, immediate: UInt64(UInt(bitPattern: jumpCache)))
+        a.jump(.register(.rsi))
+
+        a.align(16)
+        epilogue = a.address
+        a.call(toAddress: foldFlags)
+        a.alu(.add, .rsp, immediate: 8)
+        for r in [X86Register.r15, .r14, .r13, .r12, .rbp, .rbx] { a.pop(r) }
+        a.ret()
+
+        a.align(16)
+        exitToLoop = a.address
+        a.alu(.xor, .rax, .rax, width: .bits32)
+        a.jump(toAddress: epilogue)
+
+        // lookup: rax = guest pc.
+        a.align(16)
+        lookup = a.address
+        emitLookup(a)
+        a.align(16)
+        let cpuidAddress = a.address
+        a.push(.rbx)
+        a.mov(.rax, immediate: 1)
+        a.alu(.xor, .rcx, .rcx, width: .bits32)
+        a.bytes([0x0F, 0xA2]) // cpuid
+        a.mov(.rax, .rcx, width: .bits32)
+        a.pop(.rbx)
+        a.ret()
+        let xgetbvAddress = a.address
+        a.alu(.xor, .rcx, .rcx, width: .bits32)
+        a.bytes([0x0F, 0x01, 0xD0]) // xgetbv
+        a.ret()
+        a.align(64)
+        precondition(!a.overflowed && a.allLabelsBound)
+        typealias Query = @convention(c) () -> UInt32
+        let features = unsafeBitCast(UnsafeRawPointer(bitPattern: cpuidAddress)!, to: Query.self)()
+        let needed: UInt32 = 1 << 12 | 1 << 27 | 1 << 28
+        if features & needed == needed {
+            let xcr0 = unsafeBitCast(UnsafeRawPointer(bitPattern: xgetbvAddress)!, to: Query.self)()
+            hostHasFMA = xcr0 & 6 == 6
+        }
+        runtimeEnd = a.position
+        used = runtimeEnd
+        enter = unsafeBitCast(UnsafeRawPointer(bitPattern: enterAddress)!, to: Enter.self)
+    }
+
+    /// Jumps to the block for the guest pc in rax (stored to `state.pc` first) when the fetch TLB
+    /// maps it and the jump cache holds its block; otherwise returns 0 to the run loop.
+    /// Emitted at every indirect jump so each gets its own host branch-prediction slot.
+    func emitLookup(_ a: X86Assembler) {
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.mov(.rcx, .rax)
+        a.shift(.shr, .rcx, immediate: 12)
+        a.mov(.rdx, .rax, width: .bits32)
+        a.shift(.shr, .rdx, immediate: 8, width: .bits32)
+        a.alu(.and, .rdx, immediate: Int32((BP_TLB_ENTRIES - 1) << 4), width: .bits32)
+        a.alu(.cmp, .rcx, X86Memory(.rbx, StateOffset.tlbFetch, index: .rdx))
+        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
+        a.alu(.add, .rsi, .rax)
+        emitJumpCacheIndex(a, host: .rsi, into: .rdx, scratch: .rcx)
+        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
+        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+    }
+
+    /// The jump-cache slot of host address `host`, as a byte offset (×32).
+    static func jumpCacheSlot(host: UInt) -> Int {
+        Int(truncatingIfNeeded: ((host >> 1) ^ (host >> 13)) & UInt(jumpCacheEntries - 1))
+    }
+
+    /// Emits `into = jumpCacheSlot(host) * 32`, matching `jumpCacheSlot`.
+    private func emitJumpCacheIndex(_ a: X86Assembler, host: X86Register, into: X86Register, scratch: X86Register) {
+        a.mov(into, host)
+        a.shift(.shr, into, immediate: 1)
+        a.mov(scratch, host)
+        a.shift(.shr, scratch, immediate: 13)
+        a.alu(.xor, into, scratch, width: .bits32)
+        a.alu(.and, into, immediate: Int32(Self.jumpCacheEntries - 1), width: .bits32)
+        a.shift(.shl, into, immediate: 5, width: .bits32)
+    }
+
+    // MARK: Cache
+
+    /// The block for (pc, host), through the jump cache, then the table.
+    @inline(__always)
+    func find(pc: UInt64, host: UInt) -> Int? {
+        let entry = jumpCache[Self.jumpCacheSlot(host: host)]
+        if entry.pc == pc && entry.host == host { return entry.block }
+        guard let index = table[BlockKey(pc: pc, host: host)] else { return nil }
+        remember(index)
+        return index
+    }
+
+    /// Makes the jump cache point at block `index`.
+    func remember(_ index: Int) {
+        let block = blocks[index]
+        jumpCache[Self.jumpCacheSlot(host: block.host)] = JumpCacheEntry(pc: block.pc, host: block.host,
+                                                                          code: block.entry, block: index)
+    }
+
+    /// Records a block emitted at `entry`.
+    func add(_ block: TranslatedBlock) -> Int {
+        let index = blocks.count
+        blocks.append(block)
+        table[BlockKey(pc: block.pc, host: block.host)] = index
+        blocksByPage[block.host & ~0xFFF, default: []].append(index)
+        remember(index)
+        return index
+    }
+
+    /// Invalidates every block starting in the 4 KiB host page `hostPage`: its entry now jumps
+    /// to its exit stub, so chained jumps into it leave to the run loop, and it is forgotten.
+    func invalidate(hostPage: UInt) {
+        guard let indices = blocksByPage.removeValue(forKey: hostPage) else { return }
+        for index in indices where blocks[index].valid {
+            let block = blocks[index]
+            blocks[index].valid = false
+            table[BlockKey(pc: block.pc, host: block.host)] = nil
+            // SAFETY: entry and exitStub lie in the code buffer; the 5 bytes at entry were the
+            // start of the block's first (8-byte) instruction.
+            let entry = UnsafeMutablePointer<UInt8>(bitPattern: block.entry)!
+            entry[0] = 0xE9
+            X86Assembler.patchRel32(field: entry + 1, target: block.exitStub)
+            let slot = Self.jumpCacheSlot(host: block.host)
+            if jumpCache[slot].block == index {
+                jumpCache[slot] = JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1)
+            }
+        }
+    }
+
+    /// Drops every translation and starts the buffer over.
+    func flush() {
+        blocks.removeAll(keepingCapacity: true)
+        table.removeAll(keepingCapacity: true)
+        blocksByPage.removeAll(keepingCapacity: true)
+        jumpCache.update(repeating: JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1), count: Self.jumpCacheEntries)
+        used = runtimeEnd
+        instructionPoolUsed = 0
+        flushGeneration &+= 1
+    }
+
+    /// Points the jmp rel32 at `site` (a chain stub's jump) to `target`.
+    func chain(site: UInt, to target: UInt) {
+        // SAFETY: `site` is a jmp rel32 emitted by the translator in this buffer since the last flush.
+        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: site + 1)!, target: target)
+    }
+
+    func notePerfMap(start: UInt, size: Int, pc: UInt64) {
+        guard let perfMap else { return }
+        let line = "\(String(start, radix: 16)) \(String(size, radix: 16)) guest_0x\(String(pc, radix: 16))\n"
+        fputs(line, perfMap)
+        fflush(perfMap)
+    }
+}
+
+/// Offsets of `HartState` fields used by generated code.
+enum StateOffset {
+    private static func offset(_ path: PartialKeyPath<HartState>) -> Int32 {
+        Int32(MemoryLayout<HartState>.offset(of: path)!)
+    }
+    static let x = offset(\HartState.x)
+    static let f = offset(\HartState.f)
+    static let fflags = offset(\HartState.fflags)
+    static let frm = offset(\HartState.frm)
+    static let mstatus = offset(\HartState.mstatus)
+    static let pc = offset(\HartState.pc)
+    static let instret = offset(\HartState.instret)
+    static let cycle = offset(\HartState.cycle)
+    static let exitRequest = offset(\HartState.exitRequest)
+    static let jitBudget = offset(\HartState.jitBudget)
+    static let reservationValid = offset(\HartState.reservationValid)
+    static let tlbLoad = offset(\HartState.tlbLoad)
+    static let tlbStore = offset(\HartState.tlbStore)
+    static let tlbFetch = offset(\HartState.tlbFetch)
+
+    static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
+    static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }
+}
+#endif

@@ -1,0 +1,150 @@
+#if arch(x86_64)
+import CHartState
+
+// Helpers called from generated code (System V ABI, `@convention(c)`). Each finds its `Hart`
+// through `state.jitContext` and does what the interpreter does for the same instruction, so
+// the JIT and the interpreter agree on every trap, counter and side effect.
+
+enum JITHelpers {
+    /// `load(state, address, pc, argument) -> (value, trapped)`: a load that missed the inline
+    /// TLB probe (TLB miss, MMIO, page-crossing). `argument` packs the `Operation` (bits 0–7),
+    /// the instruction length (8–15) and the block instructions retired before it (16–31).
+    static let load: UInt = {
+        let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64) -> BPJITLoadResult = {
+            state, address, pc, argument in
+            Hart.withJIT(state) { $0.jitLoad(address, pc: pc, argument: argument) }
+        }
+        return unsafeBitCast(function, to: UInt.self)
+    }()
+
+    /// `store(state, address, value, pc, argument) -> exit`: a store that missed the probe, or
+    /// ran while an LR reservation is held. `argument` packs the size (bits 0–7), length and
+    /// retired count as for loads. Non-zero: leave to the run loop (trap taken, or a device
+    /// asked for an exit; pc and counters are set either way).
+    static let store: UInt = {
+        let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64, UInt64) -> UInt64 = {
+            state, address, value, pc, argument in
+            Hart.withJIT(state) { $0.jitStore(address, value: value, pc: pc, argument: argument) }
+        }
+        return unsafeBitCast(function, to: UInt.self)
+    }()
+
+    /// `interpret(state, instruction, pc, retired) -> exit`: runs one decoded instruction in the
+    /// interpreter after adding `retired` earlier block instructions to the counters. Non-zero:
+    /// leave to the run loop (trap, WFI, exit request, a takeable interrupt, or counters
+    /// inhibited); zero: continue (inline, or at `state.pc` for a block-ending instruction).
+    static let interpret: UInt = {
+        let function: @convention(c) (UnsafeMutablePointer<HartState>, UnsafeMutableRawPointer,
+                                      UInt64, UInt64) -> UInt64 = {
+            state, instruction, pc, retired in
+            Hart.withJIT(state) {
+                $0.jitInterpret(instruction.assumingMemoryBound(to: DecodedInstruction.self), pc: pc, retired: retired)
+            }
+        }
+        return unsafeBitCast(function, to: UInt.self)
+    }()
+
+    /// `floatingPoint(state, raw, pc, retired) -> exit`: one F/D instruction (32-bit form) through
+    /// the interpreter's `executeFloatingPoint`. On a trap it retires the `retired` earlier block
+    /// instructions, enters the trap and returns non-zero; on success the block counts it.
+    static let floatingPoint: UInt = {
+        let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64) -> UInt64 = {
+            state, raw, pc, retired in
+            Hart.withJIT(state) { $0.jitFloatingPoint(UInt32(truncatingIfNeeded: raw), pc: pc, retired: retired) }
+        }
+        return unsafeBitCast(function, to: UInt.self)
+    }()
+}
+
+extension Hart {
+    func jitFloatingPoint(_ raw: UInt32, pc: UInt64, retired: UInt64) -> UInt64 {
+        state.pointee.pc = pc
+        do throws(Trap) {
+            try executeFloatingPoint(raw)
+            return 0
+        } catch {
+            retire(Int(truncatingIfNeeded: retired))
+            state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + 1
+            enterTrap(error)
+            return 1
+        }
+    }
+
+    /// Calls `body` with the hart that owns `state`, without retaining it: harts are weakly
+    /// referenced (HartGroup), so their counts live in a side table and a retain/release pair
+    /// would cost more than a TLB refill.
+    @inline(__always)
+    static func withJIT<R>(_ state: UnsafeMutablePointer<HartState>, _ body: (Hart) -> R) -> R {
+        // SAFETY: the run loop sets jitContext to this hart before entering generated code,
+        // and the hart outlives every call it makes.
+        Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
+    }
+
+    func jitLoad(_ address: UInt64, pc: UInt64, argument: UInt64) -> BPJITLoadResult {
+        let op = Operation(rawValue: UInt8(truncatingIfNeeded: argument))!
+        let size: Int
+        switch op {
+        case .lb, .lbu: size = 1
+        case .lh, .lhu: size = 2
+        case .lw, .lwu: size = 4
+        default: size = 8
+        }
+        do throws(Trap) {
+            let raw = try loadData(address, size: size)
+            let value: UInt64
+            switch op {
+            case .lb: value = signExtend(raw, width: 8)
+            case .lh: value = signExtend(raw, width: 16)
+            case .lw: value = signExtend(raw, width: 32)
+            default: value = raw
+            }
+            return BPJITLoadResult(value: value, trapped: 0)
+        } catch {
+            let retired = Int(truncatingIfNeeded: argument >> 16)
+            retire(retired)
+            state.pointee.jitBudget -= Int64(retired + 1)
+            state.pointee.pc = pc
+            enterTrap(error)
+            return BPJITLoadResult(value: 0, trapped: 1)
+        }
+    }
+
+    func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {
+        let size = Int(truncatingIfNeeded: argument & 0xFF)
+        let retired = Int(truncatingIfNeeded: argument >> 16)
+        do throws(Trap) {
+            try storeData(address, size: size, value: value)
+        } catch {
+            retire(retired)
+            state.pointee.jitBudget -= Int64(retired + 1)
+            state.pointee.pc = pc
+            enterTrap(error)
+            return 1
+        }
+        // As in `execute`: a device write may have raised an interrupt or a stop request.
+        guard state.pointee.exitRequest == 0 else {
+            retire(retired + 1)
+            state.pointee.jitBudget -= Int64(retired + 1)
+            state.pointee.pc = pc &+ ((argument >> 8) & 0xFF)
+            return 1
+        }
+        return 0
+    }
+
+    func jitInterpret(_ instruction: UnsafeMutablePointer<DecodedInstruction>, pc: UInt64, retired: UInt64) -> UInt64 {
+        retire(Int(truncatingIfNeeded: retired))
+        state.pointee.pc = pc
+        let used = execute(instruction, count: 1)
+        state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + Int64(used)
+        let s = state
+        if s.pointee.exitRequest != 0 || s.pointee.waitingForInterrupt != 0 || s.pointee.mcountinhibit != 0 {
+            return 1
+        }
+        if (s.pointee.mip | s.pointee.mipExternal) & s.pointee.mie != 0 && interruptToTake() != nil { return 1 }
+        // A trap from an instruction that does not end the block: continue at the handler
+        // through the run loop (the block's later instructions must not run).
+        if !instruction.pointee.endsBlock && s.pointee.pc != pc &+ UInt64(instruction.pointee.length) { return 1 }
+        return 0
+    }
+}
+#endif

@@ -1,0 +1,781 @@
+#if arch(x86_64)
+import CHartState
+
+// Guest block → host code. Register conventions inside generated code:
+//   rbx  the HartState pointer (pinned for the whole run),
+//   r12  the jump cache (pinned),
+//   rbp, r13, r14, r15  the block's most used guest registers (callee-saved, so they survive
+//        helper calls),
+//   rax, rcx, rdx, rsi, rdi, r8–r11  scratch (clobbered by helper calls).
+// Other guest registers are read and written in `state.x` per instruction. Cached registers are
+// loaded after the entry checks (when the block reads them before writing them) and written back
+// — only if changed — before every exit and every helper that reads or writes guest registers
+// (and reloaded after it), so each exit and trap sees exact architectural registers.
+//
+// Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
+// block's instructions are already in minstret/mcycle and charged to `state.jitBudget`; a helper
+// that can trap receives the number retired before its instruction, and each exit adds what the
+// path retired. A trap costs one unit of budget, as in the interpreter.
+
+/// How a helper call's packed argument describes the instruction (bits 0–7: operation code for
+/// loads / size for stores, 8–15: instruction length, 16–31: instructions retired before it).
+@inline(__always) func packHelperArgument(_ low: UInt64, length: UInt8, retired: Int) -> UInt64 {
+    low | UInt64(length) << 8 | UInt64(retired) << 16
+}
+
+struct JITTranslator {
+    let engine: JITEngine
+    let a: X86Assembler
+    let pc0: UInt64
+    let instructions: [DecodedInstruction]
+
+    /// Instructions already added to the counters on the current path.
+    private var counted = 0
+    /// mstatus.FS is known to be Dirty from here to the block end (checked by an earlier inline
+    /// FP instruction whose fallback leaves it Dirty or leaves the block).
+    private var floatingPointDirty = false
+    /// Host register holding each guest register, if cached in this block.
+    private var cache = [X86Register?](repeating: nil, count: 32)
+    /// Guest registers whose cached value is newer than `state.x` (bit per register).
+    private var dirty: UInt32 = 0
+    static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15]
+    /// Out-of-line code emitted after the block body.
+    private var slowPaths: [() -> Void] = []
+
+    init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction]) {
+        self.engine = engine
+        self.a = assembler
+        self.pc0 = pc
+        self.instructions = instructions
+    }
+
+    // MARK: Guest registers
+
+    private func reg(_ r: UInt8) -> X86Memory { X86Memory(.rbx, StateOffset.register(Int(r))) }
+
+    /// host ← x[r].
+    private func read(_ host: X86Register, _ r: UInt8) {
+        if r == 0 { a.alu(.xor, host, host, width: .bits32) }
+        else if let cached = cache[Int(r)] { a.mov(host, cached) }
+        else { a.load(host, reg(r)) }
+    }
+
+    /// dst ← dst op x[r] (r ≠ 0).
+    private func alu(_ op: X86ALU, _ dst: X86Register, _ r: UInt8) {
+        if let cached = cache[Int(r)] { a.alu(op, dst, cached) } else { a.alu(op, dst, reg(r)) }
+    }
+
+    /// x[rd] ← host (nothing for x0).
+    private mutating func write(_ rd: UInt8, _ host: X86Register) {
+        guard rd != 0 else { return }
+        if let cached = cache[Int(rd)] {
+            a.mov(cached, host)
+            dirty |= 1 << UInt32(rd)
+        } else {
+            a.store(reg(rd), host)
+        }
+    }
+
+    /// x[rd] ← sign-extended 32-bit result in eax.
+    private mutating func writeWord(_ rd: UInt8, _ host: X86Register) {
+        guard rd != 0 else { return }
+        a.movsx(host, .register(host), from: .bits32)
+        write(rd, host)
+    }
+
+    /// The guest registers an instruction reads and writes (for choosing what to cache).
+    private static func access(_ inst: DecodedInstruction) -> (reads: [UInt8], writes: [UInt8]) {
+        switch inst.op {
+        case .lui, .auipc, .jal: return ([], [inst.rd])
+        case .jalr, .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .addi, .slti, .sltiu, .xori, .ori, .andi,
+             .slli, .srli, .srai, .addiw, .slliw, .srliw, .sraiw:
+            return ([inst.rs1], [inst.rd])
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd: return ([inst.rs1, inst.rs2], [])
+        case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and, .addw, .subw, .sllw, .srlw, .sraw,
+             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
+            return ([inst.rs1, inst.rs2], [inst.rd])
+        case .floatingPoint:
+            // Integer registers the inline FP forms read (address base, fmv.*.x) or write
+            // (compares, fmv.x.*); over-approximating reads only costs a load at entry.
+            let raw = inst.raw, opcode = raw & 0x7F, funct7 = raw >> 25
+            let rs1 = UInt8((raw >> 15) & 31), rd = UInt8((raw >> 7) & 31)
+            if opcode == 0x07 || opcode == 0x27 { return ([rs1], []) }
+            if opcode == 0x53 && funct7 >= 0x60 { return ([rs1], []) }
+            if opcode == 0x53 && (funct7 & ~1 == 0x50 || funct7 & ~1 == 0x70) { return ([], [rd]) }
+            return ([], [])
+        default: return ([], [])
+        }
+    }
+
+    /// Picks up to four guest registers used at least twice and loads those read before written.
+    private mutating func allocateRegisters() {
+        var uses = [Int](repeating: 0, count: 32)
+        var readFirst = [Bool?](repeating: nil, count: 32)
+        for inst in instructions {
+            let (reads, writes) = Self.access(inst)
+            for r in reads where r != 0 {
+                uses[Int(r)] += 1
+                if readFirst[Int(r)] == nil { readFirst[Int(r)] = true }
+            }
+            for r in writes where r != 0 {
+                uses[Int(r)] += 1
+                if readFirst[Int(r)] == nil { readFirst[Int(r)] = false }
+            }
+        }
+        let chosen = (1..<32).filter { uses[$0] >= 2 }.sorted { uses[$0] > uses[$1] }.prefix(Self.cacheRegisters.count)
+        for (host, guest) in zip(Self.cacheRegisters, chosen) {
+            cache[guest] = host
+            if readFirst[guest] == true { a.load(host, reg(UInt8(guest))) }
+        }
+    }
+
+    /// The cached registers that are dirty now, as (guest, host) pairs.
+    private var dirtyRegisters: [(UInt8, X86Register)] {
+        (1..<32).compactMap { r in dirty & (1 << UInt32(r)) != 0 ? (UInt8(r), cache[r]!) : nil }
+    }
+
+    /// Writes `pairs` back to `state.x`.
+    private static func writeBack(_ a: X86Assembler, _ pairs: [(UInt8, X86Register)]) {
+        for (guest, host) in pairs { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
+    }
+
+    /// Writes every dirty cached register back (before an exit or a helper that reads registers).
+    private mutating func writeBackAll() {
+        Self.writeBack(a, dirtyRegisters)
+        dirty = 0
+    }
+
+    /// Reloads every cached register (after a helper that may have written guest registers).
+    private func reloadAll() {
+        for r in 1..<32 { if let host = cache[r] { a.load(host, reg(UInt8(r))) } }
+    }
+
+    private func immediate32(_ value: UInt64) -> Int32? {
+        let signed = Int64(bitPattern: value)
+        return signed >= Int64(Int32.min) && signed <= Int64(Int32.max) ? Int32(signed) : nil
+    }
+
+    // MARK: Counters and exits
+
+    private mutating func retire(upTo index: Int) {
+        let n = index - counted
+        guard n > 0 else { return }
+        a.alu(.add, .memory(X86Memory(.rbx, StateOffset.instret)), immediate: Int32(n))
+        a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
+        a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
+        counted = index
+    }
+
+    /// Leaves the block for guest `target` (retired counters already updated): a patchable jump
+    /// when the target is in the block's page (same mapping guaranteed), else the lookup routine.
+    private mutating func goTo(_ target: UInt64) {
+        if target >> 12 == pc0 >> 12 {
+            let site = a.address
+            let stub = a.newLabel()
+            a.jump(stub)
+            let chainSite = site
+            slowPaths.append { [a, engine] in
+                a.bind(stub)
+                a.mov(.rax, immediate: target)
+                a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+                a.mov(.rax, immediate: UInt64(chainSite))
+                a.jump(toAddress: engine.epilogue)
+            }
+        } else {
+            a.mov(.rax, immediate: target)
+            engine.emitLookup(a)
+        }
+    }
+
+    // MARK: Block
+
+    /// Emits the whole block. Returns (entry, exit stub), or nil when the buffer overflowed.
+    mutating func emit() -> (entry: UInt, exitStub: UInt)? {
+        let entry = a.address
+        let entryExit = a.newLabel()
+        // Patchable: invalidation overwrites these first 5 bytes (see JITEngine.invalidate).
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
+        precondition(a.address - entry >= 5, "block entry too short to patch")
+        a.jump(if: .notEqual, entryExit)
+        // The budget is charged as instructions retire (exactly as the interpreter charges it), so
+        // a block runs only if the whole of it fits; otherwise the run loop interprets the rest of
+        // the slice and slices end at the same instruction under both engines.
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        a.jump(if: .less, entryExit)
+        allocateRegisters()
+
+        var pc = pc0
+        var ended = false
+        for (index, inst) in instructions.enumerated() {
+            ended = emit(inst, index: index, pc: pc)
+            pc &+= UInt64(inst.length)
+        }
+        if !ended {
+            writeBackAll()
+            retire(upTo: instructions.count)
+            goTo(pc)
+        }
+        for path in slowPaths { path() }
+        let exitStub = a.address
+        a.bind(entryExit)
+        a.mov(.rax, immediate: pc0)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.jump(toAddress: engine.exitToLoop)
+        guard !a.overflowed, a.allLabelsBound else { return nil }
+        return (entry, exitStub)
+    }
+
+    /// Emits one instruction; returns whether it ended the block.
+    private mutating func emit(_ inst: DecodedInstruction, index: Int, pc: UInt64) -> Bool {
+        let rd = inst.rd, rs1 = inst.rs1, rs2 = inst.rs2, imm = inst.imm
+        let next = pc &+ UInt64(inst.length)
+        switch inst.op {
+        case .lui:
+            if rd != 0 { a.mov(.rax, immediate: imm); write(rd, .rax) }
+        case .auipc:
+            if rd != 0 { a.mov(.rax, immediate: pc &+ imm); write(rd, .rax) }
+        case .jal:
+            if rd != 0 { a.mov(.rax, immediate: next); write(rd, .rax) }
+            writeBackAll()
+            retire(upTo: index + 1)
+            goTo(pc &+ imm)
+            return true
+        case .jalr:
+            read(.rax, rs1)
+            if let i = immediate32(imm), i != 0 { a.alu(.add, .rax, immediate: i) }
+            a.alu(.and, .rax, immediate: -2)
+            if rd != 0 { a.mov(.rcx, immediate: next); write(rd, .rcx) }
+            writeBackAll()
+            retire(upTo: index + 1)
+            engine.emitLookup(a)
+            return true
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+            writeBackAll()
+            retire(upTo: index + 1)
+            read(.rax, rs1)
+            if rs2 == 0 { a.test(.rax, .rax) } else { alu(.cmp, .rax, rs2) }
+            let condition: X86Condition
+            switch inst.op {
+            case .beq: condition = .equal
+            case .bne: condition = .notEqual
+            case .blt: condition = .less
+            case .bge: condition = .greaterOrEqual
+            case .bltu: condition = .below
+            default: condition = .aboveOrEqual
+            }
+            let taken = a.newLabel()
+            a.jump(if: condition, taken)
+            goTo(next)
+            a.bind(taken)
+            goTo(pc &+ imm)
+            return true
+
+        case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+            emitLoad(inst, index: index, pc: pc)
+        case .sb, .sh, .sw, .sd:
+            emitStore(inst, index: index, pc: pc)
+
+        case .addi, .xori, .ori, .andi:
+            guard rd != 0 else { break }
+            let op: X86ALU = inst.op == .addi ? .add : inst.op == .xori ? .xor : inst.op == .ori ? .or : .and
+            let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if let d = cache[Int(rd)] {
+                // Straight into rd's host register.
+                if op == .add && rs1 != rd, let source = cache[Int(rs1)] {
+                    a.lea(d, X86Memory(source, i))
+                } else {
+                    if rs1 != rd { read(d, rs1) }
+                    if !(i == 0 && op != .and) { a.alu(op, d, immediate: i) }
+                }
+                dirty |= 1 << UInt32(rd)
+                break
+            }
+            read(.rax, rs1)
+            if !(i == 0 && op != .and) { a.alu(op, .rax, immediate: i) }
+            write(rd, .rax)
+        case .slti, .sltiu:
+            guard rd != 0 else { break }
+            read(.rcx, rs1)
+            a.alu(.xor, .rax, .rax, width: .bits32)
+            a.alu(.cmp, .rcx, immediate: Int32(truncatingIfNeeded: Int64(bitPattern: imm)))
+            a.set(inst.op == .slti ? .less : .below, .rax)
+            write(rd, .rax)
+        case .slli, .srli, .srai:
+            guard rd != 0 else { break }
+            let target = cache[Int(rd)] ?? .rax
+            if !(target != .rax && rs1 == rd) { read(target, rs1) }
+            a.shift(inst.op == .slli ? .shl : inst.op == .srli ? .shr : .sar, target, immediate: UInt8(imm & 63))
+            if target == .rax { write(rd, .rax) } else { dirty |= 1 << UInt32(rd) }
+        case .add, .sub, .xor, .or, .and:
+            guard rd != 0 else { break }
+            let op: X86ALU
+            switch inst.op {
+            case .add: op = .add
+            case .sub: op = .sub
+            case .xor: op = .xor
+            case .or: op = .or
+            default: op = .and
+            }
+            if let d = cache[Int(rd)], rs2 != rd || rs1 == rd {
+                // Straight into rd's host register (rd = rs2 ≠ rs1 would clobber rs2 first).
+                if rs1 != rd { read(d, rs1) }
+                if rs2 != 0 { alu(op, d, rs2) } else if op == .and { a.alu(.xor, d, d, width: .bits32) }
+                dirty |= 1 << UInt32(rd)
+                break
+            }
+            read(.rax, rs1)
+            if rs2 != 0 { alu(op, .rax, rs2) } else if op == .and { a.alu(.xor, .rax, .rax, width: .bits32) }
+            write(rd, .rax)
+        case .sll, .srl, .sra:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            a.shiftByCL(inst.op == .sll ? .shl : inst.op == .srl ? .shr : .sar, .rax)
+            write(rd, .rax)
+        case .slt, .sltu:
+            guard rd != 0 else { break }
+            read(.rcx, rs1)
+            read(.rdx, rs2)
+            a.alu(.xor, .rax, .rax, width: .bits32)
+            a.alu(.cmp, .rcx, .rdx)
+            a.set(inst.op == .slt ? .less : .below, .rax)
+            write(rd, .rax)
+        case .addiw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if i != 0 { a.alu(.add, .rax, immediate: i, width: .bits32) }
+            writeWord(rd, .rax)
+        case .slliw, .srliw, .sraiw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            a.shift(inst.op == .slliw ? .shl : inst.op == .srliw ? .shr : .sar, .rax,
+                    immediate: UInt8(imm & 31), width: .bits32)
+            writeWord(rd, .rax)
+        case .addw, .subw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            a.alu(inst.op == .addw ? .add : .sub, .rax, .rcx, width: .bits32)
+            writeWord(rd, .rax)
+        case .sllw, .srlw, .sraw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            a.shiftByCL(inst.op == .sllw ? .shl : inst.op == .srlw ? .shr : .sar, .rax, width: .bits32)
+            writeWord(rd, .rax)
+
+        case .mul, .mulw:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            if inst.op == .mul {
+                a.imul(.rax, .register(.rcx))
+                write(rd, .rax)
+            } else {
+                a.imul(.rax, .register(.rcx), width: .bits32)
+                writeWord(rd, .rax)
+            }
+        case .mulh, .mulhu, .mulhsu:
+            guard rd != 0 else { break }
+            read(.rax, rs1)
+            read(.rcx, rs2)
+            if inst.op == .mulhsu {
+                // signed × unsigned: the unsigned high word minus rs2 when rs1 is negative.
+                a.mov(.rsi, .rax)
+                a.group3(.mul, .register(.rcx))
+                a.shift(.sar, .rsi, immediate: 63)
+                a.alu(.and, .rsi, .rcx)
+                a.alu(.sub, .rdx, .rsi)
+            } else {
+                a.group3(inst.op == .mulh ? .imul : .mul, .register(.rcx))
+            }
+            write(rd, .rdx)
+        case .div, .divu, .rem, .remu, .divw, .divuw, .remw, .remuw:
+            guard rd != 0 else { break }
+            emitDivide(inst)
+
+        case .fence, .nop:
+            break
+
+        case .floatingPoint:
+            emitFloatingPoint(inst, index: index, pc: pc)
+
+        default:
+            // Everything rare or complex runs in the interpreter, one instruction at a time.
+            return emitInterpreted(inst, index: index, pc: pc)
+        }
+        return false
+    }
+
+    /// Division with RISC-V's results for a zero divisor and for overflow (unprivileged spec
+    /// §7.2 table 7.1); x86 div/idiv would fault on both.
+    private mutating func emitDivide(_ inst: DecodedInstruction) {
+        let word = inst.op == .divw || inst.op == .divuw || inst.op == .remw || inst.op == .remuw
+        let signed = inst.op == .div || inst.op == .rem || inst.op == .divw || inst.op == .remw
+        let remainder = inst.op == .rem || inst.op == .remu || inst.op == .remw || inst.op == .remuw
+        let width: X86Width = word ? .bits32 : .bits64
+        read(.rax, inst.rs1)
+        read(.rcx, inst.rs2)
+        let zero = a.newLabel(), done = a.newLabel(), normal = a.newLabel()
+        a.test(.rcx, .rcx, width: width)
+        a.jump(if: .equal, zero)
+        if signed {
+            // x / -1 = -x (wraps for the most negative x, as RISC-V wants); x % -1 = 0.
+            a.alu(.cmp, .rcx, immediate: -1, width: width)
+            a.jump(if: .notEqual, normal)
+            if remainder { a.alu(.xor, .rax, .rax, width: .bits32) } else { a.group3(.neg, .register(.rax), width: width) }
+            a.jump(done)
+            a.bind(normal)
+            a.signExtendAccumulator(width: width)
+            a.group3(.idiv, .register(.rcx), width: width)
+        } else {
+            a.bind(normal)
+            a.alu(.xor, .rdx, .rdx, width: .bits32)
+            a.group3(.div, .register(.rcx), width: width)
+        }
+        if remainder { a.mov(.rax, .rdx) }
+        a.jump(done)
+        a.bind(zero)
+        // x / 0 = all ones; x % 0 = x (rax already holds x).
+        if !remainder { a.mov(.rax, immediate: ~0) }
+        a.bind(done)
+        if word { writeWord(inst.rd, .rax) } else { write(inst.rd, .rax) }
+    }
+
+    // MARK: Memory
+
+    /// rsi ← x[rs1] + imm.
+    private func address(_ inst: DecodedInstruction) {
+        address(inst, immediate: Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm)))
+    }
+
+    private func address(_ inst: DecodedInstruction, immediate: Int32) {
+        let rs1 = inst.op == .floatingPoint ? UInt8((inst.raw >> 15) & 31) : inst.rs1
+        read(.rsi, rs1)
+        if immediate != 0 { a.lea(.rsi, X86Memory(.rsi, immediate)) }
+    }
+
+    /// The inline TLB probe (the interpreter's `loadData`/`storeData` fast path): jumps to
+    /// `miss` unless the page of the last byte is in the entry of the first byte's page — which
+    /// also sends page-crossing accesses to the slow path. Leaves the host address in rsi.
+    private func probe(_ tlbOffset: Int32, size: Int, miss: X86Label) {
+        if size > 1 { a.lea(.rax, X86Memory(.rsi, Int32(size - 1))) } else { a.mov(.rax, .rsi) }
+        a.shift(.shr, .rax, immediate: 12)
+        a.mov(.rcx, .rsi, width: .bits32)
+        a.shift(.shr, .rcx, immediate: 8, width: .bits32)
+        a.alu(.and, .rcx, immediate: Int32((BP_TLB_ENTRIES - 1) << 4), width: .bits32)
+        a.alu(.cmp, .rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+        a.jump(if: .notEqual, miss)
+        a.alu(.add, .rsi, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+    }
+
+    private mutating func emitLoad(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
+        let size: Int
+        switch inst.op {
+        case .lb, .lbu: size = 1
+        case .lh, .lhu: size = 2
+        case .lw, .lwu: size = 4
+        default: size = 8
+        }
+        address(inst)
+        // What a trap exit must write back: the registers dirty before this load (not rd).
+        let dirtyNow = dirtyRegisters
+        let miss = a.newLabel(), back = a.newLabel()
+        probe(StateOffset.tlbLoad, size: size, miss: miss)
+        let source = X86Operand.memory(X86Memory(.rsi))
+        switch inst.op {
+        case .lb: a.movsx(.rax, source, from: .bits8)
+        case .lbu: a.movzx(.rax, source, from: .bits8)
+        case .lh: a.movsx(.rax, source, from: .bits16)
+        case .lhu: a.movzx(.rax, source, from: .bits16)
+        case .lw: a.movsx(.rax, source, from: .bits32)
+        case .lwu: a.load(.rax, X86Memory(.rsi), width: .bits32)
+        default: a.load(.rax, X86Memory(.rsi))
+        }
+        a.bind(back)
+        write(inst.rd, .rax)
+        let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
+        let helper = JITHelpers.load
+        slowPaths.append { [a, engine] in
+            a.bind(miss)
+            // rsi still holds the guest address (the probe only adds the addend after a hit).
+            a.mov(.rdi, .rbx)
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: argument)
+            a.mov(.rax, immediate: UInt64(helper))
+            a.call(.rax)
+            a.test(.rdx, .rdx)
+            a.jump(if: .equal, back)
+            JITTranslator.writeBack(a, dirtyNow)
+            a.jump(toAddress: engine.exitToLoop)
+        }
+    }
+
+    private mutating func emitStore(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
+        let size = 1 << Int(inst.op.rawValue - Operation.sb.rawValue)
+        address(inst)
+        read(.rdx, inst.rs2)
+        let miss = a.newLabel(), back = a.newLabel()
+        // A held LR reservation must see this store (Hart+Memory `breakReservation`).
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
+        a.jump(if: .notEqual, miss)
+        probe(StateOffset.tlbStore, size: size, miss: miss)
+        let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
+        a.store(X86Memory(.rsi), .rdx, width: width)
+        a.bind(back)
+        let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
+        let helper = JITHelpers.store
+        let dirtyNow = dirtyRegisters
+        slowPaths.append { [a, engine] in
+            a.bind(miss)
+            a.mov(.rdi, .rbx)
+            a.mov(.rcx, immediate: pc)
+            a.mov(.r8, immediate: argument)
+            a.mov(.rax, immediate: UInt64(helper))
+            a.call(.rax)
+            a.test(.rax, .rax)
+            a.jump(if: .equal, back)
+            JITTranslator.writeBack(a, dirtyNow)
+            a.jump(toAddress: engine.exitToLoop)
+        }
+    }
+
+    // MARK: Floating point (unprivileged spec §11, §12)
+
+    private func freg(_ r: UInt32) -> X86Memory { X86Memory(.rbx, StateOffset.floatRegister(Int(r))) }
+
+    /// Inline forms of the common F/D instructions: loads and stores with the TLB probe; add,
+    /// sub, mul, div, sqrt and the fused multiply-adds on SSE/FMA3 in round-to-nearest-even (the
+    /// host MXCSR mode), their flags left sticky in MXCSR (see `JITEngine.foldFlags`), NaN results
+    /// replaced by the canonical NaN (§11.3); compares; moves; double sign injection. Anything
+    /// else, another rounding mode, a single operand that is not NaN-boxed, FS not Dirty, or a
+    /// TLB miss runs the interpreter's `executeFloatingPoint` out of line.
+    private mutating func emitFloatingPoint(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
+        let raw = inst.raw
+        let opcode = raw & 0x7F, rd = (raw >> 7) & 31, funct3 = (raw >> 12) & 7
+        let rs1 = (raw >> 15) & 31, rs2 = (raw >> 20) & 31, funct7 = raw >> 25
+        enum Form { case load, store, arithmetic(X86Assembler.SSEArithmetic), fused(X86Assembler.FusedMultiplyAdd),
+                    compare, moveToInteger, moveFromInteger, signInjection, none }
+        var form = Form.none
+        var double = true
+        switch opcode {
+        case 0x07 where funct3 == 2 || funct3 == 3: form = .load; double = funct3 == 3
+        case 0x27 where funct3 == 2 || funct3 == 3: form = .store; double = funct3 == 3
+        case 0x43, 0x47, 0x4B, 0x4F where (raw >> 25) & 3 <= 1 && engine.hostHasFMA:
+            double = (raw >> 25) & 3 == 1
+            // RISC-V FNMSUB (0x4B) is -(a×b) + c, x86's fnmadd; FNMADD (0x4F) is -(a×b) - c, fnmsub.
+            form = .fused(opcode == 0x43 ? .fmadd : opcode == 0x47 ? .fmsub : opcode == 0x4B ? .fnmadd : .fnmsub)
+        case 0x53:
+            double = funct7 & 1 == 1
+            switch funct7 & ~1 {
+            case 0x00: form = .arithmetic(.add)
+            case 0x04: form = .arithmetic(.sub)
+            case 0x08: form = .arithmetic(.mul)
+            case 0x0C: form = .arithmetic(.div)
+            case 0x2C where rs2 == 0: form = .arithmetic(.sqrt)
+            case 0x10 where double && funct3 <= 2: form = .signInjection
+            case 0x50 where funct3 <= 2: form = .compare
+            case 0x70 where rs2 == 0 && funct3 == 0: form = .moveToInteger
+            case 0x78 where rs2 == 0 && funct3 == 0: form = .moveFromInteger
+            default: break
+            }
+        default: break
+        }
+        let slow = a.newLabel(), back = a.newLabel()
+        var inline = true
+        switch form {
+        case .none: inline = false
+        case .arithmetic, .fused:
+            // Only round-to-nearest-even: static RNE, or DYN while frm is RNE.
+            if funct3 == 7 {
+                a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.frm)), immediate: 0, width: .bits32)
+                a.jump(if: .notEqual, slow)
+            } else if funct3 != 0 {
+                inline = false
+            }
+        default: break
+        }
+        let dirtyNow = dirtyRegisters
+        let cached = (1..<32).compactMap { r in cache[r].map { (UInt8(r), $0) } }
+        if inline {
+            if !floatingPointDirty {
+                a.load(.rax, X86Memory(.rbx, StateOffset.mstatus), width: .bits32)
+                a.alu(.and, .rax, immediate: 0x6000, width: .bits32)
+                a.alu(.cmp, .rax, immediate: 0x6000, width: .bits32)
+                a.jump(if: .notEqual, slow)
+            }
+            switch form {
+            case .load:
+                address(inst, immediate: Int32(Int32(bitPattern: raw) >> 20))
+                probe(StateOffset.tlbLoad, size: double ? 8 : 4, miss: slow)
+                if double {
+                    a.load(.rax, X86Memory(.rsi))
+                    a.store(freg(rd), .rax)
+                } else {
+                    a.load(.rax, X86Memory(.rsi), width: .bits32)
+                    storeBoxedSingle(rd)
+                }
+                floatingPointDirty = true
+            case .store:
+                let offset = (Int32(bitPattern: raw) >> 25) << 5 | Int32((raw >> 7) & 31)
+                address(inst, immediate: offset)
+                a.load(.rdx, freg(rs2))
+                a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
+                a.jump(if: .notEqual, slow)
+                probe(StateOffset.tlbStore, size: double ? 8 : 4, miss: slow)
+                a.store(X86Memory(.rsi), .rdx, width: double ? .bits64 : .bits32)
+            case .arithmetic(let op):
+                checkBoxed(double, [rs1] + (op == .sqrt ? [] : [rs2]), slow: slow)
+                a.sseLoad(double: double, 0, freg(rs1))
+                if op == .sqrt { a.sse(.sqrt, double: double, 0, .register(.rax)) }
+                else { a.sse(op, double: double, 0, .memory(freg(rs2))) }
+                storeCanonical(double, rd)
+                floatingPointDirty = true
+            case .fused(let op):
+                let rs3 = raw >> 27
+                checkBoxed(double, [rs1, rs2, rs3], slow: slow)
+                a.sseLoad(double: double, 0, freg(rs3))
+                // ∞ × 0 + qNaN must raise NV (§11.6); x86 FMA does not: NaN addends go out of line.
+                a.sseCompare(double: double, signaling: false, 0, .register(.rax))
+                a.jump(if: .parity, slow)
+                a.sseLoad(double: double, 1, freg(rs1))
+                a.sseLoad(double: double, 2, freg(rs2))
+                a.fma231(op, double: double, 0, 1, 2)
+                storeCanonical(double, rd)
+                floatingPointDirty = true
+            case .compare:
+                checkBoxed(double, [rs1, rs2], slow: slow)
+                a.sseLoad(double: double, 0, freg(rs1))
+                a.sseLoad(double: double, 1, freg(rs2))
+                a.alu(.xor, .rax, .rax, width: .bits32)
+                switch funct3 {
+                case 2: // feq: quiet; equal and ordered
+                    a.sseCompare(double: double, signaling: false, 0, .register(.rcx))
+                    a.set(.equal, .rax)
+                    a.set(.noParity, .rcx)
+                    a.alu(.and, .rax, .rcx, width: .bits32)
+                case 1: // flt: signaling; b > a is false when unordered
+                    a.sseCompare(double: double, signaling: true, 1, .register(.rax))
+                    a.set(.above, .rax)
+                default: // fle
+                    a.sseCompare(double: double, signaling: true, 1, .register(.rax))
+                    a.set(.aboveOrEqual, .rax)
+                }
+                a.movzx(.rax, .register(.rax), from: .bits8)
+                write(UInt8(rd), .rax)
+            case .moveToInteger:
+                if double { a.load(.rax, freg(rs1)) } else { a.movsx(.rax, .memory(freg(rs1)), from: .bits32) }
+                write(UInt8(rd), .rax)
+            case .moveFromInteger:
+                read(.rax, UInt8(rs1))
+                if double { a.store(freg(rd), .rax) } else { storeBoxedSingle(rd) }
+                floatingPointDirty = true
+            case .signInjection:
+                a.load(.rax, freg(rs1))
+                a.load(.rcx, freg(rs2))
+                if funct3 == 1 { a.group3(.not, .register(.rcx)) }
+                a.shift(.shr, .rcx, immediate: 63)
+                a.shift(.shl, .rcx, immediate: 63)
+                if funct3 != 2 {
+                    a.shift(.shl, .rax, immediate: 1)
+                    a.shift(.shr, .rax, immediate: 1)
+                    a.alu(.or, .rax, .rcx)
+                } else {
+                    a.alu(.xor, .rax, .rcx)
+                }
+                a.store(freg(rd), .rax)
+                floatingPointDirty = true
+            case .none:
+                break
+            }
+            a.bind(back)
+        } else {
+            a.jump(slow)
+            a.bind(back)
+        }
+        let helper = JITHelpers.floatingPoint
+        let argument = UInt64(index - counted)
+        slowPaths.append { [a, engine] in
+            a.bind(slow)
+            JITTranslator.writeBack(a, dirtyNow)
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, immediate: UInt64(raw))
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: argument)
+            a.mov(.rax, immediate: UInt64(helper))
+            a.call(.rax)
+            a.test(.rax, .rax)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            // The helper may have written an integer register (moves, compares, conversions).
+            for (guest, host) in cached { a.load(host, X86Memory(.rbx, StateOffset.register(Int(guest)))) }
+            a.jump(back)
+        }
+    }
+
+    /// Jumps to `slow` unless every single-precision source is NaN-boxed (§12.2).
+    private func checkBoxed(_ double: Bool, _ sources: [UInt32], slow: X86Label) {
+        guard !double else { return }
+        for r in Set(sources) {
+            a.load(.rax, X86Memory(.rbx, StateOffset.floatRegister(Int(r)) + 4), width: .bits32)
+            a.alu(.cmp, .rax, immediate: -1, width: .bits32)
+            a.jump(if: .notEqual, slow)
+        }
+    }
+
+    /// f[rd] ← the low 32 bits of eax, NaN-boxed.
+    private func storeBoxedSingle(_ rd: UInt32) {
+        a.store(freg(rd), .rax, width: .bits32)
+        a.store(X86Memory(.rbx, StateOffset.floatRegister(Int(rd)) + 4), immediate: -1, width: .bits32)
+    }
+
+    /// f[rd] ← xmm0, with a NaN result replaced by the canonical NaN.
+    private func storeCanonical(_ double: Bool, _ rd: UInt32) {
+        let ordered = a.newLabel()
+        a.sseCompare(double: double, signaling: false, 0, .register(.rax))
+        a.jump(if: .noParity, ordered)
+        a.mov(.rax, immediate: double ? 0x7FF8_0000_0000_0000 : 0x7FC0_0000)
+        a.movq(xmm: 0, .rax)
+        a.bind(ordered)
+        if double {
+            a.sseStore(double: true, freg(rd), 0)
+        } else {
+            a.sseStore(double: false, freg(rd), 0)
+            a.store(X86Memory(.rbx, StateOffset.floatRegister(Int(rd)) + 4), immediate: -1, width: .bits32)
+        }
+    }
+
+    // MARK: Interpreter fallback
+
+    /// Calls `jitInterpret` for one instruction. Block-ending instructions continue through the
+    /// lookup routine at the pc the interpreter left (or return to the run loop when the helper
+    /// says so); others continue inline unless the helper reports a trap or exit request.
+    private mutating func emitInterpreted(_ inst: DecodedInstruction, index: Int, pc: UInt64) -> Bool {
+        guard engine.instructionPoolUsed < JITEngine.instructionPoolSize else {
+            a.mov(.rax, immediate: UInt64.max) // unreachable in practice: translate() checks space first
+            return true
+        }
+        let slot = engine.instructionPool + engine.instructionPoolUsed
+        slot.pointee = inst
+        engine.instructionPoolUsed += 1
+        writeBackAll()
+        a.call(toAddress: engine.foldFlags) // a CSR instruction may read fflags
+        a.mov(.rdi, .rbx)
+        a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
+        a.mov(.rdx, immediate: pc)
+        a.mov(.rcx, immediate: UInt64(index - counted))
+        a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
+        a.call(.rax)
+        counted = index + 1
+        a.test(.rax, .rax)
+        a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+        if inst.endsBlock {
+            a.load(.rax, X86Memory(.rbx, StateOffset.pc))
+            engine.emitLookup(a)
+            return true
+        }
+        reloadAll()
+        return false
+    }
+}
+#endif

@@ -1,0 +1,241 @@
+#if arch(x86_64)
+import CHartState
+import XCTest
+@testable import CPU
+
+/// The JIT against the interpreter on small programs: each runs on two machines, one per engine,
+/// and must end in the same architectural state (registers, pc, counters, trap CSRs, memory);
+/// targeted assertions pin down the behaviour that matters for each case.
+final class JITTests: XCTestCase {
+    /// Runs `source` on both engines until WFI (or for `budget` instructions) and compares them.
+    @discardableResult
+    private func runBoth(_ source: String, budget: Int = 100_000, expect stop: HartStop = .waitingForInterrupt,
+                         file: StaticString = #filePath, line: UInt = #line) throws -> (interpreter: TestMachine, jit: TestMachine) {
+        let interpreter = try TestMachine(source, compressed: true)
+        let jit = try TestMachine(source, compressed: true)
+        jit.hart.accelerator = .jit
+        XCTAssertEqual(interpreter.hart.run(budget: budget), stop, "interpreter", file: file, line: line)
+        XCTAssertEqual(jit.hart.run(budget: budget), stop, "JIT", file: file, line: line)
+        assertSameState(interpreter, jit, file: file, line: line)
+        return (interpreter, jit)
+    }
+
+    private func assertSameState(_ a: TestMachine, _ b: TestMachine, file: StaticString = #filePath, line: UInt = #line) {
+        for i in 1..<32 { XCTAssertEqual(a.x(i), b.x(i), "x\(i)", file: file, line: line) }
+        let fa = withUnsafeBytes(of: a.s.f) { Array($0.bindMemory(to: UInt64.self)) }
+        let fb = withUnsafeBytes(of: b.s.f) { Array($0.bindMemory(to: UInt64.self)) }
+        XCTAssertEqual(fa, fb, "f registers", file: file, line: line)
+        XCTAssertEqual(a.pc, b.pc, "pc", file: file, line: line)
+        XCTAssertEqual(a.s.instret, b.s.instret, "minstret", file: file, line: line)
+        XCTAssertEqual(a.s.cycle, b.s.cycle, "mcycle", file: file, line: line)
+        XCTAssertEqual(a.s.fflags, b.s.fflags, "fflags", file: file, line: line)
+        XCTAssertEqual(a.s.mstatus, b.s.mstatus, "mstatus", file: file, line: line)
+        XCTAssertEqual(a.s.privilege, b.s.privilege, "privilege", file: file, line: line)
+        XCTAssertEqual([a.s.mepc, a.s.mcause, a.s.mtval], [b.s.mepc, b.s.mcause, b.s.mtval], "mepc/mcause/mtval",
+                       file: file, line: line)
+        for address in stride(from: ramBase, to: ramBase + 0x10000, by: 8) where a.read64(address) != b.read64(address) {
+            XCTFail("memory at 0x\(String(address, radix: 16)): \(a.read64(address)) vs \(b.read64(address))",
+                    file: file, line: line)
+            break
+        }
+    }
+
+    func testIntegerAndDivisionEdgeCasesInALoopMatchTheInterpreter() throws {
+        let (_, jit) = try runBoth("""
+            li s0, 200
+            li a0, 0x123456789
+            li a1, -1
+            li a2, 1
+            slli a2, a2, 63         // most negative
+            li a3, 0
+            loop:
+            div t0, a2, a1          // overflow: the dividend
+            rem t1, a2, a1          // overflow: 0
+            divu t2, a0, a3         // by zero: all ones
+            remw t3, a0, a3         // by zero: the dividend (word)
+            divw t4, a2, a1
+            mulh t5, a0, a1
+            mulhsu t6, a1, a0
+            mulhu s1, a0, a0
+            add a4, a4, t0
+            xor a4, a4, t1
+            add a4, a4, t2
+            sub a5, a5, t3
+            sraw a6, a0, s0
+            sllw a7, a0, s0
+            sltu s2, a4, a5
+            slt s3, a5, a4
+            add a0, a0, a4
+            addi s0, s0, -1
+            bnez s0, loop
+            wfi
+            """)
+        // RISC-V's results where x86 division would fault (unprivileged spec §7.2 table 7.1).
+        XCTAssertEqual(jit.x(Reg.t0), 1 << 63, "most negative / -1 = the dividend")
+        XCTAssertEqual(jit.x(Reg.t1), 0, "most negative % -1 = 0")
+        XCTAssertEqual(jit.x(Reg.t2), ~0, "x / 0 = all ones")
+    }
+
+    func testLoadFaultInTheMiddleOfABlockIsPrecise() throws {
+        let (_, jit) = try runBoth("""
+            la t0, handler
+            csrw mtvec, t0
+            li a0, 1
+            li a1, 2
+            addi a0, a0, 10         // these retire before the fault
+            add a1, a1, a0
+            li a2, 0x100000000
+            la t1, fault
+            fault: ld a1, 8(a2)     // nothing is mapped there: load access fault
+            addi a0, a0, 100        // must not run
+            .balign 4
+            handler: wfi
+            """)
+        XCTAssertEqual(jit.s.mcause, 5)
+        XCTAssertEqual(jit.s.mtval, 0x1_0000_0008)
+        XCTAssertEqual(jit.s.mepc, jit.x(Reg.t1))
+        XCTAssertEqual(jit.x(Reg.a0), 11)
+        XCTAssertEqual(jit.x(Reg.a1), 13, "the faulting load leaves rd unchanged")
+    }
+
+    func testFaultingLoadLeavesADestinationFirstWrittenByItUntouched() throws {
+        // In the faulting block a1 is cached but not loaded on entry (the load writes it
+        // first): the trap exit must not write the host register back.
+        let (_, jit) = try runBoth("""
+            la t0, handler
+            csrw mtvec, t0
+            li a2, 0x100000000
+            li a1, 42
+            j block
+            block:
+            ld a1, 0(a2)
+            add a3, a1, a1
+            add a4, a1, a3
+            .balign 4
+            handler: wfi
+            """)
+        XCTAssertEqual(jit.s.mcause, 5)
+        XCTAssertEqual(jit.x(Reg.a1), 42)
+    }
+
+    func testStoreFaultInTheMiddleOfABlockWritesBackCachedRegisters() throws {
+        let (_, jit) = try runBoth("""
+            la t0, handler
+            csrw mtvec, t0
+            li a2, 0x100000000
+            li a0, 5
+            addi a0, a0, 1
+            addi a0, a0, 1
+            addi a0, a0, 1          // a0 is cached and dirty when the store faults
+            sd a0, 0(a2)
+            addi a0, a0, 1
+            .balign 4
+            handler: wfi
+            """)
+        XCTAssertEqual(jit.s.mcause, 7)
+        XCTAssertEqual(jit.x(Reg.a0), 8)
+    }
+
+    func testSelfModifyingCodeIsSeenAfterFenceI() throws {
+        let (_, jit) = try runBoth("""
+            li s0, 3
+            la t0, patched
+            li t1, 0x00150513       // addi a0, a0, 1
+            again:
+            jal ra, patched         // first call runs the original: addi a0, a0, 16
+            sw t1, 0(t0)
+            fence.i
+            addi s0, s0, -1
+            bnez s0, again
+            wfi
+            .option norvc           // a 4-byte slot for the 4-byte patch
+            patched:
+            addi a0, a0, 16
+            ret
+            """)
+        XCTAssertEqual(jit.x(Reg.a0), 16 + 1 + 1)
+    }
+
+    func testBudgetEndsTheSliceAtTheSameInstructionAsTheInterpreter() throws {
+        let source = """
+            loop:
+            addi a0, a0, 1
+            addi a1, a1, 2
+            addi a2, a2, 3
+            j loop
+            """
+        let (_, jit) = try runBoth(source, budget: 1001, expect: .budgetExhausted)
+        XCTAssertEqual(jit.s.instret, 1001)
+        XCTAssertEqual(jit.x(Reg.a0) + jit.x(Reg.a1) / 2 + jit.x(Reg.a2) / 3, 751)
+    }
+
+    func testPendingTimerInterruptIsTakenBetweenBlocks() throws {
+        let source = """
+            la t0, handler
+            csrw mtvec, t0
+            li t0, 1 << 7           // MTIE
+            csrs mie, t0
+            csrsi mstatus, 1 << 3   // MIE
+            loop:
+            addi a0, a0, 1
+            j loop
+            .balign 4
+            handler:
+            csrc mie, t0            // MTIP stays pending: disable it so WFI sleeps
+            wfi
+            """
+        let interpreter = try TestMachine(source, compressed: true)
+        let jit = try TestMachine(source, compressed: true)
+        jit.hart.accelerator = .jit
+        for m in [interpreter, jit] {
+            XCTAssertEqual(m.hart.run(budget: 500), .budgetExhausted)
+            m.hart.setInterruptPending(bit: 7, true)
+            XCTAssertEqual(m.hart.run(budget: 100), .exitRequested)
+            XCTAssertEqual(m.hart.run(budget: 100), .waitingForInterrupt)
+        }
+        XCTAssertEqual(jit.s.mcause, 1 << 63 | 7)
+        assertSameState(interpreter, jit)
+    }
+
+    func testInlineFloatingPointAccruesTheSameFlagsAsTheInterpreter() throws {
+        let (_, jit) = try runBoth("""
+            .option arch, +d
+            li t0, 1 << 13          // FS = Initial: the first FP instruction makes it Dirty
+            csrs mstatus, t0
+            li t0, 0x3ff0000000000000
+            fmv.d.x f1, t0          // 1.0
+            fmv.d.x f2, zero        // +0
+            fdiv.d f3, f1, f2       // DZ
+            li t0, 3
+            fcvt.d.l f4, t0
+            fdiv.d f5, f1, f4       // NX
+            fmadd.d f6, f5, f4, f1
+            fsqrt.d f7, f1
+            fsub.d f8, f3, f3       // inf - inf: NV, canonical NaN
+            flt.d a0, f8, f1        // NaN compare: NV
+            fle.d a1, f1, f4
+            feq.d a2, f1, f1
+            csrr a3, fflags
+            wfi
+            """)
+        XCTAssertEqual(jit.x(Reg.a3), 0x19, "NV, DZ and NX")
+        XCTAssertEqual(withUnsafeBytes(of: jit.s.f) { $0.load(fromByteOffset: 8 * 8, as: UInt64.self) }, 0x7FF8_0000_0000_0000)
+        XCTAssertEqual([jit.x(Reg.a0), jit.x(Reg.a1), jit.x(Reg.a2)], [0, 1, 1])
+    }
+
+    func testJumpsBetweenPagesAndReturnsFollowTheJumpCache() throws {
+        try runBoth("""
+            li s0, 50
+            loop:
+            call far
+            addi s0, s0, -1
+            bnez s0, loop
+            wfi
+            .balign 4096
+            far:
+            addi a0, a0, 3
+            ret
+            """)
+    }
+}
+#endif

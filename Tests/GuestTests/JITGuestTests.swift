@@ -1,0 +1,84 @@
+import Foundation
+import XCTest
+
+/// The guest suites under both CPU engines. The other GuestTests run Backplane's default engine
+/// (the JIT on x86-64 hosts); these name the engine explicitly, so the interpreter (the reference)
+/// stays covered, and add the interpreter-vs-JIT differential test (`Guests/jitdiff`).
+final class JITGuestTests: XCTestCase {
+    private func backplane(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        guard case .backplane(let path) = GuestHarness.emulator, GuestHarness.command(board: "virt", file: file, line: line) != nil else {
+            throw XCTSkip("engine comparisons run Backplane itself, not QEMU")
+        }
+        return path
+    }
+
+    /// Every ISA program on `spike` with `--accel accel`; one failure message per failing program.
+    private func runISASuite(accel: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let binary = try backplane(file: file, line: line)
+        if let error = GuestHarness.build("isa") { return XCTFail(error, file: file, line: line) }
+        for name in ISATests.programs {
+            let elf = GuestHarness.buildDirectory.appendingPathComponent("isa/\(name).elf").path
+            let run = try GuestHarness.run([binary, "run", "spike", "--accel", accel, "--bios", "none", "--kernel", elf],
+                                           timeout: 60)
+            XCTAssertEqual(run.status, 0, "\(name) under --accel \(accel): case \(run.status) failed\n\(run.output)",
+                           file: file, line: line)
+        }
+    }
+
+    func testISASuiteUnderTheInterpreter() throws { try runISASuite(accel: "interp") }
+
+    func testISASuiteUnderTheJIT() throws { try runISASuite(accel: "jit") }
+
+    func testInterpreterAndJITAgreeOnRandomProgramsWithTrapsSelfModifyingCodeAndRemapping() throws {
+        let binary = try backplane()
+        let root = GuestHarness.packageRoot
+        let run = try GuestHarness.run(
+            ["python3", root.appendingPathComponent("Guests/jitdiff/jitdiff.py").path, "--seeds", "1-20",
+             "--out", GuestHarness.buildDirectory.appendingPathComponent("jitdiff").path,
+             "--backplane", binary, "--jobs", "2"],
+            timeout: 600)
+        let seedLines = run.output.split(separator: "\n").filter { $0.hasPrefix("seed ") }
+        for line in seedLines where !line.contains(": OK (") { XCTFail(String(line)) }
+        XCTAssertEqual(seedLines.count, 20, "jitdiff.py did not report every seed:\n\(run.output)")
+        XCTAssertEqual(run.status, 0, "jitdiff.py exited \(run.status):\n\(run.output)")
+    }
+
+    func testRandomProgramsMatchQEMUUnderTheInterpreter() throws {
+        let binary = try backplane()
+        let root = GuestHarness.packageRoot
+        let candidate = [binary, "run", "virt", "--accel", "interp", "--bios", "none", "--kernel"]
+        let run = try GuestHarness.run(
+            ["python3", root.appendingPathComponent("Guests/difftest/difftest.py").path, "--seeds", DifferentialTests.seeds,
+             "--out", GuestHarness.buildDirectory.appendingPathComponent("difftest-interp").path, "--jobs", "2",
+             "--candidate", candidate.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")],
+            timeout: 600)
+        let seedLines = run.output.split(separator: "\n").filter { $0.hasPrefix("seed ") }
+        for line in seedLines where !line.contains(": OK (") { XCTFail(String(line)) }
+        XCTAssertEqual(seedLines.count, 20, "difftest.py did not report every seed:\n\(run.output)")
+        XCTAssertEqual(run.status, 0, "difftest.py exited \(run.status):\n\(run.output)")
+    }
+
+    /// OpenSBI + U-Boot to the prompt and a computed answer, on each engine.
+    private func bootUBoot(accel: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let binary = try backplane(file: file, line: line)
+        for firmware in [FirmwareBootTests.openSBI, FirmwareBootTests.uBoot]
+        where !FileManager.default.fileExists(atPath: firmware) {
+            return XCTFail("\(firmware) is missing: run scripts/setup.sh", file: file, line: line)
+        }
+        let console = try ConsoleSession([binary, "run", "virt", "--accel", accel, "--smp", "2", "--timeout", "120"])
+        XCTAssertNotNil(console.waitFor("Hit any key to stop autoboot", timeout: 60),
+                        "no autoboot prompt under --accel \(accel):\n\(console.transcript)", file: file, line: line)
+        console.type(" ")
+        XCTAssertNotNil(console.waitFor("\n=> ", timeout: 30), "no U-Boot prompt:\n\(console.transcript)", file: file, line: line)
+        console.type("mw.b 0x84000000 0 0x1000; crc32 0x84000000 0x1000\r")
+        let crc = console.waitFor("\n=> ", timeout: 30)
+        XCTAssertTrue(crc?.contains("==> c71c0011") ?? false, "crc32 under --accel \(accel):\n\(crc ?? console.transcript)",
+                      file: file, line: line)
+        console.type("poweroff\r")
+        XCTAssertEqual(console.waitForExit(timeout: 30), 0, "poweroff:\n\(console.transcript)", file: file, line: line)
+    }
+
+    func testOpenSBIAndUBootUnderTheInterpreter() throws { try bootUBoot(accel: "interp") }
+
+    func testOpenSBIAndUBootUnderTheJIT() throws { try bootUBoot(accel: "jit") }
+}
