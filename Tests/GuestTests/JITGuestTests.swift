@@ -60,22 +60,10 @@ final class JITGuestTests: XCTestCase {
 
     /// OpenSBI + U-Boot to the prompt and a computed answer, on each engine.
     private func bootUBoot(accel: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let binary = try backplane(file: file, line: line)
-        for firmware in [FirmwareBootTests.openSBI, FirmwareBootTests.uBoot]
-        where !FileManager.default.fileExists(atPath: firmware) {
-            return XCTFail("\(firmware) is missing: run scripts/setup.sh", file: file, line: line)
-        }
-        let console = try ConsoleSession([binary, "run", "virt", "--accel", accel, "--smp", "2", "--timeout", "120"])
-        XCTAssertNotNil(console.waitFor("Hit any key to stop autoboot", timeout: 60),
-                        "no autoboot prompt under --accel \(accel):\n\(console.transcript)", file: file, line: line)
-        console.type(" ")
-        XCTAssertNotNil(console.waitFor("\n=> ", timeout: 30), "no U-Boot prompt:\n\(console.transcript)", file: file, line: line)
-        console.type("mw.b 0x84000000 0 0x1000; crc32 0x84000000 0x1000\r")
-        let crc = console.waitFor("\n=> ", timeout: 30)
-        XCTAssertTrue(crc?.contains("==> c71c0011") ?? false, "crc32 under --accel \(accel):\n\(crc ?? console.transcript)",
-                      file: file, line: line)
-        console.type("poweroff\r")
-        XCTAssertEqual(console.waitForExit(timeout: 30), 0, "poweroff:\n\(console.transcript)", file: file, line: line)
+        guard let uBoot = try UBootConsole.boot(board: "virt", arguments: ["--accel", accel, "--smp", "2"], file: file, line: line) else { return }
+        let crc = uBoot.run("mw.b 0x84000000 0 0x1000; crc32 0x84000000 0x1000")
+        XCTAssertTrue(crc.contains("==> c71c0011"), "crc32 under --accel \(accel):\n\(crc)", file: file, line: line)
+        uBoot.powerOff(file: file, line: line)
     }
 
     func testOpenSBIAndUBootUnderTheInterpreter() throws { try bootUBoot(accel: "interp") }
