@@ -6,6 +6,9 @@ import PackageDescription
 // running machine; the `backplane` CLI sits on top.
 let hotPathFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
+/// C example plugins find the SDK as <backplane/...> (Plugins/include), as third-party ones do.
+let pluginSDK: [CSetting] = [.unsafeFlags(["-I\(Context.packageDirectory)/Plugins/include", "-std=c11", "-Wall"])]
+
 let package = Package(
     name: "Backplane",
     platforms: [.macOS(.v13)],
@@ -39,12 +42,14 @@ let package = Package(
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", path: "Modules/QPP"),
         .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "Memory", "IRQ"], path: "Modules/PluginHost"),
-        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: "."),
-        .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: "."),
-        .target(name: "qpp_srv", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_srv"),
+        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
+                cSettings: pluginSDK),
+        .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
+                cSettings: pluginSDK),
+        .target(name: "qpp_srv", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_srv", cSettings: pluginSDK),
         // qpp_client includes qpp_srv's public header but must not link its code.
         .target(name: "qpp_client", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_client",
-                publicHeadersPath: ".", cSettings: [.headerSearchPath("srv_include")]),
+                publicHeadersPath: ".", cSettings: pluginSDK + [.headerSearchPath("srv_include")]),
         .target(name: "swift_scratch", dependencies: ["CBackplane"], path: "Plugins/examples/swift_scratch"),
         .target(name: "Machine",
                 dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree", "PluginHost",
