@@ -2,6 +2,7 @@ import ArgumentParser
 import Devices
 import Foundation
 import Machine
+import PluginHost
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,10 +46,28 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds of host time (exit status 124).", valueName: "SECONDS"))
     var timeout: Double?
 
+    @Option(name: .customLong("plugin"),
+            help: ArgumentHelp("Load a plugin (repeatable); its install entry receives the key=value arguments.",
+                               valueName: "PATH[,key=value...]"))
+    var plugins: [String] = []
+
+    @Option(name: .customLong("device"),
+            help: ArgumentHelp("Add a device (repeatable): built-in or plugin type, with name=, at=BUS/DD.F, reg=BASE:SIZE, irq=CTRL@N and properties.",
+                               valueName: "TYPE[,key=value...]"))
+    var devices: [String] = []
+
     func run() throws {
         guard accel == "interp" || accel == "jit" else { fail("--accel: '\(accel)' is not one of interp, jit") }
         if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
-        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+        // Plugins first: they provide device types the board file may use.
+        let host = loadPlugins()
+        let catalog: DeviceTypeCatalog
+        do { catalog = try DeviceTypeCatalog.builtIn.registering(pluginTypes: host) } catch { fail("\(error)") }
+        var loaded = loadBoard(self.board, catalog: catalog)
+        for device in devices {
+            do { loaded = try loaded.addingDevice(device, catalog: catalog) } catch { fail("\(error)") }
+        }
+        let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
 
         var boot = BootConfiguration(board: board)
         if let bios { boot.firmware = bios == "none" ? nil : bios }
@@ -66,7 +85,7 @@ struct Run: ParsableCommand {
 
         let machine: Machine
         do {
-            machine = try Machine(board: board, serial: backend)
+            machine = try Machine(board: board, serial: backend, plugins: host)
             try machine.boot(boot)
         } catch {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
@@ -77,9 +96,33 @@ struct Run: ParsableCommand {
         }
         let exit = machine.run(timeout: timeout)
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
+        host.shutdown()
         if exit == .timeout {
             FileHandle.standardError.write(Data("\nbackplane: timeout after \(timeout ?? 0) s\n".utf8))
         }
         throw ExitCode(exit.status)
+    }
+
+    /// The board file's `plugins:` then every `--plugin`, loaded, ordered and installed; any
+    /// error stops the run here (exit status 2) before the guest starts.
+    private func loadPlugins() -> PluginHost {
+        var requests: [PluginRequest] = []
+        if isBoardPath(board) || Board.bundledPath(name: board) != nil {
+            let path = isBoardPath(board) ? board : Board.bundledPath(name: board)!
+            do {
+                for plugin in try BoardLoader.plugins(path: path) {
+                    requests.append(PluginRequest(path: plugin.path, arguments: plugin.arguments.map { ($0.key, $0.value) }))
+                }
+            } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                Foundation.exit(2)
+            }
+        }
+        for text in plugins {
+            do { requests.append(try PluginRequest.parse(text)) } catch { fail("\(error)") }
+        }
+        let host = PluginHost()
+        do { try host.load(requests) } catch { fail("\(error)") }
+        return host
     }
 }
