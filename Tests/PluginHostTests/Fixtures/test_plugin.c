@@ -38,6 +38,14 @@ static int install(const bp_host *host, bp_plugin *self, const bp_args *args) {
     (void)host->qpp->import_function(self, "srv", "do_add", IMPORT_SIGNATURE, &found);
     /* Deliberately not checking the result: the host refuses the plugin anyway. */
 #endif
+#ifdef REGISTER_PCI_SIZE
+    bp_pci_device_type type;
+    memset(&type, 0, sizeof type);
+    type.struct_size = sizeof type;
+    type.name = "bad.pci";
+    type.bars[0] = (bp_pci_bar_spec){BP_PCI_BAR_MEM32, 0, REGISTER_PCI_SIZE, 0, 0};
+    if (host->pci->register_type(self, &type) != BP_OK) return 1;
+#endif
 #ifdef FAIL_MESSAGE
     host->set_error(self, FAIL_MESSAGE);
     return 1;
