@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "Memory"],
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "Memory", "IRQ", "Devices", "DeviceTree"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive

@@ -42,7 +42,11 @@ static int install(const bp_host *host, bp_plugin *self, const bp_args *args) {
     bp_pci_device_type type;
     memset(&type, 0, sizeof type);
     type.struct_size = sizeof type;
+#ifdef PCI_TYPE_NAME
+    type.name = PCI_TYPE_NAME;
+#else
     type.name = "bad.pci";
+#endif
     type.bars[0] = (bp_pci_bar_spec){BP_PCI_BAR_MEM32, 0, REGISTER_PCI_SIZE, 0, 0};
     if (host->pci->register_type(self, &type) != BP_OK) return 1;
 #endif
