@@ -60,9 +60,7 @@ struct Run: ParsableCommand {
         guard accel == "interp" || accel == "jit" else { fail("--accel: '\(accel)' is not one of interp, jit") }
         if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
         // Plugins first: they provide device types the board file may use.
-        let host = loadPlugins()
-        let catalog: DeviceTypeCatalog
-        do { catalog = try DeviceTypeCatalog.builtIn.registering(pluginTypes: host) } catch { fail("\(error)") }
+        let (host, catalog) = loadPlugins(board: board, plugins: plugins)
         var loaded = loadBoard(self.board, catalog: catalog)
         for device in devices {
             do { loaded = try loaded.addingDevice(device, catalog: catalog) } catch { fail("\(error)") }
@@ -101,28 +99,5 @@ struct Run: ParsableCommand {
             FileHandle.standardError.write(Data("\nbackplane: timeout after \(timeout ?? 0) s\n".utf8))
         }
         throw ExitCode(exit.status)
-    }
-
-    /// The board file's `plugins:` then every `--plugin`, loaded, ordered and installed; any
-    /// error stops the run here (exit status 2) before the guest starts.
-    private func loadPlugins() -> PluginHost {
-        var requests: [PluginRequest] = []
-        if isBoardPath(board) || Board.bundledPath(name: board) != nil {
-            let path = isBoardPath(board) ? board : Board.bundledPath(name: board)!
-            do {
-                for plugin in try BoardLoader.plugins(path: path) {
-                    requests.append(PluginRequest(path: plugin.path, arguments: plugin.arguments.map { ($0.key, $0.value) }))
-                }
-            } catch {
-                FileHandle.standardError.write(Data("\(error)\n".utf8))
-                Foundation.exit(2)
-            }
-        }
-        for text in plugins {
-            do { requests.append(try PluginRequest.parse(text)) } catch { fail("\(error)") }
-        }
-        let host = PluginHost()
-        do { try host.load(requests) } catch { fail("\(error)") }
-        return host
     }
 }
