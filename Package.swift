@@ -6,11 +6,20 @@ import PackageDescription
 // running machine; the `backplane` CLI sits on top.
 let hotPathFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
+/// C example plugins find the SDK as <backplane/...> (Plugins/include), as third-party ones do.
+let pluginSDK: [CSetting] = [.unsafeFlags(["-I\(Context.packageDirectory)/Plugins/include", "-std=c11", "-Wall"])]
+
 let package = Package(
     name: "Backplane",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "backplane", targets: ["backplane"]),
+        // Example plugins (docs/plugins.md): shared libraries `backplane run --plugin` loads.
+        .library(name: "acme_edu", type: .dynamic, targets: ["acme_edu"]),
+        .library(name: "acme_timer", type: .dynamic, targets: ["acme_timer"]),
+        .library(name: "qpp_srv", type: .dynamic, targets: ["qpp_srv"]),
+        .library(name: "qpp_client", type: .dynamic, targets: ["qpp_client"]),
+        .library(name: "swift_scratch", type: .dynamic, targets: ["swift_scratch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,15 +37,29 @@ let package = Package(
         .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ"], path: "Modules/Virtio"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
+        // Plugins (docs/plugins.md): the C SDK as a module, QPP between plugins, the host that
+        // loads plugins and adapts their devices to the bus protocols.
+        .systemLibrary(name: "CBackplane", path: "Plugins/include"),
+        .target(name: "QPP", path: "Modules/QPP"),
+        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "Memory", "IRQ"], path: "Modules/PluginHost"),
+        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
+                cSettings: pluginSDK),
+        .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
+                cSettings: pluginSDK),
+        .target(name: "qpp_srv", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_srv", cSettings: pluginSDK),
+        // qpp_client includes qpp_srv's public header but must not link its code.
+        .target(name: "qpp_client", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_client",
+                publicHeadersPath: ".", cSettings: pluginSDK + [.headerSearchPath("srv_include")]),
+        .target(name: "swift_scratch", dependencies: ["CBackplane"], path: "Plugins/examples/swift_scratch"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree", "PluginHost",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // Modules/Machine/Boards is a symlink to the top-level Boards/ folder, so the
                 // bundled board files ship next to the binary (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
         .testTarget(name: "MemoryTests", dependencies: ["Memory"], path: "Tests/MemoryTests"),
@@ -45,6 +68,9 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
+        .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "Memory", "IRQ", "Devices", "DeviceTree"],
+                    path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive
         // the release `backplane` binary and Debian's cross toolchain, so run them with `-c release`.

@@ -36,27 +36,32 @@ func fail(_ message: String) -> Never {
 }
 
 /// A board by bundled name or by path; errors print as the loader formats them (file:line:col).
-func loadBoard(_ nameOrPath: String) -> Board {
+func loadBoard(_ nameOrPath: String, catalog: DeviceTypeCatalog = .builtIn) -> Board {
     do {
-        if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/") {
-            return try BoardLoader.load(path: nameOrPath)
+        if isBoardPath(nameOrPath) {
+            return try BoardLoader.load(path: nameOrPath, catalog: catalog)
         }
-        return try Board.bundled(name: nameOrPath)
+        return try Board.bundled(name: nameOrPath, catalog: catalog)
     } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         exit(2)
     }
 }
 
+/// Whether the board argument names a file rather than a bundled board.
+func isBoardPath(_ nameOrPath: String) -> Bool {
+    nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
+}
+
 /// Applies `--smp` and `--memory`, then validates the result (an override can make it invalid).
-func applyOverrides(_ board: Board, harts: Int?, memory: String?) -> Board {
+func applyOverrides(_ board: Board, harts: Int?, memory: String?, catalog: DeviceTypeCatalog = .builtIn) -> Board {
     var board = board
     if let harts { board = board.withHarts(count: harts) }
     if let memory {
         guard let size = parseSize(memory) else { fail("--memory: '\(memory)' is not a size (e.g. 256M, 1G)") }
         board = board.withMemory(size: size)
     }
-    do { try board.validate() } catch {
+    do { try board.validate(catalog: catalog) } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         exit(2)
     }

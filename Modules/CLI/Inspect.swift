@@ -15,8 +15,13 @@ struct Check: ParsableCommand {
     @Option(help: ArgumentHelp("RAM size of the first memory region.", valueName: "SIZE"))
     var memory: String?
 
+    @Option(name: .customLong("plugin"), help: ArgumentHelp("Load a plugin for its device types (repeatable).", valueName: "PATH[,key=value...]"))
+    var plugins: [String] = []
+
     func run() throws {
-        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+        let (host, catalog) = loadPlugins(board: self.board, plugins: plugins)
+        defer { host.shutdown() }
+        let board = applyOverrides(loadBoard(self.board, catalog: catalog), harts: smp, memory: memory, catalog: catalog)
         print(BoardReport(board).text, terminator: "")
     }
 }
@@ -43,11 +48,16 @@ struct DTB: ParsableCommand {
     @Option(help: ArgumentHelp("RAM size of the first memory region.", valueName: "SIZE"))
     var memory: String?
 
+    @Option(name: .customLong("plugin"), help: ArgumentHelp("Load a plugin for its device types (repeatable).", valueName: "PATH[,key=value...]"))
+    var plugins: [String] = []
+
     func run() throws {
-        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+        let (host, catalog) = loadPlugins(board: self.board, plugins: plugins)
+        defer { host.shutdown() }
+        let board = applyOverrides(loadBoard(self.board, catalog: catalog), harts: smp, memory: memory, catalog: catalog)
         var bytes: [UInt8]
         do {
-            bytes = try DeviceTreeGenerator.generate(board: board, bootArgs: append ?? board.boot.append)
+            bytes = try DeviceTreeGenerator.generate(board: board, bootArgs: append ?? board.boot.append, catalog: catalog)
             if dts { bytes = Array(try DeviceTreeGenerator.toDTS(bytes).utf8) }
         } catch { fail("\(error)") }
         if let output {

@@ -3,6 +3,7 @@ import CPU
 import Devices
 import Foundation
 import Machine
+import PluginHost
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,6 +55,16 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds of host time (exit status 124).", valueName: "SECONDS"))
     var timeout: Double?
 
+    @Option(name: .customLong("plugin"),
+            help: ArgumentHelp("Load a plugin (repeatable); its install entry receives the key=value arguments.",
+                               valueName: "PATH[,key=value...]"))
+    var plugins: [String] = []
+
+    @Option(name: .customLong("device"),
+            help: ArgumentHelp("Add a device (repeatable): built-in or plugin type, with name=, at=BUS/DD.F, reg=BASE:SIZE, irq=CTRL@N and properties.",
+                               valueName: "TYPE[,key=value...]"))
+    var devices: [String] = []
+
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
         var debug = JITDebugOptions(perfMap: perfMap)
@@ -66,7 +77,13 @@ struct Run: ParsableCommand {
         }
         JITDebugOptions.current = debug
         if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
-        let board = applyOverrides(loadBoard(self.board), harts: smp, memory: memory)
+        // Plugins first: they provide device types the board file may use.
+        let (host, catalog) = loadPlugins(board: board, plugins: plugins)
+        var loaded = loadBoard(self.board, catalog: catalog)
+        for device in devices {
+            do { loaded = try loaded.addingDevice(device, catalog: catalog) } catch { fail("\(error)") }
+        }
+        let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
 
         var boot = BootConfiguration(board: board)
         if let bios { boot.firmware = bios == "none" ? nil : bios }
@@ -84,7 +101,7 @@ struct Run: ParsableCommand {
 
         let machine: Machine
         do {
-            machine = try Machine(board: board, serial: backend)
+            machine = try Machine(board: board, serial: backend, plugins: host)
             try machine.boot(boot)
         } catch {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
@@ -93,6 +110,7 @@ struct Run: ParsableCommand {
         for hart in machine.harts { hart.accelerator = accelerator }
         let exit = machine.run(timeout: timeout)
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
+        host.shutdown()
         if exit == .timeout {
             FileHandle.standardError.write(Data("\nbackplane: timeout after \(timeout ?? 0) s\n".utf8))
         }

@@ -104,7 +104,7 @@ extension Machine {
         if let dtb = configuration.dtb {
             deviceTree = try readFile(dtb)
         } else {
-            deviceTree = try DeviceTreeGenerator.generate(board: board, bootArgs: configuration.append, initrd: initrdRange)
+            deviceTree = try DeviceTreeGenerator.generate(board: board, bootArgs: configuration.append, initrd: initrdRange, catalog: catalog)
         }
         let top = ram.base < 3072 * Machine.megabyte ? min(ramEnd, 3072 * Machine.megabyte) : ramEnd
         guard UInt64(deviceTree.count) < top - ram.base else { throw MachineError("the device tree does not fit in RAM") }
@@ -121,6 +121,7 @@ extension Machine {
     func reboot() {
         for image in bootLayout.images { _ = space.dma.write(image.address, bytes: image.bytes) }
         resetPCI()
+        plugins?.resetPlatformDevices()
         resetHarts()
     }
 

@@ -44,6 +44,7 @@ extension Machine {
                 case "edu":
                     try bridge.attach(at: slot) { bus in EduFunction(bus: bus) }
                 default:
+                    if try attachPluginFunction(device, bridge: bridge, slot: slot) { break }
                     throw MachineError("\(prefix): type '\(device.type)' is not a PCI function")
                 }
             } catch let error as MachineError {

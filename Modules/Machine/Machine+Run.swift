@@ -58,6 +58,7 @@ extension Machine {
         for uart in uarts { uart.poll() }
         for rtc in rtcs { rtc.poll() }
         htif?.poll()
+        plugins?.timers.fireDue()
     }
 
     /// Every hart is in WFI: sleep until the next timer deadline (or briefly, to poll input).
@@ -69,6 +70,8 @@ extension Machine {
         for rtc in rtcs {
             if let alarm = rtc.nanosecondsUntilAlarm() { nanoseconds = min(nanoseconds, alarm) }
         }
+        // Plugin timers count virtual ns of the same timebase.
+        if let next = plugins?.timers.nanosecondsUntilNext() { nanoseconds = min(nanoseconds, next) }
         if let deadline {
             let now = DispatchTime.now().uptimeNanoseconds
             nanoseconds = min(nanoseconds, deadline > now ? deadline - now : 0)

@@ -4,6 +4,7 @@ import Foundation
 import IRQ
 import Memory
 import PCI
+import PluginHost
 
 /// Why a machine could not be built or booted. One line, naming the file or device at fault.
 public struct MachineError: Error, CustomStringConvertible {
@@ -40,12 +41,20 @@ public final class Machine {
     private var wantsHTIF = false
     /// What `boot` loaded, kept for a guest-requested reset.
     var bootLayout = BootLayout()
+    /// Loaded plugins whose device types the board may use (Machine+Plugins.swift); nil for none.
+    public let plugins: PluginHost?
+    /// Built-in device types plus the plugins' ones: the device tree is generated from it.
+    public let catalog: DeviceTypeCatalog
 
-    /// Builds the machine described by `board` (already validated).
-    public init(board: Board, serial: any SerialBackend) throws(MachineError) {
+    /// Builds the machine described by `board` (already validated against a catalog that
+    /// includes the device types of `plugins`, if any).
+    public init(board: Board, serial: any SerialBackend, plugins: PluginHost? = nil) throws(MachineError) {
         self.board = board
         self.serial = serial
+        self.plugins = plugins
+        catalog = try plugins.map { host throws(MachineError) in try DeviceTypeCatalog.builtIn.registering(pluginTypes: host) } ?? .builtIn
         timebase = Timebase(frequency: board.harts.timebaseFrequency)
+        plugins?.attach(timebase: timebase)
 
         for region in board.memory {
             do { try space.mapRAM(name: region.name, base: region.base, size: region.size) }
@@ -103,6 +112,7 @@ public final class Machine {
         case "pci-host-ecam-generic":
             try instantiatePCIHost(device)
         default:
+            if try instantiatePluginDevice(device) { return }
             throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': type '\(device.type)' cannot be instantiated")
         }
     }

@@ -20,6 +20,8 @@ public struct Board: Sendable {
     /// Devices in file order.
     public var devices: [BoardDevice]
     public var boot: BoardBoot
+    /// Plugins to load before the devices are built (`plugins:`; docs/plugins.md).
+    public var plugins: [BoardPlugin] = []
 
     public init(name: String, description: String = "", model: String? = nil, compatible: [String]? = nil,
                 sourcePath: String = "<memory>", harts: BoardHarts, memory: [BoardMemoryRegion],

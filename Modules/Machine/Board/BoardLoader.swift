@@ -22,6 +22,22 @@ public enum BoardLoader {
         return try load(yaml: text, path: path, catalog: catalog, extraDeviceTypes: extraDeviceTypes)
     }
 
+    /// The `plugins:` list of the board file at `path`, read before the board itself since
+    /// the plugins provide device types it may use. Empty when the file has none.
+    public static func plugins(path: String) throws(BoardErrors) -> [BoardPlugin] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw BoardErrors([BoardError(path: path, location: nil, message: "cannot read the board file: \(error.localizedDescription)")])
+        }
+        let diagnostics = BoardDiagnostics(path: path)
+        let parser = BoardParser(diagnostics: diagnostics, catalog: .builtIn, extraDeviceTypes: [])
+        let plugins = parser.parsePluginsOnly(text, path: path) ?? []
+        if !diagnostics.errors.isEmpty { throw BoardErrors(diagnostics.sorted) }
+        return plugins
+    }
+
     /// Loads and validates a board from YAML text; `path` is only used in messages.
     public static func load(yaml text: String, path: String, catalog: DeviceTypeCatalog = .builtIn,
                             extraDeviceTypes: Set<String> = []) throws(BoardErrors) -> Board {
@@ -38,7 +54,8 @@ public enum BoardLoader {
 
 /// Keys of each level of the format (docs/boards.md), in documentation order.
 enum BoardKeys {
-    static let top = ["name", "description", "model", "compatible", "harts", "memory", "devices", "boot"]
+    static let top = ["name", "description", "model", "compatible", "harts", "memory", "devices", "boot", "plugins"]
+    static let plugin = ["path", "args"]
     static let harts = ["count", "isa", "mmu", "timebase-frequency"]
     static let memory = ["name", "base", "size"]
     static let device = ["name", "type", "reg", "at", "irq", "properties"]
@@ -104,7 +121,47 @@ private final class BoardParser {
         if let boot = fields["boot"] {
             board.boot = parseBoot(boot.value)
         }
+        if let plugins = fields["plugins"] {
+            board.plugins = parsePlugins(plugins.value, path: path)
+        }
         return board
+    }
+
+    /// Only the `plugins:` list of a board file (read before the rest, whose device types
+    /// the plugins may provide); nil when the file does not parse as YAML.
+    func parsePluginsOnly(_ text: String, path: String) -> [BoardPlugin]? {
+        guard let root = try? Yams.compose(yaml: text), let mapping = root.mapping else { return nil }
+        guard let node = mapping["plugins"] else { return [] }
+        return parsePlugins(node, path: path)
+    }
+
+    /// `plugins:` entries: `- PATH` or `- {path: PATH, args: {key: value}}`; a relative path
+    /// is relative to the board file's folder.
+    func parsePlugins(_ node: Node, path boardPath: String) -> [BoardPlugin] {
+        guard let sequence = sequence(node, key: "plugins") else { return [] }
+        let folder = (boardPath as NSString).deletingLastPathComponent
+        func resolve(_ text: String) -> String {
+            text.hasPrefix("/") || folder.isEmpty ? text : (folder as NSString).appendingPathComponent(text)
+        }
+        var plugins: [BoardPlugin] = []
+        for (index, item) in sequence.enumerated() {
+            if let scalar = item.scalar {
+                plugins.append(BoardPlugin(path: resolve(scalar.string), location: location(item)))
+                continue
+            }
+            guard let mapping = mapping(item, key: "plugin #\(index + 1)", plural: false) else { continue }
+            let fields = self.fields(of: mapping, allowed: BoardKeys.plugin, required: ["path"], context: "plugin #\(index + 1)")
+            guard let pathValue = fields["path"].flatMap({ scalar($0.value, key: "path") }) else { continue }
+            var plugin = BoardPlugin(path: resolve(pathValue.text), location: location(item))
+            if let args = fields["args"], let argsMapping = self.mapping(args.value, key: "args") {
+                for (key, value) in argsMapping {
+                    guard let keyText = scalar(key, key: "args")?.text, let valueText = scalar(value, key: keyText)?.text else { continue }
+                    plugin.arguments.append(BoardPluginArgument(key: keyText, value: valueText))
+                }
+            }
+            plugins.append(plugin)
+        }
+        return plugins
     }
 
     // MARK: Sections

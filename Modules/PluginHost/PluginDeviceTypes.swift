@@ -1,0 +1,193 @@
+import CBackplane
+import Memory
+import PCI
+
+/// A property a plugin device type accepts, as the board loader checks it.
+public struct PluginProperty: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case integer
+        case string
+        case boolean
+    }
+
+    public let name: String
+    public let kind: Kind
+    /// nil: required.
+    public let defaultValue: String?
+    public let summary: String
+}
+
+/// A PCI device type a plugin registered (`pci->register_type`), copied into Swift values;
+/// the C struct is kept for its numbers and callbacks only (its strings belong to the plugin).
+public final class PluginPCIType {
+    public let name: String
+    public let summary: String
+    public let properties: [PluginProperty]
+    public unowned let plugin: LoadedPlugin
+    /// By BAR index (6 entries); nil where the type has none.
+    public let bars: [PCIBAR?]
+    public let identity: PCIIdentity
+    let raw: bp_pci_device_type
+    let ramBars: [Bool]
+
+    init(raw: bp_pci_device_type, name: String, summary: String, properties: [PluginProperty],
+         bars: [PCIBAR?], ramBars: [Bool], plugin: LoadedPlugin) {
+        var copy = raw
+        copy.name = nil
+        copy.summary = nil
+        copy.properties = nil
+        self.raw = copy
+        self.name = name
+        self.summary = summary
+        self.properties = properties
+        self.bars = bars
+        self.ramBars = ramBars
+        self.plugin = plugin
+        identity = PCIIdentity(vendorID: raw.vendor_id, deviceID: raw.device_id, revision: raw.revision,
+                               classCode: raw.class_code & 0xff_ffff,
+                               subsystemVendorID: raw.subsystem_vendor_id, subsystemID: raw.subsystem_id)
+    }
+
+    /// The declared BARs in index order, for the board's window checks.
+    public var declaredBARs: [PCIBAR] { bars.compactMap { $0 } }
+}
+
+/// A platform (MMIO) device type a plugin registered (`platform->register_type`).
+public final class PluginPlatformType {
+    public let name: String
+    public let summary: String
+    public let properties: [PluginProperty]
+    public let nodeName: String
+    public let compatible: String
+    public let minimumSize: UInt64
+    public let accessSizes: AccessSizes
+    public let irqCount: ClosedRange<Int>
+    public unowned let plugin: LoadedPlugin
+    let raw: bp_platform_device_type
+
+    init(raw: bp_platform_device_type, name: String, summary: String, properties: [PluginProperty], nodeName: String,
+         compatible: String, plugin: LoadedPlugin) {
+        var copy = raw
+        copy.name = nil
+        copy.summary = nil
+        copy.properties = nil
+        copy.node_name = nil
+        copy.compatible = nil
+        self.raw = copy
+        self.name = name
+        self.summary = summary
+        self.properties = properties
+        self.nodeName = nodeName
+        self.compatible = compatible
+        minimumSize = raw.minimum_size
+        let sizes = AccessSizes(rawValue: UInt8(truncatingIfNeeded: raw.access_sizes & 0xf))
+        accessSizes = sizes.rawValue == 0 ? .all : sizes
+        irqCount = Int(raw.irq_count_min)...Int(max(raw.irq_count_min, raw.irq_count_max))
+        self.plugin = plugin
+    }
+}
+
+/// Checks of what a plugin registers, so a bad type is refused with a message instead of
+/// tripping a precondition in the PCI core.
+enum PluginTypeValidation {
+    static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+        }
+    }
+
+    static func properties(_ pointer: UnsafePointer<bp_property_spec>?, count: UInt32, type: String) throws(TypeError) -> [PluginProperty] {
+        guard count > 0 else { return [] }
+        guard let pointer else { throw TypeError("device type '\(type)': property_count is \(count) but properties is NULL") }
+        var result: [PluginProperty] = []
+        for index in 0..<Int(count) {
+            let spec = pointer[index]
+            guard let cName = spec.name else { throw TypeError("device type '\(type)': property #\(index) has no name") }
+            let name = String(cString: cName)
+            let kind: PluginProperty.Kind
+            switch Int32(spec.kind) {
+            case BP_PROPERTY_INTEGER: kind = .integer
+            case BP_PROPERTY_STRING: kind = .string
+            case BP_PROPERTY_BOOLEAN: kind = .boolean
+            default: throw TypeError("device type '\(type)': property '\(name)' has unknown kind \(spec.kind)")
+            }
+            result.append(PluginProperty(name: name, kind: kind, defaultValue: spec.default_value.map { String(cString: $0) },
+                                         summary: spec.summary.map { String(cString: $0) } ?? ""))
+        }
+        return result
+    }
+
+    /// The BARs of a PCI type, or why they are invalid.
+    static func bars(of type: bp_pci_device_type, name: String) throws(TypeError) -> (bars: [PCIBAR?], ram: [Bool]) {
+        let specs = withUnsafeBytes(of: type.bars) { Array($0.bindMemory(to: bp_pci_bar_spec.self)) }
+        var bars = [PCIBAR?](repeating: nil, count: 6)
+        var ram = [Bool](repeating: false, count: 6)
+        var index = 0
+        while index < 6 {
+            let spec = specs[index]
+            defer { index += 1 }
+            let kind: PCIBAR.Kind
+            switch Int32(spec.kind) {
+            case BP_PCI_BAR_NONE: continue
+            case BP_PCI_BAR_MEM32: kind = .memory32
+            case BP_PCI_BAR_MEM64: kind = .memory64
+            case BP_PCI_BAR_IO: kind = .io
+            default: throw TypeError("device type '\(name)': BAR \(index) has unknown kind \(spec.kind)")
+            }
+            let size = spec.size
+            let what = "device type '\(name)': BAR \(index) of 0x\(String(size, radix: 16)) bytes"
+            guard size.nonzeroBitCount == 1 else { throw TypeError("\(what): the size is not a power of two") }
+            switch kind {
+            case .io where !(4...256).contains(size): throw TypeError("\(what): an I/O BAR takes 4...256 bytes")
+            case .memory32 where size < 16, .memory64 where size < 16: throw TypeError("\(what): a memory BAR takes at least 16 bytes")
+            case .memory32 where size > 1 << 31: throw TypeError("\(what): a 32-bit BAR takes at most 2 GiB")
+            default: break
+            }
+            if kind == .memory64 {
+                guard index < 5, specs[index + 1].kind == UInt32(BP_PCI_BAR_NONE) else {
+                    throw TypeError("device type '\(name)': 64-bit BAR \(index) needs BAR \(index + 1) left empty")
+                }
+            }
+            let sizes = AccessSizes(rawValue: UInt8(truncatingIfNeeded: spec.access_sizes & 0xf))
+            bars[index] = PCIBAR(kind: kind, size: size, prefetchable: spec.flags & UInt32(BP_PCI_BAR_PREFETCHABLE) != 0,
+                                 accessSizes: sizes.rawValue == 0 ? .all : sizes)
+            ram[index] = spec.flags & UInt32(BP_PCI_BAR_RAM) != 0
+            if kind == .memory64 { index += 1 }
+        }
+        return (bars, ram)
+    }
+
+    static func capabilities(of type: bp_pci_device_type, bars: [PCIBAR?], name: String) throws(TypeError) {
+        let msi = type.msi_vectors
+        if msi != 0, msi.nonzeroBitCount != 1 || msi > 32 {
+            throw TypeError("device type '\(name)': msi_vectors \(msi) is not 0, 1, 2, 4, 8, 16 or 32")
+        }
+        if type.msix_vectors != 0 {
+            guard type.msix_vectors <= 2048 else { throw TypeError("device type '\(name)': msix_vectors \(type.msix_vectors) exceeds 2048") }
+            let tableBytes = UInt64(type.msix_vectors) * 16
+            let pbaBytes = UInt64((type.msix_vectors + 63) / 64) * 8
+            for (what, bar, offset, bytes) in [("table", type.msix_table_bar, type.msix_table_offset, tableBytes),
+                                               ("PBA", type.msix_pba_bar, type.msix_pba_offset, pbaBytes)] {
+                guard bar < 6, let declared = bars[Int(bar)], declared.kind != .io else {
+                    throw TypeError("device type '\(name)': the MSI-X \(what) is in BAR \(bar), which is not a memory BAR of the type")
+                }
+                guard offset & 7 == 0, offset <= declared.size, bytes <= declared.size - offset else {
+                    throw TypeError("device type '\(name)': the MSI-X \(what) at 0x\(String(offset, radix: 16)) (0x\(String(bytes, radix: 16)) bytes) is not 8-byte aligned inside BAR \(bar)")
+                }
+            }
+        }
+        let vendor = type.vendor_capability_length
+        if vendor != 0, !(4...64).contains(vendor) {
+            throw TypeError("device type '\(name)': vendor_capability_length \(vendor) is not 0 or 4...64")
+        }
+        if type.interrupt_pin > 4 {
+            throw TypeError("device type '\(name)': interrupt_pin \(type.interrupt_pin) is not 0...4")
+        }
+    }
+
+    struct TypeError: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+}

@@ -1,0 +1,227 @@
+import CBackplane
+import Foundation
+import IRQ
+import Memory
+import PCI
+import QPP
+
+/// Loads plugins (shared libraries exporting `backplane_plugin_descriptor`, see
+/// Plugins/include/backplane/plugin.h), installs them in dependency order, builds instances of
+/// the device types they register and shuts them down in reverse order.
+///
+/// Lifecycle: `load` (open, check, order, install) happens before the board file is read,
+/// since a board names plugin device types; the machine then calls `createPCIFunction` /
+/// `createPlatformDevice` per board device, `attach(timebase:)`, fires `timers` from its run
+/// loop, and `shutdown()` runs at the end. Everything runs on the machine thread except QPP.
+public final class PluginHost {
+    /// The ABI this host provides (plugin.h BP_ABI_MAJOR.BP_ABI_MINOR).
+    public static let abiMajor = Int(BP_ABI_MAJOR)
+    public static let abiMinor = Int(BP_ABI_MINOR)
+
+    /// Installed plugins in install (dependency) order.
+    public private(set) var plugins: [LoadedPlugin] = []
+    public private(set) var pciTypes: [PluginPCIType] = []
+    public private(set) var platformTypes: [PluginPlatformType] = []
+    public let qpp = QPPRegistry()
+    public let timers = PluginTimerQueue()
+    /// Instances in creation order (destroyed in reverse).
+    public private(set) var pciFunctions: [PluginPCIFunction] = []
+    public private(set) var platformDevices: [PluginPlatformDevice] = []
+    /// The plugin whose install is running: only it may register device types.
+    var installing: LoadedPlugin?
+    let interface: HostInterface
+    private var isShutDown = false
+
+    public init() {
+        interface = HostInterface()
+    }
+
+    deinit { shutdown() }
+
+    /// Opens, checks, orders and installs `requests`. On any error nothing stays installed
+    /// (plugins installed before the failing one have exited) and the error says why.
+    public func load(_ requests: [PluginRequest]) throws(PluginError) {
+        var opened: [LoadedPlugin] = []
+        for request in requests {
+            let plugin = try open(request)
+            if let first = opened.first(where: { $0.name == plugin.name }) {
+                throw .duplicateName(name: plugin.name, firstPath: first.path, secondPath: plugin.path)
+            }
+            opened.append(plugin)
+        }
+        let order: [Int]
+        do { order = try LoadOrder.resolve(opened.map { LoadOrder.Node(name: $0.name, uses: $0.uses) }) }
+        catch { throw .dependency(error) }
+        for index in order {
+            do { try install(opened[index]) } catch {
+                shutdown()
+                throw error
+            }
+        }
+    }
+
+    /// The type called `name`, if a plugin registered one.
+    public func pciType(named name: String) -> PluginPCIType? { pciTypes.first { $0.name == name } }
+    public func platformType(named name: String) -> PluginPlatformType? { platformTypes.first { $0.name == name } }
+
+    // MARK: Opening
+
+    private func open(_ request: PluginRequest) throws(PluginError) -> LoadedPlugin {
+        let path = request.path
+        guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path: path) }
+        // dlopen searches the library path for a name without a slash: make it explicit.
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard let library = dlopen(absolute, RTLD_NOW | RTLD_LOCAL) else {
+            throw .notLoadable(path: path, reason: dlerror().map { String(cString: $0) } ?? "unknown dlopen error")
+        }
+        guard let symbol = dlsym(library, BP_PLUGIN_ENTRY_SYMBOL) else {
+            dlclose(library)
+            throw .notAPlugin(path: path)
+        }
+        let entry = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<bp_plugin_descriptor>?).self)
+        // The magic word and size come first in every version of the descriptor; a 1.0
+        // descriptor must at least reach `exit`.
+        let minimum = MemoryLayout<bp_plugin_descriptor>.offset(of: \bp_plugin_descriptor.exit)! + MemoryLayout<UnsafeRawPointer>.size
+        guard let pointer = entry(), pointer.pointee.magic == BP_PLUGIN_MAGIC, Int(pointer.pointee.struct_size) >= minimum,
+              let cName = pointer.pointee.name else {
+            // Not closed: the library's code may still be referenced by static initialisers.
+            throw .badDescriptor(path: path)
+        }
+        let descriptor = copyVersioned(UnsafeRawPointer(pointer), as: bp_plugin_descriptor.self, zero: bp_plugin_descriptor())
+        let name = String(cString: cName)
+        let major = Int(descriptor.abi_major)
+        let minor = Int(descriptor.abi_minor)
+        if major != PluginHost.abiMajor || minor > PluginHost.abiMinor {
+            throw .abiMismatch(name: name, path: path, major: major, minor: minor,
+                               hostMajor: PluginHost.abiMajor, hostMinor: PluginHost.abiMinor)
+        }
+        guard PluginTypeValidation.isValidName(name) else { throw .invalidName(path: path, name: name) }
+        return LoadedPlugin(name: name, path: path, descriptor: descriptor, arguments: request.arguments, host: self)
+    }
+
+    private func install(_ plugin: LoadedPlugin) throws(PluginError) {
+        qpp.declare(plugin: plugin.name, uses: plugin.uses)
+        plugins.append(plugin)
+        guard let installEntry = plugin.descriptor.install else {
+            plugin.isInstalled = true
+            return
+        }
+        installing = plugin
+        let status = withCArguments(plugin.arguments) { args in installEntry(interface.host, plugin.handle, args) }
+        installing = nil
+        plugin.isInstalled = true
+        if let error = plugin.qppError { throw .dependency(error) }
+        if status != 0 || plugin.installError != nil {
+            throw .installFailed(name: plugin.name, reason: plugin.installError ?? "install returned \(status)")
+        }
+    }
+
+    // MARK: Instances
+
+    /// Builds an instance of PCI type `type` on `bus` (call inside `PCIHostBridge.attach`).
+    public func createPCIFunction(type: PluginPCIType, device: String, properties: [(key: String, value: String)],
+                                  bus: PCIBusInterface) throws(PluginError) -> PluginPCIFunction {
+        let function = PluginPCIFunction(bus: bus, name: device, type: type)
+        var instance: UnsafeMutableRawPointer?
+        if let create = type.raw.create {
+            let status = withCArguments(properties) { args in create(type.raw.type_opaque, function.handle, args, &instance) }
+            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
+        }
+        function.instance = instance
+        pciFunctions.append(function)
+        return function
+    }
+
+    /// Builds an instance of platform type `type` with its window and wired IRQ lines.
+    public func createPlatformDevice(type: PluginPlatformType, device: String, properties: [(key: String, value: String)],
+                                     base: UInt64, size: UInt64, irqs: [IRQLine]) throws(PluginError) -> PluginPlatformDevice {
+        let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs)
+        var instance: UnsafeMutableRawPointer?
+        if let create = type.raw.create {
+            let status = withCArguments(properties) { args in create(type.raw.type_opaque, platform.handle, args, &instance) }
+            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
+        }
+        platform.instance = instance
+        platformDevices.append(platform)
+        return platform
+    }
+
+    /// Resets every platform instance (a guest-requested reset; PCI functions are reset by
+    /// their host bridge).
+    public func resetPlatformDevices() {
+        for device in platformDevices { device.reset() }
+    }
+
+    /// Gives plugins the machine's clock: virtual time starts counting.
+    public func attach(timebase: Timebase) { timers.attach(timebase: timebase) }
+
+    /// Destroys every instance (newest first), then exits plugins in reverse install order.
+    /// Idempotent.
+    public func shutdown() {
+        guard !isShutDown else { return }
+        isShutDown = true
+        for function in pciFunctions.reversed() { function.type.raw.destroy?(function.instance) }
+        for device in platformDevices.reversed() { device.type.raw.destroy?(device.instance) }
+        for plugin in plugins.reversed() where plugin.isInstalled {
+            plugin.descriptor.exit?(plugin.handle)
+        }
+        timers.removeAll()
+    }
+
+    // MARK: Registration (called from HostInterface)
+
+    func register(pci raw: bp_pci_device_type, by plugin: LoadedPlugin) -> Int32 {
+        guard installing === plugin else {
+            plugin.log(BP_LOG_ERROR, "register_type outside install")
+            return BP_ERR_STATE
+        }
+        do throws(PluginTypeValidation.TypeError) {
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a PCI device type has no name") }
+            let name = String(cString: cName)
+            try checkNewTypeName(name, by: plugin)
+            let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
+            let (bars, ram) = try PluginTypeValidation.bars(of: raw, name: name)
+            try PluginTypeValidation.capabilities(of: raw, bars: bars, name: name)
+            pciTypes.append(PluginPCIType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
+                                          properties: properties, bars: bars, ramBars: ram, plugin: plugin))
+            return BP_OK
+        } catch {
+            plugin.record(error.message)
+            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
+        }
+    }
+
+    func register(platform raw: bp_platform_device_type, by plugin: LoadedPlugin) -> Int32 {
+        guard installing === plugin else {
+            plugin.log(BP_LOG_ERROR, "register_type outside install")
+            return BP_ERR_STATE
+        }
+        do throws(PluginTypeValidation.TypeError) {
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a platform device type has no name") }
+            let name = String(cString: cName)
+            try checkNewTypeName(name, by: plugin)
+            let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
+            guard raw.minimum_size > 0 else { throw PluginTypeValidation.TypeError("device type '\(name)': minimum_size is 0") }
+            guard let compatible = raw.compatible.map({ String(cString: $0) }), !compatible.isEmpty else {
+                throw PluginTypeValidation.TypeError("device type '\(name)': no compatible string")
+            }
+            let nodeName = raw.node_name.map { String(cString: $0) } ?? ""
+            platformTypes.append(PluginPlatformType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
+                                                    properties: properties, nodeName: nodeName.isEmpty ? "device" : nodeName,
+                                                    compatible: compatible, plugin: plugin))
+            return BP_OK
+        } catch {
+            plugin.record(error.message)
+            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
+        }
+    }
+
+    private func checkNewTypeName(_ name: String, by plugin: LoadedPlugin) throws(PluginTypeValidation.TypeError) {
+        guard PluginTypeValidation.isValidName(name) else {
+            throw PluginTypeValidation.TypeError("invalid device type name '\(name)'; use lower-case letters, digits, '_', '.' and '-'")
+        }
+        if let owner = pciTypes.first(where: { $0.name == name })?.plugin ?? platformTypes.first(where: { $0.name == name })?.plugin {
+            throw PluginTypeValidation.TypeError("device type '\(name)' of plugin '\(owner.name)' is already registered")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import XCTest
+
+/// The example plugins driven from the guest side: bare-metal programs (Guests/plugins) on
+/// `virt` and `virt-aia` with `--bios none`, and the `backplane run` error exits. Plugins are
+/// compiled from Plugins/examples with the host C compiler, as a plugin author would.
+final class PluginGuestTests: XCTestCase {
+    static let output = GuestHarness.buildDirectory.appendingPathComponent("plugins")
+    private static let lock = NSLock()
+
+    /// `cc -shared -fPIC` of example `name`; returns the library path.
+    static func plugin(_ name: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let root = GuestHarness.packageRoot
+        let library = output.appendingPathComponent("lib\(name).so").path
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let run = try GuestHarness.run(["cc", "-std=c11", "-Wall", "-shared", "-fPIC", "-o", library,
+                                        "-I", root.appendingPathComponent("Plugins/include").path,
+                                        "-I", root.appendingPathComponent("Plugins/examples/qpp_srv/include").path,
+                                        root.appendingPathComponent("Plugins/examples/\(name)/\(name).c").path], timeout: 120)
+        guard run.status == 0 else { throw XCTSkip("cc failed for \(name):\n\(run.output)") }
+        return library
+    }
+
+    /// Guests/plugins/plugin_guest.c built for `mode` (EDU_INTX, EDU_MSIX, TIMER).
+    static func guest(_ mode: String) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        let root = GuestHarness.packageRoot
+        let elf = output.appendingPathComponent("\(mode.lowercased()).elf").path
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
+                                        "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
+                                        "-Wl,--no-warn-rwx-segments", "-DMODE_\(mode)",
+                                        "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
+                                        root.appendingPathComponent("Guests/plugins/start.S").path,
+                                        root.appendingPathComponent("Guests/plugins/plugin_guest.c").path, "-o", elf], timeout: 120)
+        guard run.status == 0 else { throw XCTSkip("riscv64-unknown-elf-gcc failed:\n\(run.output)") }
+        return elf
+    }
+
+    private func backplane() throws -> String {
+        guard case .backplane(let binary) = GuestHarness.emulator else { throw XCTSkip("plugins are Backplane's") }
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            XCTFail("backplane binary not found at \(binary): swift build -c release --product backplane")
+            throw XCTSkip("no binary")
+        }
+        return binary
+    }
+
+    func testGuestDrivesTheEduPluginAndTakesINTxThroughThePLIC() throws {
+        let run = try GuestHarness.run([try backplane(), "run", "virt", "--bios", "none", "--serial", "stdio",
+                                        "--plugin", try Self.plugin("acme_edu"), "--device", "acme.edu,at=pcie0/03.0",
+                                        "--kernel", try Self.guest("EDU_INTX"), "--timeout", "60"], timeout: 90)
+        XCTAssertEqual(run.status, 0, run.output)
+        for line in ["acme.edu at 00:0x0000000000000003", "DMA ok", "INTx interrupt ok", "PASS"] {
+            XCTAssertTrue(run.output.contains(line), "missing '\(line)':\n\(run.output)")
+        }
+    }
+
+    func testGuestTakesTheEduPluginsMSIXThroughTheMachineLevelIMSIC() throws {
+        let run = try GuestHarness.run([try backplane(), "run", "virt-aia", "--bios", "none",
+                                        "--plugin", try Self.plugin("acme_edu"), "--device", "acme.edu,at=pcie0/03.0",
+                                        "--kernel", try Self.guest("EDU_MSIX"), "--timeout", "60"], timeout: 90)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("MSI-X interrupt ok\nPASS"), run.output)
+    }
+
+    func testGuestReadsThePlatformPluginAndTakesItsIRQ() throws {
+        let run = try GuestHarness.run([try backplane(), "run", "virt", "--bios", "none",
+                                        "--plugin", try Self.plugin("acme_timer"),
+                                        "--device", "acme.timer,reg=0x10002000:0x1000,irq=plic0@12",
+                                        "--kernel", try Self.guest("TIMER"), "--timeout", "60"], timeout: 90)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("timer interrupt ok\nPASS"), run.output)
+    }
+
+    /// Client given first: the host installs qpp_srv first; the client's function runs on every
+    /// tick qpp_srv fires, and it unregisters at exit.
+    func testQPPClientRunsOnTheServersCallbackWhateverTheCommandLineOrder() throws {
+        let run = try GuestHarness.run([try backplane(), "run", "virt", "--bios", "none", "--serial", "none",
+                                        "--plugin", try Self.plugin("qpp_client"),
+                                        "--plugin", try Self.plugin("qpp_srv") + ",tick-ns=100000",
+                                        "--kernel", try Self.guest("TIMER"), "--timeout", "1"], timeout: 60)
+        XCTAssertTrue(run.output.contains("backplane: plugin qpp_client: installed; do_add(1) = 2"), run.output)
+        let summary = try XCTUnwrap(run.output.split(separator: "\n").first { $0.contains("qpp_client: saw") }, run.output)
+        func number(after word: String) -> Int? {
+            guard let range = summary.range(of: word) else { return nil }
+            return Int(summary[range.upperBound...].prefix { $0.isNumber })
+        }
+        let seen = try XCTUnwrap(number(after: "saw "), String(summary))
+        XCTAssertGreaterThan(seen, 0, "the client's function ran")
+        XCTAssertEqual(number(after: "counted "), seen, "it ran on every tick")
+        XCTAssertTrue(summary.hasSuffix("do_add(41) = 42, do_sub(43) = 42; unregister: found, then not found"), String(summary))
+        XCTAssertTrue(run.output.contains("backplane: plugin qpp_srv: on_exit ran 0 function(s)"), run.output)
+    }
+
+    func testAMissingPluginFileStopsTheRunWithStatus2() throws {
+        let run = try GuestHarness.run([try backplane(), "run", "virt", "--plugin", "/nonexistent/libacme.so"], timeout: 30)
+        XCTAssertEqual(run.status, 2)
+        XCTAssertEqual(run.output, "backplane: error: plugin '/nonexistent/libacme.so': no such file\n")
+    }
+
+    func testAMissingDependencyStopsTheRunWithStatus2() throws {
+        let run = try GuestHarness.run([try backplane(), "run", "virt", "--plugin", try Self.plugin("qpp_client")], timeout: 30)
+        XCTAssertEqual(run.status, 2)
+        XCTAssertEqual(run.output, "backplane: error: plugin 'qpp_client' uses 'qpp_srv', which is not loaded\n")
+    }
+}
