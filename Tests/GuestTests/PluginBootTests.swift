@@ -6,12 +6,6 @@ import XCTest
 /// their BARs get addresses, and the device answers at the address U-Boot assigned.
 final class PluginBootTests: XCTestCase {
     func testUBootListsThePluginFunctionsWithTheirIDsAndBARs() throws {
-        guard case .backplane(let binary) = GuestHarness.emulator, GuestHarness.command(board: "virt") != nil else {
-            throw XCTSkip("plugins are Backplane's")
-        }
-        for firmware in [FirmwareBootTests.openSBI, FirmwareBootTests.uBoot] where !FileManager.default.fileExists(atPath: firmware) {
-            return XCTFail("\(firmware) is missing: run scripts/setup.sh (Debian packages opensbi, u-boot-qemu)")
-        }
         let library = try PluginGuestTests.plugin("acme_edu")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("plugin-boot-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,14 +26,8 @@ final class PluginBootTests: XCTestCase {
         let path = directory.appendingPathComponent("board.yaml").path
         try board.write(toFile: path, atomically: true, encoding: .utf8)
 
-        let console = try ConsoleSession([binary, "run", path, "--timeout", "180"])
-        XCTAssertNotNil(console.waitFor("Hit any key to stop autoboot", timeout: 90), "no U-Boot:\n\(console.transcript)")
-        console.type(" ")
-        XCTAssertNotNil(console.waitFor("\n=> ", timeout: 30), "no U-Boot prompt:\n\(console.transcript)")
-        func run(_ command: String) -> String {
-            console.type(command + "\r")
-            return console.waitFor("\n=> ", timeout: 30)?.replacingOccurrences(of: "\r", with: "") ?? "(no answer)\n" + console.transcript
-        }
+        guard let uBoot = try UBootConsole.boot(board: path) else { return }
+        let run = uBoot.run
 
         _ = run("pci enum")
         let list = run("pci")
@@ -58,7 +46,6 @@ final class PluginBootTests: XCTestCase {
         let identification = run("md.l 0x\(address) 1")
         XCTAssertTrue(identification.contains("\(address): 010000ed"), identification)
 
-        console.type("poweroff\r")
-        XCTAssertEqual(console.waitForExit(timeout: 30), 0, "poweroff did not end the run:\n\(console.transcript)")
+        uBoot.powerOff()
     }
 }
