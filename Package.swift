@@ -28,15 +28,21 @@ let package = Package(
         .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ"], path: "Modules/Virtio"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
+        // Host devices (docs/passthrough.md): libpci and libusb behind thin system-library targets.
+        .systemLibrary(name: "CLibPCI", path: "Modules/Passthrough/CLibPCI", pkgConfig: "libpci",
+                       providers: [.apt(["libpci-dev"])]),
+        .systemLibrary(name: "CLibUSB", path: "Modules/Passthrough/CLibUSB", pkgConfig: "libusb-1.0",
+                       providers: [.apt(["libusb-1.0-0-dev"])]),
+        .target(name: "Passthrough", dependencies: ["PCI", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree", "Passthrough",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // Modules/Machine/Boards is a symlink to the top-level Boards/ folder, so the
                 // bundled board files ship next to the binary (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "Passthrough", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
         .testTarget(name: "MemoryTests", dependencies: ["Memory"], path: "Tests/MemoryTests"),
@@ -45,6 +51,8 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
+        .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory"], path: "Tests/PassthroughTests",
+                    exclude: ["Recordings"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive
         // the release `backplane` binary and Debian's cross toolchain, so run them with `-c release`.
