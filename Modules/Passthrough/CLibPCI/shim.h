@@ -11,13 +11,17 @@
 // libpci reports fatal errors through `pci_access.error`, which must not return (its default
 // calls exit(1)). Swift cannot be that callback, so these wrappers catch the error with
 // setjmp/longjmp: both ends are in C frames, no Swift frame is skipped.
-static _Thread_local jmp_buf bp_pci_jump;
-static _Thread_local char bp_pci_error_message[256];
+// (Function-local statics: Swift's Clang importer emits the inline functions it uses but not
+// file-scope static variables.)
+static inline jmp_buf *bp_pci_jump_buffer(void) { static _Thread_local jmp_buf buffer; return &buffer; }
+static inline char *bp_pci_message_buffer(void) { static _Thread_local char buffer[256]; return buffer; }
+#define bp_pci_jump (*bp_pci_jump_buffer())
+#define bp_pci_error_message bp_pci_message_buffer()
 
 static void bp_pci_error(char *format, ...) {
     va_list arguments;
     va_start(arguments, format);
-    vsnprintf(bp_pci_error_message, sizeof bp_pci_error_message, format, arguments);
+    vsnprintf(bp_pci_error_message, 256, format, arguments);
     va_end(arguments);
     longjmp(bp_pci_jump, 1);
 }
