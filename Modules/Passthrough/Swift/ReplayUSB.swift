@@ -19,7 +19,8 @@ public struct USBRecording: Sendable, Codable, Equatable {
 
     /// One recorded transfer, or the unplug event (`unplug: true`, nothing else).
     public struct Transfer: Sendable, Codable, Equatable {
-        public var type: USBTransferType?
+        /// "control" (default for endpoint 0), "bulk" (default otherwise), "interrupt", "isochronous".
+        public var type: String?
         /// "0x81"; 0 (or absent) for the control pipe.
         public var endpoint: String?
         /// Control only: the 8 setup bytes.
@@ -202,7 +203,14 @@ public final class ReplayUSBDevice: HostUSBDevice, @unchecked Sendable {
                 guard let packet = USBSetupPacket(bytes: bytes) else { throw .recording("transfer \(index): setup is not 8 bytes") }
                 setup = packet
             }
-            let type = transfer.type ?? (endpoint & 0x7f == 0 ? .control : .bulk)
+            let type: USBTransferType
+            switch transfer.type ?? (endpoint & 0x7f == 0 ? "control" : "bulk") {
+            case "control": type = .control
+            case "bulk": type = .bulk
+            case "interrupt": type = .interrupt
+            case "isochronous": type = .isochronous
+            case let other: throw .recording("transfer \(index): unknown type '\(other)'")
+            }
             if type == .control && setup == nil { throw .recording("transfer \(index): a control transfer needs 'setup'") }
             var packets: [USBIsochronousPacketResult] = []
             for packet in transfer.packets ?? [] {

@@ -163,7 +163,7 @@ public struct USBConfigurationDescriptor: Sendable, Equatable {
 }
 
 /// Transfer types as the endpoint attributes encode them (USB 2.0 §9.6.6, bits 1:0).
-public enum USBTransferType: UInt8, Sendable, Codable {
+public enum USBTransferType: UInt8, Sendable {
     case control = 0
     case isochronous = 1
     case bulk = 2
