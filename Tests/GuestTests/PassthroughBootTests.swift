@@ -79,8 +79,10 @@ final class PassthroughBootTests: XCTestCase {
         _ = uBoot.run("pci enum")
         let header = uBoot.run("pci header 00.03.00")
         func field(_ name: String) -> UInt64? {
-            header.split(separator: "\n").first { $0.contains(name + " =") }
-                .flatMap { UInt64($0.split(separator: "x").last ?? "", radix: 16) }
+            // "  class code =                  0x01 (Mass storage controller)"
+            header.split(separator: "\n").first { $0.hasPrefix("  \(name) =") }
+                .flatMap { $0.split(separator: "=").last?.split(separator: " ").first }
+                .flatMap { UInt64($0.dropFirst(2), radix: 16) }
         }
         XCTAssertEqual(field("vendor ID"), UInt64(function.vendor), header)
         XCTAssertEqual(field("device ID"), UInt64(function.device), header)
