@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
-        .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory"], path: "Tests/PassthroughTests",
+        .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
                     exclude: ["Recordings"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive
