@@ -169,7 +169,8 @@ public final class LibUSBBackend: HostUSBBackend, @unchecked Sendable {
 final class LibUSBDevice: HostUSBDevice, @unchecked Sendable {
     let info: HostUSBDeviceInfo
     let deviceDescriptor: USBDeviceDescriptor
-    private unowned let backend: LibUSBBackend
+    /// Strong: the backend (its context and event thread) must outlive every device it opened.
+    private let backend: LibUSBBackend
     private let device: OpaquePointer
     private let handle: OpaquePointer
     private let options: HostUSBOpenOptions
