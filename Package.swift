@@ -51,15 +51,21 @@ let package = Package(
         .target(name: "qpp_client", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_client",
                 publicHeadersPath: ".", cSettings: pluginSDK + [.headerSearchPath("srv_include")]),
         .target(name: "swift_scratch", dependencies: ["CBackplane"], path: "Plugins/examples/swift_scratch"),
+        // Host devices (docs/passthrough.md): libpci and libusb behind thin system-library targets.
+        .systemLibrary(name: "CLibPCI", path: "Modules/Passthrough/CLibPCI", pkgConfig: "libpci",
+                       providers: [.apt(["libpci-dev"])]),
+        .systemLibrary(name: "CLibUSB", path: "Modules/Passthrough/CLibUSB", pkgConfig: "libusb-1.0",
+                       providers: [.apt(["libusb-1.0-0-dev"])]),
+        .target(name: "Passthrough", dependencies: ["PCI", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree", "PluginHost",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree", "PluginHost", "Passthrough",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
-                // Modules/Machine/Boards is a symlink to the top-level Boards/ folder, so the
-                // bundled board files ship next to the binary (Board.bundled(name:)).
+                // The top-level Boards/ folder is copied next to the binary, so the bundled
+                // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "PluginHost", "Passthrough", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
         .testTarget(name: "MemoryTests", dependencies: ["Memory"], path: "Tests/MemoryTests"),
@@ -71,9 +77,12 @@ let package = Package(
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "Memory", "IRQ", "Devices", "DeviceTree"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
+        .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
+                    exclude: ["Recordings"]),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
-        // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive
-        // the release `backplane` binary and Debian's cross toolchain, so run them with `-c release`.
+        // Guest-level tests (ISA suite, differential runs against QEMU, firmware and Linux boots):
+        // they drive the release `backplane` binary ($BACKPLANE; scripts/test.sh builds it) and
+        // Debian's cross toolchains, and link no module.
         .testTarget(name: "GuestTests", dependencies: [], path: "Tests/GuestTests"),
     ]
 )

@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # Libraries Backplane links: device trees, host PCI and USB passthrough, disassembly in JIT tests.
   libfdt-dev libpci-dev libusb-1.0-0-dev libcapstone-dev pkg-config
+  # Host device names for `backplane host pci` (pci.ids) and lspci for the passthrough tests.
+  pci.ids pciutils
   # Guest programs and their checks.
   gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf
   device-tree-compiler gdb-multiarch

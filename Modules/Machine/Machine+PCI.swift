@@ -43,6 +43,8 @@ extension Machine {
                     try bridge.attach(at: slot) { bus in VirtioPCIFunction(bus: bus, device: block) }
                 case "edu":
                     try bridge.attach(at: slot) { bus in EduFunction(bus: bus) }
+                case "pci.host":
+                    try attachHostPCI(device, on: bridge, at: slot)
                 default:
                     if try attachPluginFunction(device, bridge: bridge, slot: slot) { break }
                     throw MachineError("\(prefix): type '\(device.type)' is not a PCI function")

@@ -27,6 +27,7 @@ extension Board {
         checkIRQs(into: diagnostics, catalog: catalog)
         checkAIA(into: diagnostics)
         checkPCI(into: diagnostics, catalog: catalog)
+        checkPassthrough(into: diagnostics)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 
