@@ -26,10 +26,13 @@ let package = Package(
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
         .target(name: "PCI", dependencies: ["Memory", "IRQ"], path: "Modules/PCI"),
         .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ"], path: "Modules/Virtio"),
+        // USB: the device model, the xHCI controller (a PCI function) and built-in devices; the
+        // mass-storage device reuses Virtio's DiskImage.
+        .target(name: "USB", dependencies: ["PCI", "Memory", "IRQ", "Virtio"], path: "Modules/USB"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // Modules/Machine/Boards is a symlink to the top-level Boards/ folder, so the
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHartState", "Memory", "IRQ"], path: "Tests/CPUTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
+        .testTarget(name: "USBTests", dependencies: ["USB", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware boots): they drive
