@@ -43,6 +43,8 @@ extension Machine {
                     try bridge.attach(at: slot) { bus in VirtioPCIFunction(bus: bus, device: block) }
                 case "edu":
                     try bridge.attach(at: slot) { bus in EduFunction(bus: bus) }
+                case "qemu-xhci", "xhci":
+                    try attachXHCI(device, bridge: bridge, slot: slot)
                 default:
                     throw MachineError("\(prefix): type '\(device.type)' is not a PCI function")
                 }

@@ -58,6 +58,7 @@ extension Machine {
         for uart in uarts { uart.poll() }
         for rtc in rtcs { rtc.poll() }
         htif?.poll()
+        for xhci in xhciPollList { xhci.poll() }
     }
 
     /// Every hart is in WFI: sleep until the next timer deadline (or briefly, to poll input).

@@ -91,12 +91,14 @@ public final class XHCIController: PCIFunction {
     /// Plugs `device` into `port` (1-based) at the fastest speed both support. While the
     /// controller runs, the driver sees a Port Status Change Event.
     @discardableResult
-    public func attach(_ device: any USBDevice, port number: Int) throws(XHCIAttachError) -> USBDeviceCore {
+    /// `speed`, if given, must be one of the device's (a board's `speed:` property).
+    public func attach(_ device: any USBDevice, port number: Int, speed wanted: USBSpeed? = nil) throws(XHCIAttachError) -> USBDeviceCore {
         guard number >= 1, number <= ports.count else { throw .noSuchPort(port: number, ports: ports.count) }
         let port = ports[number - 1]
         guard port.device == nil else { throw .portInUse(port: number) }
-        guard let speed = device.speeds.filter(port.accepts).max() else {
-            throw .speedMismatch(port: number, portIsUSB3: port.isUSB3, deviceSpeeds: device.speeds.sorted())
+        let speeds = wanted.map { device.speeds.contains($0) ? [$0] : [] } ?? device.speeds
+        guard let speed = speeds.filter(port.accepts).max() else {
+            throw .speedMismatch(port: number, portIsUSB3: port.isUSB3, deviceSpeeds: speeds.sorted())
         }
         let core = USBDeviceCore(device: device, speed: speed)
         port.connect(core)

@@ -27,6 +27,7 @@ extension Board {
         checkIRQs(into: diagnostics, catalog: catalog)
         checkAIA(into: diagnostics)
         checkPCI(into: diagnostics, catalog: catalog)
+        checkUSB(into: diagnostics, catalog: catalog)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 
