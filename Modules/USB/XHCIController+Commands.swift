@@ -1,3 +1,5 @@
+import Foundation
+let debugUSB = ProcessInfo.processInfo.environment["BP_USB_DEBUG"] != nil
 import PCI
 
 /// The command ring (xHCI 1.2 §4.6): slot and endpoint management commands, each answered with
@@ -13,6 +15,11 @@ extension XHCIController {
             return
         }
         guard index <= maxSlots, target >= 1, target <= 31, let endpoint = slots[index].endpoints[target] else { return }
+        // A doorbell restarts a Stopped endpoint; a Halted one waits for Reset Endpoint (§4.8.3).
+        if endpoint.state == .stopped {
+            endpoint.state = .running
+            _ = writeEndpointContext(endpoint)
+        }
         runEndpoint(endpoint)
     }
 
@@ -26,6 +33,7 @@ extension XHCIController {
                 return
             case .success(let entry?):
                 let (code, slot) = execute(entry.trb)
+                if debugUSB { FileHandle.standardError.write("xhci cmd \(entry.trb.rawType) @\(String(entry.address, radix: 16)) slot \(entry.trb.slotID) ep \(entry.trb.endpointID) -> \(code) \(slot)\n".data(using: .utf8)!) }
                 guard isRunning else { return }
                 post(XHCIEvent.commandCompletion(command: entry.address, code: code, slot: slot))
             }

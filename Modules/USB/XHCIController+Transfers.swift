@@ -1,3 +1,4 @@
+import Foundation
 import PCI
 
 /// Transfer rings (xHCI 1.2 §4.10-§4.11): a doorbell makes the controller take TDs off the
@@ -138,6 +139,7 @@ extension XHCIController {
     /// Moves IN data to guest memory, posts the Transfer Events and advances the ring.
     func finishTransfer(_ endpoint: XHCIEndpoint) {
         guard let transfer = endpoint.transfer else { return }
+        if debugUSB { FileHandle.standardError.write("xhci xfer slot \(endpoint.slot.id) dci \(endpoint.dci) setup \(String(describing: transfer.packet.setup)) len \(transfer.packet.length) -> \(String(describing: transfer.packet.status)) \(transfer.packet.data.count)\n".data(using: .utf8)!) }
         endpoint.transfer = nil
         endpoint.ring = transfer.ringAfter
         let packet = transfer.packet
