@@ -252,7 +252,7 @@ final class XHCIControllerTests: XCTestCase {
         XCTAssertEqual(events.first.flatMap(XHCIFixture.code), .stopped)
         XCTAssertEqual(events.last?.parameter, address)
         // The context records the TD's TRB as the dequeue pointer, cycle 1.
-        let dequeue = fixture.load(fixture.outputContext + 4 * 32 + 8, 8)
+        let dequeue = fixture.load(fixture.outputContext + 3 * 32 + 8, 8)
         XCTAssertEqual(dequeue.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }, inTRB[0] | 1)
     }
 

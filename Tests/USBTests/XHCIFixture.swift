@@ -39,7 +39,8 @@ final class XHCIFixture {
 
     init(usb2Ports: Int = 2, usb3Ports: Int = 2, maxSlots: Int = 8) {
         _ = try! space.mapRAM(name: "ram", base: XHCIFixture.ram, size: 1 << 20)
-        let router = PCIINTxRouter(lines: (32...35).map { IRQLine(controller: interrupts, source: $0) })
+        let recorder = interrupts
+        let router = PCIINTxRouter(lines: (32...35).map { IRQLine(controller: recorder, source: $0) })
         bus = PCIBusInterface(address: PCIAddress(device: 0), config: PCIConfigSpace(), memory: space, intx: router)
         xhci = XHCIController(bus: bus, usb2Ports: usb2Ports, usb3Ports: usb3Ports, maxSlots: maxSlots)
         // Memory decode and bus master.
