@@ -2,13 +2,15 @@
 # Sequential read throughput of a USB mass-storage disk inside the Linux guest (Guests/linux/), on
 # Backplane's xHCI + usb-storage (Guests/linux/boards/virt-usb.yaml, the disk at SuperSpeed on a USB 3
 # port) and on QEMU's qemu-xhci + usb-storage (same kernel, initramfs and image size):
-#   bench/usb-storage-read.sh [MIB] [RUNS]     BACKPLANE=path overrides .build/release/backplane
+#   bench/usb-storage-read.sh [MIB] [RUNS]     BACKPLANE=path overrides .build/release/backplane,
+#                                               ACCEL=interp|jit picks Backplane's CPU (default interp)
 # init reads /dev/sda whole with O_DIRECT in 1 MiB requests (bp.readbench=sda) and prints the bytes
 # and guest nanoseconds; this prints the median MB/s of each engine and Backplane's ratio to QEMU.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MIB=${1:-64}
 RUNS=${2:-3}
+ACCEL=${ACCEL:-interp}
 BACKPLANE=${BACKPLANE:-$ROOT/.build/release/backplane}
 [ -x "$BACKPLANE" ] || { echo "bench: no backplane at $BACKPLANE (swift build -c release --product backplane)" >&2; exit 2; }
 { read -r IMAGE; read -r INITRD; } <<EOF2
@@ -40,7 +42,7 @@ median() {
 i=0
 while [ $i -lt "$RUNS" ]; do
     throughput env -C "$DIR" "$BACKPLANE" run virt-usb.yaml --kernel "$IMAGE" --initrd "$INITRD" \
-        --append "$APPEND bp.usb=4" --memory 256M --serial stdio --timeout 600
+        --append "$APPEND bp.usb=4" --memory 256M --accel "$ACCEL" --serial stdio --timeout 600
     i=$((i + 1))
 done | median > "$DIR/backplane"
 i=0
@@ -56,4 +58,4 @@ backplane=$(cat "$DIR/backplane")
 qemu=$(cat "$DIR/qemu")
 echo "usb-storage sequential read, $MIB MiB, median of $RUNS:"
 echo "  qemu      $qemu MB/s"
-echo "  backplane $backplane MB/s  ($(echo "scale=2; $backplane / $qemu" | bc) x QEMU)"
+echo "  backplane $backplane MB/s (--accel $ACCEL)  ($(echo "scale=2; $backplane / $qemu" | bc) x QEMU)"

@@ -149,8 +149,12 @@ public final class SCSIDisk {
 
     private func read(lba: UInt64, count: Int) -> Plan {
         guard lba + UInt64(count) <= blockCount else { return fail(.lbaOutOfRange) }
-        var data = [UInt8](repeating: 0, count: count * SCSIDisk.blockSize)
-        let ok = data.withUnsafeMutableBytes { image.read(at: lba * UInt64(SCSIDisk.blockSize), into: $0) }
+        var ok = false
+        // Uninitialised capacity: pread fills every byte or the command fails.
+        let data = [UInt8](unsafeUninitializedCapacity: count * SCSIDisk.blockSize) { buffer, initialized in
+            ok = image.read(at: lba * UInt64(SCSIDisk.blockSize), into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = buffer.count
+        }
         guard ok else { return fail(.readError) }
         return succeedIn(data)
     }

@@ -79,7 +79,8 @@ public final class USBMassStorage: USBDevice {
             packet.complete()
         case (0x81, .dataIn(let data, let offset, let expected, let good)):
             let count = min(packet.length, data.count - offset)
-            let chunk = Array(data[offset..<(offset + count)])
+            // The usual case hands the whole buffer over without a copy.
+            let chunk = offset == 0 && count == data.count ? data : Array(data[offset..<(offset + count)])
             let sent = offset + count
             if sent >= data.count || count < packet.length {
                 // Short or complete: the data phase ends; residue is what the host expected but
@@ -117,7 +118,7 @@ public final class USBMassStorage: USBDevice {
             if expected == 0 {
                 phase = .status(good: good, residue: 0)
             } else if toHost {
-                phase = .dataIn(data: Array(data.prefix(expected)), offset: 0, expected: expected, good: good)
+                phase = .dataIn(data: data.count > expected ? Array(data.prefix(expected)) : data, offset: 0, expected: expected, good: good)
             } else {
                 // The host sends data the command does not take: accept and drop it.
                 phase = .dataOut(received: [], expected: expected, needed: 0, lba: UInt64.max)

@@ -43,11 +43,14 @@ public struct XHCIRing: Sendable, Equatable {
     /// produced one yet (the ring is empty).
     public mutating func next(_ bus: PCIBusInterface) -> Result<XHCIRingEntry?, XHCIRingError> {
         for _ in 0..<XHCIRing.linkLimit {
-            let trb: XHCITRB
-            switch bus.dmaRead(dequeue, count: XHCITRB.size) {
-            case .failure(let error): return .failure(.dma(error))
-            case .success(let bytes): trb = XHCITRB(bytes: bytes)
+            // Two little-endian qwords read in place: no allocation per TRB.
+            var words: (UInt64, UInt64) = (0, 0)
+            if case .failure(let error) = withUnsafeMutableBytes(of: &words, { bus.dmaRead(dequeue, into: $0) }) {
+                return .failure(.dma(error))
             }
+            let high = UInt64(littleEndian: words.1)
+            let trb = XHCITRB(parameter: UInt64(littleEndian: words.0), status: UInt32(truncatingIfNeeded: high),
+                              control: UInt32(truncatingIfNeeded: high >> 32))
             guard trb.cycle == cycle else { return .success(nil) }
             if trb.type == .link {
                 dequeue = trb.parameter & ~0xf
