@@ -16,6 +16,8 @@
  *   BP: blk <sdX> rw ok offset=<bytes> len=<bytes>    the same check on the first SCSI disk (USB storage)
  *   BP: usb <dev> id=<vid4>:<pid4> speed=<Mb/s> driver=<name|none> interfaces=<class:driver,...> product=<string>
  *   BP: usb count=<n>                                 USB devices other than root hubs
+ *   BP: usb loopback <dev> ok bytes=<n>               data sent to the 1209:0004 loopback device through usbfs came back
+ *   BP: usb loopback <dev> FAIL <reason>
  *   BP: usb wait FAIL <what>                          the devices bp.usb=<n> asked for did not all appear
  *   BP: bench <dev> bytes=<n> ns=<n>                  bp.readbench=<dev>: sequential O_DIRECT read of the device
  *   BP: rtc <name> driver=<name>
@@ -32,6 +34,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <linux/reboot.h>
+#include <linux/usbdevice_fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +276,45 @@ static void driver_of(const char *device_path, char *out, size_t size) {
     snprintf(out, size, "%s", slash ? slash + 1 : link);
 }
 
+/* The loopback device (Modules/USB/USBLoopback.swift) through usbfs: LOOPBACK_LEN pattern bytes to
+ * bulk OUT 0x01, the same count back from bulk IN 0x81, then vendor request 0x01 says 0 are left. */
+#define LOOPBACK_LEN 4096
+static void check_loopback(const char *name, const char *base) {
+    char path[PATH_MAX], bus[16], dev[16];
+    snprintf(path, sizeof path, "%s/busnum", base);
+    if (read_text(path, bus, sizeof bus) != 0) return;
+    snprintf(path, sizeof path, "%s/devnum", base);
+    if (read_text(path, dev, sizeof dev) != 0) return;
+    snprintf(path, sizeof path, "/dev/bus/usb/%03d/%03d", atoi(bus), atoi(dev));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        printf("BP: usb loopback %s FAIL open %s: %s\n", name, path, strerror(errno));
+        return;
+    }
+    unsigned interface = 0;
+    static uint8_t out[LOOPBACK_LEN], in[LOOPBACK_LEN];
+    for (unsigned i = 0; i < LOOPBACK_LEN; i++) out[i] = pattern_byte(i);
+    struct usbdevfs_bulktransfer send = { .ep = 0x01, .len = LOOPBACK_LEN, .timeout = 2000, .data = out };
+    struct usbdevfs_bulktransfer receive = { .ep = 0x81, .len = LOOPBACK_LEN, .timeout = 2000, .data = in };
+    uint8_t left[4] = { 0xff, 0xff, 0xff, 0xff };
+    struct usbdevfs_ctrltransfer count = { .bRequestType = 0xc0, .bRequest = 0x01, .wLength = 4, .timeout = 2000, .data = left };
+    int n;
+    if (ioctl(fd, USBDEVFS_CLAIMINTERFACE, &interface) != 0) {
+        printf("BP: usb loopback %s FAIL claim: %s\n", name, strerror(errno));
+    } else if ((n = ioctl(fd, USBDEVFS_BULK, &send)) != LOOPBACK_LEN) {
+        printf("BP: usb loopback %s FAIL bulk out returned %d: %s\n", name, n, n < 0 ? strerror(errno) : "short");
+    } else if ((n = ioctl(fd, USBDEVFS_BULK, &receive)) != LOOPBACK_LEN) {
+        printf("BP: usb loopback %s FAIL bulk in returned %d: %s\n", name, n, n < 0 ? strerror(errno) : "short");
+    } else if (memcmp(in, out, LOOPBACK_LEN) != 0) {
+        printf("BP: usb loopback %s FAIL data differs\n", name);
+    } else if ((n = ioctl(fd, USBDEVFS_CONTROL, &count)) != 4 || left[0] | left[1] | left[2] | left[3]) {
+        printf("BP: usb loopback %s FAIL count request returned %d, left %u\n", name, n, left[0] | left[1] << 8);
+    } else {
+        printf("BP: usb loopback %s ok bytes=%d\n", name, LOOPBACK_LEN);
+    }
+    close(fd);
+}
+
 static void report_usb(void) {
     struct dirent **entries;
     int n = scandir("/sys/bus/usb/devices", &entries, usb_device_entry, alphasort);
@@ -311,6 +353,7 @@ static void report_usb(void) {
         if (dir) closedir(dir);
         printf("BP: usb %s id=%s:%s speed=%s driver=%s interfaces=%s product=%s\n", name, vendor, product_id, speed, driver,
                interfaces[0] ? interfaces : "none", product);
+        if (strcmp(vendor, "1209") == 0 && strcmp(product_id, "0004") == 0) check_loopback(name, base);
         free(entries[i]);
     }
     free(entries);

@@ -3,14 +3,17 @@ import XCTest
 
 /// Linux's xhci-hcd on Backplane's xHCI controller (`Guests/linux/boards/virt-usb.yaml` and
 /// `virt-aia-usb.yaml`): a keyboard, a loopback device and a tablet on USB 2 ports and a
-/// SuperSpeed disk on a USB 3 port enumerate with their IDs and product strings, the disk is read
-/// and written through /dev/sda, and the controller interrupts through INTx (PLIC) or MSI-X (AIA).
+/// SuperSpeed disk on a USB 3 port enumerate with their IDs and product strings, data sent to the
+/// loopback device through usbfs comes back intact, the disk is read and written through /dev/sda,
+/// and the controller interrupts through INTx (PLIC) or MSI-X (AIA).
 final class USBLinuxTests: XCTestCase {
     /// init's USB lines for the four devices, in /sys/bus/usb/devices order (bus 1 is the USB 2
     /// root hub, bus 2 the USB 3 one; port numbers count within each).
     private let expectedDevices = [
         "usb 1-1 id=1209:0001 speed=12 driver=usb interfaces=03:usbhid product=Backplane USB Keyboard",
         "usb 1-2 id=1209:0004 speed=480 driver=usb interfaces=ff:none product=Backplane USB Loopback",
+        // init's usbfs check: 4096 bytes out on bulk 0x01 and back on bulk 0x81, none left after.
+        "usb loopback 1-2 ok bytes=4096",
         "usb 1-3 id=1209:0002 speed=12 driver=usb interfaces=03:usbhid product=Backplane USB Tablet",
         "usb 2-1 id=1209:0003 speed=5000 driver=usb interfaces=08:usb-storage product=Backplane USB Storage",
         "usb count=4",

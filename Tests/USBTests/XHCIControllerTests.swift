@@ -87,6 +87,21 @@ final class XHCIControllerTests: XCTestCase {
         XCTAssertEqual(fixture.read(fixture.op(XHCIOperationalRegister.status)) & XHCIStatusBit.portChangeDetect, XHCIStatusBit.portChangeDetect)
     }
 
+    func testDetachingReportsTheDisconnect() throws {
+        let fixture = XHCIFixture()
+        fixture.start()
+        try fixture.xhci.attach(USBKeyboard(), port: 1)
+        _ = fixture.events()
+        fixture.write(fixture.portsc(1), XHCIPortBit.connectChange | XHCIPortBit.power)
+
+        fixture.xhci.detach(port: 1)
+
+        XCTAssertEqual(fixture.events().map(\.type), [.portStatusChangeEvent])
+        let status = fixture.read(fixture.portsc(1))
+        XCTAssertEqual(status & (XHCIPortBit.currentConnect | XHCIPortBit.connectChange), XHCIPortBit.connectChange)
+        XCTAssertNil(fixture.xhci.ports[0].device)
+    }
+
     func testUSB2PortResetEnablesThePortAndReportsResetChange() throws {
         let fixture = XHCIFixture()
         fixture.start()
