@@ -181,7 +181,7 @@ public final class USBDeviceCore {
             packet.complete()
         case (USBRequest.getInterface, .interface?):
             let interface = UInt8(truncatingIfNeeded: setup.index)
-            guard configuration != 0, endpointsOrInterfaces(interface) else {
+            guard configuration != 0, interfaceExists(interface, alternate: nil) else {
                 packet.complete(.stall)
                 return true
             }
@@ -245,8 +245,6 @@ public final class USBDeviceCore {
         }
         return true
     }
-
-    private func endpointsOrInterfaces(_ interface: UInt8) -> Bool { interfaceExists(interface, alternate: nil) }
 
     /// Whether the current configuration has `interface` (with `alternate`, if given).
     private func interfaceExists(_ interface: UInt8, alternate: UInt8?) -> Bool {

@@ -191,7 +191,7 @@ extension XHCIController {
         case XHCIInterrupterRegister.moderation:
             interrupter.writeModeration(value)
         case XHCIInterrupterRegister.tableSize:
-            if case .failure = interrupter.writeTableSize(value, bus) { hostSystemError() }
+            interrupter.writeTableSize(value)
         case XHCIInterrupterRegister.tableBase:
             // The low half only latches; the ring starts when the high half is written (§5.5.2.3.2,
             // 64-bit registers are written low then high).

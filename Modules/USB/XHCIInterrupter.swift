@@ -50,13 +50,9 @@ public final class XHCIInterrupter {
     public func writeModeration(_ value: UInt32) { moderation = value }
 
     /// ERSTSZ write; 0 disables the event ring (§5.5.2.3.1).
-    public func writeTableSize(_ value: UInt32, _ bus: PCIBusInterface) -> Result<Void, XHCIRingError> {
+    public func writeTableSize(_ value: UInt32) {
         tableSize = value & 0xffff
-        if tableSize == 0 {
-            ring.clear()
-            return .success(())
-        }
-        return .success(())
+        if tableSize == 0 { ring.clear() }
     }
 
     /// ERSTBA low dword: latched until the high dword arrives.
@@ -82,7 +78,7 @@ public final class XHCIInterrupter {
         return !eventHandlerBusy && ring.hasUnconsumedEvents
     }
 
-    /// Posts an event; returns whether it should interrupt now (EHB was clear).
+    /// Writes an event on this interrupter's ring; `signal`/`raise` decide about the interrupt.
     public func post(_ event: XHCITRB, _ bus: PCIBusInterface) -> Result<XHCIEventRing.Outcome, XHCIRingError> {
         ring.enqueue(event, bus)
     }
