@@ -35,6 +35,9 @@ let package = Package(
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
         .target(name: "PCI", dependencies: ["Memory", "IRQ"], path: "Modules/PCI"),
         .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ"], path: "Modules/Virtio"),
+        // USB: the device model, the xHCI controller (a PCI function) and built-in devices; the
+        // mass-storage device reuses Virtio's DiskImage.
+        .target(name: "USB", dependencies: ["PCI", "Memory", "IRQ", "Virtio"], path: "Modules/USB"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
         // Plugins (docs/plugins.md): the C SDK as a module, QPP between plugins, the host that
@@ -58,7 +61,7 @@ let package = Package(
                        providers: [.apt(["libusb-1.0-0-dev"])]),
         .target(name: "Passthrough", dependencies: ["PCI", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "DeviceTree", "PluginHost", "Passthrough",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // The top-level Boards/ folder is copied next to the binary, so the bundled
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHartState", "Memory", "IRQ"], path: "Tests/CPUTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
+        .testTarget(name: "USBTests", dependencies: ["USB", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "Memory", "IRQ", "Devices", "DeviceTree"],

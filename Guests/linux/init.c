@@ -13,6 +13,13 @@
  *   BP: blk <name> rw ok offset=<bytes> len=<bytes>   the write/read-back check of the first virtio disk
  *   BP: blk <name> rw FAIL <reason>
  *   BP: blk none                                      no virtio disk to check
+ *   BP: blk <sdX> rw ok offset=<bytes> len=<bytes>    the same check on the first SCSI disk (USB storage)
+ *   BP: usb <dev> id=<vid4>:<pid4> speed=<Mb/s> driver=<name|none> interfaces=<class:driver,...> product=<string>
+ *   BP: usb count=<n>                                 USB devices other than root hubs
+ *   BP: usb loopback <dev> ok bytes=<n>               data sent to the 1209:0004 loopback device through usbfs came back
+ *   BP: usb loopback <dev> FAIL <reason>
+ *   BP: usb wait FAIL <what>                          the devices bp.usb=<n> asked for did not all appear
+ *   BP: bench <dev> bytes=<n> ns=<n>                  bp.readbench=<dev>: sequential O_DIRECT read of the device
  *   BP: rtc <name> driver=<name>
  *   BP: irq <line of /proc/interrupts>
  *   BP: error <what>: <strerror>
@@ -27,6 +34,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <linux/reboot.h>
+#include <linux/usbdevice_fs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +44,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -176,6 +185,7 @@ static void report_block(void) {
         return;
     }
     const char *virtio_disk = NULL;
+    const char *scsi_disk = NULL;
     for (int i = 0; i < n; i++) {
         const char *name = entries[i]->d_name;
         if (strncmp(name, "ram", 3) == 0 || strncmp(name, "loop", 4) == 0) continue;
@@ -188,14 +198,194 @@ static void report_block(void) {
         /* sysfs counts 512-byte sectors whatever the logical block size (block/genhd.c). */
         printf("BP: blk %s size=%llu\n", name, strtoull(sectors, NULL, 10) * 512ull);
         if (!virtio_disk && strncmp(name, "vd", 2) == 0) virtio_disk = name;
+        if (!scsi_disk && strncmp(name, "sd", 2) == 0) scsi_disk = name;
     }
     if (virtio_disk) {
         check_block_rw(virtio_disk);
     } else {
         printf("BP: blk none\n");
     }
+    if (scsi_disk) check_block_rw(scsi_disk);
     for (int i = 0; i < n; i++) free(entries[i]);
     free(entries);
+}
+
+/* The value of "key=" on the kernel command line, or NULL. */
+static const char *cmdline_value(const char *key, char *buf, size_t size) {
+    char line[1024];
+    if (read_text("/proc/cmdline", line, sizeof line) != 0) return NULL;
+    size_t len = strlen(key);
+    for (char *word = strtok(line, " "); word; word = strtok(NULL, " ")) {
+        if (strncmp(word, key, len) == 0 && word[len] == '=') {
+            snprintf(buf, size, "%s", word + len + 1);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* A USB device entry of /sys/bus/usb/devices other than a root hub ("usb1") or an interface ("1-1:1.0"). */
+static int usb_device_entry(const struct dirent *entry) {
+    return entry->d_name[0] != '.' && strncmp(entry->d_name, "usb", 3) != 0 && !strchr(entry->d_name, ':');
+}
+
+static int count_usb_devices(void) {
+    struct dirent **entries;
+    int n = scandir("/sys/bus/usb/devices", &entries, usb_device_entry, alphasort);
+    if (n < 0) return 0;
+    for (int i = 0; i < n; i++) free(entries[i]);
+    free(entries);
+    return n;
+}
+
+static int has_scsi_disk(void) {
+    DIR *dir = opendir("/sys/block");
+    if (!dir) return 0;
+    struct dirent *entry;
+    int found = 0;
+    while ((entry = readdir(dir))) found |= strncmp(entry->d_name, "sd", 2) == 0;
+    closedir(dir);
+    return found;
+}
+
+/* USB enumeration runs in the kernel's hub thread after init has started: with bp.usb=<n> on the
+ * command line, wait (up to 60 s) until n devices are there and, with bp.usbdisk=1, a SCSI disk. */
+static void wait_usb(void) {
+    char value[32];
+    int wanted = cmdline_value("bp.usb", value, sizeof value) ? atoi(value) : 0;
+    int disk = cmdline_value("bp.usbdisk", value, sizeof value) ? atoi(value) : 0;
+    if (wanted <= 0 && !disk) return;
+    for (int tick = 0; tick < 600; tick++) {
+        if (count_usb_devices() >= wanted && (!disk || has_scsi_disk())) return;
+        usleep(100000);
+    }
+    printf("BP: usb wait FAIL devices=%d wanted=%d disk=%d\n", count_usb_devices(), wanted, has_scsi_disk());
+}
+
+/* The name of the driver a sysfs device is bound to, or "none". */
+static void driver_of(const char *device_path, char *out, size_t size) {
+    char path[PATH_MAX], link[256];
+    snprintf(path, sizeof path, "%s/driver", device_path);
+    ssize_t len = readlink(path, link, sizeof link - 1);
+    if (len <= 0) {
+        snprintf(out, size, "none");
+        return;
+    }
+    link[len] = 0;
+    const char *slash = strrchr(link, '/');
+    snprintf(out, size, "%s", slash ? slash + 1 : link);
+}
+
+/* The loopback device (Modules/USB/USBLoopback.swift) through usbfs: LOOPBACK_LEN pattern bytes to
+ * bulk OUT 0x01, the same count back from bulk IN 0x81, then vendor request 0x01 says 0 are left. */
+#define LOOPBACK_LEN 4096
+static void check_loopback(const char *name, const char *base) {
+    char path[PATH_MAX], bus[16], dev[16];
+    snprintf(path, sizeof path, "%s/busnum", base);
+    if (read_text(path, bus, sizeof bus) != 0) return;
+    snprintf(path, sizeof path, "%s/devnum", base);
+    if (read_text(path, dev, sizeof dev) != 0) return;
+    snprintf(path, sizeof path, "/dev/bus/usb/%03d/%03d", atoi(bus), atoi(dev));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        printf("BP: usb loopback %s FAIL open %s: %s\n", name, path, strerror(errno));
+        return;
+    }
+    unsigned interface = 0;
+    static uint8_t out[LOOPBACK_LEN], in[LOOPBACK_LEN];
+    for (unsigned i = 0; i < LOOPBACK_LEN; i++) out[i] = pattern_byte(i);
+    struct usbdevfs_bulktransfer send = { .ep = 0x01, .len = LOOPBACK_LEN, .timeout = 2000, .data = out };
+    struct usbdevfs_bulktransfer receive = { .ep = 0x81, .len = LOOPBACK_LEN, .timeout = 2000, .data = in };
+    uint8_t left[4] = { 0xff, 0xff, 0xff, 0xff };
+    struct usbdevfs_ctrltransfer count = { .bRequestType = 0xc0, .bRequest = 0x01, .wLength = 4, .timeout = 2000, .data = left };
+    int n;
+    if (ioctl(fd, USBDEVFS_CLAIMINTERFACE, &interface) != 0) {
+        printf("BP: usb loopback %s FAIL claim: %s\n", name, strerror(errno));
+    } else if ((n = ioctl(fd, USBDEVFS_BULK, &send)) != LOOPBACK_LEN) {
+        printf("BP: usb loopback %s FAIL bulk out returned %d: %s\n", name, n, n < 0 ? strerror(errno) : "short");
+    } else if ((n = ioctl(fd, USBDEVFS_BULK, &receive)) != LOOPBACK_LEN) {
+        printf("BP: usb loopback %s FAIL bulk in returned %d: %s\n", name, n, n < 0 ? strerror(errno) : "short");
+    } else if (memcmp(in, out, LOOPBACK_LEN) != 0) {
+        printf("BP: usb loopback %s FAIL data differs\n", name);
+    } else if ((n = ioctl(fd, USBDEVFS_CONTROL, &count)) != 4 || left[0] | left[1] | left[2] | left[3]) {
+        printf("BP: usb loopback %s FAIL count request returned %d, left %u\n", name, n, left[0] | left[1] << 8);
+    } else {
+        printf("BP: usb loopback %s ok bytes=%d\n", name, LOOPBACK_LEN);
+    }
+    close(fd);
+}
+
+static void report_usb(void) {
+    struct dirent **entries;
+    int n = scandir("/sys/bus/usb/devices", &entries, usb_device_entry, alphasort);
+    if (n < 0) {
+        if (errno != ENOENT) error("scandir /sys/bus/usb/devices");
+        printf("BP: usb count=0\n");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        char base[512], path[PATH_MAX], vendor[16] = "?", product_id[16] = "?", speed[16] = "?", product[128] = "";
+        char driver[256], interfaces[512] = "";
+        snprintf(base, sizeof base, "/sys/bus/usb/devices/%s", name);
+        snprintf(path, sizeof path, "%s/idVendor", base);
+        read_text(path, vendor, sizeof vendor);
+        snprintf(path, sizeof path, "%s/idProduct", base);
+        read_text(path, product_id, sizeof product_id);
+        snprintf(path, sizeof path, "%s/speed", base);
+        read_text(path, speed, sizeof speed);
+        snprintf(path, sizeof path, "%s/product", base);
+        read_text(path, product, sizeof product);
+        driver_of(base, driver, sizeof driver);
+        /* Interfaces are subdirectories "<name>:<config>.<interface>". */
+        DIR *dir = opendir(base);
+        struct dirent *entry;
+        while (dir && (entry = readdir(dir))) {
+            if (strncmp(entry->d_name, name, strlen(name)) != 0 || entry->d_name[strlen(name)] != ':') continue;
+            char interface[1024], class[16] = "?", bound[256];
+            snprintf(interface, sizeof interface, "%s/%s", base, entry->d_name);
+            snprintf(path, sizeof path, "%s/bInterfaceClass", interface);
+            read_text(path, class, sizeof class);
+            driver_of(interface, bound, sizeof bound);
+            size_t used = strlen(interfaces);
+            snprintf(interfaces + used, sizeof interfaces - used, "%s%s:%s", used ? "," : "", class, bound);
+        }
+        if (dir) closedir(dir);
+        printf("BP: usb %s id=%s:%s speed=%s driver=%s interfaces=%s product=%s\n", name, vendor, product_id, speed, driver,
+               interfaces[0] ? interfaces : "none", product);
+        if (strcmp(vendor, "1209") == 0 && strcmp(product_id, "0004") == 0) check_loopback(name, base);
+        free(entries[i]);
+    }
+    free(entries);
+    printf("BP: usb count=%d\n", n);
+}
+
+/* bp.readbench=<dev>: reads the whole device sequentially with O_DIRECT in 1 MiB requests. */
+static void read_benchmark(void) {
+    char name[64], path[PATH_MAX];
+    if (!cmdline_value("bp.readbench", name, sizeof name)) return;
+    snprintf(path, sizeof path, "/dev/%s", name);
+    int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) {
+        printf("BP: bench %s FAIL open: %s\n", name, strerror(errno));
+        return;
+    }
+    size_t chunk = 1 << 20;
+    void *buffer;
+    if (posix_memalign(&buffer, 4096, chunk) != 0) {
+        close(fd);
+        return;
+    }
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long long total = 0;
+    ssize_t n;
+    while ((n = read(fd, buffer, chunk)) > 0) total += n;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    long long ns = (end.tv_sec - start.tv_sec) * 1000000000ll + (end.tv_nsec - start.tv_nsec);
+    printf("BP: bench %s bytes=%lld ns=%lld\n", name, total, ns);
+    free(buffer);
+    close(fd);
 }
 
 static void report_rtc(void) {
@@ -260,7 +450,10 @@ int main(void) {
     if (uname(&uts) == 0) printf("BP: kernel %s %s\n", uts.release, uts.machine);
     report_cpus();
     report_pci();
+    wait_usb();
+    report_usb();
     report_block();
+    read_benchmark();
     report_rtc();
     report_interrupts();
     printf("BP: done\n");

@@ -45,6 +45,8 @@ extension Machine {
                     try bridge.attach(at: slot) { bus in EduFunction(bus: bus) }
                 case "pci.host":
                     try attachHostPCI(device, on: bridge, at: slot)
+                case "qemu-xhci", "xhci":
+                    try attachXHCI(device, bridge: bridge, slot: slot)
                 default:
                     if try attachPluginFunction(device, bridge: bridge, slot: slot) { break }
                     throw MachineError("\(prefix): type '\(device.type)' is not a PCI function")

@@ -59,6 +59,7 @@ extension Machine {
         for rtc in rtcs { rtc.poll() }
         htif?.poll()
         plugins?.timers.fireDue()
+        for xhci in xhciPollList { xhci.poll() }
     }
 
     /// Every hart is in WFI: sleep until the next timer deadline (or briefly, to poll input).

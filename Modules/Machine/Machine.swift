@@ -5,6 +5,7 @@ import IRQ
 import Memory
 import PCI
 import PluginHost
+import USB
 
 /// Why a machine could not be built or booted. One line, naming the file or device at fault.
 public struct MachineError: Error, CustomStringConvertible {
@@ -36,6 +37,9 @@ public final class Machine {
     private(set) var rtcs: [GoldfishRTC] = []
     /// PCI host bridges by device name (Machine+PCI.swift).
     var pciHosts: [String: PCIHostBridge] = [:]
+    /// xHCI controllers by device name and in board order for polling (Machine+USB.swift).
+    var xhciControllers: [String: XHCIController] = [:]
+    var xhciPollList: [XHCIController] = []
     /// Created at boot: its addresses come from the loaded ELF's `tohost`/`fromhost` symbols.
     private(set) var htif: HTIF?
     private var wantsHTIF = false
@@ -74,10 +78,11 @@ public final class Machine {
             try map(device, plic)
         }
         try instantiateAIA()
-        for device in board.devices where device.type != "plic" && !Machine.aiaTypes.contains(device.type) && device.pciAddress == nil {
+        for device in board.devices where device.type != "plic" && !Machine.aiaTypes.contains(device.type) && device.pciAddress == nil && device.usbPort == nil {
             try instantiate(device)
         }
         try attachPCIFunctions()
+        try attachUSBDevices()
     }
 
     private func irqLine(_ device: BoardDevice, _ index: Int = 0) -> IRQLine? {

@@ -28,6 +28,7 @@ extension Board {
         checkAIA(into: diagnostics)
         checkPCI(into: diagnostics, catalog: catalog)
         checkPassthrough(into: diagnostics)
+        checkUSB(into: diagnostics, catalog: catalog)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 

@@ -210,6 +210,8 @@ public struct BoardDevice: Equatable, Sendable {
     public var pciAddress: BoardPCIAddress?
     /// Where `at` was given (also when its value did not parse).
     public var atLocation: SourceLocation?
+    /// For a USB device: the controller and port (`at: xhci0/port2`, Board+USBValidation.swift).
+    public var usbPort: BoardUSBPort?
 
     public init(name: String, type: String, base: UInt64? = nil, size: UInt64? = nil, irqs: [IRQReference] = [],
                 properties: [String: BoardValue] = [:], location: SourceLocation? = nil, regLocation: SourceLocation? = nil) {

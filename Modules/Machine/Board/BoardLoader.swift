@@ -254,7 +254,9 @@ private final class BoardParser {
                 device.atLocation = location(at.value)
             }
             if let at = fields["at"], let value = scalar(at.value, key: "at") {
-                if let address = BoardPCIAddress.parse(value.text, location: value.location) {
+                if let port = BoardUSBPort.parse(value.text, location: value.location) {
+                    device.usbPort = port
+                } else if let address = BoardPCIAddress.parse(value.text, location: value.location) {
                     device.pciAddress = address
                 } else {
                     diagnostics.error("invalid PCI address '\(value.text)'; expected BUS/DEVICE.FUNCTION such as 'pcie0/02.0'", at: value.location)
