@@ -34,6 +34,8 @@ extension Machine {
                     usb = USBMassStorage(image: image, serial: device.properties["serial"]?.string ?? "BP0001")
                 case "usb-loopback":
                     usb = USBLoopback()
+                case USBHostDeviceTypes.name:
+                    usb = try makeHostUSB(device, controller: controller, port: place.port)
                 default:
                     throw MachineError("\(prefix): type '\(device.type)' is not a USB device")
                 }

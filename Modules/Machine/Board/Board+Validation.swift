@@ -29,6 +29,7 @@ extension Board {
         checkPCI(into: diagnostics, catalog: catalog)
         checkPassthrough(into: diagnostics)
         checkUSB(into: diagnostics, catalog: catalog)
+        checkUSBHost(into: diagnostics)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 

@@ -175,5 +175,5 @@ public struct DeviceTypeCatalog: Sendable {
             registers: .none,
             isConsole: true,
             nodeName: "htif", compatible: ["ucb,htif0"], placement: .root),
-    ] + aiaTypes + PCIDeviceTypes.all + PassthroughDeviceTypes.all + USBDeviceTypes.all)
+    ] + aiaTypes + PCIDeviceTypes.all + PassthroughDeviceTypes.all + USBDeviceTypes.all + USBHostDeviceTypes.all)
 }

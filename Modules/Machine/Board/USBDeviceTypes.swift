@@ -12,6 +12,7 @@ enum USBDeviceTypes {
         "usb-tablet": [.full],
         "usb-storage": [.high, .superSpeed],
         "usb-loopback": [.full, .high, .superSpeed],
+        USBHostDeviceTypes.name: USBHostDeviceTypes.speeds,
     ]
 
     static let speedProperty = DevicePropertySpec(

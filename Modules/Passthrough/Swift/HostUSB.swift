@@ -104,7 +104,7 @@ public struct HostUSBDeviceInfo: Sendable, Equatable {
                      + "\(hex(UInt64(vendorID), digits: 4)):\(hex(UInt64(productID), digits: 4))  class \(hex(UInt64(deviceClass), digits: 2))"
                      + "  \(speed.summary)" + (product.map { "  \($0)" } ?? "")]
         lines.append("    driver: \(drivers.isEmpty ? "none" : drivers.joined(separator: ", "))")
-        let yes = drivers.isEmpty ? "yes" : "yes, with 'detach: true' (the host driver is detached, and reattached at exit)"
+        let yes = drivers.isEmpty ? "yes" : "yes, with 'detach-driver: true' (the host driver is detached, and reattached at exit)"
         lines.append("    take (usb.host): " + (problem.map { "no: \($0)" } ?? yes))
         return lines.joined(separator: "\n")
     }

@@ -246,7 +246,7 @@ final class LibUSBDevice: HostUSBDevice, @unchecked Sendable {
             let claim = libusb_claim_interface(handle, Int32(number))
             if claim == LIBUSB_ERROR_BUSY.rawValue {
                 let driver = backend.drivers(location: info.location).first ?? "another program"
-                throw .busy(interface: number, reason: "held by '\(driver)'" + (options.detachKernelDriver ? "" : "; set 'detach: true' to detach the host driver"))
+                throw .busy(interface: number, reason: "held by '\(driver)'" + (options.detachKernelDriver ? "" : "; set 'detach-driver: true' to detach the host driver"))
             }
             guard claim == 0 else { throw LibUSBBackend.error(claim, "libusb_claim_interface(\(number))") }
             lock.lock(); claimed.append(number); lock.unlock()
