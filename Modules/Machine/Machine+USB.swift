@@ -1,4 +1,5 @@
 import PCI
+import PluginHost
 import USB
 import Virtio
 
@@ -35,9 +36,13 @@ extension Machine {
                 case "usb-loopback":
                     usb = USBLoopback()
                 default:
-                    throw MachineError("\(prefix): type '\(device.type)' is not a USB device")
+                    guard let plugin = try createPluginUSBDevice(device) else {
+                        throw MachineError("\(prefix): type '\(device.type)' is not a USB device")
+                    }
+                    usb = plugin
                 }
-                try controller.attach(usb, port: place.port, speed: speedText.isEmpty ? nil : USBSpeed(name: speedText))
+                let core = try controller.attach(usb, port: place.port, speed: speedText.isEmpty ? nil : USBSpeed(name: speedText))
+                (usb as? PluginUSBDevice)?.attached(at: core.speed)
             } catch let error as MachineError {
                 throw error
             } catch {
