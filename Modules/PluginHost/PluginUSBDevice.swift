@@ -159,8 +159,10 @@ public final class PluginUSBDevice: USBDevice {
     /// Packets handed to the plugin and not yet completed, by identity, so `cancel` finds the
     /// handle of a packet the host abandons.
     private var outstanding: [ObjectIdentifier: OpaquePointer] = [:]
-    /// The speed of the port it sits on (BP_USB_SPEED_* bit); 0 before `attached(at:)`.
-    var speedBit: UInt32 = 0
+    /// The speed its port runs it at; nil before `attached(at:)`.
+    public private(set) var speed: USBSpeed?
+    /// `speed` as a BP_USB_SPEED_* bit (0 before it is attached), what `usb->speed` reports.
+    var speedBit: UInt32 { speed.map(PluginUSBType.bit) ?? 0 }
     let cName: UnsafeMutablePointer<CChar>
 
     init(name: String, type: PluginUSBType) {
@@ -183,7 +185,7 @@ public final class PluginUSBDevice: USBDevice {
     }
 
     /// Records the speed the port chose (what `usb->speed` reports).
-    public func attached(at speed: USBSpeed) { speedBit = PluginUSBType.bit(speed) }
+    public func attached(at speed: USBSpeed) { self.speed = speed }
 
     /// Wraps `packet` for the plugin; the returned handle stays valid until completion or cancel.
     private func hand(_ packet: USBPacket) -> (OpaquePointer, PluginUSBPacket) {

@@ -1,3 +1,4 @@
+import Devices
 import Foundation
 import IRQ
 import Machine
@@ -145,6 +146,27 @@ final class PluginUSBTests: XCTestCase {
         XCTAssertEqual(host.usbType(named: "acme.usbloop")?.speeds, [.full, .high, .superSpeed])
     }
 
+    func testATypeWithATruncatedDeviceDescriptorIsRefusedWithTheReason() throws {
+        let source = PluginBuilder.directory.appendingPathComponent("bad_usb.c")
+        try """
+            #include <backplane/backplane.h>
+            static const uint8_t device[17] = {18, 1};
+            static int install(const bp_host *host, bp_plugin *self, const bp_args *args) {
+                (void)args;
+                bp_usb_device_type type = {.struct_size = sizeof type, .name = "bad.usb", .speeds = BP_USB_SPEED_FULL,
+                                           .device_descriptor = device, .device_descriptor_length = sizeof device};
+                return host->usb->register_type(self, &type) == BP_ERR_INVALID ? 1 : 0;
+            }
+            BP_PLUGIN_DEFINE("bad_usb", "a USB type with a short device descriptor", NULL, install, NULL)
+            """.write(to: source, atomically: true, encoding: .utf8)
+        let path = try PluginBuilder.build("bad_usb", sources: [source.path])
+        let other = PluginHost()
+        defer { other.shutdown() }
+        XCTAssertThrowsError(try other.load([PluginRequest(path: path)])) { error in
+            XCTAssertEqual("\(error)", "plugin 'bad_usb' failed to install: device type 'bad.usb': the device descriptor has 17 bytes; it takes 18 (USB 2.0 §9.6.1)")
+        }
+    }
+
     // MARK: Board files
 
     private func boardText(devices: String) throws -> String {
@@ -175,6 +197,21 @@ final class PluginUSBTests: XCTestCase {
         XCTAssertEqual(device.usbPort?.description, "xhci0/port2")
         XCTAssertEqual(device.properties["latency-ns"], .integer(500))
         XCTAssertEqual(device.properties["capacity"], .integer(65536), "the plugin's default")
+    }
+
+    func testTheMachinePlugsThePluginDeviceIntoItsPortAtTheFastestSpeedItTakes() throws {
+        let catalog = try DeviceTypeCatalog.builtIn.registering(pluginTypes: host)
+        let board = try BoardLoader.load(yaml: try boardText(devices: xhci + """
+              - name: loop1
+                type: acme.usbloop
+                at: xhci0/port2
+              - name: loop2
+                type: acme.usbloop
+                at: xhci0/port3
+            """), path: "board.yaml", catalog: catalog)
+        _ = try Machine(board: board, serial: NullSerialBackend(), plugins: host)
+        XCTAssertEqual(host.usbDevices.map(\.name), ["loop1", "loop2"])
+        XCTAssertEqual(host.usbDevices.map(\.speed), [.high, .superSpeed], "a USB 2 port, then a USB 3 port")
     }
 
     func testAPluginDeviceAtASpeedItsPortCannotTakeIsABoardError() throws {
