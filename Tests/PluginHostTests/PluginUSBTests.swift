@@ -214,6 +214,17 @@ final class PluginUSBTests: XCTestCase {
         XCTAssertEqual(host.usbDevices.map(\.speed), [.high, .superSpeed], "a USB 2 port, then a USB 3 port")
     }
 
+    func testTheDeviceOptionPlacesThePluginDeviceOnAUSBPort() throws {
+        let catalog = try DeviceTypeCatalog.builtIn.registering(pluginTypes: host)
+        let board = try BoardLoader.load(yaml: try boardText(devices: xhci), path: "board.yaml", catalog: catalog)
+            .addingDevice("acme.usbloop,at=xhci0/port1,latency-ns=0", catalog: catalog)
+        try board.validate(catalog: catalog)
+        let device = try XCTUnwrap(board.devices.last)
+        XCTAssertEqual(device.name, "acme.usbloop0")
+        XCTAssertEqual(device.usbPort?.description, "xhci0/port1")
+        XCTAssertEqual(device.properties["latency-ns"], .integer(0))
+    }
+
     func testAPluginDeviceAtASpeedItsPortCannotTakeIsABoardError() throws {
         let catalog = try DeviceTypeCatalog.builtIn.registering(pluginTypes: host)
         XCTAssertThrowsError(try BoardLoader.load(yaml: try boardText(devices: xhci + """
