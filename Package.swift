@@ -17,6 +17,7 @@ let package = Package(
         // Example plugins (docs/plugins.md): shared libraries `backplane run --plugin` loads.
         .library(name: "acme_edu", type: .dynamic, targets: ["acme_edu"]),
         .library(name: "acme_timer", type: .dynamic, targets: ["acme_timer"]),
+        .library(name: "acme_usbloop", type: .dynamic, targets: ["acme_usbloop"]),
         .library(name: "qpp_srv", type: .dynamic, targets: ["qpp_srv"]),
         .library(name: "qpp_client", type: .dynamic, targets: ["qpp_client"]),
         .library(name: "swift_scratch", type: .dynamic, targets: ["swift_scratch"]),
@@ -44,10 +45,12 @@ let package = Package(
         // loads plugins and adapts their devices to the bus protocols.
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", path: "Modules/QPP"),
-        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "Memory", "IRQ"], path: "Modules/PluginHost"),
+        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
+                cSettings: pluginSDK),
+        .target(name: "acme_usbloop", dependencies: ["CBackplane"], path: "Plugins/examples/acme_usbloop", publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "qpp_srv", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_srv", cSettings: pluginSDK),
         // qpp_client includes qpp_srv's public header but must not link its code.
@@ -79,7 +82,7 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["USB", "Passthrough", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "Memory", "IRQ", "Devices", "DeviceTree"],
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
                     exclude: ["Recordings"]),

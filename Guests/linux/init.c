@@ -16,7 +16,8 @@
  *   BP: blk <sdX> rw ok offset=<bytes> len=<bytes>    the same check on the first SCSI disk (USB storage)
  *   BP: usb <dev> id=<vid4>:<pid4> speed=<Mb/s> driver=<name|none> interfaces=<class:driver,...> product=<string>
  *   BP: usb count=<n>                                 USB devices other than root hubs
- *   BP: usb loopback <dev> ok bytes=<n>               data sent to the 1209:0004 loopback device through usbfs came back
+ *   BP: usb loopback <dev> ok bytes=<n>               data sent to a loopback device (1209:0004 built-in, 1209:0005
+ *                                                     the acme_usbloop plugin) through usbfs came back
  *   BP: usb loopback <dev> FAIL <reason>
  *   BP: usb wait FAIL <what>                          the devices bp.usb=<n> asked for did not all appear
  *   BP: bench <dev> bytes=<n> ns=<n>                  bp.readbench=<dev>: sequential O_DIRECT read of the device
@@ -276,7 +277,8 @@ static void driver_of(const char *device_path, char *out, size_t size) {
     snprintf(out, size, "%s", slash ? slash + 1 : link);
 }
 
-/* The loopback device (Modules/USB/USBLoopback.swift) through usbfs: LOOPBACK_LEN pattern bytes to
+/* A loopback device (Modules/USB/USBLoopback.swift, or the acme_usbloop plugin with the same
+ * protocol, Plugins/examples/acme_usbloop) through usbfs: LOOPBACK_LEN pattern bytes to
  * bulk OUT 0x01, the same count back from bulk IN 0x81, then vendor request 0x01 says 0 are left. */
 #define LOOPBACK_LEN 4096
 static void check_loopback(const char *name, const char *base) {
@@ -353,7 +355,8 @@ static void report_usb(void) {
         if (dir) closedir(dir);
         printf("BP: usb %s id=%s:%s speed=%s driver=%s interfaces=%s product=%s\n", name, vendor, product_id, speed, driver,
                interfaces[0] ? interfaces : "none", product);
-        if (strcmp(vendor, "1209") == 0 && strcmp(product_id, "0004") == 0) check_loopback(name, base);
+        if (strcmp(vendor, "1209") == 0 && (strcmp(product_id, "0004") == 0 || strcmp(product_id, "0005") == 0))
+            check_loopback(name, base);
         free(entries[i]);
     }
     free(entries);

@@ -33,6 +33,16 @@ extension DeviceTypeCatalog {
                 properties: try Self.properties(type.properties, type: type.name, plugin: type.plugin),
                 nodeName: type.nodeName, compatible: [type.compatible], placement: .soc))
         }
+        for type in host.usbTypes {
+            try check(type.name, type.plugin)
+            // Like the built-in USB types: placed with `at: xhci0/portN`, no node (the guest
+            // enumerates the bus), and the host's `speed` property unless the plugin has one.
+            var properties = try Self.properties(type.properties, type: type.name, plugin: type.plugin)
+            if !properties.contains(where: { $0.name == USBDeviceTypes.speedProperty.name }) { properties.append(USBDeviceTypes.speedProperty) }
+            catalog = catalog.registering(DeviceTypeSpec(
+                name: type.name, summary: type.summary, registers: .none, properties: properties,
+                nodeName: type.name, compatible: [], placement: .omitted, usbSpeeds: type.speeds))
+        }
         return catalog
     }
 
@@ -97,6 +107,12 @@ extension Machine {
             throw MachineError("\(board.sourcePath):\(device.sourceLine): \(error)")
         }
         return true
+    }
+
+    /// A new instance of `device`'s type if a plugin registered it as a USB type; nil if none did.
+    func createPluginUSBDevice(_ device: BoardDevice) throws(PluginError) -> PluginUSBDevice? {
+        guard let host = plugins, let type = host.usbType(named: device.type) else { return nil }
+        return try host.createUSBDevice(type: type, device: device.name, properties: pluginArguments(device, type.properties))
     }
 
     /// Attaches `device` at `slot` of `bridge` if a plugin registered its PCI type; false if none did.

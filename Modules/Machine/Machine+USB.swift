@@ -1,4 +1,5 @@
 import PCI
+import PluginHost
 import USB
 import Virtio
 
@@ -37,9 +38,13 @@ extension Machine {
                 case USBHostDeviceTypes.name:
                     usb = try makeHostUSB(device, controller: controller, port: place.port)
                 default:
-                    throw MachineError("\(prefix): type '\(device.type)' is not a USB device")
+                    guard let plugin = try createPluginUSBDevice(device) else {
+                        throw MachineError("\(prefix): type '\(device.type)' is not a USB device")
+                    }
+                    usb = plugin
                 }
-                try controller.attach(usb, port: place.port, speed: speedText.isEmpty ? nil : USBSpeed(name: speedText))
+                let core = try controller.attach(usb, port: place.port, speed: speedText.isEmpty ? nil : USBSpeed(name: speedText))
+                (usb as? PluginUSBDevice)?.attached(at: core.speed)
             } catch let error as MachineError {
                 throw error
             } catch {

@@ -12,6 +12,7 @@ final class HostInterface {
     private let pci: UnsafeMutablePointer<bp_pci_interface>
     private let time: UnsafeMutablePointer<bp_time_interface>
     private let qpp: UnsafeMutablePointer<bp_qpp_interface>
+    private let usb: UnsafeMutablePointer<bp_usb_interface>
 
     init() {
         log = .allocate(capacity: 1)
@@ -24,6 +25,8 @@ final class HostInterface {
         time.initialize(to: HostInterface.makeTime())
         qpp = .allocate(capacity: 1)
         qpp.initialize(to: HostInterface.makeQPP())
+        usb = .allocate(capacity: 1)
+        usb.initialize(to: HostInterface.makeUSB())
         var table = bp_host()
         table.struct_size = UInt32(MemoryLayout<bp_host>.size)
         table.abi_major = UInt16(BP_ABI_MAJOR)
@@ -37,8 +40,8 @@ final class HostInterface {
         table.pci = UnsafePointer(pci)
         table.time = UnsafePointer(time)
         table.qpp = UnsafePointer(qpp)
-        // Reserved for the USB bus and instrumentation (minor versions 1.x).
-        table.usb = nil
+        table.usb = UnsafePointer(usb)
+        // Reserved for instrumentation (a later minor version).
         table.instrument = nil
         host = .allocate(capacity: 1)
         host.initialize(to: table)
@@ -51,6 +54,7 @@ final class HostInterface {
         pci.deallocate()
         time.deallocate()
         qpp.deallocate()
+        usb.deallocate()
     }
 
     private static func makeLog() -> bp_log_interface {

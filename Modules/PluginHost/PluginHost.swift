@@ -4,6 +4,7 @@ import IRQ
 import Memory
 import PCI
 import QPP
+import USB
 
 /// Loads plugins (shared libraries exporting `backplane_plugin_descriptor`, see
 /// Plugins/include/backplane/plugin.h), installs them in dependency order, builds instances of
@@ -22,11 +23,13 @@ public final class PluginHost {
     public private(set) var plugins: [LoadedPlugin] = []
     public private(set) var pciTypes: [PluginPCIType] = []
     public private(set) var platformTypes: [PluginPlatformType] = []
+    public private(set) var usbTypes: [PluginUSBType] = []
     public let qpp = QPPRegistry()
     public let timers = PluginTimerQueue()
     /// Instances in creation order (destroyed in reverse).
     public private(set) var pciFunctions: [PluginPCIFunction] = []
     public private(set) var platformDevices: [PluginPlatformDevice] = []
+    public private(set) var usbDevices: [PluginUSBDevice] = []
     /// The plugin whose install is running: only it may register device types.
     var installing: LoadedPlugin?
     let interface: HostInterface
@@ -63,6 +66,7 @@ public final class PluginHost {
     /// The type called `name`, if a plugin registered one.
     public func pciType(named name: String) -> PluginPCIType? { pciTypes.first { $0.name == name } }
     public func platformType(named name: String) -> PluginPlatformType? { platformTypes.first { $0.name == name } }
+    public func usbType(named name: String) -> PluginUSBType? { usbTypes.first { $0.name == name } }
 
     // MARK: Opening
 
@@ -146,6 +150,20 @@ public final class PluginHost {
         return platform
     }
 
+    /// Builds an instance of USB type `type`; the caller plugs it into a port
+    /// (`XHCIController.attach`) and reports the chosen speed with `attached(at:)`.
+    public func createUSBDevice(type: PluginUSBType, device: String, properties: [(key: String, value: String)]) throws(PluginError) -> PluginUSBDevice {
+        let usb = PluginUSBDevice(name: device, type: type)
+        var instance: UnsafeMutableRawPointer?
+        if let create = type.raw.create {
+            let status = withCArguments(properties) { args in create(type.raw.type_opaque, usb.handle, args, &instance) }
+            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
+        }
+        usb.instance = instance
+        usbDevices.append(usb)
+        return usb
+    }
+
     /// Resets every platform instance (a guest-requested reset; PCI functions are reset by
     /// their host bridge).
     public func resetPlatformDevices() {
@@ -162,6 +180,7 @@ public final class PluginHost {
         isShutDown = true
         for function in pciFunctions.reversed() { function.type.raw.destroy?(function.instance) }
         for device in platformDevices.reversed() { device.type.raw.destroy?(device.instance) }
+        for device in usbDevices.reversed() { device.type.raw.destroy?(device.instance) }
         for plugin in plugins.reversed() where plugin.isInstalled {
             plugin.descriptor.exit?(plugin.handle)
         }
@@ -216,11 +235,32 @@ public final class PluginHost {
         }
     }
 
+    func register(usb raw: bp_usb_device_type, by plugin: LoadedPlugin) -> Int32 {
+        guard installing === plugin else {
+            plugin.log(BP_LOG_ERROR, "register_type outside install")
+            return BP_ERR_STATE
+        }
+        do throws(PluginTypeValidation.TypeError) {
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a USB device type has no name") }
+            let name = String(cString: cName)
+            try checkNewTypeName(name, by: plugin)
+            let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
+            let (speeds, descriptors) = try PluginUSBType.descriptors(of: raw, name: name)
+            usbTypes.append(PluginUSBType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
+                                          properties: properties, speeds: speeds, descriptors: descriptors, plugin: plugin))
+            return BP_OK
+        } catch {
+            plugin.record(error.message)
+            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
+        }
+    }
+
     private func checkNewTypeName(_ name: String, by plugin: LoadedPlugin) throws(PluginTypeValidation.TypeError) {
         guard PluginTypeValidation.isValidName(name) else {
             throw PluginTypeValidation.TypeError("invalid device type name '\(name)'; use lower-case letters, digits, '_', '.' and '-'")
         }
-        if let owner = pciTypes.first(where: { $0.name == name })?.plugin ?? platformTypes.first(where: { $0.name == name })?.plugin {
+        if let owner = pciTypes.first(where: { $0.name == name })?.plugin ?? platformTypes.first(where: { $0.name == name })?.plugin
+            ?? usbTypes.first(where: { $0.name == name })?.plugin {
             throw PluginTypeValidation.TypeError("device type '\(name)' of plugin '\(owner.name)' is already registered")
         }
     }

@@ -1,6 +1,6 @@
 /// `backplane run --device TYPE,key=value,...`: a device added to the board from the command
 /// line, for built-in and plugin types alike. Keys: `name` (default TYPE with a number),
-/// `at` (PCI address, as in a board file), `reg` (BASE:SIZE), `irq` (CONTROLLER@SOURCE, may
+/// `at` (PCI address or USB port, as in a board file), `reg` (BASE:SIZE), `irq` (CONTROLLER@SOURCE, may
 /// repeat); every other key is a property of the type, checked like a board file's.
 extension Board {
     /// A copy with the device `text` describes appended. Call `validate` afterwards.
@@ -23,6 +23,10 @@ extension Board {
             case "name":
                 device.name = value
             case "at":
+                if let port = BoardUSBPort.parse(value) {
+                    device.usbPort = port
+                    continue
+                }
                 guard let address = BoardPCIAddress.parse(value) else {
                     throw failure("invalid PCI address '\(value)'; expected BUS/DEVICE.FUNCTION such as 'pcie0/02.0'")
                 }

@@ -46,14 +46,16 @@ extension Board {
         }
         var taken: [String: BoardDevice] = [:]
         for device in devices {
-            let isUSBDevice = USBDeviceTypes.speeds[device.type] != nil
+            // Built-in and plugin USB types alike: the catalog knows their speeds.
+            let usbSpeeds = catalog.spec(named: device.type)?.usbSpeeds
+            let isUSBDevice = usbSpeeds != nil
             guard let place = device.usbPort else {
                 if isUSBDevice, device.atLocation == nil {
                     diagnostics.error("device '\(device.name)' of type '\(device.type)' needs 'at: CONTROLLER/portN' such as 'xhci0/port1'", at: device.location)
                 }
                 continue
             }
-            guard isUSBDevice, let speeds = USBDeviceTypes.speeds[device.type] else {
+            guard let speeds = usbSpeeds else {
                 if catalog.spec(named: device.type) != nil {
                     diagnostics.error("device '\(device.name)' of type '\(device.type)' is not a USB device; it cannot sit on '\(place)'", at: place.location)
                 }

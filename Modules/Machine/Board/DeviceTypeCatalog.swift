@@ -1,4 +1,5 @@
 import PCI
+import USB
 
 /// What a device type accepts in a board file and how it appears in the device tree. The
 /// built-in types are data in `DeviceTypeCatalog.builtIn`; more are added with `registering(_:)`
@@ -44,10 +45,13 @@ public struct DeviceTypeSpec: Sendable {
     public let placement: Placement
     /// A PCI host bridge: functions name it in `at:`, its irqs are INTA…INTD.
     public let isPCIHostBridge: Bool
+    /// A USB device (placed with `at: CONTROLLER/portN`): the speeds it runs at; nil otherwise.
+    public let usbSpeeds: Set<USBSpeed>?
 
     public init(name: String, summary: String, registers: Registers, irqCount: ClosedRange<Int> = 0...0,
                 interruptSourcesProperty: String? = nil, isConsole: Bool = false, properties: [DevicePropertySpec] = [],
-                nodeName: String, compatible: [String], placement: Placement = .soc, isPCIHostBridge: Bool = false) {
+                nodeName: String, compatible: [String], placement: Placement = .soc, isPCIHostBridge: Bool = false,
+                usbSpeeds: Set<USBSpeed>? = nil) {
         self.name = name
         self.summary = summary
         self.registers = registers
@@ -59,6 +63,7 @@ public struct DeviceTypeSpec: Sendable {
         self.compatible = compatible
         self.placement = placement
         self.isPCIHostBridge = isPCIHostBridge
+        self.usbSpeeds = usbSpeeds
     }
 
     /// The BARs of a PCI function type; nil for other types.

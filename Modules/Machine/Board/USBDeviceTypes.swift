@@ -43,7 +43,7 @@ enum USBDeviceTypes {
                                    summary: "input script: lines 'type TEXT', 'key NAME', 'wait MS' (docs/usb.md)"),
                 speedProperty,
             ],
-            nodeName: "keyboard", compatible: [], placement: .omitted),
+            nodeName: "keyboard", compatible: [], placement: .omitted, usbSpeeds: speeds["usb-kbd"]),
         DeviceTypeSpec(
             name: "usb-tablet",
             summary: "USB HID absolute pointer (full speed), input scripted from a file",
@@ -53,7 +53,7 @@ enum USBDeviceTypes {
                                    summary: "input script: lines 'move X Y', 'click', 'wait MS' (docs/usb.md)"),
                 speedProperty,
             ],
-            nodeName: "tablet", compatible: [], placement: .omitted),
+            nodeName: "tablet", compatible: [], placement: .omitted, usbSpeeds: speeds["usb-tablet"]),
         DeviceTypeSpec(
             name: "usb-storage",
             summary: "USB mass storage (Bulk-Only Transport, SCSI) backed by a raw image file; high or super speed",
@@ -66,12 +66,12 @@ enum USBDeviceTypes {
                                    summary: "serial number string and SCSI unit serial number"),
                 speedProperty,
             ],
-            nodeName: "storage", compatible: [], placement: .omitted),
+            nodeName: "storage", compatible: [], placement: .omitted, usbSpeeds: speeds["usb-storage"]),
         DeviceTypeSpec(
             name: "usb-loopback",
             summary: "vendor-specific USB loopback (the docs/usb.md example): bulk OUT/IN echo, interrupt IN byte count",
             registers: .none,
             properties: [speedProperty],
-            nodeName: "loopback", compatible: [], placement: .omitted),
+            nodeName: "loopback", compatible: [], placement: .omitted, usbSpeeds: speeds["usb-loopback"]),
     ]
 }

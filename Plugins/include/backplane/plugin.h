@@ -1,5 +1,5 @@
 /*
- * Backplane plugin ABI, version 1.0: the core of the SDK (C11; usable from C, C++, Rust, Swift).
+ * Backplane plugin ABI, version 1.1: the core of the SDK (C11; usable from C, C++, Rust, Swift).
  *
  * A plugin is a shared library that exports ONE symbol, the function
  *     const bp_plugin_descriptor *backplane_plugin_descriptor(void);
@@ -7,7 +7,7 @@
  * The descriptor names the plugin, the ABI version it was built against, the plugins it uses
  * and its install/exit entry points. `install` receives a versioned host interface (bp_host)
  * whose sub-interfaces follow the buses a plugin sits on: platform MMIO (platform.h), PCI
- * (pci.h), virtual time, plugin-to-plugin calls (qpp.h) and logging. There is no flat
+ * (pci.h), USB (usb.h, since 1.1), virtual time, plugin-to-plugin calls (qpp.h) and logging. There is no flat
  * io_read/io_write/set_irq vtable: a PCI device talks to the PCI core, a platform device to
  * the platform bus. docs/plugins.md walks through writing one.
  *
@@ -42,7 +42,7 @@ extern "C" {
 
 /* ABI version of this header. The host provides BP_ABI_MAJOR.BP_ABI_MINOR of its own. */
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 0
+#define BP_ABI_MINOR 1
 
 /* "BPLG": first word of every descriptor, so a stray symbol of the same name is not taken. */
 #define BP_PLUGIN_MAGIC 0x42504c47u
@@ -145,6 +145,7 @@ struct bp_platform_interface;
 struct bp_pci_interface;
 struct bp_time_interface;
 struct bp_qpp_interface;
+struct bp_usb_interface;
 
 typedef struct bp_host {
     uint32_t struct_size;
@@ -163,8 +164,8 @@ typedef struct bp_host {
     const struct bp_pci_interface *pci;
     const struct bp_time_interface *time;
     const struct bp_qpp_interface *qpp;
-    /* Reserved for the USB bus (endpoints, descriptors); minor version 1.x. NULL until then. */
-    const void *usb;
+    /* USB devices (usb.h), since 1.1: NULL on a 1.0 host, so check it (or BP_HAS). */
+    const struct bp_usb_interface *usb;
     /* Reserved for instrumentation (block translation/execution, per-instruction, memory
      * access and trap callbacks); minor version 1.x. NULL until then. */
     const void *instrument;
