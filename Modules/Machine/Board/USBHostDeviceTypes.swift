@@ -32,7 +32,7 @@ enum USBHostDeviceTypes {
                                    summary: "backend replay: the JSON recording, relative to the board file's folder"),
                 USBDeviceTypes.speedProperty,
             ],
-            nodeName: "usb-host-device", compatible: [], placement: .omitted),
+            nodeName: "usb-host-device", compatible: [], placement: .omitted, usbSpeeds: speeds),
     ]
 
     /// "2.1" as a port chain; nil unless 1...7 numbers 1...255 joined by dots.
