@@ -1,5 +1,5 @@
 /*
- * Backplane plugin ABI, version 1.0: the core of the SDK (C11; usable from C, C++, Rust, Swift).
+ * Backplane plugin ABI, version 1.1: the core of the SDK (C11; usable from C, C++, Rust, Swift).
  *
  * A plugin is a shared library that exports ONE symbol, the function
  *     const bp_plugin_descriptor *backplane_plugin_descriptor(void);
@@ -19,8 +19,9 @@
  *    minor version. So a plugin built against 1.m loads on every host 1.n with n >= m.
  *  - A plugin built for a newer minor (1.n on a 1.m host, n > m) or another major is refused
  *    with a message that names the plugin and both versions.
- *  - Reserved sub-interface pointers (usb, instrument) are NULL until the minor version that
- *    fills them; check for NULL.
+ *  - Reserved sub-interface pointers are NULL until the minor version that fills them; check
+ *    for NULL. 1.1 filled `instrument` (instrument.h); `usb` is still reserved. A plugin built
+ *    against 1.0 is handed a host table whose `instrument` is NULL, as its header promised.
  *
  * THREADING: unless a function says otherwise, the host calls plugins and expects to be
  * called on the machine thread (the thread running the harts): install, exit, device
@@ -42,7 +43,7 @@ extern "C" {
 
 /* ABI version of this header. The host provides BP_ABI_MAJOR.BP_ABI_MINOR of its own. */
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 0
+#define BP_ABI_MINOR 1
 
 /* "BPLG": first word of every descriptor, so a stray symbol of the same name is not taken. */
 #define BP_PLUGIN_MAGIC 0x42504c47u
@@ -145,6 +146,7 @@ struct bp_platform_interface;
 struct bp_pci_interface;
 struct bp_time_interface;
 struct bp_qpp_interface;
+struct bp_instrument_interface;
 
 typedef struct bp_host {
     uint32_t struct_size;
@@ -165,9 +167,10 @@ typedef struct bp_host {
     const struct bp_qpp_interface *qpp;
     /* Reserved for the USB bus (endpoints, descriptors); minor version 1.x. NULL until then. */
     const void *usb;
-    /* Reserved for instrumentation (block translation/execution, per-instruction, memory
-     * access and trap callbacks); minor version 1.x. NULL until then. */
-    const void *instrument;
+    /* Instrumentation (instrument.h), since 1.1: block translation/execution, per-instruction,
+     * memory-access, trap and hart start/stop callbacks, guest registers by name. NULL for a
+     * plugin built against 1.0. */
+    const struct bp_instrument_interface *instrument;
 } bp_host;
 
 /* Whether sub-interface `iface` (a pointer, possibly NULL) has member `member`: use it

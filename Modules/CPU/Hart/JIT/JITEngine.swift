@@ -72,6 +72,8 @@ final class JITEngine {
     /// Decoded instructions that generated code hands to `jitInterpret` (by address).
     let instructionPool: UnsafeMutablePointer<DecodedInstruction>
     var instructionPoolUsed = 0
+    /// Blocks translated now call the block-executed helper at entry (JITInstrumentation.swift).
+    var instrumentBlocks = false
 
     var blocks: [TranslatedBlock] = []
     var table: [BlockKey: Int] = [:]
