@@ -184,3 +184,13 @@ extension HostInterface {
         return table
     }
 }
+
+extension PluginInstrumentation {
+    /// The one block-executed C callback, for the JIT to call directly (its C signature is
+    /// the one `DirectBlockCallback` describes).
+    public var directBlockExecuted: DirectBlockCallback? {
+        guard executed.count == 1, let only = executed.first else { return nil }
+        return DirectBlockCallback(function: UInt(bitPattern: unsafeBitCast(only.function, to: UnsafeRawPointer.self)),
+                                   udata: UInt(bitPattern: only.udata))
+    }
+}

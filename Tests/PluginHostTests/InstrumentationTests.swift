@@ -115,6 +115,27 @@ final class InstrumentationTests: XCTestCase {
     }
 
     func testBlockExecutedInterpreter() throws { try checkBlockExecuted(.interpreter) }
+    /// One registration: the JIT calls the plugin's function straight from translated code.
+    func testBlockExecutedJITCallsASingleCallbackDirectly() throws {
+        let rig = try Rig(.jit)
+        rig.add("executed")
+        XCTAssertNotNil(rig.host.instrumentation.directBlockExecuted)
+        rig.add("executed")
+        XCTAssertNil(rig.host.instrumentation.directBlockExecuted, "two: through the helper")
+    }
+
+    /// Two registrations (the helper path under the JIT): each fires, in registration order.
+    func checkTwoBlockExecutedRegistrations(_ accelerator: Accelerator) throws {
+        let rig = try Rig(accelerator)
+        rig.add("executed")
+        rig.add("executed")
+        let once = ["E \(Self.hex(0)) 3", "E \(Self.hex(0xc)) 6"]
+            + Array(repeating: "E \(Self.hex(0x14)) 4", count: 4) + ["E \(Self.hex(0x24)) 1"]
+        XCTAssertEqual(rig.runProgram(), once.flatMap { [$0, $0] })
+    }
+
+    func testTwoBlockExecutedRegistrationsInterpreter() throws { try checkTwoBlockExecutedRegistrations(.interpreter) }
+    func testTwoBlockExecutedRegistrationsJIT() throws { try checkTwoBlockExecutedRegistrations(.jit) }
     func testBlockExecutedJIT() throws { try checkBlockExecuted(.jit) }
 
     func checkBlockTranslated(_ accelerator: Accelerator) throws {

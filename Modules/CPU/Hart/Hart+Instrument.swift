@@ -37,6 +37,20 @@ public protocol HartInstrumentation: AnyObject {
     func memoryAccess(hart: Hart, address: UInt64, size: Int, isStore: Bool, value: UInt64)
     /// `cause` as mcause encodes it; `privilege` the one the trap was taken from.
     func trap(hart: Hart, cause: UInt64, value: UInt64, pc: UInt64, privilege: UInt64)
+    /// When the only block-executed work is one C function
+    /// `void f(void *udata, uint32_t hart, uint64_t pc, uint32_t instructions)`, that function:
+    /// the JIT then calls it straight from translated code (no Swift on the path).
+    var directBlockExecuted: DirectBlockCallback? { get }
+}
+
+/// A C block-executed callback and its `udata`, as addresses.
+public struct DirectBlockCallback: Equatable, Sendable {
+    public let function: UInt
+    public let udata: UInt
+    public init(function: UInt, udata: UInt) {
+        self.function = function
+        self.udata = udata
+    }
 }
 
 extension Hart {
@@ -52,7 +66,18 @@ extension Hart {
         let events = observer.events
         if events != instrumentedEvents { applyInstrumentation(events) }
 #if arch(x86_64)
-        if accelerator == .jit && !events.contains(.instruction) { return runJIT(budget: budget) }
+        if accelerator == .jit && !events.contains(.instruction) {
+            let jit = jitEngine
+            let blocks = events.contains(.blockExecuted)
+            let direct = blocks ? observer.directBlockExecuted : nil
+            if jit.instrumentBlocks != blocks || jit.directBlockCall != direct {
+                // Translations must match: retranslate everything.
+                jit.instrumentBlocks = blocks
+                jit.directBlockCall = direct
+                jit.flush()
+            }
+            return runJIT(budget: budget)
+        }
 #endif
         if events.isEmpty { return runUninstrumented(budget: budget) }
         defer {
@@ -81,7 +106,11 @@ extension Hart {
         instrumentedEvents = events
         flushTranslations()
 #if arch(x86_64)
-        jitIfCreated?.flush()
+        if let jit = jitIfCreated {
+            jit.instrumentBlocks = false
+            jit.directBlockCall = nil
+            jit.flush()
+        }
 #endif
     }
 

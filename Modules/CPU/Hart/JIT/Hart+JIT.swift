@@ -23,7 +23,6 @@ extension Hart {
             state.pointee.waitingForInterrupt = 0
         }
         let jit = jitEngine
-        if jit.instrumentBlocks != instrumentedEvents.contains(.blockExecuted) { syncInstrumentation(jit) }
         state.pointee.jitContext = Unmanaged.passUnretained(self).toOpaque()
         var remaining = budget
         // A chain stub's jump to patch once the block it asked for is known (0: none).

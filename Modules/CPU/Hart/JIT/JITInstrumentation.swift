@@ -9,12 +9,10 @@ import CHartState
 // callbacks make the hart use the interpreter.
 
 extension JITHelpers {
-    /// `blockExecuted(state, pc, count)`: reports block entry; sets `state.pc` first so the
-    /// observer reads the block's pc (generated code only writes it at exits).
+    /// `blockExecuted(state, pc, count)`: reports block entry to the observer.
     static let blockExecuted: UInt = {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64) -> Void = { state, pc, count in
             Hart.withJIT(state) { hart in
-                state.pointee.pc = pc
                 hart.instrumentation?.blockExecuted(hart: hart, pc: pc, instructions: Int(truncatingIfNeeded: count))
             }
         }
@@ -23,22 +21,26 @@ extension JITHelpers {
 }
 
 extension JITTranslator {
-    /// The entry call. Nothing is cached in host registers yet, so no write-back is needed;
-    /// rbx and r12 are callee-saved.
+    /// The entry call: state.pc <- the block's pc (so `read_register("pc")` sees it; generated
+    /// code otherwise writes it only at exits), then the plugin's C function directly when it
+    /// is the only one, else the helper. Nothing is cached in host registers yet, so no
+    /// write-back is needed; rbx and r12 are callee-saved.
     func emitBlockExecutedCall() {
-        a.mov(.rdi, .rbx)
-        a.mov(.rsi, immediate: pc0)
-        a.mov(.rdx, immediate: UInt64(instructions.count))
-        a.mov(.rax, immediate: UInt64(JITHelpers.blockExecuted))
+        a.mov(.rax, immediate: pc0)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        if let direct = engine.directBlockCall {
+            a.mov(.rdi, immediate: UInt64(direct.udata))
+            a.load(.rsi, X86Memory(.rbx, Int32(MemoryLayout<HartState>.offset(of: \HartState.hartid)!)))
+            a.mov(.rdx, .rax)
+            a.mov(.rcx, immediate: UInt64(instructions.count))
+            a.mov(.rax, immediate: UInt64(direct.function))
+        } else {
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, .rax)
+            a.mov(.rdx, immediate: UInt64(instructions.count))
+            a.mov(.rax, immediate: UInt64(JITHelpers.blockExecuted))
+        }
         a.call(.rax)
-    }
-}
-
-extension Hart {
-    /// Translations must match `instrumentBlocks`: retranslate everything when it changes.
-    func syncInstrumentation(_ jit: JITEngine) {
-        jit.instrumentBlocks = instrumentedEvents.contains(.blockExecuted)
-        jit.flush()
     }
 }
 #endif
