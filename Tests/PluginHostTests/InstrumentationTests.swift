@@ -186,6 +186,23 @@ final class InstrumentationTests: XCTestCase {
     }
 
     func testTrapInterpreter() throws { try checkTrap(.interpreter) }
+
+    /// An interrupt: cause with bit 63 set, tval 0, the pc it interrupted.
+    func checkInterrupt(_ accelerator: Accelerator) throws {
+        let rig = try Rig(accelerator)
+        rig.add("trap")
+        _ = rig.hart.run(budget: 3) // through csrw mtvec
+        rig.hart.state.pointee.mie = 1 << 7
+        rig.hart.state.pointee.mstatus |= 1 << 3 // MIE
+        rig.hart.setInterruptPending(bit: 7, true) // MTIP
+        XCTAssertEqual(rig.hart.run(budget: 1), .exitRequested, "the controller's request is seen first")
+        _ = rig.hart.run(budget: 1)
+        XCTAssertEqual(rig.lines, ["X 0x8000000000000007 0x0 \(Self.hex(0xc)) 3"])
+        XCTAssertEqual(rig.hart.state.pointee.mepc, Self.base + 0xc)
+    }
+
+    func testInterruptInterpreter() throws { try checkInterrupt(.interpreter) }
+    func testInterruptJIT() throws { try checkInterrupt(.jit) }
     func testTrapJIT() throws { try checkTrap(.jit) }
 
     func testHartStartAndStopFireOnceEach() throws {
