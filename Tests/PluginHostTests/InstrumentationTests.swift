@@ -280,9 +280,7 @@ final class InstrumentationTests: XCTestCase {
     func testAnotherPluginsRegistrationIsNotFound() throws {
         let rig = try Rig(.interpreter)
         let id = rig.add("executed")
-        let other = try PluginBuilder.testPlugin("bystander")
         let host = rig.host
-        _ = other
         let plugin = try XCTUnwrap(host.plugins.first)
         // The registry checks the owner: a different LoadedPlugin cannot remove it.
         let stranger = LoadedPlugin(name: "stranger", path: "", descriptor: plugin.descriptor, arguments: [], host: host)
@@ -291,6 +289,19 @@ final class InstrumentationTests: XCTestCase {
     }
 
     // MARK: Versions
+
+    /// Negotiation end to end: the plugin declaring 1.0 gets the table without `instrument`.
+    func testPluginsDeclaring10And11SeeTheirOwnHostTable() throws {
+        let log = PluginBuilder.directory.appendingPathComponent("negotiation-\(getpid()).log").path
+        try? FileManager.default.removeItem(atPath: log)
+        let old = try PluginBuilder.testPlugin("declares10", extra: ["REPORT_INSTRUMENT", "DESCRIPTOR_MAJOR=1", "DESCRIPTOR_MINOR=0"])
+        let new = try PluginBuilder.testPlugin("declares11", extra: ["REPORT_INSTRUMENT"])
+        let host = PluginHost()
+        defer { host.shutdown() }
+        try host.load([PluginRequest(path: old, arguments: [(key: "log", value: log)]), PluginRequest(path: new, arguments: [(key: "log", value: log)])])
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("instrument") }
+        XCTAssertEqual(lines, ["instrument-null declares10", "instrument-present declares11"])
+    }
 
     func testA11PluginGetsTheInstrumentInterfaceAnd10PluginsDoNot() throws {
         let host = PluginHost()
