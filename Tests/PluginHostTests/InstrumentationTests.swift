@@ -60,14 +60,14 @@ final class InstrumentationTests: XCTestCase {
         /// Each rig loads its own copy (dlopen shares a library's static state per path).
         nonisolated(unsafe) static var serial = 0
 
-        init(_ accelerator: Accelerator) throws {
+        init(_ accelerator: Accelerator, program: [UInt32] = InstrumentationTests.program) throws {
             Rig.serial += 1
             let name = "instr\(Rig.serial)"
             let path = try PluginBuilder.build(name, sources: [PluginBuilder.packageRoot.appendingPathComponent("Tests/PluginHostTests/Fixtures/instrument_plugin.c").path],
                                                defines: ["PLUGIN_NAME=\"\(name)\""])
             try host.load([PluginRequest(path: path)])
             _ = try space.mapRAM(name: "ram", base: InstrumentationTests.base, size: 0x1_0000)
-            for (index, word) in InstrumentationTests.program.enumerated() {
+            for (index, word) in program.enumerated() {
                 _ = space.write(InstrumentationTests.base + UInt64(index * 4), size: 4, value: UInt64(word))
             }
             hart = Hart(hartID: 0, bus: space, timebase: Timebase())
@@ -175,6 +175,26 @@ final class InstrumentationTests: XCTestCase {
     }
 
     func testMemoryInterpreter() throws { try checkMemory(.interpreter) }
+
+    /// An AMO reports its read and its write.
+    func checkAtomic(_ accelerator: Accelerator) throws {
+        let program: [UInt32] = [
+            Self.auipc(7, 0),                                   // t2 = base
+            Self.addi(28, 7, 0x100),                            // t3 = base + 0x100
+            Self.addi(6, 0, 7),                                 // t1 = 7
+            6 << 20 | 28 << 15 | 3 << 12 | 10 << 7 | 0x2F,     // amoadd.d a0, t1, (t3)
+            6 << 20 | 28 << 15 | 3 << 12 | 10 << 7 | 0x2F,     // amoadd.d a0, t1, (t3)
+        ]
+        let rig = try Rig(accelerator, program: program)
+        rig.add("memory")
+        _ = rig.hart.run(budget: 5)
+        let address = Self.hex(0x100)
+        XCTAssertEqual(rig.lines, ["M L \(address) 8 0x0", "M S \(address) 8 0x7", "M L \(address) 8 0x7", "M S \(address) 8 0xe"])
+        XCTAssertEqual(rig.hart.readRegister(named: "a0"), 7)
+    }
+
+    func testAtomicInterpreter() throws { try checkAtomic(.interpreter) }
+    func testAtomicJIT() throws { try checkAtomic(.jit) }
     func testMemoryJIT() throws { try checkMemory(.jit) }
 
     func checkTrap(_ accelerator: Accelerator) throws {
