@@ -31,9 +31,13 @@ public struct InstrumentationEvents: OptionSet, Sendable {
 public protocol HartInstrumentation: AnyObject {
     /// The kinds wanted now; read by each hart at the start of every slice.
     var events: InstrumentationEvents { get }
+    /// A block was decoded (interpreter) or translated (JIT): its first pc, length and bytes.
     func blockTranslated(hart: Hart, pc: UInt64, instructions: Int, bytes: Int)
+    /// A block is about to run `instructions` instructions (state.pc is `pc`).
     func blockExecuted(hart: Hart, pc: UInt64, instructions: Int)
+    /// An instruction is about to execute; `encoding` is its bits as in memory.
     func instruction(hart: Hart, pc: UInt64, encoding: UInt32)
+    /// A data access completed; `value` is zero-extended to `size` bytes.
     func memoryAccess(hart: Hart, address: UInt64, size: Int, isStore: Bool, value: UInt64)
     /// `cause` as mcause encodes it; `privilege` the one the trap was taken from.
     func trap(hart: Hart, cause: UInt64, value: UInt64, pc: UInt64, privilege: UInt64)
