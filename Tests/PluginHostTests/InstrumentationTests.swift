@@ -124,6 +124,19 @@ final class InstrumentationTests: XCTestCase {
         XCTAssertNil(rig.host.instrumentation.directBlockExecuted, "two: through the helper")
     }
 
+    /// Host FP in a callback (inexact) does not reach the guest's fflags.
+    func checkCallbackFloatingPointFlagsStayOutOfTheGuest(_ accelerator: Accelerator) throws {
+        let rig = try Rig(accelerator)
+        rig.add("executed_fp")
+        XCTAssertEqual(rig.runProgram().count, 7)
+        XCTAssertEqual(rig.hart.readRegister(named: "fflags"), 0)
+    }
+
+    func testCallbackFloatingPointFlagsStayOutOfTheGuestInterpreter() throws {
+        try checkCallbackFloatingPointFlagsStayOutOfTheGuest(.interpreter)
+    }
+    func testCallbackFloatingPointFlagsStayOutOfTheGuestJIT() throws { try checkCallbackFloatingPointFlagsStayOutOfTheGuest(.jit) }
+
     /// Two registrations (the helper path under the JIT): each fires, in registration order.
     func checkTwoBlockExecutedRegistrations(_ accelerator: Accelerator) throws {
         let rig = try Rig(accelerator)

@@ -25,7 +25,12 @@ extension JITTranslator {
     /// code otherwise writes it only at exits), then the plugin's C function directly when it
     /// is the only one, else the helper. Nothing is cached in host registers yet, so no
     /// write-back is needed; rbx and r12 are callee-saved.
+    ///
+    /// MXCSR: inline FP code keeps the guest's IEEE flags sticky in MXCSR until a fold
+    /// (`JITEngine.foldFlags`), so host FP in the callback must not add to them: fold the
+    /// guest's first, and clear whatever the callback left (only when it left something).
     func emitBlockExecutedCall() {
+        a.call(toAddress: engine.foldFlags)
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         if let direct = engine.directBlockCall {
@@ -41,6 +46,16 @@ extension JITTranslator {
             a.mov(.rax, immediate: UInt64(JITHelpers.blockExecuted))
         }
         a.call(.rax)
+        let clean = a.newLabel()
+        a.alu(.sub, .rsp, immediate: 8)
+        a.storeMXCSR(X86Memory(.rsp))
+        a.load(.rcx, X86Memory(.rsp), width: .bits32)
+        a.testByte(.rcx, immediate: 0x3D)
+        a.jump(if: .equal, clean)
+        a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
+        a.loadMXCSR(X86Memory(.rsp))
+        a.bind(clean)
+        a.alu(.add, .rsp, immediate: 8)
     }
 }
 #endif
