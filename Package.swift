@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "qpp_srv", type: .dynamic, targets: ["qpp_srv"]),
         .library(name: "qpp_client", type: .dynamic, targets: ["qpp_client"]),
         .library(name: "swift_scratch", type: .dynamic, targets: ["swift_scratch"]),
+        .library(name: "insn_count", type: .dynamic, targets: ["insn_count"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,7 +46,7 @@ let package = Package(
         // loads plugins and adapts their devices to the bus protocols.
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", path: "Modules/QPP"),
-        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ"], path: "Modules/PluginHost"),
+        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
@@ -57,6 +58,7 @@ let package = Package(
         .target(name: "qpp_client", dependencies: ["CBackplane"], path: "Plugins/examples/qpp_client",
                 publicHeadersPath: ".", cSettings: pluginSDK + [.headerSearchPath("srv_include")]),
         .target(name: "swift_scratch", dependencies: ["CBackplane"], path: "Plugins/examples/swift_scratch"),
+        .target(name: "insn_count", dependencies: ["CBackplane"], path: "Plugins/examples/insn_count", publicHeadersPath: ".", cSettings: pluginSDK),
         // Host devices (docs/passthrough.md): libpci and libusb behind thin system-library targets.
         .systemLibrary(name: "CLibPCI", path: "Modules/Passthrough/CLibPCI", pkgConfig: "libpci",
                        providers: [.apt(["libpci-dev"])]),
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["USB", "Passthrough", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree"],
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
                     exclude: ["Recordings"]),

@@ -33,6 +33,7 @@ extension Machine {
     /// `timeout` seconds of host time pass. Deterministic for a given input: hart order is fixed.
     public func run(timeout: Double? = nil) -> MachineExit {
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0) * 1e9) }
+        plugins?.startHarts()
         while true {
             var anyRunning = false
             for hart in harts {

@@ -67,6 +67,8 @@ public final class Machine {
         for id in 0..<board.harts.count {
             harts.append(Hart(hartID: UInt64(id), bus: space, timebase: timebase))
         }
+        // Instrumentation plugins observe the harts (nothing runs until one registers).
+        plugins?.attach(harts: harts)
 
         // Interrupt controllers first: other devices take IRQ lines into them.
         for device in board.devices where device.type == "plic" {

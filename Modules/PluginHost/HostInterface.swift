@@ -6,7 +6,12 @@ import QPP
 /// plugin. The tables live at fixed addresses for the host's lifetime; each function finds
 /// its Swift object from the opaque handle it is given (plugin, device, timer, callback).
 final class HostInterface {
+    /// The table for plugins built against 1.1 or later.
     let host: UnsafeMutablePointer<bp_host>
+    /// The table for plugins built against 1.0: the same, with `usb` and `instrument` NULL as
+    /// the 1.0 header promised (it declared both members `const void *`, reserved).
+    let host10: UnsafeMutablePointer<bp_host>
+    private let instrument: UnsafeMutablePointer<bp_instrument_interface>
     private let log: UnsafeMutablePointer<bp_log_interface>
     private let platform: UnsafeMutablePointer<bp_platform_interface>
     private let pci: UnsafeMutablePointer<bp_pci_interface>
@@ -27,6 +32,8 @@ final class HostInterface {
         qpp.initialize(to: HostInterface.makeQPP())
         usb = .allocate(capacity: 1)
         usb.initialize(to: HostInterface.makeUSB())
+        instrument = .allocate(capacity: 1)
+        instrument.initialize(to: HostInterface.makeInstrument())
         var table = bp_host()
         table.struct_size = UInt32(MemoryLayout<bp_host>.size)
         table.abi_major = UInt16(BP_ABI_MAJOR)
@@ -40,15 +47,24 @@ final class HostInterface {
         table.pci = UnsafePointer(pci)
         table.time = UnsafePointer(time)
         table.qpp = UnsafePointer(qpp)
-        table.usb = UnsafePointer(usb)
-        // Reserved for instrumentation (a later minor version).
+        // A plugin built against 1.0 sees its reserved members NULL, as its header promised.
+        table.usb = nil
         table.instrument = nil
+        host10 = .allocate(capacity: 1)
+        host10.initialize(to: table)
+        table.usb = UnsafePointer(usb)
+        table.instrument = UnsafePointer(instrument)
         host = .allocate(capacity: 1)
         host.initialize(to: table)
     }
 
+    /// The table a plugin built against minor version `minor` of major 1 receives.
+    func host(forMinor minor: Int) -> UnsafeMutablePointer<bp_host> { minor >= 1 ? host : host10 }
+
     deinit {
         host.deallocate()
+        host10.deallocate()
+        instrument.deallocate()
         log.deallocate()
         platform.deallocate()
         pci.deallocate()

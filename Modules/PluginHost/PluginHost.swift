@@ -1,4 +1,5 @@
 import CBackplane
+import CPU
 import Foundation
 import IRQ
 import Memory
@@ -26,6 +27,8 @@ public final class PluginHost {
     public private(set) var usbTypes: [PluginUSBType] = []
     public let qpp = QPPRegistry()
     public let timers = PluginTimerQueue()
+    /// Instrumentation callbacks and the harts they observe (instrument.h).
+    public let instrumentation = PluginInstrumentation()
     /// Instances in creation order (destroyed in reverse).
     public private(set) var pciFunctions: [PluginPCIFunction] = []
     public private(set) var platformDevices: [PluginPlatformDevice] = []
@@ -111,7 +114,7 @@ public final class PluginHost {
             return
         }
         installing = plugin
-        let status = withCArguments(plugin.arguments) { args in installEntry(interface.host, plugin.handle, args) }
+        let status = withCArguments(plugin.arguments) { args in installEntry(interface.host(forMinor: plugin.abiMinor), plugin.handle, args) }
         installing = nil
         plugin.isInstalled = true
         if let error = plugin.qppError { throw .dependency(error) }
@@ -173,16 +176,25 @@ public final class PluginHost {
     /// Gives plugins the machine's clock: virtual time starts counting.
     public func attach(timebase: Timebase) { timers.attach(timebase: timebase) }
 
+    /// Lets instrumentation observe the machine's harts (costs nothing while no plugin
+    /// registers an instrumentation callback).
+    public func attach(harts: [Hart]) { instrumentation.attach(harts: harts) }
+
+    /// The machine starts running: hart-start callbacks fire (once per hart).
+    public func startHarts() { instrumentation.startHarts() }
+
     /// Destroys every instance (newest first), then exits plugins in reverse install order.
     /// Idempotent.
     public func shutdown() {
         guard !isShutDown else { return }
         isShutDown = true
+        instrumentation.stopHarts()
         for function in pciFunctions.reversed() { function.type.raw.destroy?(function.instance) }
         for device in platformDevices.reversed() { device.type.raw.destroy?(device.instance) }
         for device in usbDevices.reversed() { device.type.raw.destroy?(device.instance) }
         for plugin in plugins.reversed() where plugin.isInstalled {
             plugin.descriptor.exit?(plugin.handle)
+            instrumentation.removeAll(of: plugin)
         }
         timers.removeAll()
     }

@@ -108,3 +108,57 @@ final class PluginGuestTests: XCTestCase {
         XCTAssertEqual(run.output, "backplane: error: plugin 'qpp_client' uses 'qpp_srv', which is not loaded\n")
     }
 }
+
+/// The insn_count example (Plugins/examples/insn_count) on a guest whose loop length is known.
+final class InsnCountGuestTests: XCTestCase {
+    /// Guests/plugins/insn_loop.c with `iterations` loop iterations.
+    static func loop(_ iterations: Int) throws -> String {
+        let root = GuestHarness.packageRoot
+        let output = PluginGuestTests.output
+        let elf = output.appendingPathComponent("insn_loop_\(iterations).elf").path
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
+                                        "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
+                                        "-Wl,--no-warn-rwx-segments", "-DITERATIONS=\(iterations)",
+                                        "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
+                                        root.appendingPathComponent("Guests/plugins/start.S").path,
+                                        root.appendingPathComponent("Guests/plugins/insn_loop.c").path, "-o", elf], timeout: 120)
+        guard run.status == 0 else { throw XCTSkip("riscv64-unknown-elf-gcc failed:\n\(run.output)") }
+        return elf
+    }
+
+    /// (hart 0's count from the plugin, minstret the guest printed).
+    func count(iterations: Int, accel: String, mode: String = "block") throws -> (counted: Int, minstret: Int) {
+        guard case .backplane(let binary) = GuestHarness.emulator else { throw XCTSkip("plugins are Backplane's") }
+        let run = try GuestHarness.run([binary, "run", "virt", "--bios", "none", "--accel", accel,
+                                        "--plugin", try PluginGuestTests.plugin("insn_count") + ",mode=\(mode)",
+                                        "--kernel", try Self.loop(iterations), "--timeout", "60"], timeout: 90)
+        XCTAssertEqual(run.status, 0, run.output)
+        let lines = run.output.split(separator: "\n")
+        let counted = try XCTUnwrap(lines.first { $0.hasPrefix("backplane: plugin insn_count: hart 0: ") }, run.output)
+        let printed = try XCTUnwrap(lines.first { $0.hasPrefix("minstret=") }, run.output)
+        let number = try XCTUnwrap(Int(counted.dropFirst("backplane: plugin insn_count: hart 0: ".count).prefix { $0.isNumber }))
+        let minstret = try XCTUnwrap(Int(printed.dropFirst("minstret=".count), radix: 16))
+        return (number, minstret)
+    }
+
+    func checkLoopCount(accel: String) throws {
+        let short = try count(iterations: 500, accel: accel)
+        let long = try count(iterations: 2000, accel: accel)
+        XCTAssertEqual(long.counted - short.counted, 4 * 1500, "4 instructions per extra iteration")
+        XCTAssertEqual(long.minstret - short.minstret, 4 * 1500, "the guest agrees")
+        // What the plugin counts beyond the guest's minstret read (the printing and power-off)
+        // does not depend on the loop.
+        XCTAssertEqual(long.counted - long.minstret, short.counted - short.minstret)
+        XCTAssertGreaterThan(short.counted, short.minstret)
+    }
+
+    func testInsnCountCountsTheLoopExactlyUnderTheInterpreter() throws { try checkLoopCount(accel: "interp") }
+    func testInsnCountCountsTheLoopExactlyUnderTheJIT() throws { try checkLoopCount(accel: "jit") }
+
+    func testBothEnginesAndBothModesCountTheSame() throws {
+        let interp = try count(iterations: 1000, accel: "interp")
+        XCTAssertEqual(try count(iterations: 1000, accel: "jit").counted, interp.counted)
+        XCTAssertEqual(try count(iterations: 1000, accel: "interp", mode: "insn").counted, interp.counted)
+    }
+}

@@ -54,6 +54,13 @@ extension Hart {
 
     @inline(never)
     func loadSlow(_ address: UInt64, size: Int) throws(Trap) -> UInt64 {
+        let value = try loadTranslated(address, size: size)
+        // Memory instrumentation keeps the TLBs empty, so every access reports here.
+        if instrumentedEvents.contains(.memory) { noteMemoryAccess(address, size: size, isStore: false, value: value) }
+        return value
+    }
+
+    private func loadTranslated(_ address: UInt64, size: Int) throws(Trap) -> UInt64 {
         let privilege = dataPrivilege
         let inPage = 0x1000 - (address & 0xFFF)
         if UInt64(size) > inPage {
@@ -91,6 +98,11 @@ extension Hart {
 
     @inline(never)
     func storeSlow(_ address: UInt64, size: Int, value: UInt64) throws(Trap) {
+        try storeTranslated(address, size: size, value: value)
+        if instrumentedEvents.contains(.memory) { noteMemoryAccess(address, size: size, isStore: true, value: value) }
+    }
+
+    private func storeTranslated(_ address: UInt64, size: Int, value: UInt64) throws(Trap) {
         let privilege = dataPrivilege
         let inPage = 0x1000 - (address & 0xFFF)
         if UInt64(size) > inPage {
@@ -137,6 +149,8 @@ extension Hart {
     /// and has one PMP outcome, so later hits need no checks.
     private func fillTLB(_ tlb: UnsafeMutablePointer<BPTLBEntry>, virtual: UInt64, physical: UInt64,
                          region: MemoryRegion, kind: AccessKind, privilege: UInt64) {
+        // Memory instrumentation needs every access on the slow path (Hart+Instrument.swift).
+        if instrumentedEvents.contains(.memory) { return }
         let page = physical & ~0xFFF
         guard let host = region.host, page >= region.base, page &+ 0x1000 <= region.end,
               pmpAllows(page, size: 0x1000, kind: kind, privilege: privilege) else { return }
@@ -179,14 +193,20 @@ extension Hart {
     @inline(__always)
     func atomicMemoryOperation(_ address: UInt64, size: Int, _ combine: (UInt64) -> UInt64) throws(Trap) -> UInt64 {
         let location = try atomicLocation(address, size: size)
+        let old: UInt64, new: UInt64
         if let host = location.host {
-            let old = loadLittleEndian(host, size: size)
-            storeLittleEndian(host, size: size, value: combine(old))
-            return old
+            old = loadLittleEndian(host, size: size)
+            new = combine(old)
+            storeLittleEndian(host, size: size, value: new)
+        } else {
+            guard let value = bus.read(location.physical, size: size) else { throw .storeAccessFault(address) }
+            old = value
+            new = combine(old)
+            guard bus.write(location.physical, size: size, value: new) else { throw .storeAccessFault(address) }
         }
-        guard let old = bus.read(location.physical, size: size),
-              bus.write(location.physical, size: size, value: combine(old)) else {
-            throw .storeAccessFault(address)
+        if instrumentedEvents.contains(.memory) {
+            noteMemoryAccess(address, size: size, isStore: false, value: old)
+            noteMemoryAccess(address, size: size, isStore: true, value: new)
         }
         return old
     }

@@ -34,6 +34,13 @@ extension Hart {
     /// machine may run another hart next, whose stores this hart would not see, and an SC may
     /// always fail spuriously (unprivileged spec §8.2).
     public func run(budget: Int) -> HartStop {
+        if let observer = instrumentation { return runInstrumented(budget: budget, observer) }
+        return runUninstrumented(budget: budget)
+    }
+
+    /// `run(budget:)` without instrumentation.
+    @inline(__always)
+    func runUninstrumented(budget: Int) -> HartStop {
 #if arch(x86_64)
         if accelerator == .jit { return runJIT(budget: budget) }
 #endif
@@ -127,7 +134,7 @@ extension Hart {
     /// Decodes the block starting at `host` into `slot`: up to `BlockCache.maxLength`
     /// instructions, ending after a block-ending instruction or before the page end. Returns
     /// false when the first instruction straddles the page end (it needs `decodeSingle`).
-    private func decodeBlock(host: UInt, into slot: Int) -> Bool {
+    func decodeBlock(host: UInt, into slot: Int) -> Bool {
         // SAFETY: `host` lies in a RAM/ROM page wholly inside its region (`fetchTranslation`).
         let pageEnd = (host | 0xFFF) &+ 1
         let code = blocks.instructions(ofSlot: slot)
@@ -153,7 +160,7 @@ extension Hart {
     /// Fetches and decodes the one instruction at `pc` without caching it (it straddles a page,
     /// or its page has mixed PMP permissions) into the scratch slot. For a fault on the second
     /// half, tval is the address of that half (privileged spec §3.1.16).
-    private func decodeSingle(_ pc: UInt64) throws(Trap) -> Int {
+    func decodeSingle(_ pc: UInt64) throws(Trap) -> Int {
         let low = try fetchHalfword(pc, faultAddress: pc)
         var high: UInt16 = 0
         if low & 3 == 3 { high = try fetchHalfword(pc &+ 2, faultAddress: pc &+ 2) }

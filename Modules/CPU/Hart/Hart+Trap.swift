@@ -44,6 +44,7 @@ extension Hart {
     /// (privileged spec §3.1.6–3.1.8, §4.1.1): delegation via medeleg/mideleg for traps from
     /// S and U mode, xEPC/xCAUSE/xTVAL, the xIE/xPIE/xPP stack and direct or vectored xtvec.
     func enterTrap(cause: UInt64, value: UInt64, isInterrupt: Bool) {
+        if instrumentedEvents.contains(.trap) { noteTrap(cause: isInterrupt ? cause | 1 << 63 : cause, value: value) }
         let privilege = state.pointee.privilege
         let delegation = isInterrupt ? state.pointee.mideleg : state.pointee.medeleg
         let pc = state.pointee.pc

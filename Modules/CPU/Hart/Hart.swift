@@ -44,6 +44,10 @@ public final class Hart {
     /// Which engine `run(budget:)` uses. The JIT exists on x86-64 hosts only; elsewhere `.jit`
     /// runs the interpreter.
     public var accelerator: Accelerator = .interpreter
+    /// Instrumentation observer (plugins, `Hart+Instrument.swift`); nil costs one test per slice.
+    public internal(set) var instrumentation: (any HartInstrumentation)?
+    /// The kinds in force since the last slice start (the observer's `events` then).
+    var instrumentedEvents: InstrumentationEvents = []
 #if arch(x86_64)
     /// The translation cache, created on first use of the JIT.
     private(set) lazy var jitEngine = JITEngine()

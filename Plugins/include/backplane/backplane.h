@@ -6,4 +6,5 @@
 #include "platform.h"
 #include "qpp.h"
 #include "usb.h"
+#include "instrument.h"
 #endif

@@ -19,8 +19,9 @@
  *    minor version. So a plugin built against 1.m loads on every host 1.n with n >= m.
  *  - A plugin built for a newer minor (1.n on a 1.m host, n > m) or another major is refused
  *    with a message that names the plugin and both versions.
- *  - Reserved sub-interface pointers (usb, instrument) are NULL until the minor version that
- *    fills them; check for NULL.
+ *  - Reserved sub-interface pointers are NULL until the minor version that fills them; check
+ *    for NULL. 1.1 filled `instrument` (instrument.h); `usb` is still reserved. A plugin built
+ *    against 1.0 is handed a host table whose `instrument` is NULL, as its header promised.
  *
  * THREADING: unless a function says otherwise, the host calls plugins and expects to be
  * called on the machine thread (the thread running the harts): install, exit, device
@@ -146,6 +147,7 @@ struct bp_pci_interface;
 struct bp_time_interface;
 struct bp_qpp_interface;
 struct bp_usb_interface;
+struct bp_instrument_interface;
 
 typedef struct bp_host {
     uint32_t struct_size;
@@ -164,11 +166,12 @@ typedef struct bp_host {
     const struct bp_pci_interface *pci;
     const struct bp_time_interface *time;
     const struct bp_qpp_interface *qpp;
-    /* USB devices (usb.h), since 1.1: NULL on a 1.0 host, so check it (or BP_HAS). */
+    /* USB devices (usb.h), since 1.1. NULL for a plugin built against 1.0. */
     const struct bp_usb_interface *usb;
-    /* Reserved for instrumentation (block translation/execution, per-instruction, memory
-     * access and trap callbacks); minor version 1.x. NULL until then. */
-    const void *instrument;
+    /* Instrumentation (instrument.h), since 1.1: block translation/execution, per-instruction,
+     * memory-access, trap and hart start/stop callbacks, guest registers by name. NULL for a
+     * plugin built against 1.0. */
+    const struct bp_instrument_interface *instrument;
 } bp_host;
 
 /* Whether sub-interface `iface` (a pointer, possibly NULL) has member `member`: use it

@@ -1,5 +1,6 @@
 /* Test plugin template: compiled with -DPLUGIN_NAME="x" -DUSES='"a","b",' and optionally
- * FAIL_MESSAGE, FAIL_SILENTLY, IMPORT_SIGNATURE, EXPORT_ADD, DESCRIPTOR_MAJOR/MINOR, NO_DESCRIPTOR.
+ * FAIL_MESSAGE, FAIL_SILENTLY, IMPORT_SIGNATURE, EXPORT_ADD, DESCRIPTOR_MAJOR/MINOR, NO_DESCRIPTOR,
+ * REPORT_INSTRUMENT.
  * With a `log=PATH` argument it appends "install NAME" / "exit NAME" lines there. */
 #include <backplane/backplane.h>
 #include <stdio.h>
@@ -49,6 +50,10 @@ static int install(const bp_host *host, bp_plugin *self, const bp_args *args) {
 #endif
     type.bars[0] = (bp_pci_bar_spec){BP_PCI_BAR_MEM32, 0, REGISTER_PCI_SIZE, 0, 0};
     if (host->pci->register_type(self, &type) != BP_OK) return 1;
+#endif
+#ifdef REPORT_INSTRUMENT
+    /* Notes which host table it received: "instrument-present NAME" or "instrument-null NAME". */
+    note(host->instrument ? "instrument-present" : "instrument-null");
 #endif
 #ifdef FAIL_MESSAGE
     host->set_error(self, FAIL_MESSAGE);

@@ -48,7 +48,7 @@ extension Hart {
                 // Not translatable here (an instruction straddling a page, mixed PMP, counters
                 // inhibited), or the slice ends inside the block: the interpreter runs it, so
                 // slices end at the same instruction as under the interpreter.
-                remaining -= runBlock(limit: remaining)
+                remaining -= instrumentedEvents.isEmpty ? runBlock(limit: remaining) : runInstrumentedBlock(limit: remaining)
                 chainSite = 0
                 if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
                 continue
@@ -112,6 +112,9 @@ extension Hart {
             jit.used += assembler.position
             let index = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub,
                                                 count: instructions.count, valid: true))
+            if instrumentedEvents.contains(.blockTranslated) {
+                noteBlockTranslated(pc: pc, instructions: instructions.count, bytes: Int(address &- host))
+            }
             let options = JITDebugOptions.current
             if options.perfMap { jit.notePerfMap(start: emitted.entry, size: assembler.position, pc: pc) }
             if options.traceGuest || options.traceHost {

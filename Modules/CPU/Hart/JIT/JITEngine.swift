@@ -72,6 +72,10 @@ final class JITEngine {
     /// Decoded instructions that generated code hands to `jitInterpret` (by address).
     let instructionPool: UnsafeMutablePointer<DecodedInstruction>
     var instructionPoolUsed = 0
+    /// Blocks translated now report their execution at entry (JITInstrumentation.swift).
+    var instrumentBlocks = false
+    /// ... by calling this C function directly instead of the helper.
+    var directBlockCall: DirectBlockCallback?
 
     var blocks: [TranslatedBlock] = []
     var table: [BlockKey: Int] = [:]

@@ -202,6 +202,7 @@ struct JITTranslator {
         // the slice and slices end at the same instruction under both engines.
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
         a.jump(if: .less, entryExit)
+        if engine.instrumentBlocks { emitBlockExecutedCall() }
         allocateRegisters()
 
         var pc = pc0

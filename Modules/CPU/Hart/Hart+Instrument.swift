@@ -1,0 +1,254 @@
+import CHartState
+
+// Instrumentation (plugin ABI 1.1, Plugins/include/backplane/instrument.h, docs/plugins.md).
+//
+// Zero cost when unused: `run(budget:)` tests `instrumentation` once per slice; without it
+// nothing else below runs. With an observer attached, the hart reads its `events` once per
+// slice and, when they changed, flushes decoded blocks, translated code and TLBs, so each kind
+// is honoured from a clean state:
+// - block translated: reported where a block is decoded (`runInstrumentedBlock`) or
+//   translated (`Hart+JIT.translate`);
+// - block executed: reported by `runInstrumentedBlock` (interpreter) and by a call emitted at
+//   the entry of every translated block (`JITInstrumentation.swift`) while the kind is on;
+// - instruction: the interpreter steps one instruction at a time (also under `--accel jit`);
+// - memory: `fillTLB` stops filling the load/store TLBs, so every access of both engines takes
+//   `loadSlow`/`storeSlow` (or the AMO path), which report it;
+// - trap: reported at the top of `enterTrap`.
+
+/// The kinds of events an observer wants.
+public struct InstrumentationEvents: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let blockTranslated = InstrumentationEvents(rawValue: 1 << 0)
+    public static let blockExecuted = InstrumentationEvents(rawValue: 1 << 1)
+    public static let instruction = InstrumentationEvents(rawValue: 1 << 2)
+    public static let memory = InstrumentationEvents(rawValue: 1 << 3)
+    public static let trap = InstrumentationEvents(rawValue: 1 << 4)
+}
+
+/// Receives a hart's instrumentation events (the plugin host implements it). Called on the
+/// thread running the hart, in the middle of its execution.
+public protocol HartInstrumentation: AnyObject {
+    /// The kinds wanted now; read by each hart at the start of every slice.
+    var events: InstrumentationEvents { get }
+    /// A block was decoded (interpreter) or translated (JIT): its first pc, length and bytes.
+    func blockTranslated(hart: Hart, pc: UInt64, instructions: Int, bytes: Int)
+    /// A block is about to run `instructions` instructions (state.pc is `pc`).
+    func blockExecuted(hart: Hart, pc: UInt64, instructions: Int)
+    /// An instruction is about to execute; `encoding` is its bits as in memory.
+    func instruction(hart: Hart, pc: UInt64, encoding: UInt32)
+    /// A data access completed; `value` is zero-extended to `size` bytes.
+    func memoryAccess(hart: Hart, address: UInt64, size: Int, isStore: Bool, value: UInt64)
+    /// `cause` as mcause encodes it; `privilege` the one the trap was taken from.
+    func trap(hart: Hart, cause: UInt64, value: UInt64, pc: UInt64, privilege: UInt64)
+    /// When the only block-executed work is one C function
+    /// `void f(void *udata, uint32_t hart, uint64_t pc, uint32_t instructions)`, that function:
+    /// the JIT then calls it straight from translated code (no Swift on the path).
+    var directBlockExecuted: DirectBlockCallback? { get }
+}
+
+/// A C block-executed callback and its `udata`, as addresses.
+public struct DirectBlockCallback: Equatable, Sendable {
+    public let function: UInt
+    public let udata: UInt
+    public init(function: UInt, udata: UInt) {
+        self.function = function
+        self.udata = udata
+    }
+}
+
+extension Hart {
+    /// Attaches (or with nil, detaches) the observer; it takes effect at the next slice.
+    public func attach(instrumentation observer: (any HartInstrumentation)?) {
+        instrumentation = observer
+        if observer == nil { applyInstrumentation([]) }
+    }
+
+    /// `run(budget:)` with an observer attached.
+    @inline(never)
+    func runInstrumented(budget: Int, _ observer: any HartInstrumentation) -> HartStop {
+        let events = observer.events
+        if events != instrumentedEvents { applyInstrumentation(events) }
+#if arch(x86_64)
+        if accelerator == .jit && !events.contains(.instruction) {
+            let jit = jitEngine
+            let blocks = events.contains(.blockExecuted)
+            let direct = blocks ? observer.directBlockExecuted : nil
+            if jit.instrumentBlocks != blocks || jit.directBlockCall != direct {
+                // Translations must match: retranslate everything.
+                jit.instrumentBlocks = blocks
+                jit.directBlockCall = direct
+                jit.flush()
+            }
+            return runJIT(budget: budget)
+        }
+#endif
+        if events.isEmpty { return runUninstrumented(budget: budget) }
+        defer {
+            state.pointee.exitRequest = 0
+            state.pointee.reservationValid = 0
+        }
+        if state.pointee.waitingForInterrupt != 0 {
+            guard pendingAndEnabledInterrupts != 0 else { return .waitingForInterrupt }
+            state.pointee.waitingForInterrupt = 0
+        }
+        var remaining = budget
+        while remaining > 0 {
+            if state.pointee.exitRequest != 0 { return .exitRequested }
+            if (state.pointee.mip | state.pointee.mipExternal) & state.pointee.mie != 0 && takePendingInterrupt() {
+                remaining -= 1
+                continue
+            }
+            remaining -= runInstrumentedBlock(limit: remaining)
+            if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
+        }
+        return .budgetExhausted
+    }
+
+    /// Drops everything decoded, translated or cached under the previous set of kinds.
+    private func applyInstrumentation(_ events: InstrumentationEvents) {
+        instrumentedEvents = events
+        flushTranslations()
+#if arch(x86_64)
+        if let jit = jitIfCreated {
+            jit.instrumentBlocks = false
+            jit.directBlockCall = nil
+            jit.flush()
+        }
+#endif
+    }
+
+    /// `runBlock(limit:)` reporting translation, execution and (when wanted) each instruction.
+    func runInstrumentedBlock(limit: Int) -> Int {
+        guard let observer = instrumentation else { return runBlock(limit: limit) }
+        let pc = state.pointee.pc
+        let slot: Int
+        do throws(Trap) {
+            slot = try instrumentedSlot(pc, observer)
+        } catch {
+            enterTrap(error)
+            return 1
+        }
+        let code = blocks.instructions(ofSlot: slot)
+        let count = min(Int(blocks.headers[slot].count), limit)
+        // Encodings come from guest memory: decoded `raw` is the expanded form for some RVC.
+        let host = blocks.headers[slot].host
+        if instrumentedEvents.contains(.blockExecuted) { observer.blockExecuted(hart: self, pc: pc, instructions: count) }
+        guard instrumentedEvents.contains(.instruction) else { return execute(code, count: count) }
+        // One at a time, as the JIT's `jitInterpret` does: stop where execute would have.
+        var used = 0
+        for index in 0..<count {
+            let instruction = code + index
+            let at = state.pointee.pc
+            let length = instruction.pointee.length
+            var encoding = instruction.pointee.raw
+            if host != 0 {
+                // SAFETY: the block's bytes lie in one RAM/ROM page (`decodeBlock`).
+                let bytes = UnsafeRawPointer(bitPattern: host &+ UInt(truncatingIfNeeded: at &- pc))!
+                encoding = length == 2 ? UInt32(bytes.loadUnaligned(as: UInt16.self)) : bytes.loadUnaligned(as: UInt32.self)
+            }
+            observer.instruction(hart: self, pc: at, encoding: length == 2 ? encoding & 0xFFFF : encoding)
+            used += execute(instruction, count: 1)
+            let s = state
+            if s.pointee.exitRequest != 0 || s.pointee.waitingForInterrupt != 0
+                || s.pointee.pc != at &+ UInt64(instruction.pointee.length) { break }
+        }
+        return used
+    }
+
+    /// The block at `pc`, decoded if needed (reporting the translation).
+    private func instrumentedSlot(_ pc: UInt64, _ observer: any HartInstrumentation) throws(Trap) -> Int {
+        let entry = tlbFetch[Self.tlbIndex(pc)]
+        if entry.tag == pc >> 12, let block = blocks.lookup(host: UInt(bitPattern: Self.hostAddress(pc, entry))) {
+            return block.slot
+        }
+        let slot: Int
+        if let host = try fetchTranslation(pc) {
+            if let block = blocks.lookup(host: host) { return block.slot }
+            let candidate = BlockCache.slot(forHost: host)
+            slot = decodeBlock(host: host, into: candidate) ? candidate : try decodeSingle(pc)
+        } else {
+            slot = try decodeSingle(pc)
+        }
+        if instrumentedEvents.contains(.blockTranslated) {
+            let code = blocks.instructions(ofSlot: slot)
+            let count = Int(blocks.headers[slot].count)
+            var bytes = 0
+            for index in 0..<count { bytes += Int(code[index].length) }
+            observer.blockTranslated(hart: self, pc: pc, instructions: count, bytes: bytes)
+        }
+        return slot
+    }
+
+    /// Reports a translated JIT block (called by `Hart+JIT.translate`).
+    func noteBlockTranslated(pc: UInt64, instructions: Int, bytes: Int) {
+        guard instrumentedEvents.contains(.blockTranslated), let observer = instrumentation else { return }
+        observer.blockTranslated(hart: self, pc: pc, instructions: instructions, bytes: bytes)
+    }
+
+    /// Reports a completed data access (memory kind on).
+    @inline(never)
+    func noteMemoryAccess(_ address: UInt64, size: Int, isStore: Bool, value: UInt64) {
+        guard let observer = instrumentation else { return }
+        let mask: UInt64 = size >= 8 ? ~0 : (1 << UInt64(size * 8)) - 1
+        observer.memoryAccess(hart: self, address: address, size: size, isStore: isStore, value: value & mask)
+    }
+
+    /// Reports a trap about to be entered (trap kind on).
+    @inline(never)
+    func noteTrap(cause: UInt64, value: UInt64) {
+        instrumentation?.trap(hart: self, cause: cause, value: value, pc: state.pointee.pc, privilege: state.pointee.privilege)
+    }
+}
+
+// MARK: Registers by name (instrument.h `read_register`)
+
+/// Integer ABI names in register order (unprivileged spec §25, table 25.1).
+private let integerNames = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
+                            "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+                            "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"]
+/// Floating-point ABI names in register order.
+private let floatNames = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1",
+                          "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7",
+                          "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
+                          "ft8", "ft9", "ft10", "ft11"]
+/// CSR names (privileged spec 1.12 tables 2.2–2.5) this hart implements.
+private let csrNames: [String: UInt32] = {
+    var table: [String: UInt32] = [
+        "fflags": 0x001, "frm": 0x002, "fcsr": 0x003, "cycle": 0xC00, "time": 0xC01, "instret": 0xC02,
+        "sstatus": 0x100, "sie": 0x104, "stvec": 0x105, "scounteren": 0x106, "senvcfg": 0x10A,
+        "sscratch": 0x140, "sepc": 0x141, "scause": 0x142, "stval": 0x143, "sip": 0x144, "satp": 0x180,
+        "mvendorid": 0xF11, "marchid": 0xF12, "mimpid": 0xF13, "mhartid": 0xF14, "mconfigptr": 0xF15,
+        "mstatus": 0x300, "misa": 0x301, "medeleg": 0x302, "mideleg": 0x303, "mie": 0x304, "mtvec": 0x305,
+        "mcounteren": 0x306, "menvcfg": 0x30A, "mcountinhibit": 0x320, "mscratch": 0x340, "mepc": 0x341,
+        "mcause": 0x342, "mtval": 0x343, "mip": 0x344, "mseccfg": 0x747, "mcycle": 0xB00, "minstret": 0xB02,
+        "pmpcfg0": 0x3A0, "pmpcfg2": 0x3A2,
+    ]
+    for index in 0..<16 { table["pmpaddr\(index)"] = 0x3B0 + UInt32(index) }
+    return table
+}()
+
+extension Hart {
+    /// The value of guest register `name` ("pc", "x5"/"t0", "f1"/"ft1", a CSR's lower-case
+    /// name such as "mstatus"), read without side effects; nil for an unknown name.
+    public func readRegister(named name: String) -> UInt64? {
+        if name == "pc" { return state.pointee.pc }
+        if name == "fp" { return registers[8] }
+        if let index = integerNames.firstIndex(of: name) { return registers[index] }
+        if let index = Self.numbered(name, prefix: "x") { return registers[index] }
+        let float = floatNames.firstIndex(of: name) ?? Self.numbered(name, prefix: "f")
+        if let float {
+            return withUnsafeBytes(of: state.pointee.f) { $0.load(fromByteOffset: float * 8, as: UInt64.self) }
+        }
+        guard let csr = csrNames[name] else { return nil }
+        return try? readCSR(csr, raw: 0)
+    }
+
+    /// 0...31 for "<prefix><n>".
+    private static func numbered(_ name: String, prefix: Character) -> Int? {
+        guard name.first == prefix, name.count > 1, name.count <= 3,
+              let number = Int(name.dropFirst()), number >= 0, number < 32,
+              String(number) == String(name.dropFirst()) else { return nil }
+        return number
+    }
+}

@@ -1,0 +1,61 @@
+#if arch(x86_64)
+import CHartState
+
+// Instrumentation in translated code (Hart+Instrument.swift, docs/plugins.md): while a
+// block-executed callback is registered, every block is translated with a helper call at its
+// entry, after the exit-request and budget checks (so it fires exactly when the block is about
+// to run, as in the interpreter). Other kinds need nothing here: memory callbacks work through
+// the empty TLBs and the load/store helpers, traps through `enterTrap`, and per-instruction
+// callbacks make the hart use the interpreter.
+
+extension JITHelpers {
+    /// `blockExecuted(state, pc, count)`: reports block entry to the observer.
+    static let blockExecuted: UInt = {
+        let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64) -> Void = { state, pc, count in
+            Hart.withJIT(state) { hart in
+                hart.instrumentation?.blockExecuted(hart: hart, pc: pc, instructions: Int(truncatingIfNeeded: count))
+            }
+        }
+        return unsafeBitCast(function, to: UInt.self)
+    }()
+}
+
+extension JITTranslator {
+    /// The entry call: state.pc <- the block's pc (so `read_register("pc")` sees it; generated
+    /// code otherwise writes it only at exits), then the plugin's C function directly when it
+    /// is the only one, else the helper. Nothing is cached in host registers yet, so no
+    /// write-back is needed; rbx and r12 are callee-saved.
+    ///
+    /// MXCSR: inline FP code keeps the guest's IEEE flags sticky in MXCSR until a fold
+    /// (`JITEngine.foldFlags`), so host FP in the callback must not add to them: fold the
+    /// guest's first, and clear whatever the callback left (only when it left something).
+    func emitBlockExecutedCall() {
+        a.call(toAddress: engine.foldFlags)
+        a.mov(.rax, immediate: pc0)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        if let direct = engine.directBlockCall {
+            a.mov(.rdi, immediate: UInt64(direct.udata))
+            a.load(.rsi, X86Memory(.rbx, Int32(MemoryLayout<HartState>.offset(of: \HartState.hartid)!)))
+            a.mov(.rdx, .rax)
+            a.mov(.rcx, immediate: UInt64(instructions.count))
+            a.mov(.rax, immediate: UInt64(direct.function))
+        } else {
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, .rax)
+            a.mov(.rdx, immediate: UInt64(instructions.count))
+            a.mov(.rax, immediate: UInt64(JITHelpers.blockExecuted))
+        }
+        a.call(.rax)
+        let clean = a.newLabel()
+        a.alu(.sub, .rsp, immediate: 8)
+        a.storeMXCSR(X86Memory(.rsp))
+        a.load(.rcx, X86Memory(.rsp), width: .bits32)
+        a.testByte(.rcx, immediate: 0x3D)
+        a.jump(if: .equal, clean)
+        a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
+        a.loadMXCSR(X86Memory(.rsp))
+        a.bind(clean)
+        a.alu(.add, .rsp, immediate: 8)
+    }
+}
+#endif
