@@ -122,7 +122,12 @@ final class HartGroup: CodeWriteObserver {
 
     /// A page became code: no hart may keep it in its store TLB, or its stores would bypass the bus.
     func pageBecameCode(hostPage: UInt) {
-        for member in members { member.hart?.dropStoreTranslations(hostPage: hostPage) }
+        for member in members {
+            member.hart?.dropStoreTranslations(hostPage: hostPage)
+#if arch(x86_64)
+            member.hart?.jitIfCreated?.victimStoreGeneration &+= 1
+#endif
+        }
     }
 }
 

@@ -751,10 +751,8 @@ struct JITTranslator {
     /// lookup routine at the pc the interpreter left (or return to the run loop when the helper
     /// says so); others continue inline unless the helper reports a trap or exit request.
     private mutating func emitInterpreted(_ inst: DecodedInstruction, index: Int, pc: UInt64) -> Bool {
-        guard engine.instructionPoolUsed < JITEngine.instructionPoolSize else {
-            a.mov(.rax, immediate: UInt64.max) // unreachable in practice: translate() checks space first
-            return true
-        }
+        // `translate` flushes first when the pool cannot hold the whole block.
+        precondition(engine.instructionPoolUsed < JITEngine.instructionPoolSize, "JIT instruction pool overflow")
         let slot = engine.instructionPool + engine.instructionPoolUsed
         slot.pointee = inst
         engine.instructionPoolUsed += 1
