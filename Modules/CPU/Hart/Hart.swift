@@ -42,9 +42,16 @@ public final class Hart {
     /// runs the interpreter.
     public var accelerator: Accelerator = .interpreter
 #if arch(x86_64)
-    /// The translation cache, created on first use of the JIT.
-    private(set) lazy var jitEngine = JITEngine()
-    var jitIfCreated: JITEngine? { accelerator == .jit ? jitEngine : nil }
+    /// The translation cache, created on first use of the JIT (it keeps receiving invalidations
+    /// even while the hart runs the interpreter, so switching engines back and forth is safe).
+    private var jitStorage: JITEngine?
+    var jitEngine: JITEngine {
+        if let jitStorage { return jitStorage }
+        let engine = JITEngine()
+        jitStorage = engine
+        return engine
+    }
+    var jitIfCreated: JITEngine? { jitStorage }
 #endif
 
     public init(hartID: UInt64, bus: AddressSpace, timebase: Timebase) {
