@@ -223,6 +223,59 @@ final class JITTests: XCTestCase {
         XCTAssertEqual([jit.x(Reg.a0), jit.x(Reg.a1), jit.x(Reg.a2)], [0, 1, 1])
     }
 
+    func testRemappedPageIsSeenAfterSfenceVMAThoughItsOldTranslationWasEvictedFromTheFirstLevel() throws {
+        // S-mode under Sv39: a load through the window fills the TLB (and the JIT's second level),
+        // a load that aliases its first-level slot evicts it, the PTE is changed and SFENCE.VMA
+        // run in S-mode (no context change), and the window must now show the other page.
+        let (_, jit) = try runBoth("""
+            pmp_allow_all
+            la t0, root
+            li t1, (0x80000000 >> 2) | 0xcf     // gigapage 2: RAM 1:1, V R W X A D
+            sd t1, 16(t0)
+            la t1, level1
+            srli t1, t1, 2
+            ori t1, t1, 1
+            sd t1, 8(t0)                        // 0x40000000 -> level1
+            la t0, level1
+            la t1, level0
+            srli t1, t1, 2
+            ori t1, t1, 1
+            sd t1, 0(t0)
+            la t0, level0
+            la t1, page_a
+            srli t1, t1, 2
+            ori t1, t1, 0xc7                    // V R W A D
+            sd t1, 0(t0)
+            la t0, root
+            srli t0, t0, 12
+            li t1, 8 << 60
+            or t0, t0, t1
+            csrw satp, t0
+            sfence.vma
+            enter_mode 1, smode
+            smode:
+            li s0, 0x40000000
+            ld a0, 0(s0)
+            li t0, 0x80100000                   // same first-level TLB slot as 0x40000000
+            ld t1, 0(t0)
+            la t2, level0
+            la t3, page_b
+            srli t3, t3, 2
+            ori t3, t3, 0xc7
+            sd t3, 0(t2)
+            sfence.vma
+            ld a1, 0(s0)
+            wfi
+            .balign 4096
+            root: .fill 512, 8, 0
+            level1: .fill 512, 8, 0
+            level0: .fill 512, 8, 0
+            page_a: .fill 512, 8, 0x1111
+            page_b: .fill 512, 8, 0x2222
+            """)
+        XCTAssertEqual([jit.x(Reg.a0), jit.x(Reg.a1)], [0x1111, 0x2222])
+    }
+
     func testJumpsBetweenPagesAndReturnsFollowTheJumpCache() throws {
         try runBoth("""
             li s0, 50

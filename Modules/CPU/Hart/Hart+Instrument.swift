@@ -74,10 +74,12 @@ extension Hart {
             let jit = jitEngine
             let blocks = events.contains(.blockExecuted)
             let direct = blocks ? observer.directBlockExecuted : nil
-            if jit.instrumentBlocks != blocks || jit.directBlockCall != direct {
+            let observed = !events.isEmpty
+            if jit.instrumentBlocks != blocks || jit.directBlockCall != direct || jit.observed != observed {
                 // Translations must match: retranslate everything.
                 jit.instrumentBlocks = blocks
                 jit.directBlockCall = direct
+                jit.observed = observed
                 jit.flush()
             }
             return runJIT(budget: budget)
@@ -113,6 +115,7 @@ extension Hart {
         if let jit = jitIfCreated {
             jit.instrumentBlocks = false
             jit.directBlockCall = nil
+            jit.observed = false
             jit.flush()
         }
 #endif

@@ -49,9 +49,16 @@ public final class Hart {
     /// The kinds in force since the last slice start (the observer's `events` then).
     var instrumentedEvents: InstrumentationEvents = []
 #if arch(x86_64)
-    /// The translation cache, created on first use of the JIT.
-    private(set) lazy var jitEngine = JITEngine()
-    var jitIfCreated: JITEngine? { accelerator == .jit ? jitEngine : nil }
+    /// The translation cache, created on first use of the JIT (it keeps receiving invalidations
+    /// even while the hart runs the interpreter, so switching engines back and forth is safe).
+    private var jitStorage: JITEngine?
+    var jitEngine: JITEngine {
+        if let jitStorage { return jitStorage }
+        let engine = JITEngine()
+        jitStorage = engine
+        return engine
+    }
+    var jitIfCreated: JITEngine? { jitStorage }
 #endif
 
     public init(hartID: UInt64, bus: AddressSpace, timebase: Timebase) {
@@ -129,7 +136,12 @@ final class HartGroup: CodeWriteObserver {
 
     /// A page became code: no hart may keep it in its store TLB, or its stores would bypass the bus.
     func pageBecameCode(hostPage: UInt) {
-        for member in members { member.hart?.dropStoreTranslations(hostPage: hostPage) }
+        for member in members {
+            member.hart?.dropStoreTranslations(hostPage: hostPage)
+#if arch(x86_64)
+            member.hart?.jitIfCreated?.victimStoreGeneration &+= 1
+#endif
+        }
     }
 }
 

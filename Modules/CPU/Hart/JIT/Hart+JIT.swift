@@ -30,7 +30,9 @@ extension Hart {
         var chainGeneration = 0
         while remaining > 0 {
             if state.pointee.exitRequest != 0 { return .exitRequested }
+            let context = translationContext
             if (state.pointee.mip | state.pointee.mipExternal) & state.pointee.mie != 0 && takePendingInterrupt() {
+                if context != translationContext { jit.invalidateVictims() }
                 remaining -= 1
                 chainSite = 0
                 continue
@@ -39,7 +41,7 @@ extension Hart {
             do throws(Trap) {
                 block = state.pointee.mcountinhibit == 0 ? try jitBlock(jit) : -1
             } catch {
-                enterTrap(error)
+                enterTrapForJIT(error)
                 remaining -= 1
                 chainSite = 0
                 continue
@@ -49,6 +51,10 @@ extension Hart {
                 // inhibited), or the slice ends inside the block: the interpreter runs it, so
                 // slices end at the same instruction as under the interpreter.
                 remaining -= instrumentedEvents.isEmpty ? runBlock(limit: remaining) : runInstrumentedBlock(limit: remaining)
+                // Whatever the interpreter ran may have flushed the first-level TLBs.
+                if block < 0 || jit.blocks[block].flushesTLBsInPlace || context != translationContext {
+                    jit.invalidateVictims()
+                }
                 chainSite = 0
                 if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
                 continue
@@ -111,7 +117,9 @@ extension Hart {
             assembler.align(16)
             jit.used += assembler.position
             let index = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub,
-                                                count: instructions.count, valid: true))
+                                                count: instructions.count,
+                                                flushesTLBsInPlace: instructions.contains { $0.flushesTLBsInPlace },
+                                                valid: true))
             if instrumentedEvents.contains(.blockTranslated) {
                 noteBlockTranslated(pc: pc, instructions: instructions.count, bytes: Int(address &- host))
             }

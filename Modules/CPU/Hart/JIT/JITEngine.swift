@@ -33,6 +33,14 @@ struct JumpCacheEntry {
     var block: Int
 }
 
+/// A second-level data-TLB entry: a copy of a first-level entry (`HartState.tlbLoad/tlbStore`)
+/// that is valid while `generation` equals the engine's.
+struct VictimTLBEntry {
+    var tag: UInt64
+    var addend: Int64
+    var generation: UInt64
+}
+
 /// A translated block.
 struct TranslatedBlock {
     var pc: UInt64
@@ -43,6 +51,9 @@ struct TranslatedBlock {
     var exitStub: UInt
     /// Guest instructions in the block (the budget it needs to run).
     var count: Int
+    /// Some instruction of the block may flush the data TLBs in place (see
+    /// `DecodedInstruction.flushesTLBsInPlace`).
+    var flushesTLBsInPlace: Bool
     var valid: Bool
 }
 
@@ -74,8 +85,25 @@ final class JITEngine {
     var instructionPoolUsed = 0
     /// Blocks translated now report their execution at entry (JITInstrumentation.swift).
     var instrumentBlocks = false
+    /// An instrumentation plugin observes this hart: blocks that branch to themselves are not
+    /// turned into in-place loops, so translations and executions are seen as the interpreter
+    /// shows them.
+    var observed = false
     /// ... by calling this C function directly instead of the helper.
     var directBlockCall: DirectBlockCallback?
+
+    /// A larger direct-mapped second level behind the 256-entry data TLBs, consulted by the
+    /// load/store helpers before the page walk (TLB-miss-heavy guests walk far less). It holds only
+    /// copies of first-level entries, so it must be forgotten whenever the first level is flushed:
+    /// when the translation context changes (`Hart.translationContext`: privilege, satp,
+    /// MPRV/MPP/SUM/MXR — after traps, interrupts, xRET, CSR writes), on SFENCE.VMA and PMP
+    /// writes, and on reset; each bumps `victimGeneration`. A page becoming code bumps
+    /// `victimStoreGeneration` (stores to code pages must reach the bus).
+    static let victimEntries = 1 << 14
+    let victimLoad: UnsafeMutablePointer<VictimTLBEntry>
+    let victimStore: UnsafeMutablePointer<VictimTLBEntry>
+    var victimGeneration: UInt64 = 1
+    var victimStoreGeneration: UInt64 = 1
 
     var blocks: [TranslatedBlock] = []
     var table: [BlockKey: Int] = [:]
@@ -117,6 +145,10 @@ final class JITEngine {
         code = memory.assumingMemoryBound(to: UInt8.self)
         jumpCache = .allocate(capacity: Self.jumpCacheEntries)
         jumpCache.initialize(repeating: JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1), count: Self.jumpCacheEntries)
+        victimLoad = .allocate(capacity: Self.victimEntries)
+        victimLoad.initialize(repeating: VictimTLBEntry(tag: ~0, addend: 0, generation: 0), count: Self.victimEntries)
+        victimStore = .allocate(capacity: Self.victimEntries)
+        victimStore.initialize(repeating: VictimTLBEntry(tag: ~0, addend: 0, generation: 0), count: Self.victimEntries)
         instructionPool = .allocate(capacity: Self.instructionPoolSize)
         instructionPool.initialize(repeating: .illegal(0, length: 4), count: Self.instructionPoolSize)
         emitRuntime()
@@ -128,6 +160,8 @@ final class JITEngine {
     deinit {
         munmap(code, Self.codeSize)
         jumpCache.deallocate()
+        victimLoad.deallocate()
+        victimStore.deallocate()
         instructionPool.deallocate()
         if let perfMap { fclose(perfMap) }
     }
@@ -320,6 +354,13 @@ final class JITEngine {
         used = runtimeEnd
         instructionPoolUsed = 0
         flushGeneration &+= 1
+        invalidateVictims()
+    }
+
+    /// Forgets the second-level TLB (see `victimLoad`).
+    @inline(__always) func invalidateVictims() {
+        victimGeneration &+= 1
+        victimStoreGeneration &+= 1
     }
 
     /// Points the jmp rel32 at `site` (a chain stub's jump) to `target`.

@@ -1,9 +1,21 @@
 #if arch(x86_64)
 import CHartState
+import Memory
 
-// Helpers called from generated code (System V ABI, `@convention(c)`). Each finds its `Hart`
-// through `state.jitContext` and does what the interpreter does for the same instruction, so
-// the JIT and the interpreter agree on every trap, counter and side effect.
+extension DecodedInstruction {
+    /// Whether running this instruction may flush the data TLBs without changing the
+    /// translation context (privilege, satp, MPRV/MPP/SUM/MXR), which `Hart.translationContext`
+    /// shows: SFENCE.VMA and writes to the PMP CSRs (pmpcfg*, pmpaddr*, mseccfg).
+    var flushesTLBsInPlace: Bool {
+        switch op {
+        case .sfenceVMA: return true
+        case .csrrw, .csrrs, .csrrc, .csrrwi, .csrrsi, .csrrci:
+            let csr = imm & 0xFFF
+            return (csr >= 0x3A0 && csr <= 0x3EF) || csr == 0x747
+        default: return false
+        }
+    }
+}
 
 enum JITHelpers {
     /// `load(state, address, pc, argument) -> (value, trapped)`: a load that missed the inline
@@ -65,8 +77,61 @@ extension Hart {
         } catch {
             retire(Int(truncatingIfNeeded: retired))
             state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + 1
-            enterTrap(error)
+            enterTrapForJIT(error)
             return 1
+        }
+    }
+
+    /// `enterTrap`, then forgets the second-level TLB if the trap changed the translation context
+    /// (so the first level was flushed).
+    func enterTrapForJIT(_ trap: Trap) {
+        let context = translationContext
+        enterTrap(trap)
+        if context != translationContext { jitEngine.invalidateVictims() }
+    }
+
+    /// `loadData` with the second-level TLB in front of the slow path.
+    @inline(__always)
+    private func victimLoad(_ address: UInt64, size: Int) throws(Trap) -> UInt64 {
+        let jit = jitEngine
+        let page = address >> 12
+        guard (address & 0xFFF) &+ UInt64(size) <= 0x1000 else { return try loadData(address, size: size) }
+        let slot = Int(truncatingIfNeeded: page & UInt64(JITEngine.victimEntries - 1))
+        let victim = jit.victimLoad[slot]
+        if victim.tag == page && victim.generation == jit.victimGeneration {
+            let entry = BPTLBEntry(tag: page, addend: victim.addend)
+            tlbLoad[Self.tlbIndex(address)] = entry
+            return loadLittleEndian(Self.hostAddress(address, entry), size: size)
+        }
+        let value = try loadData(address, size: size)
+        let filled = tlbLoad[Self.tlbIndex(address)]
+        if filled.tag == page {
+            jit.victimLoad[slot] = VictimTLBEntry(tag: page, addend: filled.addend, generation: jit.victimGeneration)
+        }
+        return value
+    }
+
+    /// `storeData` with the second-level TLB in front of the slow path (never while an LR
+    /// reservation is held: the slow path breaks it).
+    @inline(__always)
+    private func victimStore(_ address: UInt64, size: Int, value: UInt64) throws(Trap) {
+        let jit = jitEngine
+        let page = address >> 12
+        guard state.pointee.reservationValid == 0, (address & 0xFFF) &+ UInt64(size) <= 0x1000 else {
+            return try storeData(address, size: size, value: value)
+        }
+        let slot = Int(truncatingIfNeeded: page & UInt64(JITEngine.victimEntries - 1))
+        let victim = jit.victimStore[slot]
+        if victim.tag == page && victim.generation == jit.victimStoreGeneration {
+            let entry = BPTLBEntry(tag: page, addend: victim.addend)
+            tlbStore[Self.tlbIndex(address)] = entry
+            storeLittleEndian(Self.hostAddress(address, entry), size: size, value: value)
+            return
+        }
+        try storeData(address, size: size, value: value)
+        let filled = tlbStore[Self.tlbIndex(address)]
+        if filled.tag == page {
+            jit.victimStore[slot] = VictimTLBEntry(tag: page, addend: filled.addend, generation: jit.victimStoreGeneration)
         }
     }
 
@@ -90,7 +155,7 @@ extension Hart {
         default: size = 8
         }
         do throws(Trap) {
-            let raw = try loadData(address, size: size)
+            let raw = try victimLoad(address, size: size)
             let value: UInt64
             switch op {
             case .lb: value = signExtend(raw, width: 8)
@@ -104,7 +169,7 @@ extension Hart {
             retire(retired)
             state.pointee.jitBudget -= Int64(retired + 1)
             state.pointee.pc = pc
-            enterTrap(error)
+            enterTrapForJIT(error)
             return BPJITLoadResult(value: 0, trapped: 1)
         }
     }
@@ -113,12 +178,12 @@ extension Hart {
         let size = Int(truncatingIfNeeded: argument & 0xFF)
         let retired = Int(truncatingIfNeeded: argument >> 16)
         do throws(Trap) {
-            try storeData(address, size: size, value: value)
+            try victimStore(address, size: size, value: value)
         } catch {
             retire(retired)
             state.pointee.jitBudget -= Int64(retired + 1)
             state.pointee.pc = pc
-            enterTrap(error)
+            enterTrapForJIT(error)
             return 1
         }
         // As in `execute`: a device write may have raised an interrupt or a stop request.
@@ -132,11 +197,13 @@ extension Hart {
     }
 
     func jitInterpret(_ instruction: UnsafeMutablePointer<DecodedInstruction>, pc: UInt64, retired: UInt64) -> UInt64 {
+        let s = state
         retire(Int(truncatingIfNeeded: retired))
         state.pointee.pc = pc
+        let context = translationContext
         let used = execute(instruction, count: 1)
+        if instruction.pointee.flushesTLBsInPlace || context != translationContext { jitEngine.invalidateVictims() }
         state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + Int64(used)
-        let s = state
         if s.pointee.exitRequest != 0 || s.pointee.waitingForInterrupt != 0 || s.pointee.mcountinhibit != 0 {
             return 1
         }

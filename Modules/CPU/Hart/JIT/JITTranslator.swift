@@ -38,6 +38,12 @@ struct JITTranslator {
     private var cache = [X86Register?](repeating: nil, count: 32)
     /// Guest registers whose cached value is newer than `state.x` (bit per register).
     private var dirty: UInt32 = 0
+    /// In a block that loops to itself, every cached register counts as dirty everywhere: the
+    /// back edge keeps them in host registers, so a later iteration's exit may find values a
+    /// previous iteration wrote and never stored.
+    private var loopCarried: UInt32 = 0
+    /// Where the back edge of a self-loop jumps (after the entry checks and loads).
+    private var loopHead: X86Label?
     static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15]
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
@@ -123,20 +129,59 @@ struct JITTranslator {
             }
         }
         let chosen = (1..<32).filter { uses[$0] >= 2 }.sorted { uses[$0] > uses[$1] }.prefix(Self.cacheRegisters.count)
+        let loops = isSelfLoop
         for (host, guest) in zip(Self.cacheRegisters, chosen) {
             cache[guest] = host
-            if readFirst[guest] == true { a.load(host, reg(UInt8(guest))) }
+            if readFirst[guest] == true || loops { a.load(host, reg(UInt8(guest))) }
+            if loops { loopCarried |= 1 << UInt32(guest) }
+        }
+        if loops {
+            let head = a.newLabel()
+            a.bind(head)
+            loopHead = head
         }
     }
 
     /// The cached registers that are dirty now, as (guest, host) pairs.
     private var dirtyRegisters: [(UInt8, X86Register)] {
-        (1..<32).compactMap { r in dirty & (1 << UInt32(r)) != 0 ? (UInt8(r), cache[r]!) : nil }
+        (1..<32).compactMap { r in (dirty | loopCarried) & (1 << UInt32(r)) != 0 ? (UInt8(r), cache[r]!) : nil }
     }
 
     /// Writes `pairs` back to `state.x`.
     private static func writeBack(_ a: X86Assembler, _ pairs: [(UInt8, X86Register)]) {
         for (guest, host) in pairs { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
+    }
+
+    /// Whether the block ends with a jump or branch back to its own start (a hot loop). Not
+    /// while a plugin observes the hart: every iteration must pass the block entry, where the
+    /// block-executed callback is called and an invalidated block is retranslated.
+    private var isSelfLoop: Bool {
+        guard !engine.observed, let last = instructions.last else { return false }
+        let lastPC = pc0 &+ UInt64(instructions.dropLast().reduce(0) { $0 + Int($1.length) })
+        switch last.op {
+        case .jal, .beq, .bne, .blt, .bge, .bltu, .bgeu: return lastPC &+ last.imm == pc0
+        default: return false
+        }
+    }
+
+    /// The back edge of a self-loop: the entry checks again, then straight to the loop head with
+    /// the guest registers still in host registers; a failed check stores them and leaves.
+    private mutating func emitBackEdge() {
+        let leave = a.newLabel()
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
+        a.jump(if: .notEqual, leave)
+        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        a.jump(if: .less, leave)
+        a.jump(loopHead!)
+        let registers = dirtyRegisters
+        let pc = pc0
+        slowPaths.append { [a, engine] in
+            a.bind(leave)
+            JITTranslator.writeBack(a, registers)
+            a.mov(.rax, immediate: pc)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.jump(toAddress: engine.exitToLoop)
+        }
     }
 
     /// Writes every dirty cached register back (before an exit or a helper that reads registers).
@@ -237,6 +282,11 @@ struct JITTranslator {
             if rd != 0 { a.mov(.rax, immediate: pc &+ imm); write(rd, .rax) }
         case .jal:
             if rd != 0 { a.mov(.rax, immediate: next); write(rd, .rax) }
+            if loopHead != nil && pc &+ imm == pc0 {
+                retire(upTo: index + 1)
+                emitBackEdge()
+                return true
+            }
             writeBackAll()
             retire(upTo: index + 1)
             goTo(pc &+ imm)
@@ -251,7 +301,8 @@ struct JITTranslator {
             engine.emitLookup(a)
             return true
         case .beq, .bne, .blt, .bge, .bltu, .bgeu:
-            writeBackAll()
+            let loops = loopHead != nil && pc &+ imm == pc0
+            if !loops { writeBackAll() }
             retire(upTo: index + 1)
             read(.rax, rs1)
             if rs2 == 0 { a.test(.rax, .rax) } else { alu(.cmp, .rax, rs2) }
@@ -266,9 +317,10 @@ struct JITTranslator {
             }
             let taken = a.newLabel()
             a.jump(if: condition, taken)
+            if loops { writeBackAll() }
             goTo(next)
             a.bind(taken)
-            goTo(pc &+ imm)
+            if loops { emitBackEdge() } else { goTo(pc &+ imm) }
             return true
 
         case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
@@ -752,10 +804,8 @@ struct JITTranslator {
     /// lookup routine at the pc the interpreter left (or return to the run loop when the helper
     /// says so); others continue inline unless the helper reports a trap or exit request.
     private mutating func emitInterpreted(_ inst: DecodedInstruction, index: Int, pc: UInt64) -> Bool {
-        guard engine.instructionPoolUsed < JITEngine.instructionPoolSize else {
-            a.mov(.rax, immediate: UInt64.max) // unreachable in practice: translate() checks space first
-            return true
-        }
+        // `translate` flushes first when the pool cannot hold the whole block.
+        precondition(engine.instructionPoolUsed < JITEngine.instructionPoolSize, "JIT instruction pool overflow")
         let slot = engine.instructionPool + engine.instructionPoolUsed
         slot.pointee = inst
         engine.instructionPoolUsed += 1
