@@ -102,7 +102,7 @@ extension Hart {
             let instruction = decodeInstruction(low: UInt16(littleEndian: low), high: UInt16(littleEndian: high))
             instructions.append(instruction)
             address &+= length
-            if instruction.endsBlock { break }
+            if instruction.endsBlock && !instruction.continuesBlockInJIT { break }
         }
         guard !instructions.isEmpty else { return -1 }
         for attempt in 0..<2 {

@@ -3,6 +3,24 @@ import CHartState
 import Memory
 
 extension DecodedInstruction {
+    /// A CSR instruction the JIT runs in the middle of a block (the interpreter ends its blocks
+    /// at every CSR instruction): one on a CSR that cannot change translation, privilege, FP
+    /// state tracking, interrupt enables or counters' running — the scratch and trap-value
+    /// registers, the FP CSRs, mhartid and the read-only user counters. A trap or a takeable
+    /// interrupt still leaves the block (`jitInterpret` returns non-zero).
+    var continuesBlockInJIT: Bool {
+        switch op {
+        case .csrrw, .csrrs, .csrrc, .csrrwi, .csrrsi, .csrrci:
+            switch imm & 0xFFF {
+            case 0x001, 0x002, 0x003, 0x140, 0x141, 0x142, 0x143, 0x340, 0x341, 0x342, 0x343,
+                 0xC00, 0xC01, 0xC02, 0xF14:
+                return true
+            default: return false
+            }
+        default: return false
+        }
+    }
+
     /// Whether running this instruction may flush the data TLBs without changing the
     /// translation context (privilege, satp, MPRV/MPP/SUM/MXR), which `Hart.translationContext`
     /// shows: SFENCE.VMA and writes to the PMP CSRs (pmpcfg*, pmpaddr*, mseccfg).
@@ -196,12 +214,44 @@ extension Hart {
         return 0
     }
 
+    /// `execute(instruction, count: 1)` with the frequent system instructions (CSR access, ECALL,
+    /// MRET, SRET) dispatched straight to their interpreter functions, in the same order of
+    /// effects as `execute` (counters, then pc; a trap retires nothing). Returns the budget used.
+    @inline(__always)
+    private func interpretOne(_ instruction: UnsafeMutablePointer<DecodedInstruction>, pc: UInt64) -> Int {
+        let inst = instruction.pointee
+        let next = pc &+ UInt64(inst.length)
+        do throws(Trap) {
+            switch inst.op {
+            case .csrrw, .csrrs, .csrrc, .csrrwi, .csrrsi, .csrrci:
+                try executeCSR(inst)
+                retire(1)
+                state.pointee.pc = next
+            case .ecall:
+                throw Trap.environmentCall(from: state.pointee.privilege)
+            case .mret:
+                let target = try executeMRET(inst.raw)
+                retire(1)
+                state.pointee.pc = target
+            case .sret:
+                let target = try executeSRET(inst.raw)
+                retire(1)
+                state.pointee.pc = target
+            default:
+                return execute(instruction, count: 1)
+            }
+        } catch {
+            enterTrap(error)
+        }
+        return 1
+    }
+
     func jitInterpret(_ instruction: UnsafeMutablePointer<DecodedInstruction>, pc: UInt64, retired: UInt64) -> UInt64 {
         let s = state
         retire(Int(truncatingIfNeeded: retired))
         state.pointee.pc = pc
         let context = translationContext
-        let used = execute(instruction, count: 1)
+        let used = interpretOne(instruction, pc: pc)
         if instruction.pointee.flushesTLBsInPlace || context != translationContext { jitEngine.invalidateVictims() }
         state.pointee.jitBudget -= Int64(truncatingIfNeeded: retired) + Int64(used)
         if s.pointee.exitRequest != 0 || s.pointee.waitingForInterrupt != 0 || s.pointee.mcountinhibit != 0 {
@@ -210,7 +260,8 @@ extension Hart {
         if (s.pointee.mip | s.pointee.mipExternal) & s.pointee.mie != 0 && interruptToTake() != nil { return 1 }
         // A trap from an instruction that does not end the block: continue at the handler
         // through the run loop (the block's later instructions must not run).
-        if !instruction.pointee.endsBlock && s.pointee.pc != pc &+ UInt64(instruction.pointee.length) { return 1 }
+        let inline = !instruction.pointee.endsBlock || instruction.pointee.continuesBlockInJIT
+        if inline && s.pointee.pc != pc &+ UInt64(instruction.pointee.length) { return 1 }
         return 0
     }
 }

@@ -820,7 +820,7 @@ struct JITTranslator {
         counted = index + 1
         a.test(.rax, .rax)
         a.jump(if: .notEqual, toAddress: engine.exitToLoop)
-        if inst.endsBlock {
+        if inst.endsBlock && !inst.continuesBlockInJIT {
             a.load(.rax, X86Memory(.rbx, StateOffset.pc))
             engine.emitLookup(a)
             return true
