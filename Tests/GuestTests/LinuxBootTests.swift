@@ -74,11 +74,17 @@ final class LinuxBootTests: XCTestCase {
     // MARK: The edu device
 
     /// QEMU's edu device (hw/misc/edu.c): vendor 1234, device 11e8, class "other" (ff), no driver in
-    /// this kernel. Backplane's built-in `edu` function models it.
+    /// this kernel. Backplane's built-in `edu` function models it; on Backplane the `acme.edu`
+    /// plugin function (1234:acde) is listed beside it.
     func testEduDeviceIsListedWithItsIDs() throws {
         let boot = try bootToPoweroff(interrupts: .aia, harts: 1, disk: nil, edu: true)
         XCTAssertEqual(boot.lines("pci 0000:00:03.0 "),
                        ["pci 0000:00:03.0 vendor=1234 device=11e8 class=00ff00 driver=none irq=0 msi=none"])
+        if case .backplane = GuestHarness.emulator {
+            // The acme.edu plugin (Plugins/examples/acme_edu), loaded from the board's plugins: list.
+            XCTAssertEqual(boot.lines("pci 0000:00:04.0 "),
+                           ["pci 0000:00:04.0 vendor=1234 device=acde class=00ff00 driver=none irq=0 msi=none"])
+        }
     }
 
     // MARK: Helpers

@@ -83,7 +83,7 @@ enum LinuxGuest {
     /// is relative) and run from that directory. Under `GUEST_EMULATOR=qemu`:
     /// `Guests/linux/run-qemu.sh` (QEMU virt, or virt,aia=aplic-imsic).
     /// `edu` adds the edu PCI device at 00:03.0 (QEMU's `-device edu`; on Backplane the built-in
-    /// `edu` type on the AIA board). `accel` is Backplane's `--accel` (ignored by QEMU).
+    /// `edu` type on the AIA board, plus the `acme.edu` plugin function at 00:04.0). `accel` is Backplane's `--accel` (ignored by QEMU).
     static func boot(_ artifacts: Artifacts, interrupts: Interrupts, harts: Int, disk: URL?, edu: Bool = false,
                      accel: String = "interp", timeout: TimeInterval = 300) throws -> Boot {
         let append = "console=ttyS0 earlycon"
@@ -101,7 +101,10 @@ enum LinuxGuest {
                 let virt = try String(contentsOf: GuestHarness.packageRoot.appendingPathComponent("Boards/virt-aia.yaml"), encoding: .utf8)
                 guard let boot = virt.range(of: "\nboot:") else { throw BuildError(description: "virt-aia.yaml has no boot section") }
                 var text = virt
-                text.insert(contentsOf: "\n  - name: edu0\n    type: edu\n    at: pcie0/03.0", at: boot.lowerBound)
+                // Built-in edu at 03.0 and the acme.edu plugin at 04.0: both go through the same PCI core.
+                text.insert(contentsOf: "\n  - name: edu0\n    type: edu\n    at: pcie0/03.0\n  - name: edu1\n    type: acme.edu\n    at: pcie0/04.0",
+                            at: boot.lowerBound)
+                text += "plugins:\n  - path: \(try PluginGuestTests.plugin("acme_edu"))\n"
                 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("linux-edu-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 let copy = folder.appendingPathComponent("virt-aia-edu.yaml")
