@@ -202,11 +202,7 @@ public final class PluginHost {
     // MARK: Registration (called from HostInterface)
 
     func register(pci raw: bp_pci_device_type, by plugin: LoadedPlugin) -> Int32 {
-        guard installing === plugin else {
-            plugin.log(BP_LOG_ERROR, "register_type outside install")
-            return BP_ERR_STATE
-        }
-        do throws(PluginTypeValidation.TypeError) {
+        registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
             guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a PCI device type has no name") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
@@ -215,19 +211,11 @@ public final class PluginHost {
             try PluginTypeValidation.capabilities(of: raw, bars: bars, name: name)
             pciTypes.append(PluginPCIType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
                                           properties: properties, bars: bars, ramBars: ram, plugin: plugin))
-            return BP_OK
-        } catch {
-            plugin.record(error.message)
-            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
         }
     }
 
     func register(platform raw: bp_platform_device_type, by plugin: LoadedPlugin) -> Int32 {
-        guard installing === plugin else {
-            plugin.log(BP_LOG_ERROR, "register_type outside install")
-            return BP_ERR_STATE
-        }
-        do throws(PluginTypeValidation.TypeError) {
+        registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
             guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a platform device type has no name") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
@@ -240,19 +228,11 @@ public final class PluginHost {
             platformTypes.append(PluginPlatformType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
                                                     properties: properties, nodeName: nodeName.isEmpty ? "device" : nodeName,
                                                     compatible: compatible, plugin: plugin))
-            return BP_OK
-        } catch {
-            plugin.record(error.message)
-            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
         }
     }
 
     func register(usb raw: bp_usb_device_type, by plugin: LoadedPlugin) -> Int32 {
-        guard installing === plugin else {
-            plugin.log(BP_LOG_ERROR, "register_type outside install")
-            return BP_ERR_STATE
-        }
-        do throws(PluginTypeValidation.TypeError) {
+        registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
             guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a USB device type has no name") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
@@ -260,6 +240,18 @@ public final class PluginHost {
             let (speeds, descriptors) = try PluginUSBType.descriptors(of: raw, name: name)
             usbTypes.append(PluginUSBType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
                                           properties: properties, speeds: speeds, descriptors: descriptors, plugin: plugin))
+        }
+    }
+
+    /// Runs one `register_type` call of `plugin`: allowed only while it installs; a type the
+    /// checks refuse is recorded as the plugin's error and answered with the C error code.
+    private func registerType(by plugin: LoadedPlugin, _ body: () throws(PluginTypeValidation.TypeError) -> Void) -> Int32 {
+        guard installing === plugin else {
+            plugin.log(BP_LOG_ERROR, "register_type outside install")
+            return BP_ERR_STATE
+        }
+        do {
+            try body()
             return BP_OK
         } catch {
             plugin.record(error.message)
