@@ -113,3 +113,10 @@ enum GuestHarness {
         return result
     }
 }
+
+/// The release binary the guest tests drive is missing: the test fails (it never skips) and
+/// says how to build it.
+struct MissingBinary: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "backplane binary not found at \(path): build it with `swift build -c release --product backplane`" }
+}

@@ -41,7 +41,7 @@ final class USBLinuxTests: XCTestCase {
     /// four USB devices and a SCSI disk.
     private func bootUSBBoard(interrupts: LinuxGuest.Interrupts, file: StaticString = #filePath, line: UInt = #line) throws -> (LinuxGuest.Boot, URL) {
         guard case .backplane(let binary) = GuestHarness.emulator else { throw XCTSkip("the USB boards are Backplane's") }
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no backplane binary at \(binary)") }
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw MissingBinary(path: binary) }
         let artifacts = try LinuxGuest.artifacts()
         let disk = try LinuxGuest.makeDisk()
         let folder = disk.deletingLastPathComponent()
