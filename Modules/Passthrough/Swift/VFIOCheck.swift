@@ -1,0 +1,49 @@
+/// `backplane host pci --check ADDRESS`: opens one function through VFIO as `pci.host` with
+/// `vfio: true` would (container, group, device, regions, interrupt counts) and closes it again,
+/// so a user learns before writing a board whether passthrough will work and, if not, the one
+/// line saying why. Nothing is written to the device; its DMA mapping is not set up.
+public enum VFIOCheck {
+    public static func run(_ address: HostPCIAddress, sysfs: HostPCISysfs = HostPCISysfs(),
+                           kernel: any VFIOKernel = LinuxVFIOKernel()) throws(VFIOError) -> String {
+        let snapshot: HostPCISnapshot
+        do throws(HostPCIError) {
+            snapshot = try sysfs.snapshot(of: address)
+        } catch {
+            throw .bar(address, bar: 0, reason: error.description)
+        }
+        guard let group = snapshot.iommuGroup else { throw .noIOMMUGroup(address) }
+        guard snapshot.driver == "vfio-pci" else { throw .notBoundToVFIO(address, driver: snapshot.driver) }
+        let blockers = sysfs.groupBlockers(snapshot)
+        let container = try VFIOContainer(kernel: kernel, vfioPath: sysfs.vfioPath, for: address)
+        let device: VFIODevice
+        do throws(VFIOError) {
+            device = try VFIODevice(container: container, snapshot: snapshot)
+        } catch {
+            if case .groupNotViable = error { throw .groupNotViable(address, group: group, blockers: blockers) }
+            throw error
+        }
+        var lines = ["\(address): VFIO device open (IOMMU group \(group), type1 IOMMU)"]
+        lines.append("    reset: " + (device.info.canReset ? "VFIO_DEVICE_RESET" : "none (no FLR or bus reset possible)"))
+        for region in device.regions.prefix(VFIODevice.configRegion + 1) where region.size > 0 {
+            let name = region.index < 6 ? "BAR \(region.index)" : region.index == 6 ? "ROM" : "config"
+            let access = [region.readable ? "r" : "", region.writable ? "w" : ""].joined()
+            let areas = region.mappableAreas
+            let mmap: String
+            if areas.isEmpty {
+                mmap = "not mmap-able (pread/pwrite)"
+            } else if areas == [0..<region.size] {
+                mmap = "mmap-able"
+            } else {
+                mmap = "mmap-able in " + areas.map { "[0x\(String($0.lowerBound, radix: 16)), 0x\(String($0.upperBound, radix: 16)))" }
+                    .joined(separator: " ")
+            }
+            lines.append("    \(name): 0x\(String(region.size, radix: 16)) bytes, \(access), \(mmap)")
+        }
+        let irqs = VFIOIRQIndex.allCases.map { index -> String in
+            let name = index == .intx ? "INTx" : index == .msi ? "MSI" : "MSI-X"
+            return "\(name) \(device.irqCounts[index] ?? 0)"
+        }
+        lines.append("    interrupts: " + irqs.joined(separator: ", "))
+        return lines.joined(separator: "\n")
+    }
+}
