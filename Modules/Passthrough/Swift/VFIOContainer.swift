@@ -90,7 +90,7 @@ public final class VFIOContainer {
 /// hands out device file descriptors.
 public final class VFIOGroup {
     public let number: String
-    private unowned let container: VFIOContainer
+    private let kernel: any VFIOKernel
     let fd: Int32
     private var attached = false
 
@@ -118,14 +118,14 @@ public final class VFIOGroup {
             throw .ioctl(address, what: "VFIO_GROUP_SET_CONTAINER on \(path)", reason: reason)
         }
         self.number = number
-        self.container = container
+        self.kernel = kernel
         self.fd = fd
         attached = true
     }
 
     /// A device file descriptor for the function (VFIO_GROUP_GET_DEVICE_FD with its address).
     func deviceFD(for address: HostPCIAddress) throws(VFIOError) -> Int32 {
-        switch container.kernel.deviceFD(group: fd, name: address.description) {
+        switch kernel.deviceFD(group: fd, name: address.description) {
         case let .success(fd): return fd
         case let .failure(reason): throw .ioctl(address, what: "VFIO_GROUP_GET_DEVICE_FD", reason: reason)
         }
@@ -135,7 +135,7 @@ public final class VFIOGroup {
     func detach() {
         guard attached else { return }
         attached = false
-        container.kernel.unsetContainer(group: fd)
-        container.kernel.close(fd)
+        kernel.unsetContainer(group: fd)
+        kernel.close(fd)
     }
 }

@@ -11,6 +11,8 @@ public final class VFIODevice {
     public let address: HostPCIAddress
     public let kernel: any VFIOKernel
     public let group: VFIOGroup
+    /// Held so the container (and the group's membership in it) outlives the device fd.
+    public let container: VFIOContainer
     public let info: VFIODeviceInfo
     /// Regions by index (BAR 0-5, ROM 6, config 7); absent ones have size 0.
     public let regions: [VFIORegionInfo]
@@ -54,6 +56,7 @@ public final class VFIODevice {
         self.address = address
         self.kernel = kernel
         self.group = group
+        self.container = container
         self.info = info
         self.regions = regions
         self.irqCounts = counts
