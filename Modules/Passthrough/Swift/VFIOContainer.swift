@@ -101,7 +101,6 @@ public final class VFIOGroup {
         switch kernel.open(path, writable: true) {
         case let .success(value): fd = value
         case let .failure(reason):
-            if reason.code == ENOENT { throw .notBoundToVFIO(address, driver: nil) }
             throw .openFailed(address, path: path, reason: reason)
         }
         switch kernel.groupViable(group: fd) {

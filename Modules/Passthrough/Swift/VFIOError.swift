@@ -36,6 +36,7 @@ public enum VFIOError: Error, Equatable, CustomStringConvertible {
         case let .openFailed(address, path, reason):
             let fix = reason.code == EBUSY ? "another process (a VM?) holds the group: stop it"
                 : reason.code == EACCES || reason.code == EPERM ? "run as root, or give your user the file (chown) and enough locked memory (ulimit -l)"
+                : reason.code == ENOENT ? "is the function bound to vfio-pci? (see `backplane host pci \(address)`)"
                 : "see `backplane host pci \(address)`"
             return "host PCI function \(address): cannot open \(path): \(reason): \(fix)"
         case let .apiVersion(address, found, expected):

@@ -92,8 +92,10 @@ public final class VFIOPCIFunction: PCIFunction {
         msix = result.msix
         droppedCapabilities = result.dropped
         interrupts = VFIOInterrupts(device: device)
-        // The device must not decode or master until the guest enables it.
+        // The device must not decode or master until the guest enables it; INTx is routed from
+        // the start, as on real hardware (and QEMU's vfio-pci at realize).
         forwardCommand()
+        updateInterruptMode()
     }
 
     /// Bytes of BAR `bar` reached through an mmap (the rest goes through pread/pwrite).
@@ -201,5 +203,6 @@ public final class VFIOPCIFunction: PCIFunction {
             report("backplane: host PCI function \(device.address): VFIO_DEVICE_RESET failed: \(reason)")
         }
         forwardCommand()
+        updateInterruptMode()
     }
 }
