@@ -13,7 +13,8 @@ enum NestedMachine {
 
         /// The lines after `marker` up to the next line starting with `end` (exclusive).
         func lines(after marker: String, until end: String) -> [String] {
-            let all = output.split(separator: "\n", omittingEmptySubsequences: false).map { $0.replacingOccurrences(of: "\r", with: "") }
+            // The serial console ends lines with "\r\n", one Character in Swift: drop the "\r" first.
+            let all = output.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             guard let start = all.firstIndex(of: marker) else { return [] }
             let rest = all[(start + 1)...]
             return Array(rest.prefix { !$0.hasPrefix(end) })
