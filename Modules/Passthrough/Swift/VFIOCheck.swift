@@ -4,7 +4,7 @@
 /// line saying why. Nothing is written to the device; its DMA mapping is not set up.
 public enum VFIOCheck {
     public static func run(_ address: HostPCIAddress, sysfs: HostPCISysfs = HostPCISysfs(),
-                           kernel: any VFIOKernel = LinuxVFIOKernel()) throws(VFIOError) -> String {
+                           kernel: any VFIOKernel = LinuxVFIOKernel.shared) throws(VFIOError) -> String {
         let snapshot: HostPCISnapshot
         do throws(HostPCIError) {
             snapshot = try sysfs.snapshot(of: address)

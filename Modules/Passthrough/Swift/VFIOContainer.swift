@@ -22,7 +22,7 @@ public final class VFIOContainer {
 
     /// Opens /dev/vfio/vfio and checks the API version and type1 support. `address` only names
     /// the function in errors.
-    public init(kernel: any VFIOKernel = LinuxVFIOKernel(), vfioPath: String = "/dev/vfio",
+    public init(kernel: any VFIOKernel = LinuxVFIOKernel.shared, vfioPath: String = "/dev/vfio",
                 for address: HostPCIAddress) throws(VFIOError) {
         let path = "\(vfioPath)/vfio"
         guard kernel.exists(path) else { throw .noVFIO(address, path: path) }
@@ -43,6 +43,19 @@ public final class VFIOContainer {
         self.kernel = kernel
         self.vfioPath = vfioPath
         self.fd = fd
+    }
+
+    nonisolated(unsafe) private static weak var current: VFIOContainer?
+
+    /// The container every VFIO function of this process shares (a group can be in only one
+    /// container, and guest RAM is then mapped once): the live one, or a new one. Machines are
+    /// built on one thread.
+    public static func shared(kernel: any VFIOKernel = LinuxVFIOKernel.shared, vfioPath: String = "/dev/vfio",
+                              for address: HostPCIAddress) throws(VFIOError) -> VFIOContainer {
+        if let current, current.vfioPath == vfioPath, current.kernel === kernel { return current }
+        let container = try VFIOContainer(kernel: kernel, vfioPath: vfioPath, for: address)
+        current = container
+        return container
     }
 
     deinit {

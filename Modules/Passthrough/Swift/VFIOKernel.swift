@@ -104,7 +104,10 @@ public struct VFIOErrno: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The real thing: open(2), ioctl(2) through CVFIO, pread/pwrite/mmap on the device fd.
-public final class LinuxVFIOKernel: VFIOKernel {
+public final class LinuxVFIOKernel: VFIOKernel, Sendable {
+    /// The one instance (it has no state); `VFIOContainer.shared` compares kernels by identity.
+    public static let shared = LinuxVFIOKernel()
+
     public init() {}
 
     private func result(_ value: Int32) -> VFIOErrno? { value < 0 ? VFIOErrno(-value) : nil }
