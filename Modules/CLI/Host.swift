@@ -21,11 +21,15 @@ struct HostPCI: ParsableCommand {
                                valueName: "ADDRESS"))
     var check: String?
 
+    @Option(help: ArgumentHelp("With --check: time this many 32-bit reads of offset 0 of the first BAR, through its mmap and through pread (reads only).",
+                               valueName: "N"))
+    var latency: Int = 0
+
     func run() throws {
         let sysfs = HostPCISysfs()
         if let check {
             guard let wanted = HostPCIAddress(check) else { fail(HostPCIError.badAddress(check).description) }
-            do throws(VFIOError) { print(try VFIOCheck.run(wanted, sysfs: sysfs)) } catch { fail(error.description) }
+            do throws(VFIOError) { print(try VFIOCheck.run(wanted, sysfs: sysfs, latencyReads: max(latency, 0))) } catch { fail(error.description) }
             return
         }
         var listings = HostPCIListing.all(sysfs: sysfs)
