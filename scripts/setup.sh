@@ -16,6 +16,8 @@ packages=(
   linux-source-6.12 gcc-riscv64-linux-gnu make bc bison flex libelf-dev libssl-dev cpio
   # Real firmware and the differential oracle.
   opensbi u-boot-qemu qemu-system-misc qemu-user
+  # The nested x86-64 test machine for VFIO and USB passthrough (scripts/nested/run.sh).
+  qemu-system-x86 busybox-static
   python3 expect
 )
 
