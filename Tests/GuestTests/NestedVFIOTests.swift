@@ -47,3 +47,29 @@ final class NestedVFIOTests: XCTestCase {
         ], run.output)
     }
 }
+
+/// QEMU's nvme through VFIO to Backplane's Linux guest: Linux's nvme driver binds with MSI-X,
+/// and the block the guest writes is in the image file after the run.
+final class NestedNVMeVFIOTests: XCTestCase {
+    func testLinuxsNVMeDriverUsesAPassedThroughNVMeFunction() throws {
+        let artifacts = try LinuxGuest.artifacts()
+        let disk = try NestedMachine.disk(size: 16 << 20, named: "nvme.img")
+        defer { try? FileManager.default.removeItem(at: disk.deletingLastPathComponent()) }
+        let run = try NestedMachine.run(script: "nvme-vfio.sh", qemu: [
+            "-drive file=\(disk.path),if=none,id=nv0,format=raw -device nvme,drive=nv0,serial=bpnvme0,addr=5",
+        ], files: [artifacts.image + ":/work/Image", artifacts.initramfs + ":/work/initramfs.cpio"], timeout: 900)
+        print("nested machine: \(Int(run.seconds)) s")
+        let boot = LinuxGuest.Boot(status: run.status, output: run.output, seconds: run.seconds)
+        let tail = run.output.split(whereSeparator: \.isNewline).suffix(80).joined(separator: "\n")
+        XCTAssertEqual(run.status, 0, tail)
+        XCTAssertTrue(run.output.contains("backplane status 0"), tail)
+        XCTAssertEqual(boot.report.last, "done", tail)
+        let pci = try XCTUnwrap(boot.lines("pci 0000:00:05.0").first, tail)
+        XCTAssertTrue(pci.hasPrefix("pci 0000:00:05.0 vendor=1b36 device=0010 class=010802 driver=nvme "), pci)
+        XCTAssertTrue(pci.contains(" msi=msix:"), "the nvme driver uses MSI-X: \(pci)")
+        XCTAssertTrue(boot.report.contains("blk nvme0n1 rw ok offset=\(LinuxGuest.blockTestOffset) len=\(LinuxGuest.blockTestLength)"), tail)
+        let image = try Data(contentsOf: disk)
+        let block = image[LinuxGuest.blockTestOffset..<(LinuxGuest.blockTestOffset + LinuxGuest.blockTestLength)]
+        XCTAssertEqual(Array(block), (0..<LinuxGuest.blockTestLength).map(LinuxGuest.patternByte))
+    }
+}
