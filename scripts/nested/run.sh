@@ -112,6 +112,10 @@ for library in $(ldd "$BINARY" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:
     cp -L "$library" "$STAGE$library"
 done
 [ -f /usr/share/misc/pci.ids ] && cp /usr/share/misc/pci.ids "$STAGE/usr/share/misc/"
+# The firmware the bundled boards boot (Debian's OpenSBI), at the path the boards name.
+for firmware in /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin; do
+    [ -f "$firmware" ] && mkdir -p "$STAGE$(dirname "$firmware")" && cp "$firmware" "$STAGE$firmware"
+done
 cp "$SCRIPT" "$STAGE/work/test.sh"
 echo "$ADDS" | while IFS= read -r add; do
     [ -n "$add" ] || continue

@@ -14,6 +14,8 @@ import USB
 public final class RecordingUSBDevice: HostUSBDevice, @unchecked Sendable {
     private let inner: any HostUSBDevice
     private let path: String
+    /// Read at open: the device may not answer once closed.
+    private let configurations: [String]
     private let lock = NSLock()
     private var transfers: [USBRecording.Transfer] = []
     private var written = false
@@ -25,6 +27,9 @@ public final class RecordingUSBDevice: HostUSBDevice, @unchecked Sendable {
         self.inner = inner
         let info = inner.info
         path = "\(folder)/\(hex(UInt64(info.vendorID), digits: 4))-\(hex(UInt64(info.productID), digits: 4)).json"
+        configurations = (0..<Int(inner.deviceDescriptor.configurationCount)).compactMap { index in
+            (try? inner.configuration(index: index)).map { USBRecording.text($0.bytes) }
+        }
     }
 
     public var info: HostUSBDeviceInfo { inner.info }
@@ -105,6 +110,17 @@ public final class RecordingUSBDevice: HostUSBDevice, @unchecked Sendable {
         append(transfer)
     }
 
+    /// String descriptor `index` as the device answered it during the recording (UTF-16LE after
+    /// the 2-byte header, USB 2.0 §9.6.7); nil if it was not asked for.
+    private func recordedString(index: UInt8) -> String? {
+        guard index != 0 else { return nil }
+        let prefix = "80 06 " + hex(UInt64(index), digits: 2) + " 03"
+        guard let answer = transfers.first(where: { $0.setup?.hasPrefix(prefix) == true && $0.in != nil })?.in,
+              let bytes = USBRecording.bytes(answer), bytes.count >= 2 else { return nil }
+        let units = stride(from: 2, to: bytes.count - 1, by: 2).map { UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8 }
+        return String(decoding: units, as: UTF16.self)
+    }
+
     /// Writes the recording once (close may be called again at exit).
     private func write() {
         lock.lock()
@@ -112,13 +128,10 @@ public final class RecordingUSBDevice: HostUSBDevice, @unchecked Sendable {
         guard !written else { return }
         written = true
         let info = inner.info
-        var configurations: [String] = []
-        for index in 0..<Int(inner.deviceDescriptor.configurationCount) {
-            if let configuration = try? inner.configuration(index: index) { configurations.append(USBRecording.text(configuration.bytes)) }
-        }
+        let product = info.product ?? recordedString(index: inner.deviceDescriptor.productIndex)
         let recording = USBRecording(
-            description: "\(hex(UInt64(info.vendorID), digits: 4)):\(hex(UInt64(info.productID), digits: 4)) \(info.product ?? ""): captured by RecordingUSBDevice (usb.host over libusb) from what a guest driver exchanged with the device",
-            bus: info.bus, ports: info.ports, address: info.address, speed: info.speed, product: info.product,
+            description: "\(hex(UInt64(info.vendorID), digits: 4)):\(hex(UInt64(info.productID), digits: 4)) \(product ?? "(no product string)"): captured by RecordingUSBDevice (usb.host over libusb) from what a guest driver exchanged with the device",
+            bus: info.bus, ports: info.ports, address: info.address, speed: info.speed, product: product,
             device: USBRecording.text(inner.deviceDescriptor.bytes), configurations: configurations, transfers: transfers)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
