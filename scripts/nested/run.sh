@@ -107,6 +107,10 @@ busybox depmod -b "$STAGE" "$KERNEL_VERSION"
 # backplane and every library it loads, at the same absolute paths (its RUNPATH names them).
 mkdir -p "$STAGE/usr/local/bin"
 cp "$BINARY" "$STAGE/usr/local/bin/backplane"
+# SwiftPM resource bundles (the bundled boards) sit beside the binary.
+for bundle in "$(dirname "$BINARY")"/*.resources; do
+    [ -d "$bundle" ] && cp -r "$bundle" "$STAGE/usr/local/bin/"
+done
 for library in $(ldd "$BINARY" | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'); do
     mkdir -p "$STAGE$(dirname "$library")"
     cp -L "$library" "$STAGE$library"
