@@ -109,6 +109,14 @@ final class VFIOFakeKernel: VFIOKernel {
         events[nextEventFD] = 0
         return .success(nextEventFD)
     }
+    func pollReadable(_ fds: UnsafeMutablePointer<pollfd>, count: Int) -> Int {
+        var ready = 0
+        for index in 0..<count where (events[fds[index].fd] ?? 0) > 0 {
+            fds[index].revents = Int16(POLLIN)
+            ready += 1
+        }
+        return ready
+    }
     func takeEvents(_ fd: Int32) -> UInt64 {
         let count = events[fd] ?? 0
         events[fd] = 0

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The device's interrupts as VFIO delivers them: one eventfd per vector, routed with
 /// VFIO_DEVICE_SET_IRQS for the mode the guest enabled in the emulated capabilities (MSI-X,
 /// MSI, or INTx when neither is on, PCI 3.0 §6.8.1.3 / §6.8.2.3). `poll` drains the eventfds on
@@ -23,12 +27,20 @@ final class VFIOInterrupts {
     private let device: VFIODevice
     private(set) var mode: Mode = .none
     private var eventfds: [Int32] = []
+    /// One pollfd per eventfd, so a poll with nothing pending is one system call, whatever the
+    /// vector count (an NVMe function routes 65).
+    private var pollfds: UnsafeMutablePointer<pollfd>
+    private var pollCapacity = 0
 
     init(device: VFIODevice) {
         self.device = device
+        pollfds = .allocate(capacity: 1)
     }
 
-    deinit { release() }
+    deinit {
+        release()
+        pollfds.deallocate()
+    }
 
     /// Switches to `mode`: disables the current index, then routes the new one's vectors to
     /// fresh eventfds. A kernel refusal leaves the mode at `.none` and is returned (the caller
@@ -60,6 +72,12 @@ final class VFIOInterrupts {
             release()
             return "VFIO_DEVICE_SET_IRQS (\(wanted)): \(reason)"
         }
+        if eventfds.count > pollCapacity {
+            pollfds.deallocate()
+            pollfds = .allocate(capacity: eventfds.count)
+            pollCapacity = eventfds.count
+        }
+        for (index, fd) in eventfds.enumerated() { pollfds[index] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
         mode = wanted
         return nil
     }
@@ -72,8 +90,11 @@ final class VFIOInterrupts {
     /// Calls `fired` with each vector whose eventfd counted since the last poll.
     @inline(__always)
     func poll(_ fired: (Int) -> Void) {
-        for vector in eventfds.indices where device.kernel.takeEvents(eventfds[vector]) != 0 {
-            fired(vector)
+        let count = eventfds.count
+        guard count > 0, device.kernel.pollReadable(pollfds, count: count) > 0 else { return }
+        for vector in 0..<count where pollfds[vector].revents & Int16(POLLIN) != 0 {
+            pollfds[vector].revents = 0
+            if device.kernel.takeEvents(eventfds[vector]) != 0 { fired(vector) }
         }
     }
 }

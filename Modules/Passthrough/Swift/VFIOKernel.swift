@@ -94,6 +94,9 @@ public protocol VFIOKernel: AnyObject {
     func eventfd() -> Result<Int32, VFIOErrno>
     /// How often the eventfd fired since the last call (non-blocking; 0 when it did not).
     func takeEvents(_ fd: Int32) -> UInt64
+    /// poll(2) with a zero timeout: sets `revents` of each entry that is readable; returns how
+    /// many are (0 when none, so the caller reads no eventfd in the common case).
+    func pollReadable(_ fds: UnsafeMutablePointer<pollfd>, count: Int) -> Int
 }
 
 /// A positive errno value with its text.
@@ -212,4 +215,8 @@ public final class LinuxVFIOKernel: VFIOKernel, Sendable {
     }
 
     public func takeEvents(_ fd: Int32) -> UInt64 { bp_vfio_eventfd_take(fd) }
+
+    public func pollReadable(_ fds: UnsafeMutablePointer<pollfd>, count: Int) -> Int {
+        max(0, Int(Glibc.poll(fds, nfds_t(count), 0)))
+    }
 }

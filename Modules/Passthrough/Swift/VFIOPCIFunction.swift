@@ -101,6 +101,9 @@ public final class VFIOPCIFunction: PCIFunction {
     /// Bytes of BAR `bar` reached through an mmap (the rest goes through pread/pwrite).
     public func mappedBytes(bar: Int) -> UInt64 { bar < bars.count ? bars[bar]?.mappedBytes ?? 0 : 0 }
 
+    /// Whether VFIO routes any interrupt index to eventfds now (the machine then polls often).
+    public var interruptsRouted: Bool { interrupts.mode != .none }
+
     /// The interrupt mode VFIO routes now (for tests and `--trace`-style reports).
     public var interruptMode: String {
         switch interrupts.mode {
