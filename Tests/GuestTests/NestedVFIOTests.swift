@@ -5,17 +5,18 @@ import XCTest
 /// bound to vfio-pci and given to Backplane with `pci.host`, `vfio: true`, is driven by the
 /// bare-metal guest Guests/vfio/edu_vfio.c (scripts/nested/edu-vfio.sh): factorial, DMA both
 /// ways through the host IOMMU (IOVA = guest physical), and its MSI delivered to the guest's
-/// IMSIC. The same program passes on qemu-system-riscv64 with QEMU's own edu.
+/// IMSIC; built with -DINTX, the same through INTx and the PLIC (VFIO's INTx with unmask). Both
+/// programs pass on qemu-system-riscv64 with QEMU's own edu.
 final class NestedVFIOTests: XCTestCase {
     /// Builds the guest program with Debian's riscv64-unknown-elf toolchain.
-    static func eduGuest() throws -> String {
+    static func eduGuest(intx: Bool = false) throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("vfio")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let elf = output.appendingPathComponent("edu_vfio.elf").path
+        let elf = output.appendingPathComponent(intx ? "edu_vfio_intx.elf" : "edu_vfio.elf").path
         let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
-                                        "-Wl,--no-warn-rwx-segments",
+                                        "-Wl,--no-warn-rwx-segments"] + (intx ? ["-DINTX"] : []) + [
                                         "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
                                         root.appendingPathComponent("Guests/plugins/start.S").path,
                                         root.appendingPathComponent("Guests/vfio/edu_vfio.c").path, "-o", elf], timeout: 120)
@@ -28,8 +29,9 @@ final class NestedVFIOTests: XCTestCase {
 
     func testABareMetalGuestDrivesQEMUsEduThroughVFIO() throws {
         let elf = try Self.eduGuest()
+        let intx = try Self.eduGuest(intx: true)
         let run = try NestedMachine.run(script: "edu-vfio.sh", qemu: ["-device edu,addr=4,dma_mask=0xffffffff"],
-                                        files: [elf], timeout: 400)
+                                        files: [elf, intx], timeout: 400)
         print("nested machine: \(Int(run.seconds)) s")
         XCTAssertEqual(run.status, 0, run.output)
         // One line naming the board entry (the machine's prefix), the function and the fix; status 2.
@@ -44,6 +46,15 @@ final class NestedVFIOTests: XCTestCase {
             "factorial ok",
             "DMA ok",
             "MSI interrupt ok",
+            "PASS",
+            "backplane status 0",
+        ], run.output)
+        XCTAssertEqual(run.lines(after: "intx", until: "nested: exit"), [
+            "edu vfio guest",
+            "edu at 00:0x0000000000000003",
+            "factorial ok",
+            "DMA ok",
+            "INTx interrupt ok",
             "PASS",
             "backplane status 0",
         ], run.output)
