@@ -140,3 +140,8 @@ public final class GoldfishRTC: MMIODevice {
         irq?.set(level)
     }
 }
+
+/// The machine polls the alarm and sleeps no longer than it.
+extension GoldfishRTC: DeviceLifecycle {
+    public func nanosecondsUntilNextEvent() -> UInt64? { nanosecondsUntilAlarm() }
+}

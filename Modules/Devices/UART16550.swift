@@ -353,3 +353,6 @@ public final class UART16550: MMIODevice {
         irq?.set(level)
     }
 }
+
+/// The machine polls the UART for console input and the character timeout.
+extension UART16550: DeviceLifecycle {}

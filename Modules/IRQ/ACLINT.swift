@@ -176,3 +176,12 @@ public final class CLINT: MMIODevice {
     /// See `ACLINTMTimer.updateTimers()`.
     public func updateTimers() { timer.updateTimers() }
 }
+
+/// The machine re-evaluates MTIP between slices and sleeps no longer than the next `mtimecmp`.
+extension CLINT: DeviceLifecycle {
+    public func poll() { updateTimers() }
+
+    public func nanosecondsUntilNextEvent() -> UInt64? {
+        nextDeadline().map { timer.timebase.nanoseconds(until: $0) }
+    }
+}

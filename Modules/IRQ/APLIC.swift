@@ -646,3 +646,5 @@ public final class APLIC: InterruptController, MMIODevice {
         source >= 1 && source <= sourceCount && bit(pending, source)
     }
 }
+
+extension APLIC: DeviceLifecycle {}

@@ -43,3 +43,5 @@ public final class IMSIC: MMIODevice {
         }
     }
 }
+
+extension IMSIC: DeviceLifecycle {}

@@ -269,3 +269,5 @@ public final class PLIC: InterruptController, MMIODevice {
         return mask
     }
 }
+
+extension PLIC: DeviceLifecycle {}

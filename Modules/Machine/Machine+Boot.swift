@@ -111,17 +111,24 @@ extension Machine {
         layout.deviceTreeAddress = (top - UInt64(deviceTree.count)) & ~(2 * Machine.megabyte - 1)
         try write(deviceTree, at: layout.deviceTreeAddress, path: configuration.dtb ?? "device tree", name: "dtb", into: &layout)
 
-        try attachHTIF(symbols: programSymbols)
+        // The boot loop: devices whose addresses come from the program (HTIF) connect now.
+        for participant in lifecycle {
+            do { try participant.boot(symbols: programSymbols) }
+            catch let error as MachineError { throw error }
+            catch { throw MachineError("\(board.sourcePath): \(error)") }
+        }
         bootLayout = layout
         resetHarts()
         return layout
     }
 
-    /// Rewrites the loaded images and restarts every hart (a guest-requested reset).
+    /// A guest-requested reset (sifive_test 0x7777, SBI SRST through it): the reset loop puts
+    /// every device back to its power-on state, the loaded images are written again and every
+    /// hart restarts at the entry point. Afterwards the machine is as `boot` left it, except
+    /// for RAM outside the images, which keeps what the guest wrote (as on QEMU).
     func reboot() {
+        for participant in lifecycle { participant.reset() }
         for image in bootLayout.images { _ = space.dma.write(image.address, bytes: image.bytes) }
-        resetPCI()
-        plugins?.resetPlatformDevices()
         resetHarts()
     }
 

@@ -54,26 +54,18 @@ extension Machine {
         }
     }
 
+    /// The poll loop: every lifecycle participant, in build order.
     private func pollDevices() {
-        for clint in clints { clint.updateTimers() }
-        for uart in uarts { uart.poll() }
-        for rtc in rtcs { rtc.poll() }
-        htif?.poll()
-        plugins?.timers.fireDue()
-        for xhci in xhciPollList { xhci.poll() }
+        for participant in lifecycle { participant.poll() }
     }
 
-    /// Every hart is in WFI: sleep until the next timer deadline (or briefly, to poll input).
+    /// The sleep loop: every hart is in WFI, so sleep until the earliest event a participant
+    /// waits for (or briefly, to poll input), and never past the run's deadline.
     private func sleepUntilNextEvent(deadline: UInt64?) {
         var nanoseconds = Machine.longestIdleNanoseconds
-        for clint in clints {
-            if let next = clint.nextDeadline() { nanoseconds = min(nanoseconds, timebase.nanoseconds(until: next)) }
+        for participant in lifecycle {
+            if let next = participant.nanosecondsUntilNextEvent() { nanoseconds = min(nanoseconds, next) }
         }
-        for rtc in rtcs {
-            if let alarm = rtc.nanosecondsUntilAlarm() { nanoseconds = min(nanoseconds, alarm) }
-        }
-        // Plugin timers count virtual ns of the same timebase.
-        if let next = plugins?.timers.nanosecondsUntilNext() { nanoseconds = min(nanoseconds, next) }
         if let deadline {
             let now = DispatchTime.now().uptimeNanoseconds
             nanoseconds = min(nanoseconds, deadline > now ? deadline - now : 0)

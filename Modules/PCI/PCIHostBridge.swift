@@ -239,3 +239,6 @@ final class HostBridgeFunction: PCIFunction {
     func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64 { 0 }
     func writeBAR(_ bar: Int, offset: UInt64, size: Int, value: UInt64) {}
 }
+
+/// A machine reset resets the bus (`reset()`).
+extension PCIHostBridge: DeviceLifecycle {}

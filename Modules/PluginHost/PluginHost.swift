@@ -167,12 +167,6 @@ public final class PluginHost {
         return usb
     }
 
-    /// Resets every platform instance (a guest-requested reset; PCI functions are reset by
-    /// their host bridge).
-    public func resetPlatformDevices() {
-        for device in platformDevices { device.reset() }
-    }
-
     /// Gives plugins the machine's clock: virtual time starts counting.
     public func attach(timebase: Timebase) { timers.attach(timebase: timebase) }
 

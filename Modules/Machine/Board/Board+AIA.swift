@@ -38,12 +38,12 @@ extension Board {
 
     /// The `aplic` devices whose property `parent` names `device`, in file order.
     public func aplicChildren(_ device: BoardDevice) -> [BoardDevice] {
-        devices.filter { $0.type == "aplic" && $0.properties["parent"]?.string == device.name }
+        devices.filter { $0.type == APLICKind.name && $0.properties["parent"]?.string == device.name }
     }
 
     /// The `imsic` device serving `level`, if any.
     public func imsic(level: InterruptLevel) -> BoardDevice? {
-        devices.first { $0.type == "imsic" && imsicLevel($0) == level }
+        devices.first { $0.type == IMSICKind.name && imsicLevel($0) == level }
     }
 
     /// Bytes an `imsic`'s pages take for this board's harts (the mapped size and the device
@@ -54,7 +54,7 @@ extension Board {
     /// tree, MSI parents and window sizes for the current hart count.
     func checkAIA(into diagnostics: BoardDiagnostics) {
         var firstIMSIC: [InterruptLevel: String] = [:]
-        for device in devices where device.type == "imsic" {
+        for device in devices where device.type == IMSICKind.name {
             let location = device.location
             guard let level = imsicLevel(device) else {
                 if let value = device.properties["level"] {
@@ -75,13 +75,13 @@ extension Board {
                                   at: device.regLocation ?? location)
             }
         }
-        for device in devices where device.type == "aplic" {
+        for device in devices where device.type == APLICKind.name {
             checkAPLIC(device, into: diagnostics)
         }
         // A PLIC drives MEIP/SEIP from its contexts, an IMSIC or a direct-mode APLIC from its
         // files or IDCs: two of them would fight over the same pins.
-        if let plic = devices.first(where: { $0.type == "plic" }),
-           let aia = devices.first(where: { Machine.aiaTypes.contains($0.type) }) {
+        if let plic = devices.first(where: { $0.type == PLICKind.name }),
+           let aia = devices.first(where: { [IMSICKind.name, APLICKind.name].contains($0.type) }) {
             diagnostics.error("the board has both a plic ('\(plic.name)') and AIA interrupt controllers ('\(aia.name)'); a hart's external interrupts come from one or the other", at: aia.location)
         }
         for (name, level) in [("smaia", InterruptLevel.machine), ("ssaia", .supervisor)] where harts.has(name) && firstIMSIC[level] == nil {
@@ -94,7 +94,7 @@ extension Board {
         let level = aplicLevel(device)
         if let parentName = device.properties["parent"]?.string, !parentName.isEmpty {
             if let parent = self.device(named: parentName) {
-                if parent.type != "aplic" {
+                if parent.type != APLICKind.name {
                     diagnostics.error("parent '\(parentName)' of aplic '\(device.name)' is a '\(parent.type)', not an aplic", at: location)
                 } else if aplicParent(parent) != nil {
                     diagnostics.error("parent '\(parentName)' of aplic '\(device.name)' is itself a child domain; only a machine-level root with supervisor-level children is supported", at: location)
@@ -122,7 +122,7 @@ extension Board {
                 diagnostics.error("msi-parent of aplic '\(device.name)' names unknown device '\(msiParentName)'" + suggestion(msiParentName, in: devices.map(\.name)), at: location)
                 return
             }
-            guard imsic.type == "imsic" else {
+            guard imsic.type == IMSICKind.name else {
                 diagnostics.error("msi-parent '\(msiParentName)' of aplic '\(device.name)' is a '\(imsic.type)', not an imsic", at: location)
                 return
             }

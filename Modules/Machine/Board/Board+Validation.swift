@@ -27,9 +27,8 @@ extension Board {
         checkIRQs(into: diagnostics, catalog: catalog)
         checkAIA(into: diagnostics)
         checkPCI(into: diagnostics, catalog: catalog)
-        checkPassthrough(into: diagnostics)
         checkUSB(into: diagnostics, catalog: catalog)
-        checkUSBHost(into: diagnostics)
+        for device in devices { catalog.kind(named: device.type)?.check(device, in: self, into: diagnostics) }
         checkConsole(into: diagnostics, catalog: catalog)
     }
 
