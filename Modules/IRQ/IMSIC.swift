@@ -44,4 +44,9 @@ public final class IMSIC: MMIODevice {
     }
 }
 
-extension IMSIC: DeviceLifecycle {}
+/// A machine reset resets every interrupt file of the level (`IMSICFile.reset()`).
+extension IMSIC: DeviceLifecycle {
+    public func reset() {
+        for file in files { file.reset() }
+    }
+}
