@@ -126,7 +126,7 @@ extension Machine {
     /// every device back to its power-on state, the loaded images are written again and every
     /// hart restarts at the entry point. Afterwards the machine is as `boot` left it, except
     /// for RAM outside the images, which keeps what the guest wrote (as on QEMU).
-    func reboot() {
+    public func reboot() {
         for participant in lifecycle { participant.reset() }
         for image in bootLayout.images { _ = space.dma.write(image.address, bytes: image.bytes) }
         resetHarts()
