@@ -52,7 +52,7 @@ extension Machine {
     /// (below 3 GiB), 2 MiB aligned.
     @discardableResult
     public func boot(_ configuration: BootConfiguration) throws -> BootLayout {
-        guard let ram = board.memory.first else { throw MachineError("\(board.sourcePath): the board has no RAM") }
+        guard let ram = board.memory.first else { throw MachineError(file: board.sourcePath, reason: "the board has no RAM") }
         let ramEnd = ram.base + ram.size
         var layout = BootLayout()
         var programSymbols: [String: UInt64] = [:]
@@ -115,7 +115,7 @@ extension Machine {
         for participant in lifecycle {
             do { try participant.boot(symbols: programSymbols) }
             catch let error as MachineError { throw error }
-            catch { throw MachineError("\(board.sourcePath): \(error)") }
+            catch { throw MachineError(file: board.sourcePath, reason: "\(error)", underlying: error) }
         }
         bootLayout = layout
         resetHarts()
@@ -140,10 +140,10 @@ extension Machine {
 
     private func write(_ bytes: [UInt8], at address: UInt64, path: String, name: String, into layout: inout BootLayout) throws {
         for other in layout.images where address < other.address + UInt64(other.bytes.count) && other.address < address + UInt64(bytes.count) {
-            throw MachineError("\(path): \(name) \(formatRange(address, UInt64(bytes.count))) overlaps the \(other.name) \(formatRange(other.address, UInt64(other.bytes.count)))")
+            throw MachineError(file: path, reason: "\(name) \(formatRange(address, UInt64(bytes.count))) overlaps the \(other.name) \(formatRange(other.address, UInt64(other.bytes.count)))")
         }
         if case .failure = space.dma.write(address, bytes: bytes) {
-            throw MachineError("\(path): \(name) \(formatRange(address, UInt64(bytes.count))) does not fit in RAM")
+            throw MachineError(file: path, reason: "\(name) \(formatRange(address, UInt64(bytes.count))) does not fit in RAM")
         }
         layout.images.append(.init(name: name, address: address, bytes: bytes))
     }

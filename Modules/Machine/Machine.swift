@@ -7,11 +7,46 @@ import PCI
 import PluginHost
 import USB
 
-/// Why a machine could not be built or booted. One line, naming the file or device at fault.
+/// Why a machine could not be built or booted: one line naming the file and, for a board entry,
+/// its line, column and device, as board-file errors do (`t.yaml:12:5: device 'disk0':
+/// disk image 'disk.img': No such file or directory`).
 public struct MachineError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    /// The board file or image at fault; nil for an error that names none (a plugin's).
+    public let file: String?
+    /// Where in `file` (the device's entry).
+    public let location: SourceLocation?
+    /// The board device at fault.
+    public let device: String?
+    /// What went wrong, without the place.
+    public let reason: String
+    /// The error that caused it, when it came from a lower layer (a `DiskImageError`, a
+    /// `PCIAttachError`, a `PluginError`, …).
+    public let underlying: (any Error)?
+
+    /// An error that is its own message (it names whatever it concerns).
+    public init(_ message: String) {
+        self.init(file: nil, location: nil, device: nil, reason: message)
+    }
+
+    public init(file: String?, location: SourceLocation? = nil, device: String? = nil, reason: String, underlying: (any Error)? = nil) {
+        self.file = file
+        self.location = location
+        self.device = device
+        self.reason = reason
+        self.underlying = underlying
+    }
+
+    /// `error` while building board entry `device` of `board`.
+    public init(_ error: any Error, building device: BoardDevice, of board: Board) {
+        self.init(file: board.sourcePath, location: device.location, device: device.name, reason: "\(error)", underlying: error)
+    }
+
+    public var description: String {
+        let what = device.map { "device '\($0)': \(reason)" } ?? reason
+        guard let file else { return what }
+        guard let location else { return "\(file): \(what)" }
+        return "\(file):\(location.line):\(location.column): \(what)"
+    }
 }
 
 /// A running instance of a board: harts, the physical address space and the devices on it,
@@ -72,7 +107,7 @@ public final class Machine {
 
         for region in board.memory {
             do { try space.mapRAM(name: region.name, base: region.base, size: region.size) }
-            catch { throw MachineError("\(board.sourcePath): \(error)") }
+            catch { throw MachineError(file: board.sourcePath, location: region.location, reason: "\(error)", underlying: error) }
         }
         for id in 0..<board.harts.count {
             harts.append(Hart(hartID: UInt64(id), bus: space, timebase: timebase))
@@ -83,7 +118,8 @@ public final class Machine {
         var entries: [(stage: DeviceBuildStage, index: Int, kind: any DeviceKind)] = []
         for (index, device) in board.devices.enumerated() {
             guard let kind = self.catalog.kind(named: device.type) else {
-                throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': type '\(device.type)' cannot be instantiated")
+                throw MachineError(file: board.sourcePath, location: device.location, device: device.name,
+                                   reason: "type '\(device.type)' cannot be instantiated")
             }
             entries.append((kind.buildStage(of: device, in: board), index, kind))
         }
@@ -91,7 +127,7 @@ public final class Machine {
             let device = board.devices[entry.index]
             do { try entry.kind.build(device, in: self) }
             catch let error as MachineError { throw error }
-            catch { throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': \(error)") }
+            catch { throw MachineError(error, building: device, of: board) }
         }
         // Plugin timers fire between slices and bound the idle sleep like any device timer.
         if let plugins { manage(plugins.timers) }
@@ -106,7 +142,7 @@ extension Machine {
     public func map(_ device: BoardDevice, _ mmio: any MMIODevice, size: UInt64? = nil) throws(MachineError) {
         guard let base = device.base, let size = size ?? device.size else { return }
         do { try space.mapMMIO(name: device.name, base: base, size: size, device: mmio) }
-        catch { throw MachineError("\(board.sourcePath):\(device.sourceLine): \(error)") }
+        catch { throw MachineError(file: board.sourcePath, location: device.regLocation ?? device.location, reason: "\(error)", underlying: error) }
     }
 
     /// Enrolls `participant` in the machine lifecycle (after everything built before it).
@@ -120,7 +156,8 @@ extension Machine {
         var lines: [IRQLine] = []
         for irq in device.irqs {
             guard let controller = interruptControllers[irq.controller] else {
-                throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': '\(irq.controller)' cannot take interrupts")
+                throw MachineError(file: board.sourcePath, location: irq.location ?? device.location, device: device.name,
+                                   reason: "'\(irq.controller)' cannot take interrupts")
             }
             lines.append(IRQLine(controller: controller, source: Int(irq.source)))
         }
@@ -152,7 +189,8 @@ extension Machine {
     public func attachPCI<Function: PCIFunction>(_ device: BoardDevice,
                                                  _ make: (PCIBusInterface) throws -> Function) throws -> Function {
         guard let address = device.pciAddress, let bridge = pciBuses[address.bus] else {
-            throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': no PCI host bridge '\(device.pciAddress?.bus ?? "")'")
+            throw MachineError(file: board.sourcePath, location: device.atLocation ?? device.location, device: device.name,
+                               reason: "no PCI host bridge '\(device.pciAddress?.bus ?? "")'")
         }
         return try bridge.attach(at: PCIAddress(device: UInt8(address.device), function: UInt8(address.function)), make)
     }
@@ -160,7 +198,8 @@ extension Machine {
     /// The xHCI controller and port `device` is placed at (`at: CONTROLLER/portN`).
     public func usbPlace(of device: BoardDevice) throws(MachineError) -> (controller: XHCIController, port: Int) {
         guard let place = device.usbPort, let controller = xhciControllers[place.controller] else {
-            throw MachineError("\(board.sourcePath):\(device.sourceLine): device '\(device.name)': no USB host controller '\(device.usbPort?.controller ?? "")'")
+            throw MachineError(file: board.sourcePath, location: device.atLocation ?? device.location, device: device.name,
+                               reason: "no USB host controller '\(device.usbPort?.controller ?? "")'")
         }
         return (controller, place.port)
     }

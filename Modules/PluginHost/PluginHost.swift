@@ -197,7 +197,7 @@ public final class PluginHost {
 
     func register(pci raw: bp_pci_device_type, by plugin: LoadedPlugin) -> Int32 {
         registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
-            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a PCI device type has no name") }
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "PCI") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
             let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
@@ -210,13 +210,13 @@ public final class PluginHost {
 
     func register(platform raw: bp_platform_device_type, by plugin: LoadedPlugin) -> Int32 {
         registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
-            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a platform device type has no name") }
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "platform") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
             let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
-            guard raw.minimum_size > 0 else { throw PluginTypeValidation.TypeError("device type '\(name)': minimum_size is 0") }
+            guard raw.minimum_size > 0 else { throw PluginTypeValidation.TypeError.invalidDescriptor(type: name, reason: "minimum_size is 0") }
             guard let compatible = raw.compatible.map({ String(cString: $0) }), !compatible.isEmpty else {
-                throw PluginTypeValidation.TypeError("device type '\(name)': no compatible string")
+                throw PluginTypeValidation.TypeError.invalidDescriptor(type: name, reason: "no compatible string")
             }
             let nodeName = raw.node_name.map { String(cString: $0) } ?? ""
             platformTypes.append(PluginPlatformType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
@@ -227,7 +227,7 @@ public final class PluginHost {
 
     func register(usb raw: bp_usb_device_type, by plugin: LoadedPlugin) -> Int32 {
         registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
-            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a USB device type has no name") }
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "USB") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
             let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
@@ -248,18 +248,18 @@ public final class PluginHost {
             try body()
             return BP_OK
         } catch {
-            plugin.record(error.message)
-            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
+            plugin.record(error.description)
+            return error.code
         }
     }
 
     private func checkNewTypeName(_ name: String, by plugin: LoadedPlugin) throws(PluginTypeValidation.TypeError) {
         guard PluginTypeValidation.isValidName(name) else {
-            throw PluginTypeValidation.TypeError("invalid device type name '\(name)'; use lower-case letters, digits, '_', '.' and '-'")
+            throw PluginTypeValidation.TypeError.invalidName(name)
         }
         if let owner = pciTypes.first(where: { $0.name == name })?.plugin ?? platformTypes.first(where: { $0.name == name })?.plugin
             ?? usbTypes.first(where: { $0.name == name })?.plugin {
-            throw PluginTypeValidation.TypeError("device type '\(name)' of plugin '\(owner.name)' is already registered")
+            throw PluginTypeValidation.TypeError.alreadyRegistered(type: name, owner: owner.name)
         }
     }
 }

@@ -105,24 +105,23 @@ private func pluginProperties(_ properties: [PluginProperty], type: String, plug
     var specs: [DevicePropertySpec] = []
     for property in properties {
         let kind: DevicePropertySpec.Kind
-        var defaultValue: BoardValue?
         switch property.kind {
-        case .integer:
-            kind = .integer(0...UInt64.max)
-            if let text = property.defaultValue {
-                guard case .success(let number) = BoardNumber.parse(text, allowSuffix: false) else {
-                    throw MachineError("plugin '\(plugin.name)': device type '\(type)': default '\(text)' of integer property '\(property.name)' is not a number")
-                }
-                defaultValue = .integer(number)
-            }
-        case .string:
-            kind = .string
-            defaultValue = property.defaultValue.map { .string($0) }
-        case .boolean:
-            kind = .boolean
-            defaultValue = property.defaultValue.map { .boolean(["true", "yes", "on", "1"].contains($0.lowercased())) }
+        case .integer: kind = .integer(0...UInt64.max)
+        case .string: kind = .string
+        case .boolean: kind = .boolean
         }
-        specs.append(DevicePropertySpec(name: property.name, kind: kind, defaultValue: defaultValue, summary: property.summary))
+        var spec = DevicePropertySpec(name: property.name, kind: kind, defaultValue: nil, summary: property.summary)
+        // The default is read by the parser board files use, so a plugin's "1" or "maybe" is an
+        // error at load time instead of a silent false.
+        if let text = property.defaultValue {
+            switch spec.parse(text) {
+            case .success(let value):
+                spec = DevicePropertySpec(name: property.name, kind: kind, defaultValue: value, summary: property.summary)
+            case .failure(let error):
+                throw MachineError("plugin '\(plugin.name)': device type '\(type)': default: \(error)")
+            }
+        }
+        specs.append(spec)
     }
     return specs
 }
