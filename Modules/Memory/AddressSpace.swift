@@ -87,18 +87,6 @@ public final class AddressSpace {
         return host + Int(address &- region.base)
     }
 
-    /// The guest physical address whose RAM or ROM byte lives at `host`, or nil if no region's
-    /// host memory contains it. The JIT and the decoded-block cache key code by host address and
-    /// use this to get back to the guest page (e.g. to mark it as holding code).
-    public func guestAddress(ofHost host: UnsafeRawPointer) -> UInt64? {
-        for region in regions {
-            guard let base = region.host else { continue }
-            let offset = host - UnsafeRawPointer(base)
-            if offset >= 0 && UInt64(offset) < region.size { return region.base &+ UInt64(offset) }
-        }
-        return nil
-    }
-
     // MARK: Slow-path access (CPU TLB misses, MMIO, devices)
 
     /// Reads `size` (1, 2, 4 or 8) bytes, little-endian. Nil means nothing answers at that
