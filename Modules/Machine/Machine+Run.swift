@@ -57,6 +57,12 @@ extension Machine {
     /// The poll loop: every lifecycle participant, in build order.
     private func pollDevices() {
         for participant in lifecycle { participant.poll() }
+        // A RAM region went away (a RAM-backed BAR moved or was disabled): drop the harts' TLB
+        // entries for it. Between slices no hart is inside a block, so dropping blocks is safe.
+        if space.ramUnmaps != flushedRAMUnmaps {
+            flushedRAMUnmaps = space.ramUnmaps
+            for hart in harts { hart.flushTranslations() }
+        }
     }
 
     /// The sleep loop: every hart is in WFI, so sleep until the earliest event a participant

@@ -85,6 +85,8 @@ public final class Machine {
     public internal(set) var aplics: [String: APLIC] = [:]
     /// What `boot` loaded, kept for a guest-requested reset.
     var bootLayout = BootLayout()
+    /// `space.ramUnmaps` when the harts' translations were last flushed for it.
+    var flushedRAMUnmaps: UInt64 = 0
 
     /// Builds the machine described by `board` (already validated against `catalog`).
     /// - Parameters:
