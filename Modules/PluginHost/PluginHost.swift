@@ -125,16 +125,30 @@ public final class PluginHost {
 
     // MARK: Instances
 
+    /// The C signature every bus's `create` callback shares (pci.h, platform.h, usb.h): type
+    /// opaque, the host's device handle, the properties, the instance out-parameter.
+    typealias CreateCallback = @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<bp_args>?,
+                                               UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32
+
+    /// The one way a plugin instance is made, whatever its bus: the host-side wrapper exists
+    /// first (its handle is what `create` receives), then the plugin's `create` runs with the
+    /// properties as C arguments; a non-zero status is `createFailed` naming the device, and
+    /// only an instance that was created is kept for `destroy`.
+    private func instantiate(handle: OpaquePointer, device: String, type: String, opaque: UnsafeMutableRawPointer?,
+                             create: CreateCallback?, properties: [(key: String, value: String)]) throws(PluginError) -> UnsafeMutableRawPointer? {
+        var instance: UnsafeMutableRawPointer?
+        guard let create else { return nil }
+        let status = withCArguments(properties) { args in create(opaque, handle, args, &instance) }
+        if status != 0 { throw .createFailed(device: device, type: type, reason: "create returned \(status)") }
+        return instance
+    }
+
     /// Builds an instance of PCI type `type` on `bus` (call inside `PCIHostBridge.attach`).
     public func createPCIFunction(type: PluginPCIType, device: String, properties: [(key: String, value: String)],
                                   bus: PCIBusInterface) throws(PluginError) -> PluginPCIFunction {
         let function = PluginPCIFunction(bus: bus, name: device, type: type)
-        var instance: UnsafeMutableRawPointer?
-        if let create = type.raw.create {
-            let status = withCArguments(properties) { args in create(type.raw.type_opaque, function.handle, args, &instance) }
-            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
-        }
-        function.instance = instance
+        function.instance = try instantiate(handle: function.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
+                                            create: type.raw.create, properties: properties)
         pciFunctions.append(function)
         return function
     }
@@ -143,12 +157,8 @@ public final class PluginHost {
     public func createPlatformDevice(type: PluginPlatformType, device: String, properties: [(key: String, value: String)],
                                      base: UInt64, size: UInt64, irqs: [IRQLine]) throws(PluginError) -> PluginPlatformDevice {
         let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs)
-        var instance: UnsafeMutableRawPointer?
-        if let create = type.raw.create {
-            let status = withCArguments(properties) { args in create(type.raw.type_opaque, platform.handle, args, &instance) }
-            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
-        }
-        platform.instance = instance
+        platform.instance = try instantiate(handle: platform.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
+                                            create: type.raw.create, properties: properties)
         platformDevices.append(platform)
         return platform
     }
@@ -157,12 +167,8 @@ public final class PluginHost {
     /// (`XHCIController.attach`) and reports the chosen speed with `attached(at:)`.
     public func createUSBDevice(type: PluginUSBType, device: String, properties: [(key: String, value: String)]) throws(PluginError) -> PluginUSBDevice {
         let usb = PluginUSBDevice(name: device, type: type)
-        var instance: UnsafeMutableRawPointer?
-        if let create = type.raw.create {
-            let status = withCArguments(properties) { args in create(type.raw.type_opaque, usb.handle, args, &instance) }
-            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
-        }
-        usb.instance = instance
+        usb.instance = try instantiate(handle: usb.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
+                                       create: type.raw.create, properties: properties)
         usbDevices.append(usb)
         return usb
     }
