@@ -1,12 +1,13 @@
 import Devices
 import IRQ
+import TestSupport
 import Memory
 import XCTest
 
 final class UART16550Tests: XCTestCase {
     let base: UInt64 = 0x1000_0000
     var backend: MemorySerialBackend!
-    var controller: FakeController!
+    var controller: RecordingController!
     var uart: UART16550!
     var space: AddressSpace!
 
@@ -16,7 +17,7 @@ final class UART16550Tests: XCTestCase {
 
     override func setUpWithError() throws {
         backend = MemorySerialBackend()
-        controller = FakeController()
+        controller = RecordingController()
         uart = UART16550(backend: backend, regShift: 0, irq: controller.line(10))
         space = AddressSpace()
         try space.mapMMIO(name: "uart0", base: base, size: 0x100, device: uart)
@@ -41,14 +42,14 @@ final class UART16550Tests: XCTestCase {
 
     func testEnablingTHREInterruptWhileEmptyRaisesIt() {
         w(ier, 0x02)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         XCTAssertEqual(r(iir), 0x02)
     }
 
     func testReadingIIRThatReportsTHREClearsIt() {
         w(ier, 0x02)
         XCTAssertEqual(r(iir), 0x02)
-        XCTAssertFalse(controller.levels[10])
+        XCTAssertFalse(controller.level(10))
         XCTAssertEqual(r(iir), 0x01)
     }
 
@@ -56,7 +57,7 @@ final class UART16550Tests: XCTestCase {
         w(ier, 0x02)
         _ = r(iir)
         w(rbr, 0x41)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         XCTAssertEqual(r(iir), 0x02)
     }
 
@@ -74,10 +75,10 @@ final class UART16550Tests: XCTestCase {
         uart.poll()
         XCTAssertEqual(r(lsr), 0x61)
         XCTAssertEqual(r(iir), 0x04)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         XCTAssertEqual(r(rbr), 0x61)
         XCTAssertEqual(r(lsr), 0x60)
-        XCTAssertFalse(controller.levels[10])
+        XCTAssertFalse(controller.level(10))
     }
 
     func testReceivedDataOutranksTHRE() {
@@ -129,7 +130,7 @@ final class UART16550Tests: XCTestCase {
         XCTAssertEqual(r(iir), 0xc1)
         uart.poll() // a quiet interval
         XCTAssertEqual(r(iir), 0xcc)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         _ = r(rbr)
         XCTAssertEqual(r(iir), 0xc1)
     }
@@ -185,7 +186,7 @@ final class UART16550Tests: XCTestCase {
         w(lcr, 0x03)
         XCTAssertEqual(r(ier), 0)
         XCTAssertEqual(r(lcr), 0x03)
-        XCTAssertFalse(controller.levels[10])
+        XCTAssertFalse(controller.level(10))
     }
 
     func testScratchRegisterHoldsAByte() {
