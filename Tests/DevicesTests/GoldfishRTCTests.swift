@@ -41,6 +41,23 @@ final class GoldfishRTCTests: XCTestCase {
         XCTAssertEqual(rtc.now, 0x2_0000_0258)
     }
 
+    /// A machine reset (QEMU `goldfish_rtc_reset`): the time back on the wall clock, no alarm
+    /// armed, the interrupt disabled and the line low.
+    func testMachineResetDisarmsTheAlarmAndDropsTheGuestsTime() {
+        clock.nanoseconds = 5_000
+        space.write(base + 0x04, size: 4, value: 7)                      // TIME_HIGH: the guest moves the clock
+        space.write(base + 0x10, size: 4, value: 1)                      // IRQ_ENABLED
+        space.write(base + 0x0c, size: 4, value: 0); space.write(base + 0x08, size: 4, value: 1)  // alarm in the past: fires
+        XCTAssertTrue(controller.level(11))
+
+        rtc.reset()
+
+        XCTAssertEqual(space.read(base + 0x00, size: 4), 5_000, "the wall clock again")
+        XCTAssertEqual(space.read(base + 0x04, size: 4), 0)
+        XCTAssertEqual([space.read(base + 0x10, size: 4), space.read(base + 0x18, size: 4), space.read(base + 0x08, size: 4)], [0, 0, 0])
+        XCTAssertFalse(controller.level(11))
+    }
+
     func testAlarmFiresOnPollWhenDue() {
         clock.nanoseconds = 1_000
         space.write(base + 0x10, size: 4, value: 1)

@@ -34,6 +34,22 @@ final class UART16550Tests: XCTestCase {
         XCTAssertEqual(r(ier), 0)
     }
 
+    /// A machine reset is the 16550's master reset: every register back to the values above,
+    /// the FIFO empty, the divisor back, the interrupt line low.
+    func testMachineResetRestoresTheResetValues() {
+        w(lcr, 0x80); w(rbr, 0x34); w(ier, 0x12); w(lcr, 0x1b)
+        w(fcr, 0x07); w(mcr, 0x0b); w(scr, 0x5a); w(ier, 0x0f)
+        uart.receive(0x41)
+        XCTAssertTrue(controller.level(10))
+
+        uart.reset()
+
+        XCTAssertEqual([r(iir), r(lsr), r(mcr), r(msr), r(ier), r(lcr), r(scr)], [0x01, 0x60, 0x08, 0xb0, 0, 0, 0])
+        w(lcr, 0x80)
+        XCTAssertEqual([r(rbr), r(ier)], [0x0c, 0x00], "divisor latch back to QEMU's 0x000c")
+        XCTAssertFalse(controller.level(10))
+    }
+
     func testTransmittedBytesReachBackend() {
         for byte in "hi\n".utf8 { w(rbr, UInt64(byte)) }
         XCTAssertEqual(backend.outputString, "hi\n")
