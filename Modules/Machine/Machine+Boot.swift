@@ -152,3 +152,35 @@ extension Machine {
 @inline(__always) func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
     (value + alignment - 1) & ~(alignment - 1)
 }
+
+// MARK: Snapshots (the shape issue "virtual time" fills in)
+
+extension Machine {
+    /// The save loop: every lifecycle participant's state, in lifecycle order (empty for one
+    /// that saves nothing; no built-in device saves anything yet).
+    public func saveDeviceStates() -> [[UInt8]] {
+        lifecycle.map { participant in
+            var writer = DeviceStateWriter()
+            participant.save(to: &writer)
+            return writer.bytes
+        }
+    }
+
+    /// The restore loop: gives each participant what `saveDeviceStates` saved for it.
+    /// - Throws: when the count does not match this machine or a participant refuses its bytes
+    ///   (or leaves some unread).
+    public func restoreDeviceStates(_ states: [[UInt8]]) throws(MachineError) {
+        guard states.count == lifecycle.count else {
+            throw MachineError(file: board.sourcePath, reason: "saved state holds \(states.count) devices, this machine has \(lifecycle.count)")
+        }
+        for (index, participant) in lifecycle.enumerated() {
+            var reader = DeviceStateReader(states[index])
+            do {
+                try participant.restore(from: &reader)
+                guard reader.isAtEnd else { throw DeviceStateError.mismatch("\(states[index].count) bytes, not all read") }
+            } catch {
+                throw MachineError(file: board.sourcePath, device: lifecycleNames[index], reason: "\(error)", underlying: error)
+            }
+        }
+    }
+}

@@ -72,6 +72,11 @@ public final class Machine {
 
     /// The devices that take part in the machine lifecycle, in build order.
     public private(set) var lifecycle: [any DeviceLifecycle] = []
+    /// The board device each participant belongs to ("plugin timers" for the plugins' queue),
+    /// for messages.
+    private(set) var lifecycleNames: [String] = []
+    /// The entry being built, while a kind builds it.
+    private var building: BoardDevice?
 
     // What devices attach to, by device name: filled by the kinds as they build.
     /// Wired interrupt controllers (PLIC, APLIC domains), for `IRQLine`s.
@@ -127,12 +132,14 @@ public final class Machine {
         }
         for entry in entries.sorted(by: { ($0.stage, $0.index) < ($1.stage, $1.index) }) {
             let device = board.devices[entry.index]
+            building = device
+            defer { building = nil }
             do { try entry.kind.build(device, in: self) }
             catch let error as MachineError { throw error }
             catch { throw MachineError(error, building: device, of: board) }
         }
         // Plugin timers fire between slices and bound the idle sleep like any device timer.
-        if let plugins { manage(plugins.timers) }
+        if let plugins { manage(plugins.timers, name: "plugin timers") }
     }
 }
 
@@ -147,9 +154,11 @@ extension Machine {
         catch { throw MachineError(file: board.sourcePath, location: device.regLocation ?? device.location, reason: "\(error)", underlying: error) }
     }
 
-    /// Enrolls `participant` in the machine lifecycle (after everything built before it).
-    public func manage(_ participant: any DeviceLifecycle) {
+    /// Enrolls `participant` in the machine lifecycle (after everything built before it), as
+    /// part of the device being built (or `name`).
+    public func manage(_ participant: any DeviceLifecycle, name: String? = nil) {
         lifecycle.append(participant)
+        lifecycleNames.append(name ?? building?.name ?? "?")
     }
 
     /// The interrupt lines of `device`, in `irq:` order.

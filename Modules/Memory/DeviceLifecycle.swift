@@ -13,7 +13,7 @@
 /// | reset | a guest-requested reset (sifive_test 0x7777, SBI SRST) | `reset()` |
 /// | poll | between hart slices (every ~50,000 instructions per hart) | `poll()` |
 /// | sleep | every hart waits in WFI | `nanosecondsUntilNextEvent()` |
-/// | snapshot | saving or restoring the machine (not yet driven, issue "virtual time") | `save(to:)` / `restore(from:)` |
+/// | snapshot | `Machine.saveDeviceStates()` / `restoreDeviceStates(_:)` | `save(to:)` / `restore(from:)` |
 ///
 /// Every method has a default that does nothing, so a participant implements only its phases.
 /// None of them is on a hot path: the busiest, `poll`, runs once per slice.
@@ -42,8 +42,8 @@ public protocol DeviceLifecycle: AnyObject {
     /// while every hart waits for an interrupt.
     func nanosecondsUntilNextEvent() -> UInt64?
 
-    /// Appends the device's guest-visible state to `state` (the shape snapshots will use; no
-    /// device writes anything yet).
+    /// Appends the device's guest-visible state to `state` (the shape snapshots use; no built-in
+    /// device writes anything yet: issue "virtual time" fills them in).
     func save(to state: inout DeviceStateWriter)
 
     /// Restores what `save(to:)` wrote, in the same order.

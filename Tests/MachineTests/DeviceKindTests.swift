@@ -29,6 +29,10 @@ final class DeviceKindTests: XCTestCase {
             count = 0
             irq?.set(false)
         }
+
+        func save(to state: inout DeviceStateWriter) { state.put(count) }
+
+        func restore(from state: inout DeviceStateReader) throws(DeviceStateError) { count = try state.uint64() }
     }
 
     struct WriteCounterKind: DeviceKind {
@@ -89,6 +93,21 @@ final class DeviceKindTests: XCTestCase {
 
         XCTAssertEqual(machine.space.read(0x1000_3000, size: 4), 0)
         XCTAssertEqual(machine.space.read(0xc00_1000, size: 4), 0, "its IRQ line is low again")
+    }
+
+    func testTheNewKindTakesPartInTheSnapshotLoops() throws {
+        let board = try BoardLoader.load(yaml: yaml, path: "t.yaml", catalog: catalog)
+        let machine = try Machine(board: board, serial: NullSerialBackend(), catalog: catalog)
+        for _ in 0..<3 { machine.space.write(0x1000_3000, size: 4, value: 1) }
+        let saved = machine.saveDeviceStates()
+        machine.reboot()
+
+        try machine.restoreDeviceStates(saved)
+
+        XCTAssertEqual(machine.space.read(0x1000_3000, size: 4), 3)
+        XCTAssertThrowsError(try machine.restoreDeviceStates(saved.enumerated().map { $0.offset == 1 ? [1] : [] })) { error in
+            XCTAssertEqual("\(error)", "t.yaml: device 'counter0': saved device state ends early at byte 0")
+        }
     }
 
     func testTheDeviceTreeHasTheNewKindsNode() throws {
