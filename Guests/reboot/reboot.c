@@ -2,6 +2,7 @@
  * A guest-requested reboot leaves the machine as at power-on except RAM (issue 12).
  * Bare metal (M-mode, --bios none) on `virt` (-DBOARD_VIRT) or `virt-aia` (-DBOARD_AIA), 2 harts.
  *
+ * The PCIe host bridge's own function is checked too (its config space is reset by the bus).
  * First boot: every hart records the power-on value of each register it checks, programs the
  * register to something else (and checks that it took), then hart 0 writes 0x7777 to sifive_test.
  * What must survive the reboot is kept in RAM outside the loaded image (PERSIST), which a reboot
@@ -25,6 +26,7 @@
 #define IMSIC_M 0x24000000UL
 #define IMSIC_S 0x28000000UL
 #define UART    0x10000000UL
+#define ECAM    0x30000000UL
 
 #define MAGIC 0x544f4f424552ULL /* "REBOOT" */
 
@@ -66,6 +68,9 @@ static const struct reg regs[] = {
     { RTC + 0x08, 4, 0x1, 0 },
     { RTC + 0x10, 4, 1, 0 },
     { RTC + 0x18, 4, 0, READ_ONLY },            /* ALARM_STATUS: armed */
+    /* PCIe host bridge (ECAM at 0x30000000), function 00.0: command register (memory space and
+       bus master on); a machine reset is a conventional reset of the bus. */
+    { ECAM + 0x4, 4, 0x6, 0 },
     /* 16550A: IER (every interrupt), FCR (FIFOs on: shows in IIR), LCR, MCR, scratch. */
     { UART + 1, 1, 0x0f, 0 },
     { UART + 2, 1, 0x07, WRITE_ONLY },  /* FCR */
