@@ -75,7 +75,8 @@ let package = Package(
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
         // What several test targets share: the recording interrupt controller.
@@ -92,7 +93,7 @@ let package = Package(
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
                     exclude: ["Recordings"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree", "Storage"], path: "Tests/MachineTests"),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree", "Devices", "IRQ", "Memory"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware and Linux boots):
         // they drive the release `backplane` binary ($BACKPLANE; scripts/test.sh builds it) and
         // Debian's cross toolchains, and link no module.
