@@ -35,6 +35,60 @@ public struct APLICKind: DeviceKind {
         board.aplicParent(device) == nil ? .interruptControllers : .delegatedInterruptControllers
     }
 
+    /// What the property kinds cannot say: the domain's place in the tree, its delivery mode
+    /// and MSI parent, and room for the IDCs of every hart.
+    public func check(_ device: BoardDevice, in board: Board, into diagnostics: BoardDiagnostics) {
+        let location = device.location
+        let level = board.aplicLevel(device)
+        if let parentName = device.properties["parent"]?.string, !parentName.isEmpty {
+            if let parent = board.device(named: parentName) {
+                if parent.type != APLICKind.name {
+                    diagnostics.error("parent '\(parentName)' of aplic '\(device.name)' is a '\(parent.type)', not an aplic", at: location)
+                } else if board.aplicParent(parent) != nil {
+                    diagnostics.error("parent '\(parentName)' of aplic '\(device.name)' is itself a child domain; only a machine-level root with supervisor-level children is supported", at: location)
+                } else if let sources = device.integer("sources"), let parentSources = parent.integer("sources"), sources > parentSources {
+                    diagnostics.error("aplic '\(device.name)' has \(sources) sources, more than the \(parentSources) of its parent '\(parentName)'", at: location)
+                }
+            } else {
+                diagnostics.error("parent of aplic '\(device.name)' names unknown device '\(parentName)'" + suggestion(parentName, in: board.devices.map(\.name)), at: location)
+            }
+        }
+        guard let delivery = board.aplicDelivery(device) else {
+            if let value = device.properties["delivery"] {
+                diagnostics.error("property 'delivery' of aplic '\(device.name)' must be 'direct' or 'msi', got \(value)", at: location)
+            }
+            return
+        }
+        let msiParentName = device.properties["msi-parent"]?.string ?? ""
+        switch delivery {
+        case .msi:
+            guard !msiParentName.isEmpty else {
+                diagnostics.error("aplic '\(device.name)' delivers by MSI but names no 'msi-parent' imsic", at: location)
+                return
+            }
+            guard let imsic = board.device(named: msiParentName) else {
+                diagnostics.error("msi-parent of aplic '\(device.name)' names unknown device '\(msiParentName)'" + suggestion(msiParentName, in: board.devices.map(\.name)), at: location)
+                return
+            }
+            guard imsic.type == IMSICKind.name else {
+                diagnostics.error("msi-parent '\(msiParentName)' of aplic '\(device.name)' is a '\(imsic.type)', not an imsic", at: location)
+                return
+            }
+            if let imsicLevel = board.imsicLevel(imsic), imsicLevel != level {
+                diagnostics.error("msi-parent '\(msiParentName)' of \(level)-level aplic '\(device.name)' is a \(imsicLevel)-level imsic", at: location)
+            }
+        case .direct:
+            if !msiParentName.isEmpty {
+                diagnostics.error("aplic '\(device.name)' delivers directly but names msi-parent '\(msiParentName)'; set 'delivery: msi'", at: location)
+            }
+            let needed = APLIC.Layout.regionSize(harts: board.harts.count)
+            if let size = device.size, size < needed, size >= 0x4000 {
+                diagnostics.error("size \(hex(size)) of direct-mode aplic '\(device.name)' has no room for the interrupt delivery controls of \(board.harts.count) harts (needs \(hex(needed)))",
+                                  at: device.regLocation ?? location)
+            }
+        }
+    }
+
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let board = machine.board
         let aplic = try APLIC(level: board.aplicLevel(device), deliveryMode: board.aplicDelivery(device) ?? .direct,

@@ -28,6 +28,29 @@ public struct IMSICKind: DeviceKind {
 
     public func buildStage(of device: BoardDevice, in board: Board) -> DeviceBuildStage { .interruptFiles }
 
+    /// What the property kinds cannot say: the level, that it is the only imsic of its level,
+    /// the identity count, and a window for every hart.
+    public func check(_ device: BoardDevice, in board: Board, into diagnostics: BoardDiagnostics) {
+        let location = device.location
+        guard let level = board.imsicLevel(device) else {
+            if let value = device.properties["level"] {
+                diagnostics.error("property 'level' of imsic '\(device.name)' must be 'machine' or 'supervisor', got \(value)", at: location)
+            }
+            return
+        }
+        let earlier = board.devices.prefix { $0.name != device.name || $0.location != device.location }
+        if let first = earlier.first(where: { $0.type == IMSICKind.name && board.imsicLevel($0) == level }) {
+            diagnostics.error("imsic '\(device.name)' is a second \(level)-level imsic ('\(first.name)' is the first)", at: location)
+        }
+        if let ids = device.integer("num-ids"), ids & 63 != 63 {
+            diagnostics.error("property 'num-ids' of imsic '\(device.name)' must be one less than a multiple of 64 (63, 127, 255, …), got \(ids)", at: location)
+        }
+        if let size = device.size, size < board.imsicRegionSize, size >= Board.imsicPageSize {
+            diagnostics.error("size \(hex(size)) of imsic '\(device.name)' holds \(size / Board.imsicPageSize) interrupt file(s) but the board has \(board.harts.count) harts (needs \(hex(board.imsicRegionSize)))",
+                              at: device.regLocation ?? location)
+        }
+    }
+
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let level = machine.board.imsicLevel(device) ?? .machine
         let imsic = try IMSIC(harts: machine.harts, level: level, identityCount: Int(device.integer("num-ids") ?? 255))

@@ -25,6 +25,14 @@ public struct XHCIKind: DeviceKind {
             nodeName: "usb", compatible: [], placement: .omitted, isUSBHostController: true)
     }
 
+    /// A controller needs a port.
+    public func check(_ device: BoardDevice, in board: Board, into diagnostics: BoardDiagnostics) {
+        let (usb2, usb3) = board.usbPortCounts(of: device)
+        if usb2 + usb3 == 0 {
+            diagnostics.error("xHCI controller '\(device.name)' needs at least one port (usb2-ports and usb3-ports are both 0)", at: device.location)
+        }
+    }
+
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let (usb2, usb3) = machine.board.usbPortCounts(of: device)
         let controller = try machine.attachPCI(device) { bus in XHCIController(bus: bus, usb2Ports: usb2, usb3Ports: usb3) }
