@@ -2,7 +2,9 @@
  * A guest-requested reboot leaves the machine as at power-on except RAM (issue 12).
  * Bare metal (M-mode, --bios none) on `virt` (-DBOARD_VIRT) or `virt-aia` (-DBOARD_AIA), 2 harts.
  *
- * The PCIe host bridge's own function is checked too (its config space is reset by the bus).
+ * The PCIe host bridge's own function and an edu function (run with --device edu,at=pcie0/01.0)
+ * are checked too: a reboot is a conventional reset of the bus, so the edu's BAR is unassigned
+ * and, assigned again, its registers and DMA buffer read their power-on values.
  * First boot: every hart records the power-on value of each register it checks, programs the
  * register to something else (and checks that it took), then hart 0 writes 0x7777 to sifive_test.
  * What must survive the reboot is kept in RAM outside the loaded image (PERSIST), which a reboot
@@ -27,6 +29,8 @@
 #define IMSIC_S 0x28000000UL
 #define UART    0x10000000UL
 #define ECAM    0x30000000UL
+#define EDU_CONFIG (ECAM + (1 << 15))
+#define EDU_BAR 0x40000000UL
 
 #define MAGIC 0x544f4f424552ULL /* "REBOOT" */
 
@@ -71,6 +75,9 @@ static const struct reg regs[] = {
     /* PCIe host bridge (ECAM at 0x30000000), function 00.0: command register (memory space and
        bus master on); a machine reset is a conventional reset of the bus. */
     { ECAM + 0x4, 4, 0x6, 0 },
+    /* QEMU's edu at 01.0 (`--device edu,at=pcie0/01.0`): BAR 0 assigned, memory decoding on. */
+    { EDU_CONFIG + 0x10, 4, EDU_BAR, 0 },
+    { EDU_CONFIG + 0x4, 4, 0x2, 0 },
     /* 16550A: IER (every interrupt), FCR (FIFOs on: shows in IIR), LCR, MCR, scratch. */
     { UART + 1, 1, 0x0f, 0 },
     { UART + 2, 1, 0x07, WRITE_ONLY },  /* FCR */
@@ -237,6 +244,10 @@ static uint64_t first_boot(void) {
     wr(UART + 1, 1, 0x12);
     wr(UART + 3, 1, 0x1b);
     wr(CLINT + 0xbff8, 8, 1ULL << 40);       /* mtime far from 0 */
+    wr(EDU_BAR + 0x04, 4, 0x12345678);       /* edu liveness, factorial, a byte of its DMA buffer */
+    wr(EDU_BAR + 0x08, 4, 5);
+    wr(EDU_BAR + 0x40000, 1, 0xab);
+    if (rd(EDU_BAR + 0x04, 4) != 0xedcba987 || rd(EDU_BAR + 0x08, 4) != 120 || rd(EDU_BAR + 0x40000, 1) != 0xab) return 0x24;
     wr(RTC + 0x04, 4, 1);                    /* TIME_HIGH: the RTC's time near the epoch */
 #ifdef BOARD_AIA
     wr(IMSIC_M + 0x1000, 4, 7);              /* MSIs into hart 1's files */
@@ -286,6 +297,11 @@ static uint64_t second_boot(void) {
 #ifdef BOARD_VIRT
     if (rd(PLIC + 0x200004, 4) != 0) return 0x35;     /* nothing to claim */
 #endif
+    wr(EDU_CONFIG + 0x10, 4, EDU_BAR);       /* assign the edu again: its state is power-on */
+    wr(EDU_CONFIG + 0x4, 4, 0x2);
+    if (rd(EDU_BAR + 0x04, 4) != 0xffffffff) return 0x37;
+    if (rd(EDU_BAR + 0x08, 4) != 0) return 0x38;
+    if (rd(EDU_BAR + 0x40000, 1) != 0) return 0x39;
     uint64_t code = own_files(0, 0);
     if (code) return code;
     if (hart_pins()) return 0x36;

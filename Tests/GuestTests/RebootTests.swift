@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 
 /// A guest-requested reboot (sifive_test 0x7777) leaves the machine as at power-on except RAM:
-/// every interrupt controller, the UART, the RTC and the timer read their power-on values again
-/// (`Guests/reboot/reboot.c`), and Debian's OpenSBI and U-Boot boot again to a prompt that
+/// every interrupt controller, the UART, the RTC, the timer and a PCI function (edu) read their
+/// power-on values again (`Guests/reboot/reboot.c`), and Debian's OpenSBI and U-Boot boot again to a prompt that
 /// answers.
 ///
 /// Backplane only: QEMU 7.2 (Debian's) is no oracle here, since it keeps its APLIC registers and
@@ -56,7 +56,8 @@ final class RebootTests: XCTestCase {
         let binary = try backplane()
         let elf = try guest(define: define)
 
-        let run = try GuestHarness.run([binary, "run", board, "--smp", "2", "--bios", "none", "--kernel", elf, "--timeout", "30"],
+        let run = try GuestHarness.run([binary, "run", board, "--smp", "2", "--bios", "none", "--kernel", elf,
+                                        "--device", "edu,at=pcie0/01.0", "--timeout", "30"],
                                        timeout: 60)
 
         XCTAssertEqual(run.status, 0, "reboot.c failed (status = failing check, Guests/reboot/reboot.c):\n\(run.output)", file: file, line: line)
