@@ -111,28 +111,13 @@ extension Machine {
         layout.deviceTreeAddress = (top - UInt64(deviceTree.count)) & ~(2 * Machine.megabyte - 1)
         try write(deviceTree, at: layout.deviceTreeAddress, path: configuration.dtb ?? "device tree", name: "dtb", into: &layout)
 
-        // The boot loop: devices whose addresses come from the program (HTIF) connect now.
-        for participant in lifecycle {
-            do { try participant.boot(symbols: programSymbols) }
-            catch let error as MachineError { throw error }
-            catch { throw MachineError(file: board.sourcePath, reason: "\(error)", underlying: error) }
-        }
+        try bootDevices(symbols: programSymbols)
         bootLayout = layout
         resetHarts()
         return layout
     }
 
-    /// A guest-requested reset (sifive_test 0x7777, SBI SRST through it): the reset loop puts
-    /// every device back to its power-on state, the loaded images are written again and every
-    /// hart restarts at the entry point. Afterwards the machine is as `boot` left it, except
-    /// for RAM outside the images, which keeps what the guest wrote (as on QEMU).
-    public func reboot() {
-        for participant in lifecycle { participant.reset() }
-        for image in bootLayout.images { _ = space.dma.write(image.address, bytes: image.bytes) }
-        resetHarts()
-    }
-
-    private func resetHarts() {
+    func resetHarts() {
         for hart in harts {
             hart.reset(pc: bootLayout.entry, a0: hart.state.pointee.hartid, a1: bootLayout.deviceTreeAddress)
         }
@@ -151,36 +136,4 @@ extension Machine {
 
 @inline(__always) func alignUp(_ value: UInt64, _ alignment: UInt64) -> UInt64 {
     (value + alignment - 1) & ~(alignment - 1)
-}
-
-// MARK: Snapshots (the shape issue "virtual time" fills in)
-
-extension Machine {
-    /// The save loop: every lifecycle participant's state, in lifecycle order (empty for one
-    /// that saves nothing; no built-in device saves anything yet).
-    public func saveDeviceStates() -> [[UInt8]] {
-        lifecycle.map { participant in
-            var writer = DeviceStateWriter()
-            participant.save(to: &writer)
-            return writer.bytes
-        }
-    }
-
-    /// The restore loop: gives each participant what `saveDeviceStates` saved for it.
-    /// - Throws: when the count does not match this machine or a participant refuses its bytes
-    ///   (or leaves some unread).
-    public func restoreDeviceStates(_ states: [[UInt8]]) throws(MachineError) {
-        guard states.count == lifecycle.count else {
-            throw MachineError(file: board.sourcePath, reason: "saved state holds \(states.count) devices, this machine has \(lifecycle.count)")
-        }
-        for (index, participant) in lifecycle.enumerated() {
-            var reader = DeviceStateReader(states[index])
-            do {
-                try participant.restore(from: &reader)
-                guard reader.isAtEnd else { throw DeviceStateError.mismatch("\(states[index].count) bytes, not all read") }
-            } catch {
-                throw MachineError(file: board.sourcePath, device: lifecycleNames[index], reason: "\(error)", underlying: error)
-            }
-        }
-    }
 }

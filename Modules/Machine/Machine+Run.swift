@@ -53,31 +53,4 @@ extension Machine {
             if !anyRunning { sleepUntilNextEvent(deadline: deadline) }
         }
     }
-
-    /// The poll loop: every lifecycle participant, in build order.
-    private func pollDevices() {
-        for participant in lifecycle { participant.poll() }
-        // A RAM region went away (a RAM-backed BAR moved or was disabled): drop the harts' TLB
-        // entries for it. Between slices no hart is inside a block, so dropping blocks is safe.
-        if space.ramUnmaps != flushedRAMUnmaps {
-            flushedRAMUnmaps = space.ramUnmaps
-            for hart in harts { hart.flushTranslations() }
-        }
-    }
-
-    /// The sleep loop: every hart is in WFI, so sleep until the earliest event a participant
-    /// waits for (or briefly, to poll input), and never past the run's deadline.
-    private func sleepUntilNextEvent(deadline: UInt64?) {
-        var nanoseconds = Machine.longestIdleNanoseconds
-        for participant in lifecycle {
-            if let next = participant.nanosecondsUntilNextEvent() { nanoseconds = min(nanoseconds, next) }
-        }
-        if let deadline {
-            let now = DispatchTime.now().uptimeNanoseconds
-            nanoseconds = min(nanoseconds, deadline > now ? deadline - now : 0)
-        }
-        guard nanoseconds > 0 else { return }
-        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        nanosleep(&request, nil)
-    }
 }

@@ -55,7 +55,7 @@ public struct MachineError: Error, CustomStringConvertible {
 /// The machine never asks which type a device has: it asks the device's kind in the catalog
 /// to build it (`DeviceKind.build`), in `DeviceBuildStage` order, and keeps one list of the
 /// devices that take part in the machine lifecycle (`DeviceLifecycle`), over which boot, reset,
-/// poll and sleep each run one loop (`Machine+Lifecycle.swift`).
+/// poll, sleep and snapshots each run one loop (`Machine+Lifecycle.swift`).
 public final class Machine {
     public let board: Board
     public let space = AddressSpace()
