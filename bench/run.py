@@ -2,7 +2,7 @@
 """Backplane vs QEMU and RVVM speed on bare-metal RV64GC workloads (not a test; run by hand).
 
     bench/run.py [--only int,mem,...] [--accel jit,interp] [--backplane PATH] [--rvvm PATH|none]
-                 [--no-backplane] [--repeat N]
+                 [--baseline PATH] [--no-backplane] [--repeat N] [--cpu-time]
 
 Workloads (bench/workloads/*.c, built by bench/build.sh): int (sorting, CRC/hash, CoreMark-like
 mix), mem (pointer chase and streams over 16 MiB), fp, trap (ECALL/MRET loop), mmio (16550
@@ -22,7 +22,8 @@ For each workload:
      (RVVM does not count minstret, so only its checksum is checked).
 Prints: workload, instructions, MIPS per Backplane engine, QEMU and RVVM MIPS, and each engine's
 ratio to QEMU and to RVVM (> 1 means faster than the peer).
-MIPS counts the whole run's wall time (process start to exit), which the workload dominates.
+MIPS counts the whole run's wall time (process start to exit), which the workload dominates; with
+--cpu-time, the run's CPU time instead (robust when other jobs share the host's cores).
 """
 import argparse
 import hashlib
@@ -47,10 +48,20 @@ def parse(text):
     return fields
 
 
+CPU_TIME = False
+
+
 def timed(cmd, timeout):
+    """Wall time of `cmd` (process start to exit), or with --cpu-time its user+system CPU time
+    (all threads), which CPU contention from other processes on the host distorts far less."""
     t0 = time.monotonic()
+    before = os.times()
     r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    return time.monotonic() - t0, r.returncode, r.stdout.decode('latin-1') + r.stderr.decode('latin-1')
+    after = os.times()
+    elapsed = time.monotonic() - t0
+    if CPU_TIME:
+        elapsed = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return elapsed, r.returncode, r.stdout.decode('latin-1') + r.stderr.decode('latin-1')
 
 
 def exact_count(elf, timeout):
@@ -73,13 +84,19 @@ def main():
     ap.add_argument('--accel', default='jit,interp', help='Backplane engines to time (default jit,interp)')
     ap.add_argument('--backplane', default=os.environ.get('BACKPLANE')
                     or os.path.join(ROOT, '.build', 'release', 'backplane'))
+    ap.add_argument('--baseline', help='another Backplane binary (e.g. an older build) timed with --accel jit '
+                    'as the "base" column, for before/after ratios measured in the same run')
     ap.add_argument('--no-backplane', action='store_true', help='time the peers only')
     ap.add_argument('--rvvm', default=os.environ.get('RVVM') or RVVM_DEFAULT,
                     help='RVVM binary, or "none" to skip it (default ../shared/peers/rvvm/rvvm_x86_64)')
     ap.add_argument('--out', default=os.path.join(ROOT, '.build', 'guests', 'bench'))
     ap.add_argument('--repeat', type=int, default=1, help='interleaved runs per emulator; the fastest counts')
     ap.add_argument('--timeout', type=float, default=1800)
+    ap.add_argument('--cpu-time', action='store_true',
+                    help='time by user+system CPU seconds instead of wall time (for a loaded host)')
     a = ap.parse_args()
+    global CPU_TIME
+    CPU_TIME = a.cpu_time
     if not a.no_backplane and not os.access(a.backplane, os.X_OK):
         sys.exit(f'backplane not found at {a.backplane} (swift build -c release --product backplane, '
                  f'or --backplane PATH, or --no-backplane)')
@@ -89,6 +106,8 @@ def main():
         rvvm = None
     subprocess.run(['sh', os.path.join(HERE, 'build.sh'), a.out], check=True)
     engines = [] if a.no_backplane else a.accel.split(',')
+    if a.baseline:
+        engines.append('base')
     peers = ['QEMU'] + (['RVVM'] if rvvm else [])
     rows = []
     problems = []
@@ -96,7 +115,8 @@ def main():
         elf = os.path.join(a.out, f'{w}.elf')
         count, checksum = exact_count(elf, a.timeout)
         n = int(count)
-        commands = {e: [a.backplane, 'run', 'virt', '--bios', 'none', '--accel', e, '--kernel', elf] for e in engines}
+        commands = {e: [a.backplane if e != 'base' else a.baseline, 'run', 'virt', '--bios', 'none',
+                        '--accel', e if e != 'base' else 'jit', '--kernel', elf] for e in engines}
         commands['QEMU'] = QEMU + [elf]
         if rvvm:
             image = os.path.join(a.out, f'{w}.bin')
