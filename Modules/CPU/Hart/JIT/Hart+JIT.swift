@@ -123,6 +123,9 @@ extension Hart {
 
     /// Decodes and translates the block at guest `pc` (host address `host`); returns its
     /// dispatch entry, or nil if its first instruction cannot be fetched from cached pages.
+    /// A block goes on past a conditional branch that jumps forward (a side exit for the taken
+    /// path): if/else code then runs as one block on its fall-through path. It still ends at
+    /// backward branches, so a loop's back edge closes its block (and may loop in place).
     /// A block may run on into the next virtual page (also through a 32-bit instruction split
     /// across the two); it then checks at entry that the page is still mapped where it was.
     private func translate(_ jit: JITEngine, pc: UInt64, host: UInt) -> UnsafeMutablePointer<DispatchEntry>? {
@@ -161,7 +164,8 @@ extension Hart {
             instructions.append(instruction)
             address &+= length
             guestAddress &+= UInt64(length)
-            if instruction.endsBlock && !instruction.continuesBlockInJIT { break }
+            if instruction.endsBlock && !instruction.continuesBlockInJIT
+                && !(instruction.isForwardBranch && !jit.observed) { break }
         }
         guard !instructions.isEmpty else { return nil }
         let bytes = Int(guestAddress &- pc)

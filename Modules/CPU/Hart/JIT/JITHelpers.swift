@@ -21,6 +21,14 @@ extension DecodedInstruction {
         }
     }
 
+    /// A conditional branch to a later address: the JIT continues its block past it.
+    var isForwardBranch: Bool {
+        switch op {
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu: return Int64(bitPattern: imm) > 0
+        default: return false
+        }
+    }
+
     /// Whether running this instruction may flush the data TLBs without changing the
     /// translation context (privilege, satp, MPRV/MPP/SUM/MXR), which `Hart.translationContext`
     /// shows: SFENCE.VMA and writes to the PMP CSRs (pmpcfg*, pmpaddr*, mseccfg).

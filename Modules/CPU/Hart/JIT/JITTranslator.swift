@@ -408,6 +408,16 @@ struct JITTranslator {
             case .bltu: condition = .below
             default: condition = .aboveOrEqual
             }
+            if index < instructions.count - 1 {
+                // A forward branch inside a superblock (see `translate`): the taken path leaves
+                // through a chain; the fall-through goes on (registers already written back and
+                // the branch counted, as on a block end).
+                let fallThrough = a.newLabel()
+                a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, fallThrough)
+                goTo(pc &+ imm)
+                a.bind(fallThrough)
+                return false
+            }
             let taken = a.newLabel()
             a.jump(if: condition, taken)
             if loops { writeBackAll() }
