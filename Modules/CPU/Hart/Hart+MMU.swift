@@ -122,6 +122,8 @@ extension Hart {
 
     /// Empties the three software TLBs.
     func flushTLBs() {
+        // Cross-page chains in generated code check this (docs/jit.md).
+        state.pointee.jitFetchGeneration &+= 1
         for index in 0..<Int(BP_TLB_ENTRIES) {
             tlbLoad[index] = BPTLBEntry(tag: ~0, addend: 0)
             tlbStore[index] = BPTLBEntry(tag: ~0, addend: 0)
