@@ -46,6 +46,9 @@ let package = Package(
         // loads plugins and adapts their devices to the bus protocols.
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", path: "Modules/QPP"),
+        // The GDB remote serial protocol (docs/debugging.md): packets, the target description and
+        // the session; it knows no hart, only the GDBTarget protocol the machine implements.
+        .target(name: "GDB", path: "Modules/GDB"),
         .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
                 cSettings: pluginSDK),
@@ -84,6 +87,7 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["USB", "Passthrough", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
+        .testTarget(name: "GDBTests", dependencies: ["GDB"], path: "Tests/GDBTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
