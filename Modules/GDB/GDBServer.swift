@@ -69,6 +69,7 @@ public final class GDBServer: @unchecked Sendable {
     private var queue: [GDBInput] = []
     private var disconnected = false
     private var lastSent: [UInt8] = []
+    private var closed = false
 
     /// Binds and listens; the client is accepted by `waitForClient`.
     public init(endpoint: GDBEndpoint) throws {
@@ -81,35 +82,90 @@ public final class GDBServer: @unchecked Sendable {
         }
     }
 
-    deinit {
-        if client >= 0 { close(client) }
-        close(listener)
+    /// Stops listening and drops the client; the socket file of a unix endpoint is removed (we
+    /// created it). The accept and reader threads end on their own.
+    public func close() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return }
+        closed = true
+        // shutdown() wakes a thread blocked in accept() or recv(); the reader closes its fd.
+        shutdown(listener, Int32(SHUT_RDWR))
+        if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
         if case .unix(let path) = endpoint { unlink(path) }
     }
 
-    /// Blocks until a client connects, then starts its reader thread.
-    public func waitForClient() {
-        var fd: Int32
-        repeat { fd = accept(listener, nil, nil) } while fd < 0 && errno == EINTR
-        condition.lock()
-        client = fd
-        disconnected = fd < 0
-        queue.removeAll()
-        condition.unlock()
-        guard fd >= 0 else { return }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let connection = fd
-        let thread = Thread { [self] in readLoop(connection) }
-        thread.name = "gdb-reader"
+    /// Starts accepting clients on a background thread, one at a time: while one is connected
+    /// others are refused. A client that connects stops the machine (as QEMU's stub does) by
+    /// raising `interruptRequested`, so its first packets are answered by a stopped machine.
+    public func startAccepting() {
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "gdb-accept"
         thread.start()
     }
 
-    /// The next input from the client, blocking; nil once the client is gone.
-    public func next() -> GDBInput? {
+    /// Blocks until a client is connected (`--gdb-wait`), or `deadline` (uptime ns) passes;
+    /// whether one is.
+    public func waitForClient(deadline: UInt64? = nil) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while queue.isEmpty && !disconnected { condition.wait() }
+        while client < 0 {
+            if !wait(deadline) { return false }
+        }
+        return true
+    }
+
+    public var isConnected: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return client >= 0
+    }
+
+    private func acceptLoop() {
+        while true {
+            let fd = accept(listener, nil, nil)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                Glibc.close(listener)
+                return  // The listener was shut down.
+            }
+            condition.lock()
+            if client >= 0 || closed {
+                condition.unlock()
+                Glibc.close(fd)  // One debugger at a time.
+                continue
+            }
+            client = fd
+            disconnected = false
+            queue.removeAll()
+            condition.broadcast()
+            condition.unlock()
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            interruptRequested.store(true, ordering: .releasing)
+            let connection = fd
+            let reader = Thread { [self] in readLoop(connection) }
+            reader.name = "gdb-reader"
+            reader.start()
+        }
+    }
+
+    /// Waits on the condition (locked by the caller) until signalled or `deadline`; false on timeout.
+    private func wait(_ deadline: UInt64?) -> Bool {
+        guard let deadline else { condition.wait(); return true }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now < deadline else { return false }
+        return condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1e9))
+    }
+
+    /// The next input from the client, blocking; nil once the client is gone or `deadline`
+    /// (uptime ns) passed.
+    public func next(deadline: UInt64? = nil) -> GDBInput? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty && !disconnected {
+            if !wait(deadline) { return nil }
+        }
         return queue.isEmpty ? nil : queue.removeFirst()
     }
 
@@ -159,14 +215,14 @@ public final class GDBServer: @unchecked Sendable {
             if inputs.contains(.interrupt) { interruptRequested.store(true, ordering: .releasing) }
             condition.lock()
             queue += inputs
-            condition.signal()
+            condition.broadcast()
             condition.unlock()
         }
         condition.lock()
         disconnected = true
-        close(fd)
+        Glibc.close(fd)
         client = -1
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
         // A vanished client stops the machine like Ctrl-C would, so its state can be looked at
         // again by the next client instead of running away unobserved.
@@ -189,7 +245,7 @@ public final class GDBServer: @unchecked Sendable {
         }
         guard bound == 0, listen(fd, 1) == 0 else {
             let reason = String(cString: strerror(errno))
-            close(fd)
+            Glibc.close(fd)
             throw GDBServerError.cannotListen(endpoint, reason: reason)
         }
         return fd
@@ -218,7 +274,7 @@ public final class GDBServer: @unchecked Sendable {
         }
         guard bound == 0, listen(fd, 1) == 0 else {
             let reason = String(cString: strerror(errno))
-            close(fd)
+            Glibc.close(fd)
             throw GDBServerError.cannotListen(endpoint, reason: reason)
         }
         return fd
@@ -239,11 +295,11 @@ public final class GDBStub: @unchecked Sendable {
     /// Reports `reason` (nil: the client just attached and asks with `?` itself) and answers
     /// packets until the client lets the machine run, detaches or kills it. A client that
     /// disconnects counts as a detach.
-    public func stopped(_ reason: GDBStopReason?) -> GDBSession.Action {
+    public func stopped(_ reason: GDBStopReason?, deadline: UInt64? = nil) -> GDBSession.Action {
         // Whatever interrupt was pending has done its job: the machine is stopped.
         server.interruptRequested.store(false, ordering: .relaxed)
         if let reason { server.send(session.stopReply(for: reason)) }
-        while let input = server.next() {
+        while let input = server.next(deadline: deadline) {
             switch input {
             case .packet(let payload):
                 if session.acknowledging { server.sendAck(true) }
@@ -265,6 +321,7 @@ public final class GDBStub: @unchecked Sendable {
                 continue  // Already stopped: an interrupt now has nothing to stop.
             }
         }
+        // The client left, or the run's --timeout passed while it held the machine.
         return .detach
     }
 }

@@ -30,10 +30,14 @@ final class GDBServerTests: XCTestCase {
     func testConversationOverAUnixSocket() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gdb-\(getpid()).sock").path
         let server = try GDBServer(endpoint: .unix(path: path))
+        defer { server.close() }
         let stub = GDBStub(server: server, session: GDBSession(target: FakeTarget()))
         let actions = LockedList()
+        server.startAccepting()
         let machine = Thread {
-            server.waitForClient()
+            XCTAssertTrue(server.waitForClient())
+            // The connection itself asked the machine to stop.
+            XCTAssertTrue(server.interruptRequested.load(ordering: .acquiring))
             actions.append(stub.stopped(nil))
             // "Running": wait for the client's Ctrl-C, as the run loop polls between slices.
             while !server.interruptRequested.load(ordering: .acquiring) { usleep(1000) }
@@ -41,17 +45,13 @@ final class GDBServerTests: XCTestCase {
         }
         machine.start()
 
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        XCTAssertEqual(connected, 0)
+        let fd = try XCTUnwrap(connectUnix(path))
         defer { close(fd) }
+        // A second debugger is turned away while the first is attached.
+        let second = try XCTUnwrap(connectUnix(path))
+        var byte: UInt8 = 0
+        XCTAssertEqual(recv(second, &byte, 1, 0), 0, "closed by the server")
+        close(second)
 
         func send(_ text: String) { _ = text.withCString { Glibc.send(fd, $0, strlen($0), 0) } }
         func receive(_ expected: String) {
@@ -76,6 +76,35 @@ final class GDBServerTests: XCTestCase {
         while actions.count < 2 && Date() < deadline { usleep(1000) }
         XCTAssertEqual(actions.values, [.resume(.continueAll), .detach])
     }
+
+    func testAStoppedMachineGivesUpWhenTheDeadlinePasses() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gdb-deadline-\(getpid()).sock").path
+        let server = try GDBServer(endpoint: .unix(path: path))
+        defer { server.close() }
+        server.startAccepting()
+        XCTAssertFalse(server.waitForClient(deadline: DispatchTime.now().uptimeNanoseconds + 50_000_000))
+        let fd = try XCTUnwrap(connectUnix(path))
+        defer { close(fd) }
+        XCTAssertTrue(server.waitForClient())
+        let stub = GDBStub(server: server, session: GDBSession(target: FakeTarget()))
+        let start = DispatchTime.now().uptimeNanoseconds
+        XCTAssertEqual(stub.stopped(.interrupted(thread: 1), deadline: start + 100_000_000), .detach)
+        XCTAssertLessThan(DispatchTime.now().uptimeNanoseconds - start, 2_000_000_000)
+    }
+}
+
+func connectUnix(_ path: String) -> Int32? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+    }
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard connected == 0 else { close(fd); return nil }
+    return fd
 }
 
 final class LockedList: @unchecked Sendable {
