@@ -69,14 +69,14 @@ let package = Package(
                        providers: [.apt(["libusb-1.0-0-dev"])]),
         .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough", "GDB",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // The top-level Boards/ folder is copied next to the binary, so the bundled
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "GDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
         .testTarget(name: "MemoryTests", dependencies: ["Memory"], path: "Tests/MemoryTests"),

@@ -49,6 +49,8 @@ public final class Machine {
     public let plugins: PluginHost?
     /// Built-in device types plus the plugins' ones: the device tree is generated from it.
     public let catalog: DeviceTypeCatalog
+    /// The GDB stub, when `--gdb` asked for one (Machine+Debug.swift).
+    var debugger: Debugger?
 
     /// Builds the machine described by `board` (already validated against a catalog that
     /// includes the device types of `plugins`, if any).

@@ -187,6 +187,35 @@ extension Hart {
         return true
     }
 
+    /// Integer register `index` (0-31).
+    public func debugIntegerRegister(_ index: Int) -> UInt64 { registers[index & 31] }
+
+    /// Sets integer register `index`; x0 stays zero (false).
+    public func debugSetIntegerRegister(_ index: Int, _ value: UInt64) -> Bool {
+        guard index > 0 && index < 32 else { return false }
+        registers[index] = value
+        return true
+    }
+
+    /// FP register `index` (0-31) as raw bits (singles NaN-boxed).
+    public func debugFloatRegister(_ index: Int) -> UInt64 {
+        withUnsafeBytes(of: state.pointee.f) { $0.load(fromByteOffset: (index & 31) * 8, as: UInt64.self) }
+    }
+
+    public func debugSetFloatRegister(_ index: Int, _ value: UInt64) {
+        withUnsafeMutableBytes(of: &state.pointee.f) { $0.storeBytes(of: value, toByteOffset: (index & 31) * 8, as: UInt64.self) }
+    }
+
+    /// Moves the hart to privilege `level` (0 U, 1 S, 3 M, as GDB's `priv` register encodes it);
+    /// false for the reserved 2.
+    public func debugSetPrivilege(_ level: UInt64) -> Bool {
+        guard level == privilegeUser || level == privilegeSupervisor || level == privilegeMachine else { return false }
+        state.pointee.privilege = level
+        flushTranslations()
+        noteTranslationContextChange()
+        return true
+    }
+
     /// A CSR's value as the debugger sees it: no privilege check, no side effects.
     public func debugReadCSR(_ number: UInt32) -> UInt64? { try? readCSR(number, raw: 0) }
 
