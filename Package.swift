@@ -49,6 +49,9 @@ let package = Package(
         // The GDB remote serial protocol (docs/debugging.md): packets, the target description and
         // the session; it knows no hart, only the GDBTarget protocol the machine implements.
         .target(name: "GDB", path: "Modules/GDB"),
+        // The control socket (docs/debugging.md): a line-in, JSON-line-out command channel into a
+        // running machine, and its client for `backplane ctl`.
+        .target(name: "Control", path: "Modules/Control"),
         .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
                 cSettings: pluginSDK),
@@ -69,14 +72,14 @@ let package = Package(
                        providers: [.apt(["libusb-1.0-0-dev"])]),
         .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough", "GDB",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough", "GDB", "Control",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // The top-level Boards/ folder is copied next to the binary, so the bundled
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", "GDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "GDB", "Control", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
         .testTarget(name: "MemoryTests", dependencies: ["Memory"], path: "Tests/MemoryTests"),
@@ -88,6 +91,7 @@ let package = Package(
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
         .testTarget(name: "GDBTests", dependencies: ["GDB"], path: "Tests/GDBTests"),
+        .testTarget(name: "ControlTests", dependencies: ["Control"], path: "Tests/ControlTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
