@@ -135,6 +135,9 @@ public final class GDBServer: @unchecked Sendable {
                 Glibc.close(fd)  // One debugger at a time.
                 continue
             }
+            // Raise the stop request before anyone can see the client: a machine waiting in
+            // waitForClient then serves it with the request already taken into account.
+            interruptRequested.store(true, ordering: .releasing)
             client = fd
             disconnected = false
             queue.removeAll()
@@ -142,7 +145,6 @@ public final class GDBServer: @unchecked Sendable {
             condition.unlock()
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            interruptRequested.store(true, ordering: .releasing)
             let connection = fd
             let reader = Thread { [self] in readLoop(connection) }
             reader.name = "gdb-reader"

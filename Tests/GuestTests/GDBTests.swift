@@ -20,7 +20,7 @@ final class GDBTests: XCTestCase {
 
     /// Runs the target under `--gdb-wait` and `script` (GDB commands after `target remote`) in
     /// gdb-multiarch; returns GDB's output and the emulator's exit status and output.
-    private func debug(harts: Int, accel: String, script: String,
+    private func debug(harts: Int, accel: String, script: String, firmware: Bool = false,
                        file: StaticString = #filePath, line: UInt = #line) throws -> (gdb: String, status: Int32, machine: String) {
         guard let backplane = GuestHarness.command(board: "spike", file: file, line: line)?.first else {
             throw XCTSkip("unreachable: command() failed the test")
@@ -33,8 +33,10 @@ final class GDBTests: XCTestCase {
 
         let machine = Process()
         machine.executableURL = URL(fileURLWithPath: backplane)
-        machine.arguments = ["run", "spike", "--smp", "\(harts)", "--accel", accel, "--kernel", elf, "--timeout", "120",
-                             "--gdb", "unix:\(socket)", "--gdb-wait"]
+        // `firmware`: the virt board as bundled, Debian's OpenSBI handing over to U-Boot.
+        let guest = firmware ? ["virt", "--serial", "none"] : ["spike", "--kernel", elf]
+        machine.arguments = ["run"] + guest + ["--smp", "\(harts)", "--accel", accel, "--timeout", "120",
+                                               "--gdb", "unix:\(socket)", "--gdb-wait"]
         let machineOutput = Pipe()
         machine.standardOutput = machineOutput
         machine.standardError = machineOutput
@@ -49,7 +51,8 @@ final class GDBTests: XCTestCase {
 
         let commands = directory.appendingPathComponent("commands.gdb")
         try ("set pagination off\nset confirm off\ntarget remote \(socket)\n" + script).write(to: commands, atomically: false, encoding: .utf8)
-        let gdb = try GuestHarness.run(["gdb-multiarch", "-q", "-nx", "-batch", "-x", commands.path, elf], timeout: 120)
+        let gdb = try GuestHarness.run(["gdb-multiarch", "-q", "-nx", "-batch", "-x", commands.path] + (firmware ? [] : [elf]),
+                                       timeout: 120)
         let end = Date().addingTimeInterval(30)
         while machine.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.02) }
         if machine.isRunning { machine.terminate() }
@@ -128,6 +131,31 @@ final class GDBTests: XCTestCase {
             XCTAssertTrue(gdb.contains("$1 = 1\n"), gdb)
             XCTAssertTrue(gdb.contains("$2 = 0\n"), gdb)
             XCTAssertTrue(gdb.contains("exited normally"), gdb)
+        }
+    }
+
+    /// Debian's firmware has no symbols: stop where OpenSBI hands over to U-Boot (its link
+    /// address), in S-mode, with a1 pointing at the device tree; then kill the machine.
+    func testOpenSBIHandsOverToUBootWhereTheDebuggerSaysSo() throws {
+        for (accel, harts) in [("interp", 1), ("jit", 1), ("jit", 2)] {
+            let result = try debug(harts: harts, accel: accel, script: """
+                set architecture riscv:rv64
+                break *0x80200000
+                continue
+                print $priv
+                print/x $pc
+                x/wx $a1
+                print $a0 == $mhartid
+                kill
+                """, firmware: true)
+            let gdb = result.gdb
+            XCTAssertEqual(result.status, 0, "\(accel) \(harts): machine: \(result.machine)\ngdb: \(gdb)")
+            XCTAssertTrue(gdb.contains("hit Breakpoint 1, 0x0000000080200000 in ??") || gdb.contains("Breakpoint 1, 0x0000000080200000 in ??"), gdb)
+            XCTAssertTrue(gdb.contains("$1 = 1\n"), "S-mode\n\(gdb)")
+            XCTAssertTrue(gdb.contains("$2 = 0x80200000"), gdb)
+            XCTAssertTrue(gdb.contains(":\t0xedfe0dd0"), "the FDT magic, read little-endian\n\(gdb)")
+            XCTAssertTrue(gdb.contains("$3 = 1\n"), gdb)
+            XCTAssertTrue(gdb.contains("[Inferior 1 (Remote target) killed]"), gdb)
         }
     }
 }
