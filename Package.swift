@@ -28,7 +28,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        .target(name: "Memory", path: "Modules/Memory", swiftSettings: hotPathFlags),
+        // Device-level tracing (docs/debugging.md): at the bottom, so every layer can emit events.
+        .target(name: "Trace", path: "Modules/Trace"),
+        .target(name: "Memory", dependencies: ["Trace"], path: "Modules/Memory", swiftSettings: hotPathFlags),
         .target(name: "IRQ", dependencies: ["Memory"], path: "Modules/IRQ"),
         .target(name: "CHartState", path: "Modules/CPU/CHartState",
                 cSettings: [.unsafeFlags(["-O2", "-frounding-math"])]),
@@ -92,6 +94,7 @@ let package = Package(
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
         .testTarget(name: "GDBTests", dependencies: ["GDB"], path: "Tests/GDBTests"),
         .testTarget(name: "ControlTests", dependencies: ["Control"], path: "Tests/ControlTests"),
+        .testTarget(name: "TraceTests", dependencies: ["Trace"], path: "Tests/TraceTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
