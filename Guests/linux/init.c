@@ -14,6 +14,7 @@
  *   BP: blk <name> rw FAIL <reason>
  *   BP: blk none                                      no virtio disk to check
  *   BP: blk <sdX> rw ok offset=<bytes> len=<bytes>    the same check on the first SCSI disk (USB storage)
+ *   BP: blk <nvmeXnY> rw ok offset=<bytes> len=<bytes> the same check on the first NVMe namespace
  *   BP: usb <dev> id=<vid4>:<pid4> speed=<Mb/s> driver=<name|none> interfaces=<class:driver,...> product=<string>
  *   BP: usb count=<n>                                 USB devices other than root hubs
  *   BP: usb loopback <dev> ok bytes=<n>               data sent to a loopback device (1209:0004 built-in, 1209:0005
@@ -187,6 +188,7 @@ static void report_block(void) {
     }
     const char *virtio_disk = NULL;
     const char *scsi_disk = NULL;
+    const char *nvme_disk = NULL;
     for (int i = 0; i < n; i++) {
         const char *name = entries[i]->d_name;
         if (strncmp(name, "ram", 3) == 0 || strncmp(name, "loop", 4) == 0) continue;
@@ -200,6 +202,7 @@ static void report_block(void) {
         printf("BP: blk %s size=%llu\n", name, strtoull(sectors, NULL, 10) * 512ull);
         if (!virtio_disk && strncmp(name, "vd", 2) == 0) virtio_disk = name;
         if (!scsi_disk && strncmp(name, "sd", 2) == 0) scsi_disk = name;
+        if (!nvme_disk && strncmp(name, "nvme", 4) == 0) nvme_disk = name;
     }
     if (virtio_disk) {
         check_block_rw(virtio_disk);
@@ -207,6 +210,7 @@ static void report_block(void) {
         printf("BP: blk none\n");
     }
     if (scsi_disk) check_block_rw(scsi_disk);
+    if (nvme_disk) check_block_rw(nvme_disk);
     for (int i = 0; i < n; i++) free(entries[i]);
     free(entries);
 }
