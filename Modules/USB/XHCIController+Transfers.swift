@@ -11,8 +11,17 @@ extension XHCIController {
         var length: Int
     }
 
+    /// TRBs one doorbell (or one completion) may take off a transfer ring. A ring whose Link TRB
+    /// points back without Toggle Cycle never runs dry; a real xHC would keep serving it in the
+    /// background, but here the work happens inside the doorbell write. Past this many TRBs the
+    /// endpoint halts with a TRB Error Transfer Event on the TD it stopped at (§4.10.2.1,
+    /// §4.12.2); the driver recovers with Reset Endpoint and Set TR Dequeue Pointer, as from a
+    /// stall. Four maximal TDs (`XHCIRing.tdLimit`) fit, far more than a driver queues at once.
+    static let transferTRBsPerDoorbell = 4 * XHCIRing.tdLimit
+
     /// Runs `endpoint` until its ring is empty or the device keeps a packet.
     func runEndpoint(_ endpoint: XHCIEndpoint) {
+        var consumed = 0
         while isRunning, endpoint.state == .running, endpoint.transfer == nil {
             guard let core = endpoint.slot.device else { return }
             var ring = endpoint.ring
@@ -24,6 +33,14 @@ extension XHCIController {
                 return
             case .success(let found?):
                 entries = found
+            }
+            consumed += entries.count
+            guard consumed <= XHCIController.transferTRBsPerDoorbell else {
+                endpoint.state = .halted
+                _ = writeEndpointContext(endpoint)
+                post(XHCIEvent.transfer(trb: entries[0].address, residual: 0, code: .trbError,
+                                        slot: endpoint.slot.id, endpoint: endpoint.dci), interrupter: entries[0].trb.interrupterTarget)
+                return
             }
             guard let packet = makePacket(endpoint, entries) else {
                 // A TD this controller cannot carry out (a control transfer without a Setup

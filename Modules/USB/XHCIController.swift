@@ -165,6 +165,17 @@ public final class XHCIController: PCIFunction {
         if command & XHCICommandBit.hostSystemErrorEnable != 0 { signal(interrupters[0]) }
     }
 
+    /// An internal error that needs a reset (USBSTS.HCE, xHCI 1.2 §5.4.2): the controller halts
+    /// and stays halted until software resets it (HCRST). Used when a guest-built ring keeps the
+    /// controller busy past the work one doorbell may cause (`commandsPerDoorbell`), so that a
+    /// looping ring cannot hold the host inside one register write.
+    func hostControllerError() {
+        status |= XHCIStatusBit.hostControllerError | XHCIStatusBit.halted
+        command &= ~XHCICommandBit.runStop
+        commandRingRunning = false
+        signal(interrupters[0])
+    }
+
     // MARK: Events and interrupts
 
     /// Posts `event` on interrupter `index` (clamped) and interrupts unless `blockInterrupt`.
