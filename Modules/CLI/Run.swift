@@ -76,7 +76,12 @@ struct Run: ParsableCommand {
             }
         }
         JITDebugOptions.current = debug
-        if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
+        validateTimeout(timeout)
+        // A reader that goes away (a FIFO or pipe as --serial file:) is an error on write, not a
+        // signal that ends the process.
+        signal(SIGPIPE, SIG_IGN)
+        // From here on --timeout holds whatever the machine, a plugin or a file open does.
+        let watchdog = timeout.map { Watchdog(seconds: $0, restoreTerminal: serial == "stdio") }
         // Plugins first: they provide device types the board file may use.
         let (host, catalog) = loadPlugins(board: board, plugins: plugins)
         var loaded = loadBoard(self.board, catalog: catalog)
@@ -94,6 +99,11 @@ struct Run: ParsableCommand {
         // A kernel given on the command line replaces the board's; without firmware the board's
         // default S-mode payload would make no sense.
         if bios == "none" && kernel == nil { boot.kernel = nil }
+        // Images must be regular files: /dev/zero never ends, a FIFO blocks, a directory is no image.
+        for (option, path) in [("--bios", boot.firmware), ("--kernel", boot.kernel), ("--initrd", boot.initrd), ("--dtb", boot.dtb)] {
+            guard let path else { continue }
+            do { try InputFile.check(path) } catch { fail("\(option): \(error)") }
+        }
 
         let backend: any SerialBackend
         do { backend = try serial == "stdio" ? StdioSerialBackend.shared : makeSerialBackend(serial) }
@@ -109,6 +119,7 @@ struct Run: ParsableCommand {
         }
         for hart in machine.harts { hart.accelerator = accelerator }
         let exit = machine.run(timeout: timeout)
+        watchdog?.finish()
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
         host.shutdown()
         if exit == .timeout {
