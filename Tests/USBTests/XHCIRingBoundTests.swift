@@ -52,6 +52,21 @@ final class XHCIRingBoundTests: XCTestCase {
         XCTAssertTrue(fixture.xhci.isRunning)
     }
 
+    func testEventRingSegmentTableIsReadUpToERSTMaxEntries() {
+        let fixture = XHCIFixture()
+        // 1,000 valid entries, each a 16-TRB segment; ERSTSZ says 1,000 but ERST Max is 16.
+        let table = fixture.ram(0x40000)
+        for entry in 0..<1000 {
+            fixture.store64(table + UInt64(16 * entry), fixture.ram(0x50000) + UInt64(0x100 * (entry % 64)))
+            fixture.store32(table + UInt64(16 * entry) + 8, 16)
+        }
+        fixture.write(fixture.interrupter(XHCIInterrupterRegister.tableSize), 1000)
+        fixture.write64(fixture.interrupter(XHCIInterrupterRegister.tableBase), table)
+
+        XCTAssertEqual(fixture.xhci.interrupters[0].ring.segments.count, XHCIInterrupter.segmentTableMaximum)
+        XCTAssertEqual(fixture.read(XHCICapabilityRegister.structuralParameters2) >> 4 & 0xf, 4, "ERST Max = 2^4")
+    }
+
     /// The loopback's bulk OUT endpoint (DCI 2) configured with its ring at `ring`.
     private func configuredLoopback(_ fixture: XHCIFixture, ring: UInt64) throws -> Int {
         fixture.start()
