@@ -8,7 +8,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/.build/fuzz/libfuzzer}
 command -v swiftc >/dev/null || source "$ROOT/scripts/setup.sh" >/dev/null
 mkdir -p "$OUT/modules"
-FLAGS=(-sanitize=fuzzer,address -parse-as-library -O -g -I "$OUT/modules" -I "$ROOT/Modules/DeviceTree/CLibFDT")
+FLAGS=(-sanitize=fuzzer,address -parse-as-library -O -g -I "$OUT/modules" -I "$ROOT/Modules/DeviceTree/CLibFDT"
+       -I "$ROOT/Plugins/include")
 
 # module NAME SOURCE_DIR: one instrumented object and its .swiftmodule, rebuilt when a source changed.
 module() {
@@ -25,6 +26,8 @@ target() {
     local sources=("$ROOT/Fuzz/Targets/$name.swift") objects=()
     for m in "$@"; do objects+=("$OUT/modules/$m.o"); done
     [ "$name" != fdt_reader ] && sources+=("$ROOT/Fuzz/Targets/FuzzBus.swift")
+    # The plugin-type checks are compiled in from PluginHost (which as a whole needs the CPU).
+    [ "$name" = plugin_types ] && sources+=("$ROOT/Modules/PluginHost/PluginDeviceTypes.swift")
     local newer
     newer=$(find "${sources[@]}" "${objects[@]}" -newer "$OUT/$name" 2>/dev/null | head -1 || true)
     if [ -x "$OUT/$name" ] && [ -z "$newer" ]; then return; fi
@@ -46,4 +49,5 @@ target pci_config "${BUS[@]}"
 target xhci_rings "${BUS[@]}"
 target virtio_chains "${BUS[@]}"
 target fdt_reader DeviceTree
+target plugin_types "${BUS[@]}"
 echo "$OUT"

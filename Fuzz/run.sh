@@ -3,13 +3,15 @@
 # crashed or hung a target; each must now pass), then fuzzing for SECONDS per target, growing a
 # local corpus in .build/fuzz/corpus/TARGET (not committed). A new crash or a slow input (over 10 s)
 # fails the run and is written to Fuzz/regressions/TARGET/ to be fixed and committed.
-#   Fuzz/run.sh [SECONDS] [TARGET...]      (default 15 s; targets: pci_config xhci_rings virtio_chains fdt_reader)
+#   Fuzz/run.sh [SECONDS] [TARGET...]      (default 15 s; targets: pci_config xhci_rings virtio_chains fdt_reader plugin_types)
 set -euo pipefail
+# A Swift trap under ASan: print libFuzzer's trace and go on, not the Swift backtracer's (slow).
+export SWIFT_BACKTRACE=enable=no
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_PER_TARGET=${1:-15}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(pci_config xhci_rings virtio_chains fdt_reader)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(pci_config xhci_rings virtio_chains fdt_reader plugin_types)
 BIN=$("$ROOT/Fuzz/build.sh")
 CORPUS=$ROOT/.build/fuzz/corpus
 BACKPLANE=${BACKPLANE:-$ROOT/.build/release/backplane}

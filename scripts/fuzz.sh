@@ -3,8 +3,8 @@
 # (Fuzz/run.sh), the guest-driven device fuzzer (scripts/fuzz-devices.py) and the random-instruction
 # differential (scripts/fuzz-insns.py, with QEMU). Each first replays the inputs that once failed.
 #   FUZZ_SECONDS=120 scripts/fuzz.sh      (the default, as CI runs it from scripts/test.sh)
-#   FUZZ_SECONDS=3600 scripts/fuzz.sh     (an hour: a quarter each for devices and instructions,
-#                                          half shared by the four libFuzzer targets)
+#   FUZZ_SECONDS=3600 scripts/fuzz.sh     (about an hour: a quarter each for devices and
+#                                          instructions, a twelfth for each libFuzzer target)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null || source scripts/setup.sh >/dev/null
@@ -15,7 +15,7 @@ passed=0 failed=0
 step() {
     if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "fuzz: FAILED: $*"; fi
 }
-step Fuzz/run.sh $((TOTAL / 8))
+step Fuzz/run.sh $((TOTAL / 12))
 step python3 scripts/fuzz-devices.py --seconds $((TOTAL / 4))
 step python3 scripts/fuzz-insns.py --seconds $((TOTAL / 4)) --qemu
 echo "fuzz: $passed passed, $failed failed"
