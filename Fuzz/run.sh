@@ -22,6 +22,8 @@ for target in "${TARGETS[@]}"; do
     if [ "$target" = fdt_reader ] && [ -x "$BACKPLANE" ]; then
         for board in virt virt-aia spike; do "$BACKPLANE" dtb "$board" -o "$CORPUS/$target/$board.dtb" || true; done
     fi
+    # Structured seeds for the ring targets: a driver's first steps (generated, never committed).
+    case "$target" in xhci_rings|virtio_chains) python3 "$ROOT/Fuzz/seeds.py" "$target" "$CORPUS/$target" ;; esac
     regressions=("$ROOT/Fuzz/regressions/$target"/*)
     if [ -e "${regressions[0]}" ]; then
         if ! "$BIN/$target" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" > "$BIN/$target.regressions.log" 2>&1; then
@@ -30,7 +32,7 @@ for target in "${TARGETS[@]}"; do
         fi
     fi
     log=$BIN/$target.log
-    if "$BIN/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+    if "$BIN/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
             -artifact_prefix="$ROOT/Fuzz/regressions/$target/" -print_final_stats=1 "$CORPUS/$target" > "$log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
         rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')

@@ -41,6 +41,8 @@ final class FuzzBus {
     static let ecam: UInt64 = 0x3000_0000
     static let sink: UInt64 = 0x2400_0000
     let space = AddressSpace()
+    /// IRQ lines hold their controller unowned: the bus keeps it alive, as a Machine does.
+    let controller: NullController
     let bridge: PCIHostBridge
     /// Device numbers on bus 0 and their BAR addresses once assigned.
     var functions: [(device: UInt64, bars: [(address: UInt64, size: UInt64)])] = []
@@ -50,6 +52,7 @@ final class FuzzBus {
         try! space.mapRAM(name: "ram", base: FuzzBus.ram, size: FuzzBus.ramSize)
         try! space.mapMMIO(name: "sink", base: FuzzBus.sink, size: 0x1000, device: MessageSink())
         let controller = NullController()
+        self.controller = controller
         bridge = PCIHostBridge(name: "pcie0", space: space, busCount: 1, windows: [
             PCIWindow(space: .memory32, cpuBase: 0x4000_0000, pciBase: 0x4000_0000, size: 0x4000_0000),
             PCIWindow(space: .memory64, cpuBase: 0x4_0000_0000, pciBase: 0x4_0000_0000, size: 0x4_0000_0000),
