@@ -2,13 +2,13 @@
 # Runs every fuzzer of the tree for a time budget (docs/reliability.md): the libFuzzer targets
 # (Fuzz/run.sh), the guest-driven device fuzzer (scripts/fuzz-devices.py) and the random-instruction
 # differential (scripts/fuzz-insns.py, with QEMU). Each first replays the inputs that once failed.
-#   FUZZ_SECONDS=120 scripts/fuzz.sh      (the default, as CI runs it from scripts/test.sh)
+#   FUZZ_SECONDS=96 scripts/fuzz.sh       (the default, as CI runs it from scripts/test.sh)
 #   FUZZ_SECONDS=3600 scripts/fuzz.sh     (about an hour: a quarter each for devices and
 #                                          instructions, a twelfth for each libFuzzer target)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null || source scripts/setup.sh >/dev/null
-TOTAL=${FUZZ_SECONDS:-120}
+TOTAL=${FUZZ_SECONDS:-96}
 export BACKPLANE=${BACKPLANE:-$PWD/.build/release/backplane}
 [ -x "$BACKPLANE" ] || swift build -c release --product backplane
 passed=0 failed=0
