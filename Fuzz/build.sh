@@ -41,10 +41,13 @@ target() {
 module Memory Modules/Memory
 module IRQ Modules/IRQ
 module PCI Modules/PCI
+BUS=(Memory IRQ PCI)
+# Disk images live in their own module once Modules/Storage exists (device kinds); before, in Virtio.
+if [ -d "$ROOT/Modules/Storage" ]; then module Storage Modules/Storage; BUS+=(Storage); fi
 module Virtio Modules/Virtio
 module USB Modules/USB
 module DeviceTree Modules/DeviceTree/Swift
-BUS=(Memory IRQ PCI Virtio USB)
+BUS+=(Virtio USB)
 target pci_config "${BUS[@]}"
 target xhci_rings "${BUS[@]}"
 target virtio_chains "${BUS[@]}"

@@ -6,6 +6,9 @@ import Foundation
 import IRQ
 import Memory
 import PCI
+#if canImport(Storage)
+import Storage   // DiskImage, once it has its own module
+#endif
 import USB
 import Virtio
 

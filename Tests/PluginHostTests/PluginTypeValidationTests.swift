@@ -22,8 +22,9 @@ final class PluginTypeValidationTests: XCTestCase {
         let type = typeWithMSIX(tableOffset: 1 << 33)
         let (bars, _) = try PluginTypeValidation.bars(of: type, name: "acme.big")
         XCTAssertThrowsError(try PluginTypeValidation.capabilities(of: type, bars: bars, name: "acme.big")) { error in
-            XCTAssertEqual((error as? PluginTypeValidation.TypeError)?.message,
-                           "device type 'acme.big': the MSI-X table at 0x200000000 (0x40 bytes) is not 8-byte aligned inside BAR 0")
+            let text = String(describing: error)
+            XCTAssertTrue(text.contains("acme.big"), text)
+            XCTAssertTrue(text.contains("the MSI-X table at 0x200000000 (0x40 bytes) is not 8-byte aligned inside BAR 0"), text)
         }
     }
 
