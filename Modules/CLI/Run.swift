@@ -100,17 +100,21 @@ struct Run: ParsableCommand {
         deviceTrace.format = format
         if traceFile != nil && deviceTrace.groups == 0 { fail("--trace-file needs --trace with device event groups") }
         JITDebugOptions.current = debug
+        validateTimeout(timeout)
+        // A reader that goes away (a FIFO or pipe as --serial file:) is an error on write, not a
+        // signal that ends the process.
+        signal(SIGPIPE, SIG_IGN)
+        // From here on --timeout holds whatever the machine, a plugin or a file open does.
+        let watchdog = timeout.map { Watchdog(seconds: $0, restoreTerminal: serial == "stdio") }
         // Before plugins load: their installs are traced too.
         if deviceTrace.groups != 0 {
             var fd: Int32 = 2
             if let traceFile {
-                // Opened in place (never replaced), so a FIFO, a pipe or /dev/null work too.
-                fd = open(traceFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                if fd < 0 { fail("--trace-file: \(traceFile): \(String(cString: strerror(errno)))") }
+                // Written in place like every output file (OutputFile), never replaced.
+                do throws(OutputFileError) { fd = try OutputFile.open(traceFile) } catch { fail("--trace-file: \(error)") }
             }
             Trace.configure(deviceTrace, fd: fd)
         }
-        if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
         // Plugins first: they provide device types the board file may use.
         let (host, catalog) = loadPlugins(board: board, plugins: plugins)
         var loaded = loadBoard(self.board, catalog: catalog)
@@ -128,6 +132,11 @@ struct Run: ParsableCommand {
         // A kernel given on the command line replaces the board's; without firmware the board's
         // default S-mode payload would make no sense.
         if bios == "none" && kernel == nil { boot.kernel = nil }
+        // Images must be regular files: /dev/zero never ends, a FIFO blocks, a directory is no image.
+        for (option, path) in [("--bios", boot.firmware), ("--kernel", boot.kernel), ("--initrd", boot.initrd), ("--dtb", boot.dtb)] {
+            guard let path else { continue }
+            do { try InputFile.check(path) } catch { fail("\(option): \(error)") }
+        }
 
         let backend: any SerialBackend
         do { backend = try serial == "stdio" ? StdioSerialBackend.shared : makeSerialBackend(serial) }
@@ -154,6 +163,7 @@ struct Run: ParsableCommand {
             do throws(MachineError) { try machine.attachControl(path: path) } catch { fail("\(error)") }
         }
         let exit = machine.run(timeout: timeout)
+        watchdog?.finish()
         machine.detachGDB()
         machine.detachControl()
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }

@@ -144,9 +144,12 @@ public final class PCIBusInterface {
             }
             return false
         }
+        // Traced before the write, so the receiver's events follow the sender's in the trace.
+        let traced = Trace.mask & TraceGroup.irq.bit != 0
+        if traced { Trace.emit(.irq, device: name, "msi", ["address": .hex(address), "data": .hex(UInt64(data))]) }
         let answered = memory.write(address, size: 4, value: UInt64(data))
-        if Trace.mask & TraceGroup.irq.bit != 0 {
-            Trace.emit(.irq, device: name, "msi", ["address": .hex(address), "data": .hex(UInt64(data)), "answered": .flag(answered)])
+        if traced && !answered {
+            Trace.emit(.irq, device: name, "msi-unanswered", ["address": .hex(address), "data": .hex(UInt64(data))])
         }
         return answered
     }

@@ -224,6 +224,7 @@ public final class PCIHostBridge: MMIODevice {
                 let window = PCIBARWindow(function: slot.function, bar: index, sizes: bar.accessSizes)
                 slot.regions[index] = try? space.mapMMIO(name: regionName, base: target, size: bar.size, device: window)
             }
+            slot.regions[index]?.traceName = slot.bus.name
             if Trace.mask & TraceGroup.pci.bit != 0 {
                 Trace.emit(.pci, device: slot.bus.name, slot.regions[index] == nil ? "bar-map-refused" : "bar-map",
                            ["bar": .number(UInt64(index)), "address": .hex(target), "size": .hex(bar.size)])
