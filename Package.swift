@@ -31,32 +31,32 @@ let package = Package(
         // Device-level tracing (docs/debugging.md): at the bottom, so every layer can emit events.
         .target(name: "Trace", path: "Modules/Trace"),
         .target(name: "Memory", dependencies: ["Trace"], path: "Modules/Memory", swiftSettings: hotPathFlags),
-        .target(name: "IRQ", dependencies: ["Memory"], path: "Modules/IRQ"),
+        .target(name: "IRQ", dependencies: ["Memory", "Trace"], path: "Modules/IRQ"),
         .target(name: "CHartState", path: "Modules/CPU/CHartState",
                 cSettings: [.unsafeFlags(["-O2", "-frounding-math"])]),
         .target(name: "CPU", dependencies: ["CHartState", "Memory", "IRQ"], path: "Modules/CPU/Hart",
                 swiftSettings: hotPathFlags),
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
-        .target(name: "PCI", dependencies: ["Memory", "IRQ"], path: "Modules/PCI"),
+        .target(name: "PCI", dependencies: ["Memory", "IRQ", "Trace"], path: "Modules/PCI"),
         // Storage: backing files of block devices (raw disk images), shared by virtio-blk and USB
         // mass storage.
         .target(name: "Storage", path: "Modules/Storage"),
         .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ", "Storage"], path: "Modules/Virtio"),
         // USB: the device model, the xHCI controller (a PCI function) and built-in devices.
-        .target(name: "USB", dependencies: ["PCI", "Memory", "IRQ", "Storage"], path: "Modules/USB"),
+        .target(name: "USB", dependencies: ["PCI", "Memory", "IRQ", "Storage", "Trace"], path: "Modules/USB"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
         // Plugins (docs/plugins.md): the C SDK as a module, QPP between plugins, the host that
         // loads plugins and adapts their devices to the bus protocols.
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
-        .target(name: "QPP", path: "Modules/QPP"),
+        .target(name: "QPP", dependencies: ["Trace"], path: "Modules/QPP"),
         // The GDB remote serial protocol (docs/debugging.md): packets, the target description and
         // the session; it knows no hart, only the GDBTarget protocol the machine implements.
         .target(name: "GDB", path: "Modules/GDB"),
         // The control socket (docs/debugging.md): a line-in, JSON-line-out command channel into a
         // running machine, and its client for `backplane ctl`.
         .target(name: "Control", path: "Modules/Control"),
-        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU"], path: "Modules/PluginHost"),
+        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU", "Trace"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
@@ -79,14 +79,14 @@ let package = Package(
         .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB", "CVFIO"], path: "Modules/Passthrough/Swift"),
         .target(name: "Machine",
                 dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "Storage", "DeviceTree", "PluginHost", "Passthrough",
-                               "GDB", "Control",
+                               "GDB", "Control", "Trace",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // The top-level Boards/ folder is copied next to the binary, so the bundled
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "GDB", "Control",
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "GDB", "Control", "Trace",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 

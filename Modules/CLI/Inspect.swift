@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Devices
 import Machine
 
 struct Check: ParsableCommand {
@@ -61,9 +62,9 @@ struct DTB: ParsableCommand {
             if dts { bytes = Array(try DeviceTreeGenerator.toDTS(bytes).utf8) }
         } catch { fail("\(error)") }
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: Data(bytes)) else {
-                fail("\(output): cannot write file")
-            }
+            // In place, never through a temporary renamed over the target (OutputFile).
+            signal(SIGPIPE, SIG_IGN)
+            do { try OutputFile.write(output, bytes: bytes) } catch { fail("-o: \(error)") }
         } else {
             FileHandle.standardOutput.write(Data(bytes))
         }

@@ -172,7 +172,9 @@ enum PluginTypeValidation {
                 guard bar < 6, let declared = bars[Int(bar)], declared.kind != .io else {
                     throw TypeError.invalidDescriptor(type: name, reason: "the MSI-X \(what) is in BAR \(bar), which is not a memory BAR of the type")
                 }
-                guard offset & 7 == 0, offset <= declared.size, bytes <= declared.size - offset else {
+                // The Table/PBA Offset registers hold bits 31:3 (PCI 3.0 §6.8.2.4, §6.8.2.5): the
+                // structure must start in the BAR's first 4 GiB, even in a larger 64-bit BAR.
+                guard offset & 7 == 0, offset < 1 << 32, offset <= declared.size, bytes <= declared.size - offset else {
                     throw TypeError.invalidDescriptor(type: name, reason: "the MSI-X \(what) at 0x\(String(offset, radix: 16)) (0x\(String(bytes, radix: 16)) bytes) is not 8-byte aligned inside BAR \(bar)")
                 }
             }

@@ -6,6 +6,7 @@ import Memory
 import PCI
 import QPP
 import USB
+import Trace
 
 /// Loads plugins (shared libraries exporting `backplane_plugin_descriptor`, see
 /// Plugins/include/backplane/plugin.h), installs them in dependency order, builds instances of
@@ -117,6 +118,10 @@ public final class PluginHost {
         let status = withCArguments(plugin.arguments) { args in installEntry(interface.host(forMinor: plugin.abiMinor), plugin.handle, args) }
         installing = nil
         plugin.isInstalled = true
+        if Trace.mask & TraceGroup.plugin.bit != 0 {
+            Trace.emit(.plugin, device: plugin.name, "install", ["path": .text(plugin.path), "abi-minor": .number(UInt64(plugin.abiMinor)),
+                                                                  "status": .number(UInt64(bitPattern: Int64(status)))])
+        }
         if let error = plugin.qppError { throw .dependency(error) }
         if status != 0 || plugin.installError != nil {
             throw .installFailed(name: plugin.name, reason: plugin.installError ?? "install returned \(status)")

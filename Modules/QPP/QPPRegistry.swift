@@ -1,4 +1,5 @@
 import Foundation
+import Trace
 
 /// A callback function as C sees it: `void f(void *evdata, void *udata)`.
 public typealias QPPCallbackFunction = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
@@ -52,6 +53,9 @@ public final class QPPCallback: @unchecked Sendable {
         lock.lock()
         let snapshot = registrations
         lock.unlock()
+        if Trace.mask & TraceGroup.plugin.bit != 0 {
+            Trace.emit(.plugin, device: owner, "qpp-callback", ["name": .text(name), "functions": .number(UInt64(snapshot.count))])
+        }
         for registration in snapshot { registration.function(evdata, registration.udata) }
         return snapshot.count
     }
@@ -102,6 +106,9 @@ public final class QPPRegistry: @unchecked Sendable {
         guard let export = exports[target]?[name] else { throw .notExported(importer: importer, target: target, name: name) }
         if let signature, signature != export.signature {
             throw .signatureMismatch(importer: importer, target: target, name: name, imported: signature, exported: export.signature)
+        }
+        if Trace.mask & TraceGroup.plugin.bit != 0 {
+            Trace.emit(.plugin, device: importer, "qpp-import", ["from": .text(target), "name": .text(name), "signature": .text(export.signature)])
         }
         return export.function
     }
