@@ -88,7 +88,20 @@ let package = Package(
         .executableTarget(name: "backplane",
                           dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "GDB", "Control", "Trace",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          path: "Modules/CLI"),
+                          path: "Modules/CLI",
+                          // The Swift runtime and Foundation linked in statically: dynamic linking
+                          // (symbol lookup and relocation of libswiftCore, libFoundation*) was about a
+                          // third of a trivial run's start-up (docs/jit.md, Start-up). Plugins are C
+                          // ABI libraries found with dlopen/dlsym and resolve nothing from here.
+                          // `-static-stdlib` alone leaves Foundation's static libraries unresolved
+                          // (their own dependencies are not autolinked), so they are named here, in
+                          // one group because they refer to each other.
+                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group",
+                                                         "-lFoundation", "-lCoreFoundation", "-lFoundationEssentials",
+                                                         "-lFoundationInternationalization", "-l_FoundationICU",
+                                                         "-l_FoundationCollections", "-l_FoundationCShims",
+                                                         "-lBlocksRuntime", "-ldispatch", "-Xlinker", "--end-group"],
+                                                        .when(platforms: [.linux], configuration: .release))]),
 
         // What several test targets share: the recording interrupt controller.
         .target(name: "TestSupport", dependencies: ["IRQ"], path: "Tests/Support"),
