@@ -27,6 +27,8 @@ public final class PluginHost {
     public private(set) var usbTypes: [PluginUSBType] = []
     public let qpp = QPPRegistry()
     public let timers = PluginTimerQueue()
+    /// `host->wake` calls queued by plugins' own threads, run on the machine thread (ABI 1.2).
+    public var wakes: PluginWakeQueue { timers.wakes }
     /// Instrumentation callbacks and the harts they observe (instrument.h).
     public let instrumentation = PluginInstrumentation()
     /// Instances in creation order (destroyed in reverse).
@@ -37,9 +39,13 @@ public final class PluginHost {
     var installing: LoadedPlugin?
     let interface: HostInterface
     private var isShutDown = false
+    /// The thread that made the host: the machine thread, where plugin.h runs every callback
+    /// and where host functions other than logging, QPP and `wake` must be called.
+    let machineThread: pthread_t
 
     public init() {
         interface = HostInterface()
+        machineThread = pthread_self()
     }
 
     deinit { shutdown() }
@@ -149,14 +155,16 @@ public final class PluginHost {
         let function = PluginPCIFunction(bus: bus, name: device, type: type)
         function.instance = try instantiate(handle: function.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
                                             create: type.raw.create, properties: properties)
+        function.fixShape()
         pciFunctions.append(function)
         return function
     }
 
     /// Builds an instance of platform type `type` with its window and wired IRQ lines.
+    /// `memory` is what the device reaches with DMA (ABI 1.2; nil: every DMA is a master abort).
     public func createPlatformDevice(type: PluginPlatformType, device: String, properties: [(key: String, value: String)],
-                                     base: UInt64, size: UInt64, irqs: [IRQLine]) throws(PluginError) -> PluginPlatformDevice {
-        let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs)
+                                     base: UInt64, size: UInt64, irqs: [IRQLine], memory: AddressSpace? = nil) throws(PluginError) -> PluginPlatformDevice {
+        let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs, memory: memory)
         platform.instance = try instantiate(handle: platform.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
                                             create: type.raw.create, properties: properties)
         platformDevices.append(platform)
@@ -189,14 +197,28 @@ public final class PluginHost {
         guard !isShutDown else { return }
         isShutDown = true
         instrumentation.stopHarts()
-        for function in pciFunctions.reversed() { function.type.raw.destroy?(function.instance) }
-        for device in platformDevices.reversed() { device.type.raw.destroy?(device.instance) }
-        for device in usbDevices.reversed() { device.type.raw.destroy?(device.instance) }
+        // A handle ends when the callback that ends it returns (plugin.h): a plugin that keeps
+        // one and uses it later is refused, not crashed.
+        for function in pciFunctions.reversed() {
+            function.type.raw.destroy?(function.instance)
+            PluginHandles.shared.retire(function.handle)
+        }
+        for device in platformDevices.reversed() {
+            device.type.raw.destroy?(device.instance)
+            PluginHandles.shared.retire(device.handle)
+        }
+        for device in usbDevices.reversed() {
+            device.type.raw.destroy?(device.instance)
+            device.retirePackets()
+            PluginHandles.shared.retire(device.handle)
+        }
         for plugin in plugins.reversed() where plugin.isInstalled {
+            wakes.close(plugin.identity)
             plugin.descriptor.exit?(plugin.handle)
             instrumentation.removeAll(of: plugin)
         }
         timers.removeAll()
+        for plugin in plugins { PluginHandles.shared.retire(plugin.handle) }
     }
 
     // MARK: Registration (called from HostInterface)
