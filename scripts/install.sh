@@ -5,7 +5,8 @@
 #   PREFIX/include/backplane/*.h                the plugin SDK headers
 #   PREFIX/lib/pkgconfig/backplane-plugin.pc    so `cc $(pkg-config --cflags backplane-plugin)` works
 # Usage: scripts/install.sh [--prefix DIR] [--no-build]    (default prefix /usr/local; PREFIX= works too)
-# Builds the release binary first unless --no-build; DESTDIR is honoured for packaging.
+# Builds the release binary first unless --no-build (then BACKPLANE=PATH names the binary to
+# install, default .build/release/backplane); DESTDIR is honoured for packaging.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=${PREFIX:-/usr/local}
@@ -25,7 +26,12 @@ if [ "$build" = 1 ]; then
     [ -x /opt/swift/usr/bin/swift ] && PATH=/opt/swift/usr/bin:$PATH
     (cd "$root" && swift build -c release --product backplane)
 fi
-bin=$(cd "$root" && swift build -c release --show-bin-path 2>/dev/null || echo "$root/.build/release")
+# BACKPLANE: an already built binary to install (its resource bundles beside it).
+if [ -n "${BACKPLANE:-}" ]; then
+    bin=$(cd "$(dirname "$BACKPLANE")" && pwd)
+else
+    bin=$(cd "$root" && swift build -c release --show-bin-path 2>/dev/null || echo "$root/.build/release")
+fi
 [ -x "$bin/backplane" ] || { echo "install.sh: $bin/backplane not built (run without --no-build)" >&2; exit 2; }
 
 version=$(sed -n 's/^#define BP_ABI_MAJOR \([0-9]*\)$/\1/p' "$root/Plugins/include/backplane/plugin.h").$(sed -n 's/^#define BP_ABI_MINOR \([0-9]*\)$/\1/p' "$root/Plugins/include/backplane/plugin.h")
