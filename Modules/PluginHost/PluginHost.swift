@@ -54,7 +54,7 @@ public final class PluginHost {
     /// (plugins installed before the failing one have exited) and the error says why.
     public func load(_ requests: [PluginRequest]) throws(PluginError) {
         var opened: [LoadedPlugin] = []
-        for request in requests {
+        for request in PluginHost.merged(requests) {
             let plugin = try open(request)
             if let first = opened.first(where: { $0.name == plugin.name }) {
                 throw .duplicateName(name: plugin.name, firstPath: first.path, secondPath: plugin.path)
@@ -70,6 +70,34 @@ public final class PluginHost {
                 throw error
             }
         }
+    }
+
+    /// `requests` with repeats of one library (the same file, however its path is spelled: a
+    /// board file's `plugins:` and `--plugin`) made one request: the first with arguments, or
+    /// the first. Two different sets of arguments for one library stay two requests, which
+    /// `load` then refuses as two plugins of one name.
+    static func merged(_ requests: [PluginRequest]) -> [PluginRequest] {
+        func identity(_ path: String) -> String {
+            guard let real = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+            defer { free(real) }
+            return String(cString: real)
+        }
+        var result: [PluginRequest] = []
+        var seen: [String: Int] = [:]
+        for request in requests {
+            let key = identity(request.path)
+            guard let index = seen[key] else {
+                seen[key] = result.count
+                result.append(request)
+                continue
+            }
+            let first = result[index]
+            let same = first.arguments.map { "\($0.key)=\($0.value)" } == request.arguments.map { "\($0.key)=\($0.value)" }
+            if same || request.arguments.isEmpty { continue }
+            if first.arguments.isEmpty { result[index] = request; continue }
+            result.append(request)
+        }
+        return result
     }
 
     /// The type called `name`, if a plugin registered one.

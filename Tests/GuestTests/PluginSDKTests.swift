@@ -89,4 +89,54 @@ final class PluginSDKTests: XCTestCase {
         let eduInfo = try GuestHarness.run([binary, "plugin", "info", edu], timeout: 30)
         XCTAssertTrue(eduInfo.output.contains("    latency-ns (integer, default "), eduInfo.output)
     }
+
+    private func binary() throws -> String {
+        guard case .backplane(let binary) = GuestHarness.emulator, FileManager.default.isExecutableFile(atPath: binary) else {
+            throw XCTSkip("Backplane's release binary")
+        }
+        return binary
+    }
+
+    func testADeviceOptionErrorNamesTheOptionNotTheBundledBoardsPath() throws {
+        let run = try GuestHarness.run([try binary(), "run", "virt", "--bios", "none", "--device", "ns16550a,reg=0x10000000:0x100"], timeout: 30)
+        XCTAssertEqual(run.status, 2)
+        XCTAssertEqual(run.output, "backplane: error: --device 'ns16550a,reg=0x10000000:0x100': 'ns16550a0' [0x10000000,0x10000100) overlaps 'uart0' [0x10000000,0x10000100)\n")
+    }
+
+    func testCheckTakesDevicesAndShowsWherePCIAndUSBDevicesSit() throws {
+        let run = try GuestHarness.run([try binary(), "check", "virt", "--device", "qemu-xhci,name=xhci0,at=pcie0/04.0",
+                                        "--device", "usb-kbd,at=xhci0/port1"], timeout: 30)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.hasSuffix("placement:\n  xhci0 (qemu-xhci) at pcie0/04.0\n  usb-kbd0 (usb-kbd) at xhci0/port1\n"), run.output)
+    }
+
+    func testTheSameLibraryInTheBoardAndOnTheCommandLineIsOnePlugin() throws {
+        let (folder, make) = try skeleton("platform")
+        XCTAssertEqual(make.status, 0, make.output)
+        let run = try GuestHarness.run([try binary(), "check", folder.appendingPathComponent("board.yaml").path,
+                                        "--plugin", folder.appendingPathComponent("./libmy_platform.so").path], timeout: 30)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("dev0 (my_platform.dev)"), run.output)
+    }
+
+    func testAMissingPluginDoesNotHideTheBoardsOtherErrors() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("missing-plugin-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let board = folder.appendingPathComponent("b.yaml").path
+        try """
+            name: b
+            plugins:
+              - libmissing.so
+            harts: { count: 1, isa: rv64imafdc, timebase-frequency: 10000000 }
+            memory:
+              - { name: ram, base: 0x80000001, size: 16M }
+            devices:
+              - { name: d0, type: missing.dev, reg: [0x10003000, 0x1000] }
+            """.write(toFile: board, atomically: false, encoding: .utf8)
+        let run = try GuestHarness.run([try binary(), "check", board], timeout: 30)
+        XCTAssertEqual(run.status, 2)
+        XCTAssertTrue(run.output.contains("is not a multiple of 4 KiB"), run.output)
+        XCTAssertTrue(run.output.hasSuffix("backplane: error: plugin '\(folder.path)/libmissing.so': no such file\n"), run.output)
+        XCTAssertFalse(run.output.contains("unknown device type"), run.output)
+    }
 }
