@@ -39,9 +39,11 @@ public final class PluginHost {
     var installing: LoadedPlugin?
     let interface: HostInterface
     private var isShutDown = false
-    /// The thread that made the host: the machine thread, where plugin.h runs every callback
-    /// and where host functions other than logging, QPP and `wake` must be called.
-    let machineThread: pthread_t
+    /// The machine thread, where plugin.h runs every callback and where host functions other
+    /// than logging, QPP and `wake` must be called: the thread that made the host (plugins
+    /// install and devices are created there), then the thread that runs the machine
+    /// (`startHarts`). A word written before any plugin thread can look, so reads do not tear.
+    private(set) var machineThread: pthread_t
 
     public init() {
         interface = HostInterface()
@@ -217,7 +219,10 @@ public final class PluginHost {
     public func attach(harts: [Hart]) { instrumentation.attach(harts: harts) }
 
     /// The machine starts running: hart-start callbacks fire (once per hart).
-    public func startHarts() { instrumentation.startHarts() }
+    public func startHarts() {
+        machineThread = pthread_self()
+        instrumentation.startHarts()
+    }
 
     /// Destroys every instance (newest first), then exits plugins in reverse install order.
     /// Idempotent.

@@ -175,8 +175,10 @@ extension HostInterface {
         }
         table.hart_count = { handle in UInt32(LoadedPlugin.from(handle, in: "instrument")?.host.instrumentation.harts.count ?? 0) }
         table.read_register = { handle, hartID, name, value in
-            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let name, let value,
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument->read_register"), let name, let value,
                   let hart = plugin.host.instrumentation.hart(hartID) else { return BP_ERR_INVALID }
+            // Hart state changes under the machine thread's feet everywhere else.
+            guard MachineThread.check(plugin.host, plugin: plugin.identity, function: "instrument->read_register") else { return BP_ERR_WRONG_THREAD }
             guard let read = hart.readRegister(named: String(cString: name)) else { return BP_ERR_NOT_FOUND }
             value.pointee = read
             return BP_OK

@@ -196,7 +196,7 @@ typedef struct bp_host {
     const struct bp_instrument_interface *instrument;
     /* Since 1.2 (check BP_HAS(host, wake)). ANY THREAD: queues fire(opaque) to run once on the
      * machine thread, between instruction slices, soon after (within the machine's longest
-     * idle sleep, 10 ms, when every hart waits for an interrupt). The one host function a
+     * idle sleep, 5 ms, when every hart waits for an interrupt). The one host function a
      * plugin's own thread (a socket or host-device backend) calls to get back onto the machine
      * thread, where it may then use every other function. Calls are run in the order they were
      * queued. BP_OK; BP_ERR_INVALID (NULL fire, bad plugin handle); BP_ERR_STATE once the
