@@ -8,16 +8,17 @@ import Foundation
 /// a freed timer, a destroyed device), one of another kind, or one the host never issued is
 /// refused with `BP_ERR_INVALID` and one log line naming the plugin.
 ///
-/// A token is `id << 4 | kind`: ids are never reused, so a stale handle cannot alias a newer
-/// object (a freed pointer could), and the kind bits tell a timer passed as a packet from
-/// garbage. The table holds objects weakly (their owners are the host's arrays and a USB
-/// device's outstanding-packet table); a handle whose object died reads as stale.
+/// A token is `generation << 28 | slot << 4 | kind`: slots are reused, but each reuse bumps the
+/// slot's 36-bit generation, so a stale handle never aliases a newer object (a freed pointer
+/// could); the kind bits tell a timer passed as a packet from garbage. The table holds objects
+/// weakly (their owners are the host's arrays and a USB device's outstanding-packet table); a
+/// handle whose object died reads as stale.
 ///
-/// Cost: one uncontended lock and one dictionary lookup per host call that takes a handle.
-/// Those calls are per device operation (a DMA, an interrupt, a packet), never per guest
-/// instruction; the MMIO callbacks the host makes pass the plugin's own instance pointer.
+/// Cost: one uncontended mutex and an array index per host call that takes a handle. Those
+/// calls are per device operation (a DMA, an interrupt, a packet), never per guest instruction;
+/// the MMIO callbacks the host makes pass the plugin's own instance pointer.
 final class PluginHandles: @unchecked Sendable {
-    enum Kind: UInt64, CustomStringConvertible {
+    enum Kind: UInt, CustomStringConvertible {
         case plugin = 1, pciDevice, platformDevice, usbDevice, usbPacket, timer
 
         var description: String {
@@ -32,53 +33,74 @@ final class PluginHandles: @unchecked Sendable {
         }
     }
 
-    private struct Entry {
+    private struct Slot {
+        /// The generation of the live occupant, or of the next one while free.
+        var generation: UInt = 0
+        var live = false
         weak var object: AnyObject?
-        let kind: Kind
+        var kind: Kind = .plugin
         /// The plugin the handle was given to (named in refusals).
-        let owner: PluginIdentity
+        var owner: PluginIdentity?
+        /// The previous occupant, so "completed twice" names its plugin after the slot is reused.
+        var previousKind: Kind?
+        var previousOwner: PluginIdentity?
     }
 
     static let shared = PluginHandles()
 
-    private let lock = NSLock()
-    private var live: [UInt64: Entry] = [:]
-    /// Owners of the most recently retired handles, so "completed twice" names the plugin.
-    private var retired: [UInt64: (kind: Kind, owner: PluginIdentity)] = [:]
-    private var retiredOrder: [UInt64] = []
-    private static let retiredMemory = 4096
-    private var nextID: UInt64 = 1
+    private static let slotBits: UInt = 24
+    private static let slotMask: UInt = (1 << slotBits) - 1
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var slots: [Slot] = []
+    private var free: [Int] = []
     /// Refusals of handles no plugin owns (made-up pointers, NULL).
     private let unknown = PluginIdentity(name: "(unknown plugin)")
     /// Refusals logged per plugin: one that misuses a handle in a loop must not flood the
     /// host's standard error.
     static let maximumLoggedRefusals = 32
 
+    private init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    @inline(__always) private func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) private func unlock() { pthread_mutex_unlock(mutex) }
+
     /// Issues a new handle for `object`, handed to plugin `owner`.
     func issue(_ object: AnyObject, kind: Kind, owner: PluginIdentity) -> OpaquePointer {
-        lock.lock()
-        defer { lock.unlock() }
-        let id = nextID
-        nextID += 1
-        live[id] = Entry(object: object, kind: kind, owner: owner)
-        // SAFETY: never dereferenced by either side; non-zero since id >= 1.
-        return OpaquePointer(bitPattern: UInt(id << 4 | kind.rawValue))!
+        lock()
+        defer { unlock() }
+        let index: Int
+        if let reused = free.popLast() {
+            index = reused
+        } else {
+            index = slots.count
+            slots.append(Slot())
+        }
+        slots[index].live = true
+        slots[index].object = object
+        slots[index].kind = kind
+        slots[index].owner = owner
+        let token = slots[index].generation << (Self.slotBits + 4) | UInt(index) << 4 | kind.rawValue
+        // SAFETY: never dereferenced by either side; non-zero since kind >= 1.
+        return OpaquePointer(bitPattern: token)!
     }
 
     /// Ends `handle`: later uses are refused as stale.
     func retire(_ handle: OpaquePointer) {
-        let token = UInt64(UInt(bitPattern: handle))
-        let id = token >> 4
-        lock.lock()
-        defer { lock.unlock() }
-        guard let entry = live.removeValue(forKey: id) else { return }
-        retired[id] = (entry.kind, entry.owner)
-        retiredOrder.append(id)
-        if retiredOrder.count > PluginHandles.retiredMemory {
-            let drop = retiredOrder.count - PluginHandles.retiredMemory / 2
-            for old in retiredOrder.prefix(drop) { retired[old] = nil }
-            retiredOrder.removeFirst(drop)
-        }
+        let token = UInt(bitPattern: handle)
+        let index = Int((token >> 4) & Self.slotMask)
+        lock()
+        defer { unlock() }
+        guard index < slots.count, slots[index].live, slots[index].generation == token >> (Self.slotBits + 4) else { return }
+        slots[index].previousKind = slots[index].kind
+        slots[index].previousOwner = slots[index].owner
+        slots[index].live = false
+        slots[index].object = nil
+        slots[index].owner = nil
+        slots[index].generation = (slots[index].generation + 1) & ((1 << (64 - Self.slotBits - 4)) - 1)
+        free.append(index)
     }
 
     /// Why a handle was refused, or the object it names.
@@ -87,41 +109,63 @@ final class PluginHandles: @unchecked Sendable {
         case refused(plugin: PluginIdentity?, reason: String)
     }
 
-    func lookup<T: AnyObject>(_ handle: OpaquePointer?, _ kind: Kind, as: T.Type) -> Lookup<T> {
-        guard let handle else { return .refused(plugin: nil, reason: "the \(kind) handle is NULL") }
-        let token = UInt64(UInt(bitPattern: handle))
-        let id = token >> 4
-        let tokenKind = Kind(rawValue: token & 0xf)
-        let text = "0x\(String(token, radix: 16))"
-        lock.lock()
-        defer { lock.unlock() }
-        if let entry = live[id], entry.kind.rawValue == token & 0xf {
-            guard entry.kind == kind else { return .refused(plugin: entry.owner, reason: "\(text) is a \(entry.kind) handle, not a \(kind)") }
-            guard let object = entry.object as? T else { return .refused(plugin: entry.owner, reason: "\(kind) \(text) \(Self.gone(kind))") }
-            return .found(object, owner: entry.owner)
-        }
-        if let old = retired[id], old.kind.rawValue == token & 0xf {
-            if old.kind == kind { return .refused(plugin: old.owner, reason: "\(kind) \(text) \(Self.gone(kind))") }
-            return .refused(plugin: old.owner, reason: "\(text) is a stale \(old.kind) handle, not a \(kind)")
-        }
-        if id < nextID, let tokenKind, tokenKind != kind {
-            return .refused(plugin: nil, reason: "\(text) is a stale \(tokenKind) handle, not a \(kind)")
-        }
-        if id < nextID, tokenKind == kind { return .refused(plugin: nil, reason: "\(kind) \(text) is no longer valid") }
-        return .refused(plugin: nil, reason: "\(text) is not a \(kind) handle the host gave out")
-    }
-
     private static func gone(_ kind: Kind) -> String {
         kind == .usbPacket ? "was already completed or cancelled" : "is no longer valid (freed or destroyed)"
     }
 
+    /// `T` must be the class `kind` is issued for (PluginHandled and the issue sites keep that).
+    func lookup<T: AnyObject>(_ handle: OpaquePointer?, _ kind: Kind, as: T.Type) -> Lookup<T> {
+        guard let handle else { return .refused(plugin: nil, reason: "the \(kind) handle is NULL") }
+        let token = UInt(bitPattern: handle)
+        let index = Int((token >> 4) & Self.slotMask)
+        let generation = token >> (Self.slotBits + 4)
+        let tokenKind = Kind(rawValue: token & 0xf)
+        lock()
+        if index < slots.count, slots[index].live, slots[index].generation == generation, slots[index].kind == tokenKind {
+            let slot = slots[index]
+            unlock()
+            guard slot.kind == kind else { return .refused(plugin: slot.owner, reason: "\(Self.text(token)) is a \(slot.kind) handle, not a \(kind)") }
+            guard let object = slot.object else { return .refused(plugin: slot.owner, reason: "\(kind) \(Self.text(token)) \(Self.gone(kind))") }
+            // SAFETY: a slot of kind `kind` only ever holds the class issued for that kind.
+            return .found(unsafeDowncast(object, to: T.self), owner: slot.owner!)
+        }
+        defer { unlock() }
+        guard index < slots.count, let tokenKind, generation <= slots[index].generation else {
+            return .refused(plugin: nil, reason: "\(Self.text(token)) is not a \(kind) handle the host gave out")
+        }
+        // A handle of an earlier occupant of the slot: stale.
+        let previous = generation + 1 == slots[index].generation && slots[index].previousKind == tokenKind
+        let owner = previous ? slots[index].previousOwner : nil
+        if tokenKind == kind { return .refused(plugin: owner, reason: "\(kind) \(Self.text(token)) \(Self.gone(kind))") }
+        return .refused(plugin: owner, reason: "\(Self.text(token)) is a stale \(tokenKind) handle, not a \(kind)")
+    }
+
+    private static func text(_ token: UInt) -> String { "0x" + String(token, radix: 16) }
+
+    /// The fast path: the live object `handle` names if it is of `kind`, else nil (no detail).
+    @inline(__always)
+    private func find<T: AnyObject>(_ handle: OpaquePointer?, _ kind: Kind, as: T.Type) -> T? {
+        let token = UInt(bitPattern: handle)
+        let index = Int((token >> 4) & Self.slotMask)
+        lock()
+        defer { unlock() }
+        guard token & 0xf == kind.rawValue, index < slots.count else { return nil }
+        return slots.withUnsafeBufferPointer { buffer -> T? in
+            guard buffer[index].live, buffer[index].generation == token >> (Self.slotBits + 4), let object = buffer[index].object else { return nil }
+            // SAFETY: a slot of kind `kind` only ever holds the class issued for that kind.
+            return unsafeDowncast(object, to: T.self)
+        }
+    }
+
     /// Looks `handle` up; a refusal is logged ("backplane: plugin NAME: error: FUNCTION: WHY")
     /// and answered with nil.
-    func resolve<T: AnyObject>(_ handle: OpaquePointer?, _ kind: Kind, as type: T.Type, in function: String) -> T? {
+    @inline(__always)
+    func resolve<T: AnyObject>(_ handle: OpaquePointer?, _ kind: Kind, as type: T.Type, in function: @autoclosure () -> String) -> T? {
+        if let object = find(handle, kind, as: type) { return object }
         switch lookup(handle, kind, as: type) {
         case let .found(object, _): return object
         case let .refused(plugin, reason):
-            refuse(plugin: plugin, "\(function): \(reason); refused with BP_ERR_INVALID")
+            refuse(plugin: plugin, "\(function()): \(reason); refused with BP_ERR_INVALID")
             return nil
         }
     }
@@ -129,23 +173,22 @@ final class PluginHandles: @unchecked Sendable {
     /// Logs one refusal of `plugin` (nil when no plugin owns the handle).
     func refuse(plugin: PluginIdentity?, _ text: String) {
         let identity = plugin ?? unknown
-        let name = identity.name
-        lock.lock()
+        lock()
         let count = identity.refusals
         identity.refusals += 1
-        lock.unlock()
+        unlock()
         guard count <= PluginHandles.maximumLoggedRefusals else { return }
         let line = count == PluginHandles.maximumLoggedRefusals
-            ? "backplane: plugin \(name): error: more refused calls; not logging them\n"
-            : "backplane: plugin \(name): error: \(text)\n"
+            ? "backplane: plugin \(identity.name): error: more refused calls; not logging them\n"
+            : "backplane: plugin \(identity.name): error: \(text)\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    /// Live handles (for tests: a host that shut down leaves none of its own).
+    /// Live handles (for tests).
     var liveCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return live.count
+        lock()
+        defer { unlock() }
+        return slots.count - free.count
     }
 }
 
