@@ -117,10 +117,7 @@ struct Run: ParsableCommand {
         }
         // Plugins first: they provide device types the board file may use.
         let (host, catalog) = loadPlugins(board: board, plugins: plugins)
-        var loaded = loadBoard(self.board, catalog: catalog)
-        for device in devices {
-            do { loaded = try loaded.addingDevice(device, catalog: catalog) } catch { fail("\(error)") }
-        }
+        let loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
         let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
 
         var boot = BootConfiguration(board: board)

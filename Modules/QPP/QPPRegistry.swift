@@ -123,6 +123,20 @@ public final class QPPRegistry: @unchecked Sendable {
         return callback
     }
 
+    /// `plugin`'s exports as (name, signature), sorted by name (`backplane plugin info`).
+    public func exports(of plugin: String) -> [(name: String, signature: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return (exports[plugin] ?? [:]).map { ($0.key, $0.value.signature) }.sorted { $0.name < $1.name }
+    }
+
+    /// The names of `plugin`'s callbacks, sorted.
+    public func callbackNames(of plugin: String) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return (callbacks[plugin] ?? [:]).keys.sorted()
+    }
+
     /// `target`'s callback `name` as `plugin` may reach it.
     public func callback(for plugin: String, target: String, name: String) throws(QPPError) -> QPPCallback {
         lock.lock()
