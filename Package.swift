@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "IRQ", dependencies: ["Memory", "Trace"], path: "Modules/IRQ"),
         .target(name: "CHartState", path: "Modules/CPU/CHartState",
                 cSettings: [.unsafeFlags(["-O2", "-frounding-math"])]),
-        .target(name: "CPU", dependencies: ["CHartState", "Memory", "IRQ"], path: "Modules/CPU/Hart",
+        .target(name: "CPU", dependencies: ["CHartState", "Memory", "IRQ", "Trace"], path: "Modules/CPU/Hart",
                 swiftSettings: hotPathFlags),
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
         .target(name: "PCI", dependencies: ["Memory", "IRQ", "Trace"], path: "Modules/PCI"),
