@@ -6,6 +6,7 @@ import GDB
 import Machine
 import PluginHost
 import Trace
+import Memory
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -145,6 +146,10 @@ struct Run: ParsableCommand {
             try machine.boot(boot)
         } catch {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
+            // RAM the host cannot reserve was asked for by --memory when it was given.
+            if let memory, let reservation = (error as? MachineError)?.underlying as? RegionReservationError {
+                fail("--memory \(memory): \(reservation)")
+            }
             fail("\(error)")
         }
         for hart in machine.harts { hart.accelerator = accelerator }

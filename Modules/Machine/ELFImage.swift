@@ -50,6 +50,11 @@ public struct ELFImage {
         guard bytes[4] == 2 else { throw fail("not a 64-bit ELF (class \(bytes[4])); Backplane runs RV64 guests") }
         guard bytes[5] == 1 else { throw fail("not a little-endian ELF") }
         let reader = ByteReader(bytes)
+        // Every offset and size below comes from the file: compared by subtraction from the file
+        // size, never by adding, so a hostile header cannot overflow an Int (issue: ELF fuzzing).
+        func inside(_ offset: Int, _ length: Int) -> Bool {
+            offset >= 0 && length >= 0 && offset <= bytes.count && length <= bytes.count - offset
+        }
         let machine = reader.u16(18)
         guard machine == ELFImage.machineRISCV else {
             throw fail("ELF for the wrong machine (e_machine \(machine), expected \(ELFImage.machineRISCV) RISC-V)")
@@ -64,8 +69,9 @@ public struct ELFImage {
 
         var segments: [Segment] = []
         for index in 0..<programCount {
-            let header = programHeaders &+ index &* programEntrySize
-            guard programEntrySize >= 56, header >= 0, header + 56 <= bytes.count else { throw fail("program header \(index) lies outside the file") }
+            let (scaled, overflow1) = index.multipliedReportingOverflow(by: programEntrySize)
+            let (header, overflow2) = programHeaders.addingReportingOverflow(scaled)
+            guard programEntrySize >= 56, !overflow1, !overflow2, inside(header, 56) else { throw fail("program header \(index) lies outside the file") }
             guard reader.u32(header) == 1 else { continue }   // PT_LOAD
             let offset = reader.u64(header + 8), physical = reader.u64(header + 24)
             let fileSize = reader.u64(header + 32), memorySize = reader.u64(header + 40)
@@ -82,16 +88,19 @@ public struct ELFImage {
         var symbols: [String: UInt64] = [:]
         if sectionEntrySize >= 64, sectionHeaders > 0 {
             for index in 0..<sectionCount {
-                let header = sectionHeaders &+ index &* sectionEntrySize
-                guard header + 64 <= bytes.count, reader.u32(header + 4) == 2 else { continue }   // SHT_SYMTAB
+                let (scaled, overflow1) = index.multipliedReportingOverflow(by: sectionEntrySize)
+                let (header, overflow2) = sectionHeaders.addingReportingOverflow(scaled)
+                guard !overflow1, !overflow2, inside(header, 64), reader.u32(header + 4) == 2 else { continue }   // SHT_SYMTAB
                 let tableOffset = Int(clamping: reader.u64(header + 24)), tableSize = Int(clamping: reader.u64(header + 32))
                 let link = Int(reader.u32(header + 40))
-                let stringHeader = sectionHeaders &+ link &* sectionEntrySize
-                guard stringHeader + 64 <= bytes.count else { continue }
+                let (linkScaled, overflow3) = link.multipliedReportingOverflow(by: sectionEntrySize)
+                let (stringHeader, overflow4) = sectionHeaders.addingReportingOverflow(linkScaled)
+                guard !overflow3, !overflow4, inside(stringHeader, 64) else { continue }
                 let strings = Int(clamping: reader.u64(stringHeader + 24)), stringsSize = Int(clamping: reader.u64(stringHeader + 32))
-                guard tableOffset + tableSize <= bytes.count, strings + stringsSize <= bytes.count else { continue }
+                guard inside(tableOffset, tableSize), inside(strings, stringsSize) else { continue }
+                let tableEnd = tableOffset + tableSize  // Both inside the file: no overflow.
                 var symbol = tableOffset
-                while symbol + 24 <= tableOffset + tableSize {
+                while symbol <= tableEnd - 24 {
                     let nameOffset = Int(reader.u32(symbol))
                     if nameOffset > 0, nameOffset < stringsSize {
                         var end = strings + nameOffset

@@ -1,4 +1,5 @@
 import CPU
+import DeviceTree
 import Memory
 
 /// What to load into the machine before the harts start (board defaults overridden by the CLI).
@@ -63,6 +64,12 @@ extension Machine {
                 let elf = try ELFImage(bytes: bytes, path: path)
                 var end: UInt64 = 0
                 for segment in elf.segments {
+                    // Before any zero-filling: the whole segment must lie in one RAM region
+                    // (a p_memsz near 2^64, or one that wraps, is refused here, not allocated).
+                    guard let region = space.region(containing: segment.address), region.kind == .ram,
+                          segment.memorySize <= region.end - segment.address else {
+                        throw MachineError(file: path, reason: "\(name) segment at 0x\(String(segment.address, radix: 16)) of 0x\(String(segment.memorySize, radix: 16)) bytes does not fit in RAM")
+                    }
                     var data = segment.data
                     data.append(contentsOf: [UInt8](repeating: 0, count: Int(segment.memorySize) - data.count))
                     try write(data, at: segment.address, path: path, name: name, into: &layout)
@@ -103,6 +110,10 @@ extension Machine {
         let deviceTree: [UInt8]
         if let dtb = configuration.dtb {
             deviceTree = try readFile(dtb)
+            // A user's blob is checked whole by libfdt before the guest gets it.
+            do throws(DeviceTreeError) { _ = try FDTReader(deviceTree) } catch {
+                throw MachineError(file: dtb, reason: "not a valid device tree blob (\(error))")
+            }
         } else {
             deviceTree = try DeviceTreeGenerator.generate(board: board, bootArgs: configuration.append, initrd: initrdRange, catalog: catalog)
         }

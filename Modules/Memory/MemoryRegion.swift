@@ -36,7 +36,7 @@ public final class MemoryRegion {
 
     public var end: UInt64 { base &+ size }
 
-    init(name: String, base: UInt64, size: UInt64, kind: RegionKind, device: (any MMIODevice)?) {
+    init(name: String, base: UInt64, size: UInt64, kind: RegionKind, device: (any MMIODevice)?) throws(RegionReservationError) {
         self.name = name
         self.traceName = name
         self.base = base
@@ -52,9 +52,13 @@ public final class MemoryRegion {
         } else {
             // Anonymous mappings are zero-filled and only take host memory when touched, so a
             // guest with gigabytes of RAM costs what it uses.
+            // More than the host can address is a user error (`--memory 16383T`), reported, not fatal.
+            guard size <= UInt64(Int.max) else {
+                throw RegionReservationError(name: name, size: size, reason: "larger than the host's address space")
+            }
             let mapped = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
             guard let mapped, mapped != MAP_FAILED else {
-                fatalError("cannot reserve \(size) bytes of host memory for '\(name)': \(String(cString: strerror(errno)))")
+                throw RegionReservationError(name: name, size: size, reason: String(cString: strerror(errno)))
             }
             host = mapped
             let pages = Int((size + 4095) >> 12)
@@ -91,6 +95,14 @@ public final class MemoryRegion {
 }
 
 /// Two regions that claim the same addresses.
+/// The host could not reserve address space for a RAM or ROM region of this size.
+public struct RegionReservationError: Error, Equatable, CustomStringConvertible {
+    public let name: String
+    public let size: UInt64
+    public let reason: String
+    public var description: String { "cannot reserve \(size) bytes of host memory for '\(name)': \(reason)" }
+}
+
 public struct RegionOverlap: Error, Equatable, CustomStringConvertible {
     public let name: String
     public let base: UInt64

@@ -24,7 +24,7 @@ final class JITCommandLineTests: XCTestCase {
     func testUnknownTraceItemIsRefused() throws {
         let run = try GuestHarness.run([binary, "run", "spike", "--trace", "in_asm,op", "--kernel", elf], timeout: 30)
         XCTAssertEqual(run.status, 2)
-        XCTAssertEqual(run.output, "backplane: error: --trace: 'op' is not one of in_asm, out_asm\n")
+        XCTAssertEqual(run.output, "backplane: error: --trace: 'op' is not one of mmio, pci, dma, irq, usb, plugin, all, in_asm, out_asm\n")
     }
 
     func testTracePrintsGuestBlocksAndTheirHostCode() throws {

@@ -76,6 +76,10 @@ private final class BoardParser {
 
     /// The board, possibly incomplete when errors were reported; nil when nothing usable parsed.
     func parse(_ text: String, path: String) -> Board? {
+        if let deep = YAMLNesting.firstTooDeep(text) {
+            diagnostics.error("nesting deeper than \(YAMLNesting.limit) levels", at: deep)
+            return nil
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -130,7 +134,7 @@ private final class BoardParser {
     /// Only the `plugins:` list of a board file (read before the rest, whose device types
     /// the plugins may provide); nil when the file does not parse as YAML.
     func parsePluginsOnly(_ text: String, path: String) -> [BoardPlugin]? {
-        guard let root = try? Yams.compose(yaml: text), let mapping = root.mapping else { return nil }
+        guard YAMLNesting.firstTooDeep(text) == nil, let root = try? Yams.compose(yaml: text), let mapping = root.mapping else { return nil }
         guard let node = mapping["plugins"] else { return [] }
         return parsePlugins(node, path: path)
     }
