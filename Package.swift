@@ -65,6 +65,9 @@ let package = Package(
         .systemLibrary(name: "CLibUSB", path: "Modules/Passthrough/CLibUSB", pkgConfig: "libusb-1.0",
                        providers: [.apt(["libusb-1.0-0-dev"])]),
         .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
+        // User-mode networking for virtio-net (docs/dev-guest.md): libslirp behind a thin system-library target.
+        .systemLibrary(name: "CSlirp", path: "Modules/UserNet/CSlirp", providers: [.apt(["libslirp-dev"])]),
+        .target(name: "UserNet", dependencies: ["CSlirp", "Virtio"], path: "Modules/UserNet/Swift"),
         .target(name: "Machine",
                 dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough",
                                .product(name: "Yams", package: "Yams")],
@@ -81,6 +84,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHartState", "Memory", "IRQ"], path: "Tests/CPUTests"),
         .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
+        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "UserNet", "PCI", "IRQ", "Memory"], path: "Tests/VirtioTests"),
         .testTarget(name: "USBTests", dependencies: ["USB", "Passthrough", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
