@@ -47,7 +47,7 @@ let package = Package(
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", path: "Modules/QPP"),
         .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU"], path: "Modules/PluginHost"),
-        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
+        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", exclude: ["linux"], publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
                 cSettings: pluginSDK),
