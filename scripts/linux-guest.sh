@@ -30,6 +30,8 @@ FRAGMENT="$DEV/dev.fragment"
 BB_FRAGMENT="$DEV/busybox.fragment"
 INIT="$DEV/init"
 DHCP_SCRIPT="$DEV/udhcpc.script"
+INITTAB="$DEV/inittab"
+PROFILE="$DEV/profile"
 PACKAGE=linux-source-6.12
 TARBALL=/usr/src/linux-source-6.12.tar.xz
 CROSS=riscv64-linux-gnu-
@@ -51,7 +53,7 @@ for tool in "${CROSS}gcc" make bc bison flex cc flock sha256sum apt-get dpkg-sou
 done
 [ -f "$TARBALL" ] || die "$TARBALL not found (apt-get install $PACKAGE)"
 VERSION=$(dpkg-query -W -f='${Version}' "$PACKAGE" 2>/dev/null) || die "$PACKAGE is not installed"
-for input in "$BASE_FRAGMENT" "$FRAGMENT" "$BB_FRAGMENT" "$INIT" "$DHCP_SCRIPT" "$SCRIPT"; do
+for input in "$BASE_FRAGMENT" "$FRAGMENT" "$BB_FRAGMENT" "$INIT" "$DHCP_SCRIPT" "$INITTAB" "$PROFILE" "$SCRIPT"; do
     [ -f "$input" ] || die "$input not found"
 done
 GCC_VERSION=$("${CROSS}gcc" --version | head -n 1)
@@ -86,8 +88,11 @@ if [ ! -f "$BB/source-version" ]; then
 fi
 BB_VERSION=$(cat "$BB/source-version")
 
-KHASH=$( { cat "$BASE_FRAGMENT" "$FRAGMENT" "$SCRIPT"; echo "$VERSION"; echo "$GCC_VERSION"; } | sha256sum | cut -c1-16)
-HASH=$( { echo "$KHASH"; cat "$BB_FRAGMENT" "$INIT" "$DHCP_SCRIPT"; echo "$BB_VERSION"; } | sha256sum | cut -c1-16)
+# The kernel's key leaves this script out (an edit to the initramfs steps must not cost a kernel
+# build); KERNEL_RECIPE stands for the kernel steps below: change it when they change.
+KERNEL_RECIPE=1
+KHASH=$( { cat "$BASE_FRAGMENT" "$FRAGMENT"; echo "$KERNEL_RECIPE"; echo "$VERSION"; echo "$GCC_VERSION"; } | sha256sum | cut -c1-16)
+HASH=$( { echo "$KHASH"; cat "$SCRIPT" "$BB_FRAGMENT" "$INIT" "$DHCP_SCRIPT" "$INITTAB" "$PROFILE"; echo "$BB_VERSION"; } | sha256sum | cut -c1-16)
 KOUT="$CACHE/dev-kernel-$KHASH"
 OUT="$CACHE/dev-$HASH"
 
@@ -158,7 +163,8 @@ start=$(date +%s)
 BBOBJ="$CACHE/busybox/obj-$HASH"
 if [ ! -x "$BBOBJ/busybox" ]; then
     log "configuring busybox $BB_VERSION (Debian's static configuration + busybox.fragment)"
-    rm -rf "$BBOBJ"
+    # Only the newest configuration's objects are kept.
+    rm -rf "$CACHE/busybox"/obj-*
     mkdir -p "$BBOBJ"
     cp "$BB/src/debian/config/pkg/static" "$BBOBJ/.config"
     # A fragment line replaces the configuration's line for the same option.
@@ -190,6 +196,8 @@ cc -O2 -o "$OUT.tmp/gen_init_cpio" "$SRC/usr/gen_init_cpio.c"
     echo "file /bin/busybox $BBOBJ/busybox 0755 0 0"
     echo "file /init $INIT 0755 0 0"
     echo "file /etc/udhcpc.script $DHCP_SCRIPT 0755 0 0"
+    echo "file /etc/inittab $INITTAB 0644 0 0"
+    echo "file /etc/profile $PROFILE 0644 0 0"
     # One link per applet, where busybox installs it (busybox.links lists /bin/sh, /sbin/insmod...).
     sed 's|^/||' "$BBOBJ/busybox.links"
 } > "$OUT.tmp/initramfs.list.in"
