@@ -114,9 +114,12 @@ final class DevGuestShell {
                                       "--serial", "stdio", "--timeout", "\(Int(timeout))"] + extra)
     }
 
-    /// Waits for init's "ready" line (the shell starts right after it).
+    /// Waits for init's "ready" line (the shell starts right after it), then turns off the
+    /// terminal's echo and the prompt, so what comes back is only the commands' output (busybox's
+    /// line editing steps aside when echo is off, and a long echoed line would be wrapped).
     func waitForShell(timeout: TimeInterval = 300) -> Bool {
         guard console.waitFor("dev-guest: ready", timeout: timeout) != nil else { return false }
+        console.type("stty -echo; PS1=''\n")
         return run("true", timeout: 60).status == 0
     }
 
@@ -132,10 +135,10 @@ final class DevGuestShell {
             return ("", -1)
         }
         let status = Int32(end.dropLast(2).trimmingCharacters(in: .whitespaces)) ?? -1
-        // Drop the echoed command line (up to the first newline after it) and the marker.
+        // Without echo and prompt, everything before the marker is the command's output (the
+        // first command may still show the line that turned echo off).
         var body = String(text.dropLast(marker.count))
         if let echo = body.range(of: "$?@@") { body = String(body[echo.upperBound...]) }
-        if let newline = body.firstIndex(where: \.isNewline) { body = String(body[body.index(after: newline)...]) }
         return (body.trimmingCharacters(in: .whitespacesAndNewlines), status)
     }
 }

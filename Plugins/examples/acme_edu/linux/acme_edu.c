@@ -178,7 +178,9 @@ static ssize_t dma_selftest_show(struct device *dev, struct device_attribute *at
 	mutex_unlock(&edu->lock);
 	if (ret)
 		return sysfs_emit(buf, "error %d\n", ret);
-	return sysfs_emit(buf, bad ? "mismatch %zu\n" : "ok %d\n", bad ? bad : (size_t)EDU_BUFFER_SIZE);
+	if (bad)
+		return sysfs_emit(buf, "mismatch %zu\n", bad);
+	return sysfs_emit(buf, "ok %d\n", EDU_BUFFER_SIZE);
 }
 static DEVICE_ATTR_RO(dma_selftest);
 
@@ -355,7 +357,7 @@ static struct pci_driver acme_edu_driver = {
 	.id_table = acme_edu_ids,
 	.probe = acme_edu_probe,
 	.remove = acme_edu_remove,
-	.driver.dev_groups = acme_edu_groups,
+	.dev_groups = acme_edu_groups,
 };
 module_pci_driver(acme_edu_driver);
 
