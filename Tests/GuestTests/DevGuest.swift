@@ -114,31 +114,29 @@ final class DevGuestShell {
                                       "--serial", "stdio", "--timeout", "\(Int(timeout))"] + extra)
     }
 
-    /// Waits for init's "ready" line (the shell starts right after it), then turns off the
-    /// terminal's echo and the prompt, so what comes back is only the commands' output (busybox's
-    /// line editing steps aside when echo is off, and a long echoed line would be wrapped).
+    /// Waits for init's "ready" line (the shell starts right after it) and for the shell to
+    /// answer.
     func waitForShell(timeout: TimeInterval = 300) -> Bool {
         guard console.waitFor("dev-guest: ready", timeout: timeout) != nil else { return false }
-        console.type("stty -echo; PS1=''\n")
         return run("true", timeout: 60).status == 0
     }
 
-    /// Runs `command` in the guest's shell; its output (the lines between the echoed command
-    /// and the marker) and its exit status, or status -1 after `timeout` seconds.
+    /// Runs `command` in the guest's shell; its output and exit status, or status -1 after
+    /// `timeout` seconds. The command is framed by two markers the shell prints: the console
+    /// echoes the typed line (wrapped, with editing sequences) but there the markers are quoted
+    /// (`@@"S"1@@`), so only the shell's own output matches `@@S1@@` and `@@1@@STATUS@@`.
+    /// (Turning echo off is no way out: busybox's shell then reads with fgets, and the SIGCHLD
+    /// of a finished background job makes that look like end of input.)
     func run(_ command: String, timeout: TimeInterval = 120) -> (output: String, status: Int32) {
         counter += 1
-        let marker = "@@\(counter)@@"
-        // The typed line reads @@"N"@@$?@@ (the console echoes it); only the shell's output has
-        // @@N@@ followed by the status.
-        console.type("\(command); echo @@\"\(counter)\"@@$?@@\n")
-        guard let text = console.waitFor(marker, timeout: timeout), let end = console.waitFor("@@", timeout: 10) else {
+        let start = "@@S\(counter)@@"
+        let end = "@@\(counter)@@"
+        console.type("echo @@\"S\"\(counter)@@; \(command); echo @@\"\(counter)\"@@$?@@\n")
+        guard console.waitFor(start, timeout: timeout) != nil, let text = console.waitFor(end, timeout: timeout),
+              let tail = console.waitFor("@@", timeout: 10) else {
             return ("", -1)
         }
-        let status = Int32(end.dropLast(2).trimmingCharacters(in: .whitespaces)) ?? -1
-        // Without echo and prompt, everything before the marker is the command's output (the
-        // first command may still show the line that turned echo off).
-        var body = String(text.dropLast(marker.count))
-        if let echo = body.range(of: "$?@@") { body = String(body[echo.upperBound...]) }
-        return (body.trimmingCharacters(in: .whitespacesAndNewlines), status)
+        let status = Int32(tail.dropLast(2).trimmingCharacters(in: .whitespaces)) ?? -1
+        return (String(text.dropLast(end.count)).trimmingCharacters(in: .whitespacesAndNewlines), status)
     }
 }
