@@ -36,10 +36,12 @@ let package = Package(
                 swiftSettings: hotPathFlags),
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
         .target(name: "PCI", dependencies: ["Memory", "IRQ"], path: "Modules/PCI"),
-        .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ"], path: "Modules/Virtio"),
-        // USB: the device model, the xHCI controller (a PCI function) and built-in devices; the
-        // mass-storage device reuses Virtio's DiskImage.
-        .target(name: "USB", dependencies: ["PCI", "Memory", "IRQ", "Virtio"], path: "Modules/USB"),
+        // Storage: backing files of block devices (raw disk images), shared by virtio-blk and USB
+        // mass storage.
+        .target(name: "Storage", path: "Modules/Storage"),
+        .target(name: "Virtio", dependencies: ["PCI", "Memory", "IRQ", "Storage"], path: "Modules/Virtio"),
+        // USB: the device model, the xHCI controller (a PCI function) and built-in devices.
+        .target(name: "USB", dependencies: ["PCI", "Memory", "IRQ", "Storage"], path: "Modules/USB"),
         .systemLibrary(name: "CLibFDT", path: "Modules/DeviceTree/CLibFDT"),
         .target(name: "DeviceTree", dependencies: ["CLibFDT"], path: "Modules/DeviceTree/Swift"),
         // Plugins (docs/plugins.md): the C SDK as a module, QPP between plugins, the host that
@@ -69,30 +71,33 @@ let package = Package(
         .systemLibrary(name: "CSlirp", path: "Modules/UserNet/CSlirp", providers: [.apt(["libslirp-dev"])]),
         .target(name: "UserNet", dependencies: ["CSlirp", "Virtio"], path: "Modules/UserNet/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "DeviceTree", "PluginHost", "Passthrough",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "UserNet", "USB", "Storage", "DeviceTree", "PluginHost", "Passthrough",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // The top-level Boards/ folder is copied next to the binary, so the bundled
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
+        // What several test targets share: the recording interrupt controller.
+        .target(name: "TestSupport", dependencies: ["IRQ"], path: "Tests/Support"),
         .testTarget(name: "MemoryTests", dependencies: ["Memory"], path: "Tests/MemoryTests"),
         .testTarget(name: "IRQTests", dependencies: ["IRQ", "Memory"], path: "Tests/IRQTests"),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHartState", "Memory", "IRQ"], path: "Tests/CPUTests"),
-        .testTarget(name: "DevicesTests", dependencies: ["Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
-        .testTarget(name: "PCITests", dependencies: ["PCI", "Virtio", "IRQ", "Memory"], path: "Tests/PCITests"),
-        .testTarget(name: "VirtioTests", dependencies: ["Virtio", "UserNet", "PCI", "IRQ", "Memory"], path: "Tests/VirtioTests"),
-        .testTarget(name: "USBTests", dependencies: ["USB", "Passthrough", "PCI", "Virtio", "IRQ", "Memory"], path: "Tests/USBTests"),
+        .testTarget(name: "DevicesTests", dependencies: ["TestSupport", "Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
+        .testTarget(name: "PCITests", dependencies: ["TestSupport", "PCI", "Virtio", "Storage", "IRQ", "Memory"], path: "Tests/PCITests"),
+        .testTarget(name: "VirtioTests", dependencies: ["TestSupport", "Virtio", "UserNet", "PCI", "IRQ", "Memory"], path: "Tests/VirtioTests"),
+        .testTarget(name: "USBTests", dependencies: ["TestSupport", "USB", "Passthrough", "PCI", "Storage", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
+        .testTarget(name: "PluginHostTests", dependencies: ["TestSupport", "PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",
                     exclude: ["Recordings"]),
-        .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree"], path: "Tests/MachineTests"),
+        .testTarget(name: "MachineTests", dependencies: ["Machine", "DeviceTree", "Devices", "IRQ", "Memory"], path: "Tests/MachineTests"),
         // Guest-level tests (ISA suite, differential runs against QEMU, firmware and Linux boots):
         // they drive the release `backplane` binary ($BACKPLANE; scripts/test.sh builds it) and
         // Debian's cross toolchains, and link no module.

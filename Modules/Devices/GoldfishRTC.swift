@@ -140,3 +140,20 @@ public final class GoldfishRTC: MMIODevice {
         irq?.set(level)
     }
 }
+
+/// The machine polls the alarm, sleeps no longer than it, and resets the device.
+extension GoldfishRTC: DeviceLifecycle {
+    /// As QEMU's `goldfish_rtc_reset`: the time back to the host's wall clock (a guest-set
+    /// offset is dropped), no alarm armed, interrupt disabled and not pending, the line low.
+    public func reset() {
+        offset = 0
+        latchedTimeHigh = 0
+        alarm = 0
+        alarmArmed = false
+        interruptEnabled = false
+        interruptPending = false
+        updateInterrupt()
+    }
+
+    public func nanosecondsUntilNextEvent() -> UInt64? { nanosecondsUntilAlarm() }
+}

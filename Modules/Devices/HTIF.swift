@@ -138,6 +138,17 @@ public final class HTIF {
         answerPendingRead()
     }
 
+    /// Back to the state before the program ran (a machine reset): no command in `tohost`, no
+    /// answer in `fromhost`, no console read waiting. With the `.memory` placement the
+    /// mailboxes are in RAM, which the reboot rewrites from the loaded image.
+    public func reset() {
+        tohost = 0
+        fromhostRegister = 0
+        lowHalfAccepted = false
+        pendingRead = false
+        lastUnsupported = nil
+    }
+
     /// Current `fromhost` (read from guest RAM with the `.memory` placement; 0 if absent).
     public var fromhost: UInt64 {
         guard placement == .memory else { return fromhostRegister }

@@ -353,3 +353,28 @@ public final class UART16550: MMIODevice {
         irq?.set(level)
     }
 }
+
+/// The machine polls the UART for console input and the character timeout, and resets it.
+extension UART16550: DeviceLifecycle {
+    /// The master reset (16550D datasheet Table 9, "UART Reset Configuration"): IER, FCR, LCR,
+    /// MCR and the scratch register zero (MCR keeps OUT2 set, as QEMU's `serial_reset`), IIR
+    /// "no interrupt", LSR transmitter empty, FIFOs and every interrupt latch cleared, the divisor
+    /// at QEMU's reset value; the interrupt output goes low. Bytes still waiting in the host
+    /// backend are not the UART's and stay there.
+    public func reset() {
+        receiveHead = 0
+        receiveCount = 0
+        interruptEnable = 0
+        fifoControl = 0
+        lineControl = 0
+        modemControl = ModemControl.reset
+        lineStatus = LineStatus.transmitHoldingEmpty | LineStatus.transmitterEmpty
+        modemStatus = ModemStatus.connected
+        scratch = 0
+        divisor = 0x0c
+        transmitterInterruptPending = false
+        timeoutPending = false
+        receivedSinceLastPoll = false
+        updateInterrupt()
+    }
+}

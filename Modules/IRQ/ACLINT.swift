@@ -176,3 +176,39 @@ public final class CLINT: MMIODevice {
     /// See `ACLINTMTimer.updateTimers()`.
     public func updateTimers() { timer.updateTimers() }
 }
+
+extension ACLINTMSWI {
+    /// Every `msip` cleared (ACLINT 1.0 §3.2: the MSIP bits reset to zero), MSIP lowered.
+    public func reset() {
+        for hart in harts.indices where msip[hart] {
+            msip[hart] = false
+            harts[hart].setInterruptPending(bit: InterruptBit.machineSoftware, false)
+        }
+    }
+}
+
+extension ACLINTMTimer {
+    /// `mtime` cleared to zero (ACLINT 1.0 §2.1: "On MTIMER device reset, the MTIME register is
+    /// cleared to zero"; QEMU `riscv_aclint_mtimer_reset_enter`) and every `mtimecmp` back to all
+    /// ones (the spec leaves it unknown; see `timeCompare`), so no timer interrupt is pending.
+    public func reset() {
+        timebase.set(0)
+        for hart in harts.indices { timeCompare[hart] = .max }
+        updateTimers()
+    }
+}
+
+/// The machine re-evaluates MTIP between slices and sleeps no longer than the next `mtimecmp`;
+/// a machine reset resets both halves.
+extension CLINT: DeviceLifecycle {
+    public func reset() {
+        software.reset()
+        timer.reset()
+    }
+
+    public func poll() { updateTimers() }
+
+    public func nanosecondsUntilNextEvent() -> UInt64? {
+        nextDeadline().map { timer.timebase.nanoseconds(until: $0) }
+    }
+}

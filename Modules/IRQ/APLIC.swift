@@ -646,3 +646,35 @@ public final class APLIC: InterruptController, MMIODevice {
         source >= 1 && source <= sourceCount && bit(pending, source)
     }
 }
+
+/// A machine reset (AIA 1.0 §4.5: every writable register resets to zero unless its section
+/// says otherwise; §4.5.1 `domaincfg` IE = 0; §4.5.2 every source inactive; §4.5.16 `target`
+/// back to hart 0 priority 1 in direct mode; §4.8.1 IDCs with delivery off, no forced interrupt,
+/// threshold 0). The wires into the root keep their levels; the domain tree is the board's.
+extension APLIC: DeviceLifecycle {
+    public func reset() {
+        interruptsEnabled = false
+        for index in sourceConfiguration.indices {
+            sourceConfiguration[index] = 0
+            target[index] = deliveryMode == .direct ? 1 : 0
+        }
+        for word in 0..<words {
+            pending[word] = 0
+            enabled[word] = 0
+        }
+        machineMSIAddress = 0
+        machineMSIAddressHigh = 0
+        supervisorMSIAddress = 0
+        supervisorMSIAddressHigh = 0
+        lastGeneratedMSI = 0
+        for index in idelivery.indices {
+            idelivery[index] = false
+            iforce[index] = false
+            ithreshold[index] = 0
+            if output[index] {
+                output[index] = false
+                harts[index].setInterruptPending(bit: level.externalInterruptBit, false)
+            }
+        }
+    }
+}

@@ -43,3 +43,10 @@ public final class IMSIC: MMIODevice {
         }
     }
 }
+
+/// A machine reset resets every interrupt file of the level (`IMSICFile.reset()`).
+extension IMSIC: DeviceLifecycle {
+    public func reset() {
+        for file in files { file.reset() }
+    }
+}

@@ -165,6 +165,19 @@ public final class IMSICFile {
         return true
     }
 
+    /// Back to its reset state (AIA 1.0 §3.8: `eidelivery` and `eithreshold` reset to zero, as do
+    /// the `eip*` and `eie*` arrays; QEMU `riscv_imsic_reset`): no identity pending or enabled,
+    /// the hart's pin lowered.
+    public func reset() {
+        for index in pending.indices {
+            pending[index] = 0
+            enabled[index] = 0
+        }
+        deliveryEnabled = false
+        threshold = 0
+        updateOutput()
+    }
+
     /// Whether the file currently interrupts its hart.
     public var isAsserted: Bool { output }
 

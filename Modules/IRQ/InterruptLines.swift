@@ -21,7 +21,6 @@ public struct IRQLine {
     /// Asserts (`true`) or deasserts the line.
     @inline(__always) public func set(_ level: Bool) { controller.setLevel(source: source, level: level) }
     public func raise() { set(true) }
-    public func lower() { set(false) }
 }
 
 /// Interrupt bit numbers in mip/mie (RISC-V privileged spec §3.1.9).

@@ -269,3 +269,20 @@ public final class PLIC: InterruptController, MMIODevice {
         return mask
     }
 }
+
+/// A machine reset (PLIC spec 1.0.0 §4, "reset values"; QEMU `sifive_plic_reset`): priorities,
+/// enables and thresholds zero, no claim in progress. The input wires keep their levels (their
+/// devices drive them), so a source whose line is still high is pending again at once, as a
+/// gateway that comes out of reset sees it.
+extension PLIC: DeviceLifecycle {
+    public func reset() {
+        for index in priority.indices { priority[index] = 0 }
+        for index in enable.indices { enable[index] = 0 }
+        for index in threshold.indices { threshold[index] = 0 }
+        for word in 0..<words {
+            claimed[word] = 0
+            pending[word] = level[word]
+        }
+        updateOutputs()
+    }
+}

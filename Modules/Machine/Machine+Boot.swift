@@ -52,7 +52,7 @@ extension Machine {
     /// (below 3 GiB), 2 MiB aligned.
     @discardableResult
     public func boot(_ configuration: BootConfiguration) throws -> BootLayout {
-        guard let ram = board.memory.first else { throw MachineError("\(board.sourcePath): the board has no RAM") }
+        guard let ram = board.memory.first else { throw MachineError(file: board.sourcePath, reason: "the board has no RAM") }
         let ramEnd = ram.base + ram.size
         var layout = BootLayout()
         var programSymbols: [String: UInt64] = [:]
@@ -111,21 +111,13 @@ extension Machine {
         layout.deviceTreeAddress = (top - UInt64(deviceTree.count)) & ~(2 * Machine.megabyte - 1)
         try write(deviceTree, at: layout.deviceTreeAddress, path: configuration.dtb ?? "device tree", name: "dtb", into: &layout)
 
-        try attachHTIF(symbols: programSymbols)
+        try bootDevices(symbols: programSymbols)
         bootLayout = layout
         resetHarts()
         return layout
     }
 
-    /// Rewrites the loaded images and restarts every hart (a guest-requested reset).
-    func reboot() {
-        for image in bootLayout.images { _ = space.dma.write(image.address, bytes: image.bytes) }
-        resetPCI()
-        plugins?.resetPlatformDevices()
-        resetHarts()
-    }
-
-    private func resetHarts() {
+    func resetHarts() {
         for hart in harts {
             hart.reset(pc: bootLayout.entry, a0: hart.state.pointee.hartid, a1: bootLayout.deviceTreeAddress)
         }
@@ -133,10 +125,10 @@ extension Machine {
 
     private func write(_ bytes: [UInt8], at address: UInt64, path: String, name: String, into layout: inout BootLayout) throws {
         for other in layout.images where address < other.address + UInt64(other.bytes.count) && other.address < address + UInt64(bytes.count) {
-            throw MachineError("\(path): \(name) \(formatRange(address, UInt64(bytes.count))) overlaps the \(other.name) \(formatRange(other.address, UInt64(other.bytes.count)))")
+            throw MachineError(file: path, reason: "\(name) \(formatRange(address, UInt64(bytes.count))) overlaps the \(other.name) \(formatRange(other.address, UInt64(other.bytes.count)))")
         }
         if case .failure = space.dma.write(address, bytes: bytes) {
-            throw MachineError("\(path): \(name) \(formatRange(address, UInt64(bytes.count))) does not fit in RAM")
+            throw MachineError(file: path, reason: "\(name) \(formatRange(address, UInt64(bytes.count))) does not fit in RAM")
         }
         layout.images.append(.init(name: name, address: address, bytes: bytes))
     }

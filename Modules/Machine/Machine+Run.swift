@@ -53,33 +53,4 @@ extension Machine {
             if !anyRunning { sleepUntilNextEvent(deadline: deadline) }
         }
     }
-
-    private func pollDevices() {
-        for clint in clints { clint.updateTimers() }
-        for uart in uarts { uart.poll() }
-        for rtc in rtcs { rtc.poll() }
-        htif?.poll()
-        plugins?.timers.fireDue()
-        for xhci in xhciPollList { xhci.poll() }
-    }
-
-    /// Every hart is in WFI: sleep until the next timer deadline (or briefly, to poll input).
-    private func sleepUntilNextEvent(deadline: UInt64?) {
-        var nanoseconds = Machine.longestIdleNanoseconds
-        for clint in clints {
-            if let next = clint.nextDeadline() { nanoseconds = min(nanoseconds, timebase.nanoseconds(until: next)) }
-        }
-        for rtc in rtcs {
-            if let alarm = rtc.nanosecondsUntilAlarm() { nanoseconds = min(nanoseconds, alarm) }
-        }
-        // Plugin timers count virtual ns of the same timebase.
-        if let next = plugins?.timers.nanosecondsUntilNext() { nanoseconds = min(nanoseconds, next) }
-        if let deadline {
-            let now = DispatchTime.now().uptimeNanoseconds
-            nanoseconds = min(nanoseconds, deadline > now ? deadline - now : 0)
-        }
-        guard nanoseconds > 0 else { return }
-        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        nanosleep(&request, nil)
-    }
 }

@@ -16,6 +16,10 @@ public final class AddressSpace {
     private var lastHit: MemoryRegion?
     /// Receives writes to code pages (set by the CPU).
     public weak var codeWriteObserver: (any CodeWriteObserver)?
+    /// How many RAM regions have been unmapped: harts may hold TLB entries for them, so whoever
+    /// runs the harts flushes their translations when this changes (the machine does, between
+    /// slices).
+    public private(set) var ramUnmaps: UInt64 = 0
 
     public init() {}
 
@@ -25,6 +29,13 @@ public final class AddressSpace {
     @discardableResult
     public func mapRAM(name: String, base: UInt64, size: UInt64) throws -> MemoryRegion {
         try insert(MemoryRegion(name: name, base: base, size: size, kind: .ram, device: nil))
+    }
+
+    /// Maps host memory that `owner` keeps (`size` bytes at `storage`, such as a RAM-backed PCI
+    /// BAR) as RAM, so harts enter its pages in their TLBs. The region keeps `owner` alive.
+    @discardableResult
+    public func mapRAM(name: String, base: UInt64, size: UInt64, storage: UnsafeMutableRawPointer, owner: AnyObject) throws -> MemoryRegion {
+        try insert(MemoryRegion(name: name, base: base, size: size, borrowing: storage, owner: owner))
     }
 
     /// Maps read-only memory holding `contents` (zero-padded to `size`).
@@ -46,6 +57,7 @@ public final class AddressSpace {
     /// Removes a region (a PCI BAR being moved or disabled). Hart TLBs hold only RAM pages, so
     /// unmapping MMIO needs no TLB flush; unmapping RAM does, and is the caller's business.
     public func unmap(_ region: MemoryRegion) {
+        if region.kind == .ram { ramUnmaps &+= 1 }
         regions.removeAll { $0 === region }
         if lastHit === region { lastHit = nil }
     }
@@ -85,18 +97,6 @@ public final class AddressSpace {
               address &- region.base &+ length <= region.size else { return nil }
         if forWrite && region.kind != .ram { return nil }
         return host + Int(address &- region.base)
-    }
-
-    /// The guest physical address whose RAM or ROM byte lives at `host`, or nil if no region's
-    /// host memory contains it. The JIT and the decoded-block cache key code by host address and
-    /// use this to get back to the guest page (e.g. to mark it as holding code).
-    public func guestAddress(ofHost host: UnsafeRawPointer) -> UInt64? {
-        for region in regions {
-            guard let base = region.host else { continue }
-            let offset = host - UnsafeRawPointer(base)
-            if offset >= 0 && UInt64(offset) < region.size { return region.base &+ UInt64(offset) }
-        }
-        return nil
     }
 
     // MARK: Slow-path access (CPU TLB misses, MMIO, devices)

@@ -17,8 +17,6 @@ public struct AccessSizes: OptionSet, Sendable, CustomStringConvertible {
 
     /// The smallest implemented width in bytes, or nil for an empty set.
     public var smallest: Int? { rawValue == 0 ? nil : 1 << rawValue.trailingZeroBitCount }
-    /// The largest implemented width in bytes, or nil for an empty set.
-    public var largest: Int? { rawValue == 0 ? nil : 1 << (7 - rawValue.leadingZeroBitCount) }
 
     public var description: String {
         [(1, "1"), (2, "2"), (4, "4"), (8, "8")].filter { contains(size: $0.0) }.map(\.1).joined(separator: ",")

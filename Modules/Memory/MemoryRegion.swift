@@ -26,6 +26,10 @@ public final class MemoryRegion {
     /// One byte per 4 KiB page of a RAM region: non-zero while the page holds translated or
     /// pre-decoded code, so writes to it can be detected (self-modifying code).
     let codePages: UnsafeMutablePointer<UInt8>?
+    /// Whether `host` was mapped here (and is unmapped with the region) or belongs to `owner`.
+    private let ownsHost: Bool
+    /// Keeps borrowed host memory alive while the region exists (a PCI function's RAM BAR).
+    private let owner: AnyObject?
 
     public var end: UInt64 { base &+ size }
 
@@ -36,6 +40,8 @@ public final class MemoryRegion {
         self.kind = kind
         self.device = device
         self.implementedSizes = device?.implementedSizes ?? .all
+        ownsHost = kind != .mmio
+        owner = nil
         if kind == .mmio {
             host = nil
             codePages = nil
@@ -53,8 +59,24 @@ public final class MemoryRegion {
         }
     }
 
+    /// RAM whose host memory `storage` (`size` bytes) belongs to `owner`.
+    init(name: String, base: UInt64, size: UInt64, borrowing storage: UnsafeMutableRawPointer, owner: AnyObject) {
+        self.name = name
+        self.base = base
+        self.size = size
+        kind = .ram
+        device = nil
+        implementedSizes = .all
+        host = storage
+        ownsHost = false
+        self.owner = owner
+        let pages = Int((size + 4095) >> 12)
+        codePages = .allocate(capacity: pages)
+        codePages!.initialize(repeating: 0, count: pages)
+    }
+
     deinit {
-        if let host { munmap(host, Int(size)) }
+        if ownsHost, let host { munmap(host, Int(size)) }
         codePages?.deallocate()
     }
 

@@ -57,8 +57,13 @@ public final class EduFunction: PCIFunction {
     public static let dmaBufferSize = 4096
 
     /// BAR 0: registers and DMA buffer; BAR 1: MSI-X table (0x0) and PBA (0x800).
+    ///
+    /// BAR 0 takes every width: the DMA buffer is byte memory, so a byte store must reach the
+    /// one byte (declared `.word` the bus would widen it with zeros over its neighbours). The
+    /// registers serve 4- and 8-byte accesses only, as QEMU's edu (`edu_mmio_ops.valid`: 4...8);
+    /// narrower ones read 0 and are ignored.
     public static let bars: [PCIBAR] = [
-        .memory32(size: 1 << 20, accessSizes: [.word, .doubleword]),
+        .memory32(size: 1 << 20, accessSizes: .all),
         .memory32(size: 0x1000, accessSizes: [.word, .doubleword]),
     ]
 
@@ -102,6 +107,7 @@ public final class EduFunction: PCIFunction {
         if let index = bufferIndex(offset, size) {
             return (0..<size).reduce(0) { $0 | UInt64(buffer[index + $1]) << UInt64(8 * $1) }
         }
+        guard size >= 4 else { return 0 }
         switch offset {
         case Register.identification: return 0x0100_00ed
         case Register.liveness: return UInt64(~liveness)
@@ -123,6 +129,7 @@ public final class EduFunction: PCIFunction {
             for byte in 0..<size { buffer[index + byte] = UInt8(truncatingIfNeeded: value >> UInt64(8 * byte)) }
             return
         }
+        guard size >= 4 else { return }
         let word = UInt32(truncatingIfNeeded: value)
         switch offset {
         case Register.liveness: liveness = word

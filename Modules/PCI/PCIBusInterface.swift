@@ -133,9 +133,6 @@ public final class PCIBusInterface {
         updateINTx()
     }
 
-    /// Whether the function's INTx is asserted (before Interrupt Disable).
-    public var intxAsserted: Bool { intxLevel }
-
     /// Re-evaluates the INTx output after the command register changed.
     public func commandChanged() { updateINTx() }
 

@@ -20,10 +20,16 @@ public protocol PCIFunction: AnyObject {
     /// A conventional reset: the bus has already restored the configuration registers; the
     /// function returns its internal state to power-on.
     func reset()
+    /// Host memory behind BAR `bar` when the BAR is plain memory (the BAR's size in bytes, alive
+    /// as long as the function): the bus maps it as RAM, so guest accesses go straight to it and
+    /// into the harts' TLBs instead of through `readBAR`/`writeBAR`. Nil (the default) for a BAR
+    /// of registers.
+    func memoryBacking(bar: Int) -> UnsafeMutableRawPointer?
 }
 
 extension PCIFunction {
     public func readConfig(offset: Int, size: Int) -> UInt32 { config.read(offset: offset, size: size) }
     public func configWritten(offset: Int, size: Int) {}
     public func reset() {}
+    public func memoryBacking(bar: Int) -> UnsafeMutableRawPointer? { nil }
 }

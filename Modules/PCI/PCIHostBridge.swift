@@ -193,11 +193,15 @@ public final class PCIHostBridge: MMIODevice {
                 slot.regions[index] = nil
             }
             guard let target else { continue }
-            let window = PCIBARWindow(function: slot.function, bar: index, sizes: bar.accessSizes)
+            let regionName = "\(name) \(slot.bus.address) BAR\(index)"
             // Two BARs programmed over each other (or over another device) cannot both decode;
             // the later one stays unmapped, as the overlap is the guest's mistake.
-            slot.regions[index] = try? space.mapMMIO(name: "\(name) \(slot.bus.address) BAR\(index)",
-                                                    base: target, size: bar.size, device: window)
+            if bar.kind != .io, let storage = slot.function.memoryBacking(bar: index) {
+                slot.regions[index] = try? space.mapRAM(name: regionName, base: target, size: bar.size, storage: storage, owner: slot.function)
+            } else {
+                let window = PCIBARWindow(function: slot.function, bar: index, sizes: bar.accessSizes)
+                slot.regions[index] = try? space.mapMMIO(name: regionName, base: target, size: bar.size, device: window)
+            }
         }
     }
 
@@ -239,3 +243,6 @@ final class HostBridgeFunction: PCIFunction {
     func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64 { 0 }
     func writeBAR(_ bar: Int, offset: UInt64, size: Int, value: UInt64) {}
 }
+
+/// A machine reset resets the bus (`reset()`).
+extension PCIHostBridge: DeviceLifecycle {}

@@ -99,18 +99,18 @@ enum PluginTypeValidation {
 
     static func properties(_ pointer: UnsafePointer<bp_property_spec>?, count: UInt32, type: String) throws(TypeError) -> [PluginProperty] {
         guard count > 0 else { return [] }
-        guard let pointer else { throw TypeError("device type '\(type)': property_count is \(count) but properties is NULL") }
+        guard let pointer else { throw TypeError.invalidDescriptor(type: type, reason: "property_count is \(count) but properties is NULL") }
         var result: [PluginProperty] = []
         for index in 0..<Int(count) {
             let spec = pointer[index]
-            guard let cName = spec.name else { throw TypeError("device type '\(type)': property #\(index) has no name") }
+            guard let cName = spec.name else { throw TypeError.invalidDescriptor(type: type, reason: "property #\(index) has no name") }
             let name = String(cString: cName)
             let kind: PluginProperty.Kind
             switch Int32(spec.kind) {
             case BP_PROPERTY_INTEGER: kind = .integer
             case BP_PROPERTY_STRING: kind = .string
             case BP_PROPERTY_BOOLEAN: kind = .boolean
-            default: throw TypeError("device type '\(type)': property '\(name)' has unknown kind \(spec.kind)")
+            default: throw TypeError.invalidDescriptor(type: type, reason: "property '\(name)' has unknown kind \(spec.kind)")
             }
             result.append(PluginProperty(name: name, kind: kind, defaultValue: spec.default_value.map { String(cString: $0) },
                                          summary: spec.summary.map { String(cString: $0) } ?? ""))
@@ -133,20 +133,20 @@ enum PluginTypeValidation {
             case BP_PCI_BAR_MEM32: kind = .memory32
             case BP_PCI_BAR_MEM64: kind = .memory64
             case BP_PCI_BAR_IO: kind = .io
-            default: throw TypeError("device type '\(name)': BAR \(index) has unknown kind \(spec.kind)")
+            default: throw TypeError.invalidDescriptor(type: name, reason: "BAR \(index) has unknown kind \(spec.kind)")
             }
             let size = spec.size
-            let what = "device type '\(name)': BAR \(index) of 0x\(String(size, radix: 16)) bytes"
-            guard size.nonzeroBitCount == 1 else { throw TypeError("\(what): the size is not a power of two") }
+            let what = "BAR \(index) of 0x\(String(size, radix: 16)) bytes"
+            guard size.nonzeroBitCount == 1 else { throw TypeError.invalidDescriptor(type: name, reason: "\(what): the size is not a power of two") }
             switch kind {
-            case .io where !(4...256).contains(size): throw TypeError("\(what): an I/O BAR takes 4...256 bytes")
-            case .memory32 where size < 16, .memory64 where size < 16: throw TypeError("\(what): a memory BAR takes at least 16 bytes")
-            case .memory32 where size > 1 << 31: throw TypeError("\(what): a 32-bit BAR takes at most 2 GiB")
+            case .io where !(4...256).contains(size): throw TypeError.invalidDescriptor(type: name, reason: "\(what): an I/O BAR takes 4...256 bytes")
+            case .memory32 where size < 16, .memory64 where size < 16: throw TypeError.invalidDescriptor(type: name, reason: "\(what): a memory BAR takes at least 16 bytes")
+            case .memory32 where size > 1 << 31: throw TypeError.invalidDescriptor(type: name, reason: "\(what): a 32-bit BAR takes at most 2 GiB")
             default: break
             }
             if kind == .memory64 {
                 guard index < 5, specs[index + 1].kind == UInt32(BP_PCI_BAR_NONE) else {
-                    throw TypeError("device type '\(name)': 64-bit BAR \(index) needs BAR \(index + 1) left empty")
+                    throw TypeError.invalidDescriptor(type: name, reason: "64-bit BAR \(index) needs BAR \(index + 1) left empty")
                 }
             }
             let sizes = AccessSizes(rawValue: UInt8(truncatingIfNeeded: spec.access_sizes & 0xf))
@@ -161,33 +161,57 @@ enum PluginTypeValidation {
     static func capabilities(of type: bp_pci_device_type, bars: [PCIBAR?], name: String) throws(TypeError) {
         let msi = type.msi_vectors
         if msi != 0, msi.nonzeroBitCount != 1 || msi > 32 {
-            throw TypeError("device type '\(name)': msi_vectors \(msi) is not 0, 1, 2, 4, 8, 16 or 32")
+            throw TypeError.invalidDescriptor(type: name, reason: "msi_vectors \(msi) is not 0, 1, 2, 4, 8, 16 or 32")
         }
         if type.msix_vectors != 0 {
-            guard type.msix_vectors <= 2048 else { throw TypeError("device type '\(name)': msix_vectors \(type.msix_vectors) exceeds 2048") }
+            guard type.msix_vectors <= 2048 else { throw TypeError.invalidDescriptor(type: name, reason: "msix_vectors \(type.msix_vectors) exceeds 2048") }
             let tableBytes = UInt64(type.msix_vectors) * 16
             let pbaBytes = UInt64((type.msix_vectors + 63) / 64) * 8
             for (what, bar, offset, bytes) in [("table", type.msix_table_bar, type.msix_table_offset, tableBytes),
                                                ("PBA", type.msix_pba_bar, type.msix_pba_offset, pbaBytes)] {
                 guard bar < 6, let declared = bars[Int(bar)], declared.kind != .io else {
-                    throw TypeError("device type '\(name)': the MSI-X \(what) is in BAR \(bar), which is not a memory BAR of the type")
+                    throw TypeError.invalidDescriptor(type: name, reason: "the MSI-X \(what) is in BAR \(bar), which is not a memory BAR of the type")
                 }
                 guard offset & 7 == 0, offset <= declared.size, bytes <= declared.size - offset else {
-                    throw TypeError("device type '\(name)': the MSI-X \(what) at 0x\(String(offset, radix: 16)) (0x\(String(bytes, radix: 16)) bytes) is not 8-byte aligned inside BAR \(bar)")
+                    throw TypeError.invalidDescriptor(type: name, reason: "the MSI-X \(what) at 0x\(String(offset, radix: 16)) (0x\(String(bytes, radix: 16)) bytes) is not 8-byte aligned inside BAR \(bar)")
                 }
             }
         }
         let vendor = type.vendor_capability_length
         if vendor != 0, !(4...64).contains(vendor) {
-            throw TypeError("device type '\(name)': vendor_capability_length \(vendor) is not 0 or 4...64")
+            throw TypeError.invalidDescriptor(type: name, reason: "vendor_capability_length \(vendor) is not 0 or 4...64")
         }
         if type.interrupt_pin > 4 {
-            throw TypeError("device type '\(name)': interrupt_pin \(type.interrupt_pin) is not 0...4")
+            throw TypeError.invalidDescriptor(type: name, reason: "interrupt_pin \(type.interrupt_pin) is not 0...4")
         }
     }
 
-    struct TypeError: Error {
-        let message: String
-        init(_ message: String) { self.message = message }
+    /// Why a `register_type` call is refused: each case is one `BP_ERR_*` code (plugin.h).
+    enum TypeError: Error, Equatable, CustomStringConvertible {
+        /// The descriptor has no name.
+        case unnamed(bus: String)
+        /// The name is not `[a-z0-9_.-]+`.
+        case invalidName(String)
+        /// Another type (built-in types are checked when the catalog is made) has the name.
+        case alreadyRegistered(type: String, owner: String)
+        /// A field of the descriptor is out of range or inconsistent with another.
+        case invalidDescriptor(type: String, reason: String)
+
+        /// The C status `register_type` returns.
+        var code: Int32 {
+            switch self {
+            case .alreadyRegistered: return BP_ERR_EXISTS
+            case .unnamed, .invalidName, .invalidDescriptor: return BP_ERR_INVALID
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .unnamed(let bus): return "a \(bus) device type has no name"
+            case .invalidName(let name): return "invalid device type name '\(name)'; use lower-case letters, digits, '_', '.' and '-'"
+            case .alreadyRegistered(let type, let owner): return "device type '\(type)' of plugin '\(owner)' is already registered"
+            case .invalidDescriptor(let type, let reason): return "device type '\(type)': \(reason)"
+            }
+        }
     }
 }

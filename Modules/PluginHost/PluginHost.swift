@@ -125,16 +125,30 @@ public final class PluginHost {
 
     // MARK: Instances
 
+    /// The C signature every bus's `create` callback shares (pci.h, platform.h, usb.h): type
+    /// opaque, the host's device handle, the properties, the instance out-parameter.
+    typealias CreateCallback = @convention(c) (UnsafeMutableRawPointer?, OpaquePointer?, UnsafePointer<bp_args>?,
+                                               UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32
+
+    /// The one way a plugin instance is made, whatever its bus: the host-side wrapper exists
+    /// first (its handle is what `create` receives), then the plugin's `create` runs with the
+    /// properties as C arguments; a non-zero status is `createFailed` naming the device, and
+    /// only an instance that was created is kept for `destroy`.
+    private func instantiate(handle: OpaquePointer, device: String, type: String, opaque: UnsafeMutableRawPointer?,
+                             create: CreateCallback?, properties: [(key: String, value: String)]) throws(PluginError) -> UnsafeMutableRawPointer? {
+        var instance: UnsafeMutableRawPointer?
+        guard let create else { return nil }
+        let status = withCArguments(properties) { args in create(opaque, handle, args, &instance) }
+        if status != 0 { throw .createFailed(device: device, type: type, reason: "create returned \(status)") }
+        return instance
+    }
+
     /// Builds an instance of PCI type `type` on `bus` (call inside `PCIHostBridge.attach`).
     public func createPCIFunction(type: PluginPCIType, device: String, properties: [(key: String, value: String)],
                                   bus: PCIBusInterface) throws(PluginError) -> PluginPCIFunction {
         let function = PluginPCIFunction(bus: bus, name: device, type: type)
-        var instance: UnsafeMutableRawPointer?
-        if let create = type.raw.create {
-            let status = withCArguments(properties) { args in create(type.raw.type_opaque, function.handle, args, &instance) }
-            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
-        }
-        function.instance = instance
+        function.instance = try instantiate(handle: function.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
+                                            create: type.raw.create, properties: properties)
         pciFunctions.append(function)
         return function
     }
@@ -143,12 +157,8 @@ public final class PluginHost {
     public func createPlatformDevice(type: PluginPlatformType, device: String, properties: [(key: String, value: String)],
                                      base: UInt64, size: UInt64, irqs: [IRQLine]) throws(PluginError) -> PluginPlatformDevice {
         let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs)
-        var instance: UnsafeMutableRawPointer?
-        if let create = type.raw.create {
-            let status = withCArguments(properties) { args in create(type.raw.type_opaque, platform.handle, args, &instance) }
-            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
-        }
-        platform.instance = instance
+        platform.instance = try instantiate(handle: platform.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
+                                            create: type.raw.create, properties: properties)
         platformDevices.append(platform)
         return platform
     }
@@ -157,20 +167,10 @@ public final class PluginHost {
     /// (`XHCIController.attach`) and reports the chosen speed with `attached(at:)`.
     public func createUSBDevice(type: PluginUSBType, device: String, properties: [(key: String, value: String)]) throws(PluginError) -> PluginUSBDevice {
         let usb = PluginUSBDevice(name: device, type: type)
-        var instance: UnsafeMutableRawPointer?
-        if let create = type.raw.create {
-            let status = withCArguments(properties) { args in create(type.raw.type_opaque, usb.handle, args, &instance) }
-            if status != 0 { throw .createFailed(device: device, type: type.name, reason: "create returned \(status)") }
-        }
-        usb.instance = instance
+        usb.instance = try instantiate(handle: usb.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
+                                       create: type.raw.create, properties: properties)
         usbDevices.append(usb)
         return usb
-    }
-
-    /// Resets every platform instance (a guest-requested reset; PCI functions are reset by
-    /// their host bridge).
-    public func resetPlatformDevices() {
-        for device in platformDevices { device.reset() }
     }
 
     /// Gives plugins the machine's clock: virtual time starts counting.
@@ -203,7 +203,7 @@ public final class PluginHost {
 
     func register(pci raw: bp_pci_device_type, by plugin: LoadedPlugin) -> Int32 {
         registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
-            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a PCI device type has no name") }
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "PCI") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
             let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
@@ -216,13 +216,13 @@ public final class PluginHost {
 
     func register(platform raw: bp_platform_device_type, by plugin: LoadedPlugin) -> Int32 {
         registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
-            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a platform device type has no name") }
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "platform") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
             let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
-            guard raw.minimum_size > 0 else { throw PluginTypeValidation.TypeError("device type '\(name)': minimum_size is 0") }
+            guard raw.minimum_size > 0 else { throw PluginTypeValidation.TypeError.invalidDescriptor(type: name, reason: "minimum_size is 0") }
             guard let compatible = raw.compatible.map({ String(cString: $0) }), !compatible.isEmpty else {
-                throw PluginTypeValidation.TypeError("device type '\(name)': no compatible string")
+                throw PluginTypeValidation.TypeError.invalidDescriptor(type: name, reason: "no compatible string")
             }
             let nodeName = raw.node_name.map { String(cString: $0) } ?? ""
             platformTypes.append(PluginPlatformType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
@@ -233,7 +233,7 @@ public final class PluginHost {
 
     func register(usb raw: bp_usb_device_type, by plugin: LoadedPlugin) -> Int32 {
         registerType(by: plugin) { () throws(PluginTypeValidation.TypeError) in
-            guard let cName = raw.name else { throw PluginTypeValidation.TypeError("a USB device type has no name") }
+            guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "USB") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
             let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
@@ -254,18 +254,18 @@ public final class PluginHost {
             try body()
             return BP_OK
         } catch {
-            plugin.record(error.message)
-            return error.message.hasSuffix("is already registered") ? BP_ERR_EXISTS : BP_ERR_INVALID
+            plugin.record(error.description)
+            return error.code
         }
     }
 
     private func checkNewTypeName(_ name: String, by plugin: LoadedPlugin) throws(PluginTypeValidation.TypeError) {
         guard PluginTypeValidation.isValidName(name) else {
-            throw PluginTypeValidation.TypeError("invalid device type name '\(name)'; use lower-case letters, digits, '_', '.' and '-'")
+            throw PluginTypeValidation.TypeError.invalidName(name)
         }
         if let owner = pciTypes.first(where: { $0.name == name })?.plugin ?? platformTypes.first(where: { $0.name == name })?.plugin
             ?? usbTypes.first(where: { $0.name == name })?.plugin {
-            throw PluginTypeValidation.TypeError("device type '\(name)' of plugin '\(owner.name)' is already registered")
+            throw PluginTypeValidation.TypeError.alreadyRegistered(type: name, owner: owner.name)
         }
     }
 }

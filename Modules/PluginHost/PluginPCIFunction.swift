@@ -83,6 +83,13 @@ public final class PluginPCIFunction: PCIFunction {
         (0..<6).contains(bar) ? ramStorage[bar] : nil
     }
 
+    /// A RAM-backed BAR (`BP_PCI_BAR_RAM`) is mapped as RAM, as pci.h promises, unless the
+    /// MSI-X table or PBA sits in it (those registers need the MSI-X emulation).
+    public func memoryBacking(bar: Int) -> UnsafeMutableRawPointer? {
+        if let msix, msix.tableBAR == bar || msix.pbaBAR == bar { return nil }
+        return barMemory(bar)
+    }
+
     // MARK: PCIFunction
 
     public func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64 {

@@ -51,3 +51,6 @@ public final class PluginPlatformDevice: MMIODevice {
         type.raw.reset?(instance)
     }
 }
+
+/// A machine reset calls the plugin's `reset` callback (`reset()`).
+extension PluginPlatformDevice: DeviceLifecycle {}

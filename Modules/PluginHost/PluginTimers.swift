@@ -1,5 +1,6 @@
 import CBackplane
 import IRQ
+import Memory
 
 /// A timer a plugin created (`time->timer_new`), firing in virtual time.
 final class PluginTimer {
@@ -110,4 +111,10 @@ public final class PluginTimerQueue {
         for timer in timers { timer.active = false }
         timers.removeAll()
     }
+}
+
+/// Plugin timers fire between slices and bound the machine's idle sleep like any device timer.
+extension PluginTimerQueue: DeviceLifecycle {
+    public func poll() { _ = fireDue() }
+    public func nanosecondsUntilNextEvent() -> UInt64? { nanosecondsUntilNext() }
 }

@@ -40,39 +40,39 @@ public final class PluginUSBType {
         typealias TypeError = PluginTypeValidation.TypeError
         let speeds = Set(USBSpeed.allCases.filter { raw.speeds & bit($0) != 0 })
         guard !speeds.isEmpty, raw.speeds & ~0xf == 0 else {
-            throw TypeError("device type '\(name)': speeds 0x\(String(raw.speeds, radix: 16)) is not a non-zero mask of BP_USB_SPEED_* bits")
+            throw TypeError.invalidDescriptor(type: name, reason: "speeds 0x\(String(raw.speeds, radix: 16)) is not a non-zero mask of BP_USB_SPEED_* bits")
         }
         guard raw.device_descriptor_length == 18, let devicePointer = raw.device_descriptor else {
-            throw TypeError("device type '\(name)': the device descriptor has \(raw.device_descriptor_length) bytes; it takes 18 (USB 2.0 §9.6.1)")
+            throw TypeError.invalidDescriptor(type: name, reason: "the device descriptor has \(raw.device_descriptor_length) bytes; it takes 18 (USB 2.0 §9.6.1)")
         }
         let device = Array(UnsafeBufferPointer(start: devicePointer, count: 18))
         guard device[0] == 18, device[1] == USBDescriptorType.device else {
-            throw TypeError("device type '\(name)': the device descriptor does not start with bLength 18 and bDescriptorType 1")
+            throw TypeError.invalidDescriptor(type: name, reason: "the device descriptor does not start with bLength 18 and bDescriptorType 1")
         }
         guard raw.configuration_count == 0 || raw.configurations != nil else {
-            throw TypeError("device type '\(name)': configuration_count is \(raw.configuration_count) but configurations is NULL")
+            throw TypeError.invalidDescriptor(type: name, reason: "configuration_count is \(raw.configuration_count) but configurations is NULL")
         }
         var bySpeed: [USBSpeed: [[UInt8]]] = [:]
         for index in 0..<Int(raw.configuration_count) {
             let entry = raw.configurations![index]
             guard let bytes = entry.bytes, entry.length >= 9 else {
-                throw TypeError("device type '\(name)': configuration #\(index) has \(entry.length) bytes; it takes at least 9 (USB 2.0 §9.6.3)")
+                throw TypeError.invalidDescriptor(type: name, reason: "configuration #\(index) has \(entry.length) bytes; it takes at least 9 (USB 2.0 §9.6.3)")
             }
             let copy = Array(UnsafeBufferPointer(start: bytes, count: Int(entry.length)))
             let total = Int(copy[2]) | Int(copy[3]) << 8
             guard copy[1] == USBDescriptorType.configuration, total == copy.count else {
-                throw TypeError("device type '\(name)': configuration #\(index) is not a configuration descriptor of wTotalLength \(entry.length) (it says type \(copy[1]), length \(total))")
+                throw TypeError.invalidDescriptor(type: name, reason: "configuration #\(index) is not a configuration descriptor of wTotalLength \(entry.length) (it says type \(copy[1]), length \(total))")
             }
             for speed in speeds where entry.speeds & bit(speed) != 0 { bySpeed[speed, default: []].append(copy) }
         }
         for speed in speeds.sorted() where bySpeed[speed]?.count != Int(device[17]) {
-            throw TypeError("device type '\(name)': \(bySpeed[speed]?.count ?? 0) configurations for \(speed) speed, but the device descriptor says bNumConfigurations \(device[17])")
+            throw TypeError.invalidDescriptor(type: name, reason: "\(bySpeed[speed]?.count ?? 0) configurations for \(speed) speed, but the device descriptor says bNumConfigurations \(device[17])")
         }
         var strings: [String] = []
         if raw.string_count > 0 {
-            guard let pointer = raw.strings else { throw TypeError("device type '\(name)': string_count is \(raw.string_count) but strings is NULL") }
+            guard let pointer = raw.strings else { throw TypeError.invalidDescriptor(type: name, reason: "string_count is \(raw.string_count) but strings is NULL") }
             for index in 0..<Int(raw.string_count) {
-                guard let text = pointer[index] else { throw TypeError("device type '\(name)': string \(index + 1) is NULL") }
+                guard let text = pointer[index] else { throw TypeError.invalidDescriptor(type: name, reason: "string \(index + 1) is NULL") }
                 strings.append(String(cString: text))
             }
         }
@@ -81,7 +81,7 @@ public final class PluginUSBType {
             bos = Array(UnsafeBufferPointer(start: pointer, count: Int(raw.bos_length)))
         }
         if speeds.contains(.superSpeed), bos == nil {
-            throw TypeError("device type '\(name)': super speed needs a BOS descriptor (USB 3.2 §9.6.2)")
+            throw TypeError.invalidDescriptor(type: name, reason: "super speed needs a BOS descriptor (USB 3.2 §9.6.2)")
         }
         return (speeds, USBDescriptorSet(device: device, configurations: bySpeed, strings: strings, bos: bos))
     }

@@ -1,4 +1,4 @@
-import Virtio
+import Storage
 
 /// SCSI sense keys and additional sense codes used here (SPC-4 §4.5.6, Annex D).
 public struct SCSISense: Sendable, Equatable {

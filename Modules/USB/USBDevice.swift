@@ -162,7 +162,7 @@ public final class USBPacket {
     }
 }
 
-/// A USB device model. Implement this (in Swift now, through the plugin ABI later); the core
+/// A USB device model, built in (Swift) or from a plugin (`PluginUSBDevice`, usb.h); the core
 /// (`USBDeviceCore`) answers the standard requests and forwards the rest.
 ///
 /// Every method runs on the machine's thread. A handler may complete its packet before returning

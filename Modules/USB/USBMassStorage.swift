@@ -1,4 +1,4 @@
-import Virtio
+import Storage
 
 /// A USB mass-storage device speaking Bulk-Only Transport (USB Mass Storage Class BOT 1.0) with
 /// the SCSI transparent command set over a raw image: a Command Block Wrapper on bulk OUT, an

@@ -22,21 +22,18 @@ extension XHCIController {
         1 | UInt32(XHCILayout.extendedCapabilities / 4) << 16
     }
 
+    // The BAR declares 32-bit accesses only (`XHCIController.bars`): the bus widens narrower
+    // reads, widens narrower writes and splits wider ones, so `offset` is dword aligned and
+    // `size` is 4 here.
     public func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64 {
         if let value = msix.readBAR(bar, offset: offset, size: size) { return value }
         guard bar == 0 else { return 0 }
-        let aligned = offset & ~3
-        let word = readDword(aligned)
-        let shifted = UInt64(word) >> ((offset & 3) * 8)
-        return size >= 4 ? shifted : shifted & ((1 << UInt64(size * 8)) - 1)
+        return UInt64(readDword(offset))
     }
 
     public func writeBAR(_ bar: Int, offset: UInt64, size: Int, value: UInt64) {
         if msix.writeBAR(bar, offset: offset, size: size, value: value) { return }
         guard bar == 0 else { return }
-        // Registers are dword-sized; narrower writes are merged into the current value
-        // (only plausible for the byte-sized CAPLENGTH, which is read-only).
-        guard size == 4, offset & 3 == 0 else { return }
         writeDword(offset, UInt32(truncatingIfNeeded: value))
     }
 

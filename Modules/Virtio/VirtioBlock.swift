@@ -1,4 +1,5 @@
 import PCI
+import Storage
 
 /// A virtio block device (virtio 1.2 §5.2) on a raw image file: read, write, flush and get-ID
 /// requests on one queue.

@@ -1,12 +1,13 @@
 import Devices
 import IRQ
+import TestSupport
 import Memory
 import XCTest
 
 final class UART16550Tests: XCTestCase {
     let base: UInt64 = 0x1000_0000
     var backend: MemorySerialBackend!
-    var controller: FakeController!
+    var controller: RecordingController!
     var uart: UART16550!
     var space: AddressSpace!
 
@@ -16,7 +17,7 @@ final class UART16550Tests: XCTestCase {
 
     override func setUpWithError() throws {
         backend = MemorySerialBackend()
-        controller = FakeController()
+        controller = RecordingController()
         uart = UART16550(backend: backend, regShift: 0, irq: controller.line(10))
         space = AddressSpace()
         try space.mapMMIO(name: "uart0", base: base, size: 0x100, device: uart)
@@ -33,6 +34,22 @@ final class UART16550Tests: XCTestCase {
         XCTAssertEqual(r(ier), 0)
     }
 
+    /// A machine reset is the 16550's master reset: every register back to the values above,
+    /// the FIFO empty, the divisor back, the interrupt line low.
+    func testMachineResetRestoresTheResetValues() {
+        w(lcr, 0x80); w(rbr, 0x34); w(ier, 0x12); w(lcr, 0x1b)
+        w(fcr, 0x07); w(mcr, 0x0b); w(scr, 0x5a); w(ier, 0x0f)
+        uart.receive(0x41)
+        XCTAssertTrue(controller.level(10))
+
+        uart.reset()
+
+        XCTAssertEqual([r(iir), r(lsr), r(mcr), r(msr), r(ier), r(lcr), r(scr)], [0x01, 0x60, 0x08, 0xb0, 0, 0, 0])
+        w(lcr, 0x80)
+        XCTAssertEqual([r(rbr), r(ier)], [0x0c, 0x00], "divisor latch back to QEMU's 0x000c")
+        XCTAssertFalse(controller.level(10))
+    }
+
     func testTransmittedBytesReachBackend() {
         for byte in "hi\n".utf8 { w(rbr, UInt64(byte)) }
         XCTAssertEqual(backend.outputString, "hi\n")
@@ -41,14 +58,14 @@ final class UART16550Tests: XCTestCase {
 
     func testEnablingTHREInterruptWhileEmptyRaisesIt() {
         w(ier, 0x02)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         XCTAssertEqual(r(iir), 0x02)
     }
 
     func testReadingIIRThatReportsTHREClearsIt() {
         w(ier, 0x02)
         XCTAssertEqual(r(iir), 0x02)
-        XCTAssertFalse(controller.levels[10])
+        XCTAssertFalse(controller.level(10))
         XCTAssertEqual(r(iir), 0x01)
     }
 
@@ -56,7 +73,7 @@ final class UART16550Tests: XCTestCase {
         w(ier, 0x02)
         _ = r(iir)
         w(rbr, 0x41)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         XCTAssertEqual(r(iir), 0x02)
     }
 
@@ -74,10 +91,10 @@ final class UART16550Tests: XCTestCase {
         uart.poll()
         XCTAssertEqual(r(lsr), 0x61)
         XCTAssertEqual(r(iir), 0x04)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         XCTAssertEqual(r(rbr), 0x61)
         XCTAssertEqual(r(lsr), 0x60)
-        XCTAssertFalse(controller.levels[10])
+        XCTAssertFalse(controller.level(10))
     }
 
     func testReceivedDataOutranksTHRE() {
@@ -129,7 +146,7 @@ final class UART16550Tests: XCTestCase {
         XCTAssertEqual(r(iir), 0xc1)
         uart.poll() // a quiet interval
         XCTAssertEqual(r(iir), 0xcc)
-        XCTAssertTrue(controller.levels[10])
+        XCTAssertTrue(controller.level(10))
         _ = r(rbr)
         XCTAssertEqual(r(iir), 0xc1)
     }
@@ -185,7 +202,7 @@ final class UART16550Tests: XCTestCase {
         w(lcr, 0x03)
         XCTAssertEqual(r(ier), 0)
         XCTAssertEqual(r(lcr), 0x03)
-        XCTAssertFalse(controller.levels[10])
+        XCTAssertFalse(controller.level(10))
     }
 
     func testScratchRegisterHoldsAByte() {

@@ -142,7 +142,7 @@ final class PassthroughBootTests: XCTestCase {
         let line = try XCTUnwrap(text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0 == "  - name: host0" }) + 1
         let run = try GuestHarness.run([binary, "run", board, "--timeout", "5"], timeout: 30)
         XCTAssertEqual(run.status, 2)
-        XCTAssertEqual(run.output, "backplane: error: \(board):\(line): device 'host0': host PCI function \(function.address) is bound to host driver '\(driver)'; BAR access ('bars: true') would race it: unbind it first (echo \(function.address) > /sys/bus/pci/drivers/\(driver)/unbind) or set 'force: true'\n")
+        XCTAssertEqual(run.output, "backplane: error: \(board):\(line):5: device 'host0': host PCI function \(function.address) is bound to host driver '\(driver)'; BAR access ('bars: true') would race it: unbind it first (echo \(function.address) > /sys/bus/pci/drivers/\(driver)/unbind) or set 'force: true'\n")
     }
 
     func testMissingUSBDeviceIsOneLine() throws {

@@ -115,3 +115,25 @@ final class ACLINTTests: XCTestCase {
         XCTAssertEqual(space.read(base + 0x4004, size: 8), 0)
     }
 }
+
+/// A machine reset of the CLINT (ACLINT 1.0 §2.1, §3.2): mtime from zero, every msip clear,
+/// every mtimecmp back to all ones, MSIP and MTIP low.
+final class ACLINTResetTests: XCTestCase {
+    func testResetClearsMtimeMsipAndMtimecmp() {
+        let harts = [FakeHart(), FakeHart()]
+        let timebase = Timebase()
+        let clint = CLINT(harts: harts, timebase: timebase)
+        clint.write(offset: 0x4, size: 4, value: 1)
+        clint.write(offset: 0xbff8, size: 8, value: 1 << 40)
+        clint.write(offset: 0x4008, size: 8, value: 5)
+        XCTAssertTrue(harts[1].isSet(InterruptBit.machineSoftware) && harts[1].isSet(InterruptBit.machineTimer))
+
+        clint.reset()
+
+        XCTAssertLessThan(clint.read(offset: 0xbff8, size: 8), 100_000_000, "mtime counts from 0 again (10 s margin)")
+        XCTAssertEqual(clint.read(offset: 0x4, size: 4), 0)
+        XCTAssertEqual(clint.read(offset: 0x4008, size: 8), UInt64.max)
+        XCTAssertFalse(harts[1].isSet(InterruptBit.machineSoftware))
+        XCTAssertFalse(harts[1].isSet(InterruptBit.machineTimer))
+    }
+}

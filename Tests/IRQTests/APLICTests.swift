@@ -83,6 +83,28 @@ final class APLICTests: XCTestCase {
         setup.recorder.writes.map { "0x\(String(0x2800_0000 + $0.offset, radix: 16)) <- \($0.value)" }
     }
 
+    // MARK: Reset
+
+    /// AIA 1.0 §4.5: after a reset the domain reads as a fresh one (domaincfg IE clear, sources
+    /// inactive, targets, enables, msiaddrcfg and IDCs back), and a direct domain's pin is low.
+    func testResetReadsLikeAFreshDomainAndLowersThePin() throws {
+        let harts = [FakeHart()]
+        let domain = try makeDirect(harts: harts)
+        let fresh = try APLIC(level: .machine, deliveryMode: .direct, harts: [FakeHart()], bus: nil)
+        configureDirect(domain, source: 3, mode: Mode.levelHigh, priority: 5)
+        domain.write(offset: Offset.mmsiaddrcfg, size: 4, value: 0x2400_0)
+        domain.setLevel(source: 3, level: true)
+        XCTAssertTrue(harts[0].isSet(InterruptBit.machineExternal))
+
+        domain.reset()
+
+        for offset in [Offset.domaincfg, Offset.sourcecfg(3), Offset.target(3), Offset.mmsiaddrcfg, Offset.setip, 0x1E00,
+                       Offset.idc(0, Offset.idelivery), Offset.idc(0, Offset.ithreshold), Offset.idc(0, Offset.topi)] {
+            XCTAssertEqual(domain.read(offset: offset, size: 4), fresh.read(offset: offset, size: 4), "offset 0x\(String(offset, radix: 16))")
+        }
+        XCTAssertFalse(harts[0].isSet(InterruptBit.machineExternal))
+    }
+
     // MARK: MSI delivery
 
     func testLevelSourceInMSIModeForwardsItsEIIDToTheTargetHartsIMSICPage() throws {

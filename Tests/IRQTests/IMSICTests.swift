@@ -21,6 +21,23 @@ final class IMSICTests: XCTestCase {
         XCTAssertTrue(file.write(select: eidelivery, value: 1))
     }
 
+    // MARK: Reset
+
+    /// AIA 1.0 §3.8: eidelivery, eithreshold, eip* and eie* reset to zero; the pin goes low.
+    func testResetClearsEveryRegisterAndLowersThePin() throws {
+        let (file, hart) = try makeFile()
+        arm(file, [5, 70])
+        XCTAssertTrue(file.write(select: eithreshold, value: 9))
+        XCTAssertTrue(hart.isSet(InterruptBit.machineExternal))
+
+        file.reset()
+
+        for select in [eidelivery, eithreshold, eip0, eip0 + 2, eie0, eie0 + 2] {
+            XCTAssertEqual(file.read(select: select), 0, "select \(select)")
+        }
+        XCTAssertFalse(hart.isSet(InterruptBit.machineExternal))
+    }
+
     // MARK: Pages
 
     func testSeteipnumLittleEndianWritePendsTheIdentity() throws {

@@ -203,3 +203,26 @@ final class PLICTests: XCTestCase {
         XCTAssertEqual(space.read(base + 0x20_2000, size: 1), 5)
     }
 }
+
+/// A machine reset (PLIC spec 1.0.0 §4): priorities, enables, thresholds and claims are gone,
+/// the pins are low, and a source whose line is still high is pending again.
+final class PLICResetTests: XCTestCase {
+    func testResetReturnsEveryRegisterToZeroAndLowersThePins() throws {
+        let harts = [FakeHart(), FakeHart()]
+        let plic = try PLIC(harts: harts, sourceCount: 95)
+        plic.write(offset: 4 * 10, size: 4, value: 7)
+        plic.write(offset: 0x2000, size: 4, value: 1 << 10)
+        plic.write(offset: 0x20_1000, size: 4, value: 3)
+        plic.setLevel(source: 10, level: true)
+        XCTAssertTrue(harts[0].isSet(11), "MEIP of hart 0 before the reset")
+        XCTAssertEqual(plic.read(offset: 0x20_0004, size: 4), 10, "claimed, never completed")
+
+        plic.reset()
+
+        XCTAssertEqual(plic.read(offset: 4 * 10, size: 4), 0)
+        XCTAssertEqual(plic.read(offset: 0x2000, size: 4), 0)
+        XCTAssertEqual(plic.read(offset: 0x20_1000, size: 4), 0)
+        XCTAssertFalse(harts[0].isSet(11))
+        XCTAssertEqual(plic.read(offset: 0x1000, size: 4), 1 << 10, "the line is still high: pending again, the claim is gone")
+    }
+}

@@ -53,3 +53,20 @@ final class BoardDocsTests: XCTestCase {
         }
     }
 }
+
+/// docs/boards.md's "Every type" table is the catalog's `referenceTable`, word for word: adding
+/// a kind (or changing its spec) without the document fails here, with the table to paste.
+final class BoardDocsCatalogTests: XCTestCase {
+    func testTheTypeTableIsTheCatalog() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/boards.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let begin = try XCTUnwrap(text.range(of: "<!-- catalog: begin -->\n"), "docs/boards.md has no catalog table")
+        let end = try XCTUnwrap(text.range(of: "<!-- catalog: end -->", range: begin.upperBound..<text.endIndex))
+
+        let table = String(text[begin.upperBound..<end.lowerBound])
+
+        XCTAssertEqual(table, DeviceTypeCatalog.builtIn.referenceTable,
+                       "docs/boards.md's type table differs from the catalog; the catalog's:\n\(DeviceTypeCatalog.builtIn.referenceTable)")
+    }
+}

@@ -189,7 +189,7 @@ final class BoardPCITests: XCTestCase {
         let board = try BoardLoader.load(yaml: valid.replacingOccurrences(of: "disk.img", with: "/nonexistent/disk.img"), path: "t.yaml")
 
         XCTAssertThrowsError(try Machine(board: board, serial: NullSerialBackend())) { error in
-            XCTAssertEqual("\(error)", "t.yaml:12: device 'disk0': disk image '/nonexistent/disk.img': No such file or directory")
+            XCTAssertEqual("\(error)", "t.yaml:12:5: device 'disk0': disk image '/nonexistent/disk.img': No such file or directory")
         }
     }
 }

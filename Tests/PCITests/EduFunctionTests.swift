@@ -26,6 +26,27 @@ final class EduFunctionTests: XCTestCase {
         XCTAssertEqual(fixture.configRead(device: 3, register: 0), 0x11e8_1234)
     }
 
+    func testAByteStoreToTheBufferLeavesItsNeighboursIntact() throws {
+        let (fixture, _) = try edu()
+        fixture.space.write(bar0 + 0x40000, size: 8, value: 0x8877_6655_4433_2211)
+
+        fixture.space.write(bar0 + 0x40002, size: 1, value: 0xaa)
+        fixture.space.write(bar0 + 0x40004, size: 2, value: 0xccbb)
+
+        XCTAssertEqual(fixture.space.read(bar0 + 0x40000, size: 8), 0x8877_ccbb_44aa_2211)
+        XCTAssertEqual(fixture.space.read(bar0 + 0x40005, size: 1), 0xcc)
+    }
+
+    func testANarrowAccessToARegisterIsIgnored() throws {
+        let (fixture, _) = try edu()
+        fixture.space.write(bar0 + 4, size: 4, value: 0x1234_5678)
+
+        fixture.space.write(bar0 + 4, size: 1, value: 0xff)
+
+        XCTAssertEqual(fixture.space.read(bar0 + 4, size: 4), 0xedcb_a987)
+        XCTAssertEqual(fixture.space.read(bar0, size: 2), 0)
+    }
+
     func testFactorial() throws {
         let (fixture, _) = try edu()
 

@@ -1,13 +1,7 @@
 import IRQ
 import Memory
+import TestSupport
 @testable import PCI
-
-/// Records the level of each source, like a PLIC's inputs.
-final class RecordingController: InterruptController {
-    var levels: [Int: Bool] = [:]
-    var sourceCount: Int { 64 }
-    func setLevel(source: Int, level: Bool) { levels[source] = level }
-}
 
 /// A function with one BAR of each kind and nothing else, for bus-level tests.
 final class PlainFunction: PCIFunction {

@@ -3,6 +3,7 @@ import Foundation
 import Memory
 @testable import PCI
 @testable import Virtio
+import Storage
 
 /// virtio-blk over the modern PCI transport, driven as a guest driver would, on a fake guest
 /// memory and a temporary image file.

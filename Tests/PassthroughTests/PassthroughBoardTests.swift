@@ -35,7 +35,7 @@ final class PassthroughBoardTests: XCTestCase {
         let (yaml, line) = try board("host: \"7fff:ff:1f.7\"")
         let board = try BoardLoader.load(yaml: yaml, path: "t.yaml")
         XCTAssertThrowsError(try Machine(board: board, serial: NullSerialBackend())) { error in
-            XCTAssertEqual("\(error)", "t.yaml:\(line): device 'host0': host PCI function 7fff:ff:1f.7 not found in /sys/bus/pci/devices (see `backplane host pci`)")
+            XCTAssertEqual("\(error)", "t.yaml:\(line):5: device 'host0': host PCI function 7fff:ff:1f.7 not found in /sys/bus/pci/devices (see `backplane host pci`)")
         }
     }
 

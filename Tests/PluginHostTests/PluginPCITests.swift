@@ -1,5 +1,6 @@
 import Foundation
 import IRQ
+import TestSupport
 import Memory
 import PCI
 import PluginHost

@@ -1,5 +1,6 @@
 import Foundation
 import IRQ
+import TestSupport
 import Memory
 import PluginHost
 import XCTest
@@ -18,13 +19,13 @@ final class PluginPlatformTests: XCTestCase {
         XCTAssertEqual(timer.read(offset: 0x00, size: 4), 7)
         timer.write(offset: 0x04, size: 4, value: 1_000_000)
         XCTAssertEqual(timer.read(offset: 0x04, size: 4), 1, "pending")
-        XCTAssertFalse(controller.levels[12])
+        XCTAssertFalse(controller.level(12))
         usleep(3_000)
         XCTAssertEqual(host.timers.fireDue(), 1)
-        XCTAssertTrue(controller.levels[12])
+        XCTAssertTrue(controller.level(12))
         XCTAssertEqual(timer.read(offset: 0x08, size: 4), 1)
         timer.write(offset: 0x0c, size: 4, value: 1)
-        XCTAssertFalse(controller.levels[12])
+        XCTAssertFalse(controller.level(12))
         XCTAssertEqual(timer.read(offset: 0x10, size: 4), 1, "one alarm fired")
     }
 
@@ -42,7 +43,7 @@ final class PluginPlatformTests: XCTestCase {
         for device in devices.reversed() { device.write(offset: 0x04, size: 4, value: 1) }
         usleep(1_000)
         XCTAssertEqual(host.timers.fireDue(), 3)
-        XCTAssertEqual(Array(controller.levels[1...3]), [true, true, true])
+        XCTAssertEqual((1...3).map(controller.level), [true, true, true])
     }
 
     /// The Swift example (Plugins/examples/swift_scratch), built by `swift build` as a dynamic library.

@@ -1,5 +1,6 @@
 import Foundation
 import IRQ
+import TestSupport
 import XCTest
 
 /// Builds plugins for the tests with the system C compiler, as a third-party plugin author
@@ -44,9 +45,3 @@ enum PluginBuilder {
     }
 }
 
-/// Records levels driven into it.
-final class RecordingController: InterruptController {
-    let sourceCount = 64
-    var levels = [Bool](repeating: false, count: 64)
-    func setLevel(source: Int, level: Bool) { levels[source] = level }
-}

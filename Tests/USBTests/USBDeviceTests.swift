@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Virtio
+import Storage
 @testable import USB
 
 /// The device core's standard requests and the built-in devices, driven packet by packet.

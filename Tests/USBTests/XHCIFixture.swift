@@ -1,14 +1,8 @@
 import IRQ
 import Memory
 import PCI
+import TestSupport
 @testable import USB
-
-/// Records the level of each source, like a PLIC's inputs.
-final class RecordingController: InterruptController {
-    var levels: [Int: Bool] = [:]
-    var sourceCount: Int { 64 }
-    func setLevel(source: Int, level: Bool) { levels[source] = level }
-}
 
 /// An xHCI controller on 1 MiB of RAM at 0x8000_0000 with bus mastering on and INTA wired to
 /// source 32 of a recording controller, driven the way a driver does: BAR 0 accesses and

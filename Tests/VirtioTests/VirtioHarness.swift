@@ -1,14 +1,8 @@
 import IRQ
 import Memory
+import TestSupport
 @testable import PCI
 @testable import Virtio
-
-/// Records interrupt levels, like a PLIC's inputs.
-final class LevelRecorder: InterruptController {
-    var levels: [Int: Bool] = [:]
-    var sourceCount: Int { 64 }
-    func setLevel(source: Int, level: Bool) { levels[source] = level }
-}
 
 /// A guest driver for one virtio PCI function at 00:02.0 behind QEMU virt's ECAM, over 4 MiB
 /// of RAM: it initialises every queue (16 entries each), lays descriptor chains out in RAM and
@@ -20,7 +14,7 @@ final class VirtioHarness {
     let bar1: UInt64 = 0x4000_0000
     let queueSize: UInt16 = 16
     let space = AddressSpace()
-    let controller = LevelRecorder()
+    let controller = RecordingController()
     let function: VirtioPCIFunction
     /// Next free byte for buffers (bump allocation from 1 MiB up).
     private var heap: UInt64 = VirtioHarness.ram + 0x10_0000

@@ -51,20 +51,9 @@ extension Board {
                     let hint = nearest(key, in: spec.properties.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
                     throw failure("unknown property '\(key)' for device type '\(type)'\(hint)")
                 }
-                switch property.kind {
-                case .integer(let range):
-                    guard case .success(let number) = BoardNumber.parse(value, allowSuffix: false), range.contains(number) else {
-                        throw failure("property '\(key)' must be a number in \(range.lowerBound)...\(range.upperBound), got '\(value)'")
-                    }
-                    device.properties[key] = .integer(number)
-                case .boolean:
-                    switch value.lowercased() {
-                    case "true", "yes", "on": device.properties[key] = .boolean(true)
-                    case "false", "no", "off": device.properties[key] = .boolean(false)
-                    default: throw failure("property '\(key)' must be true or false, got '\(value)'")
-                    }
-                case .string:
-                    device.properties[key] = .string(value)
+                switch property.parse(value) {
+                case .success(let parsed): device.properties[key] = parsed
+                case .failure(let error): throw failure(error.description)
                 }
             }
         }

@@ -14,8 +14,8 @@ extension Board {
 
     /// The windows of `device` if it is a PCI host bridge (size 0 when absent).
     func pciWindows(of device: BoardDevice) -> [PCIHostWindow] {
-        guard device.type == PCIDeviceTypes.hostBridge else { return [] }
-        return PCIDeviceTypes.windows.map { window in
+        guard device.type == PCIHostBridgeKind.name else { return [] }
+        return PCIHostBridgeKind.windows.map { window in
             PCIHostWindow(space: window.space, base: device.integer(window.base) ?? 0,
                           size: device.integer(window.size) ?? 0, what: window.what)
         }

@@ -37,13 +37,8 @@ extension Board {
     }
 
     func checkUSB(into diagnostics: BoardDiagnostics, catalog: DeviceTypeCatalog) {
-        let controllerNames = devices.filter { USBDeviceTypes.controllers.contains($0.type) }.map(\.name)
-        for device in devices where USBDeviceTypes.controllers.contains(device.type) {
-            let (usb2, usb3) = usbPortCounts(of: device)
-            if usb2 + usb3 == 0 {
-                diagnostics.error("xHCI controller '\(device.name)' needs at least one port (usb2-ports and usb3-ports are both 0)", at: device.location)
-            }
-        }
+        let isController = { (device: BoardDevice) in catalog.spec(named: device.type)?.isUSBHostController == true }
+        let controllerNames = devices.filter(isController).map(\.name)
         var taken: [String: BoardDevice] = [:]
         for device in devices {
             // Built-in and plugin USB types alike: the catalog knows their speeds.
@@ -65,7 +60,7 @@ extension Board {
                 diagnostics.error("'at' of '\(device.name)' names unknown device '\(place.controller)'" + suggestion(place.controller, in: controllerNames), at: place.location)
                 continue
             }
-            guard USBDeviceTypes.controllers.contains(controller.type) else {
+            guard isController(controller) else {
                 diagnostics.error("'at' of '\(device.name)' names '\(controller.name)', which is not a USB host controller", at: place.location)
                 continue
             }

@@ -25,11 +25,11 @@ extension Board {
         checkDevices(into: diagnostics, catalog: catalog, extraDeviceTypes: extraDeviceTypes)
         checkOverlaps(into: diagnostics)
         checkIRQs(into: diagnostics, catalog: catalog)
+        // What each entry's kind checks beyond its spec, then what only the whole board shows.
+        for device in devices { catalog.kind(named: device.type)?.check(device, in: self, into: diagnostics) }
         checkAIA(into: diagnostics)
         checkPCI(into: diagnostics, catalog: catalog)
-        checkPassthrough(into: diagnostics)
         checkUSB(into: diagnostics, catalog: catalog)
-        checkUSBHost(into: diagnostics)
         checkConsole(into: diagnostics, catalog: catalog)
     }
 

@@ -31,7 +31,7 @@ public struct BoardErrors: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Collects errors while a board is parsed and checked.
-final class BoardDiagnostics {
+public final class BoardDiagnostics {
     let path: String
     private(set) var errors: [BoardError] = []
 
@@ -39,7 +39,7 @@ final class BoardDiagnostics {
         self.path = path
     }
 
-    func error(_ message: String, at location: SourceLocation?) {
+    public func error(_ message: String, at location: SourceLocation?) {
         errors.append(BoardError(path: path, location: location, message: message))
     }
 

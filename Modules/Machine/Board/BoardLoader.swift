@@ -334,22 +334,9 @@ private final class BoardParser {
                     diagnostics.error("duplicate key '\(keyName)'", at: location(key))
                     continue
                 }
-                switch property.kind {
-                case .integer(let range):
-                    guard let number = number(value, what: "value of '\(keyName)'", allowSuffix: false) else { continue }
-                    guard range.contains(number) else {
-                        diagnostics.error("property '\(keyName)' must be in \(range.lowerBound)...\(range.upperBound), got \(number)", at: value.location)
-                        continue
-                    }
-                    values[keyName] = .integer(number)
-                case .boolean:
-                    switch value.text.lowercased() {
-                    case "true", "yes", "on": values[keyName] = .boolean(true)
-                    case "false", "no", "off": values[keyName] = .boolean(false)
-                    default: diagnostics.error("property '\(keyName)' must be true or false, got '\(value.text)'", at: value.location)
-                    }
-                case .string:
-                    values[keyName] = .string(value.text)
+                switch property.parse(value.text) {
+                case .success(let parsed): values[keyName] = parsed
+                case .failure(let error): diagnostics.error(error.description, at: value.location)
                 }
             }
         }

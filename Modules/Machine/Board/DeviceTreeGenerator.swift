@@ -42,18 +42,13 @@ public enum DeviceTreeGenerator {
 
     /// Interrupt numbers a hart's local interrupt controller takes (RISC-V privileged 1.12
     /// §3.1.9, `mip` bits): the CLINT drives MSIP/MTIP, the PLIC's contexts MEIP and SEIP.
-    enum LocalInterrupt {
-        static let machineSoftware: UInt32 = 3
-        static let machineTimer: UInt32 = 7
-        static let supervisorExternal: UInt32 = 9
-        static let machineExternal: UInt32 = 11
+    public enum LocalInterrupt {
+        public static let machineSoftware: UInt32 = 3
+        public static let machineTimer: UInt32 = 7
+        public static let supervisorExternal: UInt32 = 9
+        public static let machineExternal: UInt32 = 11
     }
 
-    /// Values the SiFive test device acts on, for the `syscon-poweroff`/`syscon-reboot` nodes.
-    enum TestFinisher {
-        static let pass: UInt32 = 0x5555
-        static let reset: UInt32 = 0x7777
-    }
 
     /// The DTB for `board`.
     /// - Parameters:
@@ -97,21 +92,18 @@ public enum DeviceTreeGenerator {
             .empty("ranges"),
         ])
         for device in board.devices {
-            guard let spec = catalog.spec(named: device.type) else {
+            guard let kind = catalog.kind(named: device.type) else {
                 if let node = nodeBuilder?(device, context) {
                     if device.base != nil { soc.children.append(node) } else { root.children.append(node) }
                 }
                 continue
             }
-            switch spec.placement {
+            switch kind.spec.placement {
             case .omitted: continue
-            case .root: root.children.append(node(for: device, spec: spec, board: board, context: context))
-            case .soc: soc.children.append(node(for: device, spec: spec, board: board, context: context))
+            case .root: root.children.append(node(for: device, kind: kind, board: board, context: context))
+            case .soc: soc.children.append(node(for: device, kind: kind, board: board, context: context))
             }
-            if spec.name == "sifive_test", let phandle = context.devicePhandles[device.name] {
-                root.children.append(syscon("poweroff", compatible: "syscon-poweroff", regmap: phandle, value: TestFinisher.pass))
-                root.children.append(syscon("reboot", compatible: "syscon-reboot", regmap: phandle, value: TestFinisher.reset))
-            }
+            root.children += kind.extraNodes(for: device, context: context)
         }
         root.children.append(soc)
         return root
@@ -133,7 +125,7 @@ public enum DeviceTreeGenerator {
         var paths: [String: String] = [:]
         for device in board.devices {
             let spec = catalog.spec(named: device.type)
-            if spec == nil || spec!.isInterruptController || spec!.name == "sifive_test" || spec!.name == "imsic" {
+            if spec == nil || spec!.isInterruptController || spec!.needsPhandle {
                 phandles[device.name] = next
                 next += 1
             }
@@ -146,7 +138,9 @@ public enum DeviceTreeGenerator {
             }
         }
         var context = DeviceTreeContext(hartInterruptControllers: intc, devicePhandles: phandles, devicePaths: paths)
-        for device in board.devices where device.type == "aplic" { context.interruptCells[device.name] = 2 }
+        for device in board.devices {
+            if let cells = catalog.spec(named: device.type)?.interruptCells, cells != 1 { context.interruptCells[device.name] = cells }
+        }
         return context
     }
 
@@ -213,7 +207,10 @@ public enum DeviceTreeGenerator {
         return cpus
     }
 
-    private static func node(for device: BoardDevice, spec: DeviceTypeSpec, board: Board, context: DeviceTreeContext) -> DeviceTreeNode {
+    /// The node every device gets (phandle, compatible, reg, one-cell properties, interrupts),
+    /// completed by its kind.
+    private static func node(for device: BoardDevice, kind: any DeviceKind, board: Board, context: DeviceTreeContext) -> DeviceTreeNode {
+        let spec = kind.spec
         let name = spec.placement == .soc ? "\(spec.nodeName)@\(unitAddress(device.base ?? 0))" : spec.nodeName
         var node = DeviceTreeNode(name)
         if let phandle = context.devicePhandles[device.name] { node.properties.append(.u32("phandle", phandle)) }
@@ -226,47 +223,21 @@ public enum DeviceTreeGenerator {
                 node.properties.append(.u32(deviceTreeName, UInt32(truncatingIfNeeded: value)))
             }
         }
-        // A host bridge's irqs are its INTx lines: they go into interrupt-map, not interrupts.
-        if spec.isPCIHostBridge {
-            node.properties += pciHostProperties(for: device, board: board, context: context)
-        } else {
+        // A host bridge's irqs are its INTx lines: its kind puts them into interrupt-map.
+        if !spec.isPCIHostBridge {
             node.properties += context.interruptProperties(for: device)
         }
-        let intc = context.hartInterruptControllers
-        switch spec.name {
-        case "aclint":
-            node.properties.append(.cells("interrupts-extended", intc.flatMap {
-                [$0, LocalInterrupt.machineSoftware, $0, LocalInterrupt.machineTimer]
-            }))
-        case "plic":
-            node.properties += [
-                .u32("#address-cells", 0),
-                .u32("#interrupt-cells", 1),
-                .empty("interrupt-controller"),
-                // Context 2h is hart h's M mode, 2h+1 its S mode, as QEMU's virt wires them.
-                .cells("interrupts-extended", intc.flatMap {
-                    [$0, LocalInterrupt.machineExternal, $0, LocalInterrupt.supervisorExternal]
-                }),
-            ]
-        case "imsic", "aplic":
-            aiaProperties(&node, device: device, board: board, context: context)
-        case "ns16550a":
-            if let shift = device.integer("reg-shift"), shift != 0 {
-                node.properties.append(.u32("reg-shift", UInt32(shift)))
-            }
-        default:
-            break
-        }
+        kind.completeNode(&node, for: device, board: board, context: context)
         return node
     }
 
-    private static func syscon(_ name: String, compatible: String, regmap: UInt32, value: UInt32) -> DeviceTreeNode {
-        DeviceTreeNode(name, properties: [
-            .strings("compatible", [compatible]),
-            .u32("regmap", regmap),
-            .u32("offset", 0),
-            .u32("value", value),
-        ])
+    /// Replaces the property of the same name, or appends it.
+    static func replace(_ node: inout DeviceTreeNode, _ property: DeviceTreeProperty) {
+        if let index = node.properties.firstIndex(where: { $0.name == property.name }) {
+            node.properties[index] = property
+        } else {
+            node.properties.append(property)
+        }
     }
 
     /// Unit address as the Devicetree Spec wants it: lower-case hex, no leading zeros, no 0x.

@@ -1,9 +1,8 @@
 import PCI
 import USB
 
-/// What a device type accepts in a board file and how it appears in the device tree. The
-/// built-in types are data in `DeviceTypeCatalog.builtIn`; more are added with `registering(_:)`
-/// (PCI hosts, virtio, plugins), and bare names with the loader's `extraDeviceTypes`.
+/// What a device type accepts in a board file and how it appears in the device tree: the data
+/// part of a `DeviceKind`, which the board loader checks entries against.
 public struct DeviceTypeSpec: Sendable {
     /// Whether a device of this type has an MMIO window.
     public enum Registers: Sendable, Equatable {
@@ -47,11 +46,20 @@ public struct DeviceTypeSpec: Sendable {
     public let isPCIHostBridge: Bool
     /// A USB device (placed with `at: CONTROLLER/portN`): the speeds it runs at; nil otherwise.
     public let usbSpeeds: Set<USBSpeed>?
+    /// A USB host controller: USB devices name it in `at:`, its `usb2-ports`/`usb3-ports` count them.
+    public let isUSBHostController: Bool
+    /// Whether its node gets a `phandle` although it is no interrupt controller (other nodes
+    /// point at it: an IMSIC from `msi-parent`, sifive_test from `syscon-*`).
+    public let needsPhandle: Bool
+    /// `#interrupt-cells` of an interrupt controller's specifier: 1 (the source) or 2 (source
+    /// and trigger type, an APLIC).
+    public let interruptCells: UInt32
 
     public init(name: String, summary: String, registers: Registers, irqCount: ClosedRange<Int> = 0...0,
                 interruptSourcesProperty: String? = nil, isConsole: Bool = false, properties: [DevicePropertySpec] = [],
+                needsPhandle: Bool = false, interruptCells: UInt32 = 1,
                 nodeName: String, compatible: [String], placement: Placement = .soc, isPCIHostBridge: Bool = false,
-                usbSpeeds: Set<USBSpeed>? = nil) {
+                usbSpeeds: Set<USBSpeed>? = nil, isUSBHostController: Bool = false) {
         self.name = name
         self.summary = summary
         self.registers = registers
@@ -64,6 +72,9 @@ public struct DeviceTypeSpec: Sendable {
         self.placement = placement
         self.isPCIHostBridge = isPCIHostBridge
         self.usbSpeeds = usbSpeeds
+        self.isUSBHostController = isUSBHostController
+        self.needsPhandle = needsPhandle
+        self.interruptCells = interruptCells
     }
 
     /// The BARs of a PCI function type; nil for other types.
@@ -81,6 +92,11 @@ public struct DeviceTypeSpec: Sendable {
 
 /// One key a device type accepts under `properties:`.
 public struct DevicePropertySpec: Sendable {
+    /// `speed`, which every USB device type takes (the port's speed is its business).
+    public static let usbSpeed = DevicePropertySpec(
+        name: "speed", kind: .string, defaultValue: .string(""),
+        summary: "low, full, high or super; empty: the fastest the device and its port both take")
+
     public enum Kind: Sendable, Equatable {
         /// An integer (decimal or 0x hex) within the range.
         case integer(ClosedRange<UInt64>)
@@ -105,80 +121,55 @@ public struct DevicePropertySpec: Sendable {
     }
 }
 
-/// The device types a board may use.
+/// The device kinds a board may use, in registration order: the catalog is the list of kinds.
 public struct DeviceTypeCatalog: Sendable {
-    /// Types in registration order.
-    public private(set) var types: [DeviceTypeSpec]
+    public private(set) var kinds: [any DeviceKind]
 
-    public init(_ types: [DeviceTypeSpec]) {
-        self.types = types
+    public init(_ kinds: [any DeviceKind]) {
+        self.kinds = kinds
+    }
+
+    /// The specs of the kinds, in order.
+    public var types: [DeviceTypeSpec] { kinds.map(\.spec) }
+
+    public func kind(named name: String) -> (any DeviceKind)? {
+        kinds.first { $0.spec.name == name }
     }
 
     public func spec(named name: String) -> DeviceTypeSpec? {
-        types.first { $0.name == name }
+        kind(named: name)?.spec
     }
 
-    public var names: [String] { types.map(\.name) }
+    public var names: [String] { kinds.map(\.spec.name) }
 
-    /// A catalog with `spec` added (replacing a type of the same name).
-    public func registering(_ spec: DeviceTypeSpec) -> DeviceTypeCatalog {
+    /// A catalog with `kind` added (replacing a kind of the same name).
+    public func registering(_ kind: any DeviceKind) -> DeviceTypeCatalog {
         var catalog = self
-        catalog.types.removeAll { $0.name == spec.name }
-        catalog.types.append(spec)
+        catalog.kinds.removeAll { $0.spec.name == kind.spec.name }
+        catalog.kinds.append(kind)
         return catalog
     }
 
-    /// The types QEMU's `virt` and Spike boards need.
+    /// The built-in kinds: what QEMU's `virt` and Spike boards need, PCI and USB devices, host
+    /// passthrough. One line per kind; each kind is one file in `Modules/Machine/Kinds`.
     public static let builtIn = DeviceTypeCatalog([
-        DeviceTypeSpec(
-            name: "aclint",
-            summary: "machine timer and software interrupts in the SiFive CLINT layout (msip at 0x0, mtimecmp at 0x4000, mtime at 0xbff8)",
-            // The CLINT layout ends at mtime (0xbff8 + 8); QEMU and SiFive map 0x10000.
-            registers: .required(minimumSize: 0xc000, pageAligned: true),
-            nodeName: "clint", compatible: ["sifive,clint0", "riscv,clint0"]),
-        DeviceTypeSpec(
-            name: "plic",
-            summary: "platform-level interrupt controller (RISC-V PLIC spec 1.0.0), an M and an S context per hart",
-            // Priorities, pending and enables fit in 0x200000; each context then takes 0x1000
-            // (PLIC spec §3). Two contexts per hart for 64 harts end at 0x280000.
-            registers: .required(minimumSize: 0x200000, pageAligned: true),
-            interruptSourcesProperty: "sources",
-            properties: [
-                DevicePropertySpec(name: "sources", kind: .integer(1...1023), defaultValue: .integer(96),
-                                   deviceTreeName: "riscv,ndev",
-                                   summary: "number of interrupt sources; devices use sources 1...sources"),
-            ],
-            nodeName: "plic", compatible: ["sifive,plic-1.0.0", "riscv,plic0"]),
-        DeviceTypeSpec(
-            name: "ns16550a",
-            summary: "16550A UART",
-            registers: .required(minimumSize: 0x8, pageAligned: false),
-            irqCount: 0...1,
-            isConsole: true,
-            properties: [
-                DevicePropertySpec(name: "clock-frequency", kind: .integer(1...0xffff_ffff), defaultValue: .integer(3_686_400),
-                                   deviceTreeName: "clock-frequency",
-                                   summary: "input clock in Hz; the divisor latch counts from it"),
-                DevicePropertySpec(name: "reg-shift", kind: .integer(0...2), defaultValue: .integer(0),
-                                   summary: "registers are 1 << reg-shift bytes apart"),
-            ],
-            nodeName: "serial", compatible: ["ns16550a"]),
-        DeviceTypeSpec(
-            name: "goldfish_rtc",
-            summary: "Goldfish real-time clock (Android emulator), nanoseconds since the epoch",
-            registers: .required(minimumSize: 0x20, pageAligned: true),
-            irqCount: 0...1,
-            nodeName: "rtc", compatible: ["google,goldfish-rtc"]),
-        DeviceTypeSpec(
-            name: "sifive_test",
-            summary: "SiFive test finisher: write 0x5555 to power off, 0x7777 to reboot, (code << 16) | 0x3333 to fail",
-            registers: .required(minimumSize: 0x4, pageAligned: true),
-            nodeName: "test", compatible: ["sifive,test1", "sifive,test0", "syscon"]),
-        DeviceTypeSpec(
-            name: "htif",
-            summary: "Berkeley host-target interface (Spike): console and exit through the ELF's tohost/fromhost symbols",
-            registers: .none,
-            isConsole: true,
-            nodeName: "htif", compatible: ["ucb,htif0"], placement: .root),
-    ] + aiaTypes + PCIDeviceTypes.all + PassthroughDeviceTypes.all + USBDeviceTypes.all + USBHostDeviceTypes.all)
+        ACLINTKind(),
+        PLICKind(),
+        UARTKind(),
+        GoldfishRTCKind(),
+        SifiveTestKind(),
+        HTIFKind(),
+        IMSICKind(),
+        APLICKind(),
+        PCIHostBridgeKind(),
+        VirtioBlockKind(),
+        EduKind(),
+        HostPCIKind(),
+    ] + XHCIKind.names.map { XHCIKind(name: $0) } + [
+        USBKeyboardKind(),
+        USBTabletKind(),
+        USBStorageKind(),
+        USBLoopbackKind(),
+        USBHostKind(),
+    ])
 }

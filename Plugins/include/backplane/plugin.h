@@ -20,7 +20,7 @@
  *  - A plugin built for a newer minor (1.n on a 1.m host, n > m) or another major is refused
  *    with a message that names the plugin and both versions.
  *  - Reserved sub-interface pointers are NULL until the minor version that fills them; check
- *    for NULL. 1.1 filled `instrument` (instrument.h); `usb` is still reserved. A plugin built
+ *    for NULL. 1.1 filled `instrument` (instrument.h) and `usb` (usb.h). A plugin built
  *    against 1.0 is handed a host table whose `instrument` is NULL, as its header promised.
  *
  * THREADING: unless a function says otherwise, the host calls plugins and expects to be

@@ -20,7 +20,9 @@ extern "C" {
 
 /// One software-TLB entry. A hit means `tag == (vaddr >> 12)` and the host address of the
 /// guest virtual address `vaddr` is `vaddr + addend`. `tag == UINT64_MAX` marks an empty entry.
-/// Only RAM pages are entered (MMIO and ROM-write accesses always take the slow path).
+/// RAM and ROM pages are entered for loads and fetches, RAM pages for stores unless the page
+/// holds decoded code; MMIO pages never are (they, stores to ROM and stores to code pages always
+/// take the slow path).
 typedef struct BPTLBEntry {
     uint64_t tag;
     int64_t addend;
