@@ -438,3 +438,7 @@ public final class VirtioPCIFunction: PCIFunction, VirtioQueueAccess {
 }
 
 @inline(__always) private func mask(_ size: Int) -> UInt64 { size >= 8 ? ~0 : (1 << UInt64(size * 8)) - 1 }
+
+/// The machine polls the function between slices (its device's host side: sockets, timers)
+/// and resets it with the others.
+extension VirtioPCIFunction: DeviceLifecycle {}

@@ -163,6 +163,9 @@ public struct DeviceTypeCatalog: Sendable {
         APLICKind(),
         PCIHostBridgeKind(),
         VirtioBlockKind(),
+        VirtioNetKind(),
+        Virtio9PKind(),
+        VirtioRNGKind(),
         EduKind(),
         HostPCIKind(),
     ] + XHCIKind.names.map { XHCIKind(name: $0) } + [
