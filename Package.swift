@@ -28,7 +28,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        .target(name: "Memory", path: "Modules/Memory", swiftSettings: hotPathFlags),
+        // Device-level tracing (docs/debugging.md): at the bottom, so every layer can emit events.
+        .target(name: "Trace", path: "Modules/Trace"),
+        .target(name: "Memory", dependencies: ["Trace"], path: "Modules/Memory", swiftSettings: hotPathFlags),
         .target(name: "IRQ", dependencies: ["Memory"], path: "Modules/IRQ"),
         .target(name: "CHartState", path: "Modules/CPU/CHartState",
                 cSettings: [.unsafeFlags(["-O2", "-frounding-math"])]),
@@ -48,6 +50,12 @@ let package = Package(
         // loads plugins and adapts their devices to the bus protocols.
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", path: "Modules/QPP"),
+        // The GDB remote serial protocol (docs/debugging.md): packets, the target description and
+        // the session; it knows no hart, only the GDBTarget protocol the machine implements.
+        .target(name: "GDB", path: "Modules/GDB"),
+        // The control socket (docs/debugging.md): a line-in, JSON-line-out command channel into a
+        // running machine, and its client for `backplane ctl`.
+        .target(name: "Control", path: "Modules/Control"),
         .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", exclude: ["linux"], publicHeadersPath: ".",
                 cSettings: pluginSDK),
@@ -72,13 +80,14 @@ let package = Package(
         .target(name: "UserNet", dependencies: ["CSlirp", "Virtio"], path: "Modules/UserNet/Swift"),
         .target(name: "Machine",
                 dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "UserNet", "USB", "Storage", "DeviceTree", "PluginHost", "Passthrough",
+                               "GDB", "Control",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
                 // The top-level Boards/ folder is copied next to the binary, so the bundled
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices",
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "GDB", "Control",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI"),
 
@@ -93,6 +102,9 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["TestSupport", "USB", "Passthrough", "PCI", "Storage", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
+        .testTarget(name: "GDBTests", dependencies: ["GDB"], path: "Tests/GDBTests"),
+        .testTarget(name: "ControlTests", dependencies: ["Control"], path: "Tests/ControlTests"),
+        .testTarget(name: "TraceTests", dependencies: ["Trace"], path: "Tests/TraceTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["TestSupport", "PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],
                     path: "Tests/PluginHostTests", exclude: ["abi-1.0", "Fixtures"]),
         .testTarget(name: "PassthroughTests", dependencies: ["Passthrough", "PCI", "Memory", "Machine", "Devices"], path: "Tests/PassthroughTests",

@@ -9,7 +9,15 @@ and mixes in what stresses a binary translator:
   - self-modifying code: a code slot is rewritten (a random `addi`) and called, with and without
     FENCE.I (the store is always in an earlier block than the call);
   - page-table changes: a virtual window (Sv39, used through mstatus.MPRV with MPP=S) is remapped
-    between two physical pages with SFENCE.VMA, then loaded and stored through.
+    between two physical pages with SFENCE.VMA, then loaded and stored through;
+  - code across page boundaries: functions laid a few bytes before a page end (some with a 32-bit
+    instruction split across the two pages) called directly, so blocks span pages and calls and
+    returns chain across them; one of them has a slot in its second page that is rewritten;
+  - remapped code: S-mode code at a virtual page whose neighbour (the target of a direct call in
+    a loop, and where a block runs on into) is remapped between two physical pages with
+    different code, then run again;
+  - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
+    (a jump table of case routines picked by a random register).
 Only Backplane runs these (QEMU is not the reference): both engines must print identical dumps.
 """
 import argparse
@@ -20,6 +28,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import gen as base  # noqa: E402
 
 WINDOW = 0x40000000
+XMODE_ENTRY = 0x40001800        # S-mode code page V1 (0x40001000) + 2048; V2 = 0x40002000
+# Registers the generated helper routines below may clobber: never the reserved ones, ra only
+# where it is the link register.
+HELPER_REGS = [r for r in base.XREGS if r not in (1, 27, 28, 29, 31)]
+FAR_FUNCTIONS = 4
+CASES = 8
 
 
 class JITGen(base.Gen):
@@ -77,6 +91,84 @@ class JITGen(base.Gen):
             self.emit(f'sd x{d}, {offset}(x{w})')
         self.emit(f'csrc mstatus, x{m}')
 
+    def alu_body(self, n, regs=None):
+        """n random register-only integer instructions on `regs` (default HELPER_REGS)."""
+        regs = regs or HELPER_REGS
+        lines = []
+        for _ in range(n):
+            d, a, b = (f'x{self.r.choice(regs)}' for _ in range(3))
+            op = self.r.choice(['add', 'sub', 'xor', 'or', 'and', 'sll', 'srl', 'sra', 'mul', 'addw', 'subw',
+                                'slt', 'sltu', 'addi', 'xori', 'slli', 'srli', 'addiw'])
+            if op in ('addi', 'xori', 'addiw'):
+                lines.append(f'{op} {d}, {a}, {self.r.randrange(-2048, 2048)}')
+            elif op in ('slli', 'srli'):
+                lines.append(f'{op} {d}, {a}, {self.r.randrange(64)}')
+            else:
+                lines.append(f'{op} {d}, {a}, {b}')
+        return lines
+
+    def far_call_op(self):
+        """Direct calls to functions laid across a page end (`far_functions`); x26 is the
+        enclosing loop's counter, so repeated calls are unrolled."""
+        for _ in range(self.r.randrange(1, 4)):
+            self.emit(f'call far{self.r.randrange(FAR_FUNCTIONS)}')
+
+    def far_smc_op(self):
+        """Rewrites the slot in the second page of `far_smc` (an addi), then calls it in a loop."""
+        r = self.r
+        slot, value = r.sample([x for x in HELPER_REGS if x != 1], 2)
+        reg = r.choice(HELPER_REGS)
+        k = r.randrange(-2048, 2048)
+        encoding = ((k & 0xFFF) << 20) | (reg << 15) | (reg << 7) | 0x13
+        self.emit('call far_smc')
+        self.emit(f'la x{slot}, far_smc_slot')
+        self.emit(f'li x{value}, {encoding:#x}')
+        self.emit(f'sw x{value}, 0(x{slot})')
+        if r.random() < 0.6:
+            self.emit('fence.i')
+        self.emit('call far_smc')
+        self.emit('call far_smc')
+
+    def recurse_op(self):
+        self.emit('la x31, deep_stack_top')
+        self.emit(f'li x27, {self.r.randrange(1, 61)}')
+        self.emit('call deep')
+
+    def switch_op(self):
+        t, i = self.r.sample([x for x in HELPER_REGS if x != 1], 2)
+        self.emit(f'andi x{i}, {self.xs()}, {CASES - 1}')
+        self.emit(f'la x{t}, case_table')
+        self.emit(f'slli x{i}, x{i}, 3')
+        self.emit(f'add x{t}, x{t}, x{i}')
+        self.emit(f'ld x{t}, 0(x{t})')
+        self.emit(f'jalr x1, 0(x{t})')
+
+    def xmode_op(self):
+        """Runs the S-mode code at XMODE_ENTRY, after remapping its neighbour page half the time."""
+        a, b = self.r.sample([x for x in HELPER_REGS if x != 1], 2)
+        if self.r.random() < 0.5:
+            self.emit(f'la x{a}, pt_l0')
+            self.emit(f'ld x{b}, 16(x{a})')
+            self.emit(f'xori x{b}, x{b}, 1 << 10')   # PPN bit 0: code_q0 <-> code_q1
+            self.emit(f'sd x{b}, 16(x{a})')
+            self.emit('sfence.vma')
+        back = self.new_label()
+        self.emit(f'la x{a}, {back}')
+        self.emit(f'la x{b}, xm_saved')
+        self.emit(f'sd x{a}, 0(x{b})')
+        self.emit(f'la x{a}, xm_handler')
+        self.emit(f'csrw mtvec, x{a}')
+        self.emit(f'li x{a}, {XMODE_ENTRY:#x}')
+        self.emit(f'csrw mepc, x{a}')
+        self.emit(f'li x{a}, 3 << 11')
+        self.emit(f'csrc mstatus, x{a}')
+        self.emit(f'li x{a}, 1 << 11')
+        self.emit(f'csrs mstatus, x{a}')
+        self.emit('mret')
+        self.out.append(f'{back}:')
+        self.emit(f'la x{a}, jit_trap')
+        self.emit(f'csrw mtvec, x{a}')
+
     def straight(self):
         c = self.r.random()
         if c < 0.03:
@@ -87,8 +179,65 @@ class JITGen(base.Gen):
             self.remap_op()
         elif c < 0.08:
             self.window_op()
+        elif c < 0.095:
+            self.far_call_op()
+        elif c < 0.1:
+            self.far_smc_op()
+        elif c < 0.11:
+            self.recurse_op()
+        elif c < 0.125:
+            self.switch_op()
+        elif c < 0.13:
+            self.xmode_op()
         else:
             super().straight()
+
+    def far_functions(self):
+        """Text laid across page ends: far0..3 (straight code, a loop, a 32-bit instruction split
+        across the boundary), far_smc (a rewritten slot in its second page), the S-mode code
+        pages and the helper routines (recursion, switch cases)."""
+        r = self.r
+        out = ['', '    .section .text.far, "ax", @progbits', '    .option push', '    .option norvc', '    .option norelax']
+        for k in range(FAR_FUNCTIONS):
+            # An offset of 2 mod 4 with 4-byte instructions splits one across the page end.
+            before = r.choice([2, 6, 10, 14, 4, 8, 20, 34])
+            out += ['    .balign 4096', f'    .skip 4096 - {before}', f'far{k}:']
+            body = self.alu_body(r.randrange(4, 14))
+            if k % 2 == 1:
+                iters = r.randrange(2, 6)
+                out += [f'    li x27, {iters}', f'far{k}_loop:'] + ['    ' + x for x in body]
+                out += ['    addi x27, x27, -1', f'    bnez x27, far{k}_loop', '    ret']
+            else:
+                out += ['    ' + x for x in body] + ['    ret']
+        out += ['    .balign 4096', '    .skip 4096 - 8', 'far_smc:']
+        out += ['    ' + x for x in self.alu_body(2)]
+        out += ['far_smc_slot:', '    addi x0, x0, 0'] + ['    ' + x for x in self.alu_body(3)] + ['    ret']
+        # S-mode pages: V1 = xm_v1 (odd page), V2 = xm_q0 or xm_q1 (even, odd: PPN bit 0 flips).
+        regs = [28, 29, 30]
+        out += ['    .balign 8192', '    .skip 4096', 'xm_v1:', '    .skip 2048',
+                f'    li x27, {r.randrange(3, 30)}', 'xm_v1_loop:']
+        out += ['    ' + x for x in self.alu_body(3, regs)]
+        out += ['    jal ra, xm_v1 + 4096 + 64', '    addi x27, x27, -1', '    bnez x27, xm_v1_loop',
+                '    j xm_tail', '    .org xm_v1 + 4096 - 12', 'xm_tail:']
+        out += ['    ' + x for x in self.alu_body(3, regs)]
+        for q in (0, 1):
+            out += ['    .balign 4096', f'xm_q{q}:']
+            out += ['    ' + x for x in self.alu_body(r.randrange(1, 6), regs)] + ['    ecall']
+            out += [f'    .org xm_q{q} + 64'] + ['    ' + x for x in self.alu_body(r.randrange(1, 8), regs)]
+            out += ['    ret']
+        out += ['    .option pop', '    .text', '    .align 2', 'deep:',
+                '    addi x31, x31, -16', '    sd ra, 0(x31)', '    sd x27, 8(x31)']
+        out += ['    ' + x for x in self.alu_body(r.randrange(1, 5), [28, 29, 30])]
+        out += ['    addi x27, x27, -1', '    beqz x27, 1f', '    call deep', '1:  ld ra, 0(x31)',
+                '    ld x27, 8(x31)', '    add x28, x28, x27', '    addi x31, x31, 16', '    ret']
+        for c in range(CASES):
+            out += ['    .align 2', f'case{c}:'] + ['    ' + x for x in self.alu_body(r.randrange(1, 6))] + ['    ret']
+        out += ['    .align 2', 'xm_handler:                  # ecall from the S-mode code: back to M-mode',
+                '    csrw mscratch, t0', '    li t0, 3 << 11', '    csrs mstatus, t0',
+                '    la t0, xm_saved', '    ld t0, 0(t0)', '    csrw mepc, t0', '    csrr t0, mscratch', '    mret']
+        out += ['    .data', '    .align 3', 'case_table:'] + [f'    .dword case{c}' for c in range(CASES)]
+        out += ['xm_saved: .dword 0', 'deep_stack: .skip 1024', 'deep_stack_top:', '    .text', '']
+        return '\n'.join(out)
 
     def program(self):
         text = super().program()
@@ -116,6 +265,14 @@ class JITGen(base.Gen):
     srli t1, t1, 2
     ori t1, t1, 0xc7            # V R W A D
     sd t1, 0(t0)
+    la t1, xm_v1                # 0x40001000 -> xm_v1, 0x40002000 -> xm_q0: V R X A D
+    srli t1, t1, 2
+    ori t1, t1, 0xcb
+    sd t1, 8(t0)
+    la t1, xm_q0
+    srli t1, t1, 2
+    ori t1, t1, 0xcb
+    sd t1, 16(t0)
     la t0, pt_root
     srli t0, t0, 12
     li t1, 8 << 60
@@ -125,7 +282,7 @@ class JITGen(base.Gen):
 '''
         marker = '    la s1, scratch + 2048\n'
         text = text.replace(marker, marker + setup, 1)
-        return text + r'''
+        return text + self.far_functions() + r'''
     .text
     .align 2
 jit_trap:                       # resume after the faulting (4-byte) instruction

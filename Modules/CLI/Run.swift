@@ -2,6 +2,7 @@ import ArgumentParser
 import CPU
 import Devices
 import Foundation
+import GDB
 import Machine
 import PluginHost
 
@@ -65,6 +66,13 @@ struct Run: ParsableCommand {
                                valueName: "TYPE[,key=value...]"))
     var devices: [String] = []
 
+    @Option(help: ArgumentHelp("Listen for a GDB client: tcp::PORT (loopback), tcp:HOST:PORT, or a unix socket path.",
+                               valueName: "tcp::PORT|unix:PATH"))
+    var gdb: String?
+
+    @Flag(help: "With --gdb: stop before the first instruction until the client connects and continues.")
+    var gdbWait = false
+
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
         var debug = JITDebugOptions(perfMap: perfMap)
@@ -108,7 +116,14 @@ struct Run: ParsableCommand {
             fail("\(error)")
         }
         for hart in machine.harts { hart.accelerator = accelerator }
+        if gdbWait && gdb == nil { fail("--gdb-wait needs --gdb") }
+        if let gdb {
+            let endpoint: GDBEndpoint
+            do { endpoint = try GDBEndpoint(parsing: gdb) } catch { fail("\(error)") }
+            do throws(MachineError) { try machine.attachGDB(at: endpoint, waitForClient: gdbWait) } catch { fail("\(error)") }
+        }
         let exit = machine.run(timeout: timeout)
+        machine.detachGDB()
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
         host.shutdown()
         if exit == .timeout {

@@ -11,13 +11,15 @@ public enum MachineExit: Equatable, Sendable {
     case timeout
     /// The user quit through the console (Ctrl-A X).
     case userQuit
+    /// An attached GDB client killed the machine (`kill`).
+    case killedByDebugger
 
     /// The `backplane run` exit status: the guest's, 124 for a timeout (as timeout(1)), 0 for a quit.
     public var status: Int32 {
         switch self {
         case .poweroff(let code): return code
         case .timeout: return 124
-        case .userQuit: return 0
+        case .userQuit, .killedByDebugger: return 0
         }
     }
 }
@@ -34,17 +36,27 @@ extension Machine {
     public func run(timeout: Double? = nil) -> MachineExit {
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0) * 1e9) }
         plugins?.startHarts()
+        if let exit = debuggerBeforeFirstInstruction(deadline: deadline) { return exit }
         while true {
             var anyRunning = false
-            for hart in harts {
-                if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
-                anyRunning = true
-                _ = hart.run(budget: Machine.sliceInstructions)
+            if let debugger, debugger.stopRequested || debugger.needsExactRun {
+                switch debuggerSlice(debugger, deadline: deadline) {
+                case .ran(let running): anyRunning = running
+                case .exit(let exit): return exit
+                }
+            } else {
+                for hart in harts {
+                    if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
+                    anyRunning = true
+                    _ = hart.run(budget: Machine.sliceInstructions)
+                }
             }
             pollDevices()
             if let event = power.take() {
                 switch event {
-                case .poweroff(let code): return .poweroff(exitCode: code)
+                case .poweroff(let code):
+                    debugger?.machineExited(status: code)
+                    return .poweroff(exitCode: code)
                 case .reset: reboot(); continue
                 }
             }

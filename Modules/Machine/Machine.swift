@@ -69,6 +69,8 @@ public final class Machine {
     /// The device kinds the board was built from: built-in ones plus the plugins' ones, plus
     /// any a caller registered. The device tree is generated from it.
     public let catalog: DeviceTypeCatalog
+    /// The GDB stub, when `--gdb` asked for one (Machine+Debug.swift).
+    var debugger: Debugger?
 
     /// The devices that take part in the machine lifecycle, in build order.
     public private(set) var lifecycle: [any DeviceLifecycle] = []

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The cache of pre-decoded blocks, keyed by the *host* address of a block's first instruction.
 ///
 /// Why host addresses: every RAM/ROM byte has exactly one host address, so keying by it is
@@ -31,20 +37,30 @@ final class BlockCache {
     let instructions: UnsafeMutablePointer<DecodedInstruction>
     let pageGenerations: UnsafeMutablePointer<UInt32>
 
+    /// Reserves the three arrays as anonymous memory, untouched: zero is an empty header
+    /// (host 0) and generation 0, and instruction slots are written before a valid header points
+    /// at them. Eager initialisation was ~4 MiB of page faults at every start (docs/jit.md).
     init() {
-        headers = .allocate(capacity: Self.blockCount + 1)
-        headers.initialize(repeating: Header(host: 0, count: 0, generation: 0), count: Self.blockCount + 1)
-        pageGenerations = .allocate(capacity: Self.generationCount)
-        pageGenerations.initialize(repeating: 0, count: Self.generationCount)
-        let total = (Self.blockCount + 1) * Self.maxLength
-        instructions = .allocate(capacity: total)
-        instructions.initialize(repeating: .illegal(0, length: 4), count: total)
+        headers = Self.reserve(Self.blockCount + 1)
+        pageGenerations = Self.reserve(Self.generationCount)
+        instructions = Self.reserve((Self.blockCount + 1) * Self.maxLength)
+    }
+
+    private static func reserve<T>(_ count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = count * MemoryLayout<T>.stride
+        let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let memory, memory != MAP_FAILED else { fatalError("BlockCache: cannot map \(bytes) bytes (errno \(errno))") }
+        return memory.bindMemory(to: T.self, capacity: count)
+    }
+
+    private static func release<T>(_ pointer: UnsafeMutablePointer<T>, _ count: Int) {
+        munmap(pointer, count * MemoryLayout<T>.stride)
     }
 
     deinit {
-        headers.deallocate()
-        instructions.deallocate()
-        pageGenerations.deallocate()
+        Self.release(headers, Self.blockCount + 1)
+        Self.release(instructions, (Self.blockCount + 1) * Self.maxLength)
+        Self.release(pageGenerations, Self.generationCount)
     }
 
     /// The slot a block starting at `host` lives in.
@@ -71,7 +87,12 @@ final class BlockCache {
 
     /// Forgets every block (FENCE.I, reset).
     func invalidateAll() {
-        for index in 0..<Self.blockCount { headers[index].host = 0 }
+        // Hands the pages back (they read as zero: every header empty) instead of touching them,
+        // so a reset at start-up costs no page faults.
+        let bytes = (Self.blockCount + 1) * MemoryLayout<Header>.stride
+        if madvise(headers, bytes, MADV_DONTNEED) != 0 {
+            for index in 0..<Self.blockCount { headers[index].host = 0 }
+        }
     }
 
     /// Forgets the blocks that start in the 4 KiB page at host address `hostPage`.

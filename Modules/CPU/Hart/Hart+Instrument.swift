@@ -216,7 +216,7 @@ private let floatNames = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7"
                           "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
                           "ft8", "ft9", "ft10", "ft11"]
 /// CSR names (privileged spec 1.12 tables 2.2–2.5) this hart implements.
-private let csrNames: [String: UInt32] = {
+let csrNames: [String: UInt32] = {
     var table: [String: UInt32] = [
         "fflags": 0x001, "frm": 0x002, "fcsr": 0x003, "cycle": 0xC00, "time": 0xC01, "instret": 0xC02,
         "sstatus": 0x100, "sie": 0x104, "stvec": 0x105, "scounteren": 0x106, "senvcfg": 0x10A,

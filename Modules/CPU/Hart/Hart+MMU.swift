@@ -45,8 +45,9 @@ extension Hart {
     /// Sv39/Sv48 tables (§4.3.2, §4.4, §4.5) and setting A (and D for stores) in the leaf PTE
     /// as hardware does (the Svadu behaviour; the update is atomic because the walk and the
     /// write-back happen with nothing else running on this hart and no other hart interleaved
-    /// within one instruction).
-    func translate(_ address: UInt64, kind: AccessKind, privilege: UInt64) throws(Trap) -> UInt64 {
+    /// within one instruction). `inspecting` (a debugger's look) skips the permission checks and
+    /// the A/D update: only whether and where the address is mapped matters.
+    func translate(_ address: UInt64, kind: AccessKind, privilege: UInt64, inspecting: Bool = false) throws(Trap) -> UInt64 {
         let satp = state.pointee.satp
         let mode = satp >> 60
         if privilege == privilegeMachine || mode == 0 { return address }
@@ -80,14 +81,14 @@ extension Hart {
                 table = ((entry >> 10) & PTE.ppnMask) << 12
                 continue
             }
-            try checkLeafPermissions(entry, kind: kind, privilege: privilege, address: address)
+            if !inspecting { try checkLeafPermissions(entry, kind: kind, privilege: privilege, address: address) }
             let ppn = (entry >> 10) & PTE.ppnMask
             let offsetBits = UInt64(12 + 9 * level)
             // A superpage's PPN must be aligned to its size (§4.3.2 step 6).
             if level > 0 && ppn & ((1 << UInt64(9 * level)) - 1) != 0 { throw pageFault(kind, address) }
             var updated = entry | PTE.accessed
             if kind == .store { updated |= PTE.dirty }
-            if updated != entry {
+            if updated != entry && !inspecting {
                 guard pmpAllows(entryAddress, size: 8, kind: .store, privilege: privilegeSupervisor),
                       bus.write(entryAddress, size: 8, value: updated) else {
                     throw accessFault(kind, address)
@@ -122,6 +123,8 @@ extension Hart {
 
     /// Empties the three software TLBs.
     func flushTLBs() {
+        // Cross-page chains in generated code check this (docs/jit.md).
+        state.pointee.jitFetchGeneration &+= 1
         for index in 0..<Int(BP_TLB_ENTRIES) {
             tlbLoad[index] = BPTLBEntry(tag: ~0, addend: 0)
             tlbStore[index] = BPTLBEntry(tag: ~0, addend: 0)

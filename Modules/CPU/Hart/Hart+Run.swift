@@ -12,9 +12,12 @@ extension Hart {
         let hartID = state.pointee.hartid
         // Interrupt lines are driven by devices, which a hart reset does not reset.
         let lines = state.pointee.mipExternal
+        // Never goes back: chains linked under an old value must not match again.
+        let fetchGeneration = state.pointee.jitFetchGeneration
         state.pointee = HartState()
         state.pointee.hartid = hartID
         state.pointee.mipExternal = lines
+        state.pointee.jitFetchGeneration = fetchGeneration
         state.pointee.pc = pc
         state.pointee.privilege = privilegeMachine
         state.pointee.misa = CSRMask.misa

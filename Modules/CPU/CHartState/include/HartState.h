@@ -113,6 +113,16 @@ typedef struct HartState {
     // Kept last so that adding them moved no earlier field's offset.
     uint64_t miselect;
     uint64_t siselect;
+
+    // --- JIT bookkeeping, continued (never architecturally visible) ---------------------------
+    /// Bumped whenever the fetch TLB is flushed (SFENCE.VMA, satp/privilege/PMP changes, reset):
+    /// a chained jump across a page boundary is followed only while this equals the value it
+    /// was linked under, since the target page's virtual-to-physical mapping may differ now.
+    uint64_t jitFetchGeneration;
+    /// `jitBudget` when minstret/mcycle were last brought up to date: generated code only
+    /// subtracts from `jitBudget`, and the run loop and every helper add `jitBudgetBase -
+    /// jitBudget` to both counters before anything can read them (`Hart.syncJITCounters`).
+    int64_t jitBudgetBase;
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

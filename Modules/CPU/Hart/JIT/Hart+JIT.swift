@@ -23,6 +23,7 @@ extension Hart {
             state.pointee.waitingForInterrupt = 0
         }
         let jit = jitEngine
+        let enter = jit.enter!
         state.pointee.jitContext = Unmanaged.passUnretained(self).toOpaque()
         var remaining = budget
         // A chain stub's jump to patch once the block it asked for is known (0: none).
@@ -37,100 +38,165 @@ extension Hart {
                 chainSite = 0
                 continue
             }
-            let block: Int
+            let found: UnsafeMutablePointer<DispatchEntry>?
             do throws(Trap) {
-                block = state.pointee.mcountinhibit == 0 ? try jitBlock(jit) : -1
+                found = state.pointee.mcountinhibit == 0 ? try jitBlock(jit) : nil
             } catch {
                 enterTrapForJIT(error)
                 remaining -= 1
                 chainSite = 0
                 continue
             }
-            guard block >= 0, jit.blocks[block].count <= remaining else {
-                // Not translatable here (an instruction straddling a page, mixed PMP, counters
+            guard let entry = found, Int(entry.pointee.count) <= remaining else {
+                // Not translatable here (an instruction fetched uncached, mixed PMP, counters
                 // inhibited), or the slice ends inside the block: the interpreter runs it, so
                 // slices end at the same instruction as under the interpreter.
-                remaining -= instrumentedEvents.isEmpty ? runBlock(limit: remaining) : runInstrumentedBlock(limit: remaining)
-                // Whatever the interpreter ran may have flushed the first-level TLBs.
-                if block < 0 || jit.blocks[block].flushesTLBsInPlace || context != translationContext {
-                    jit.invalidateVictims()
-                }
+                let flushes = found.map { $0.pointee.flags & DispatchTable.flushesTLBsInPlace != 0 } ?? true
+                interpretBlock(jit, remaining: &remaining, flushes: flushes, context: context)
                 chainSite = 0
                 if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
                 continue
             }
-            let entry = jit.blocks[block].entry
+            let code = entry.pointee.code
             if chainSite != 0 && chainGeneration == jit.flushGeneration {
-                jit.chain(site: chainSite, to: entry)
+                jit.chain(site: chainSite, to: code, fetchGeneration: state.pointee.jitFetchGeneration)
             }
             state.pointee.jitBudget = Int64(remaining)
-            chainSite = jit.enter(state, entry)
+            state.pointee.jitBudgetBase = Int64(remaining)
+            chainSite = enter(state, code)
+            Self.syncJITCounters(state)
             chainGeneration = jit.flushGeneration
             remaining = Int(truncatingIfNeeded: state.pointee.jitBudget)
+            if chainSite == JITEngine.interpretBlock {
+                // A block across a page end found its second page mapped elsewhere: drop it
+                // (the next visit translates it for the new mapping) and interpret this once.
+                chainSite = 0
+                let pc = state.pointee.pc
+                let fetch = tlbFetch[Self.tlbIndex(pc)]
+                if fetch.tag == pc >> 12 { jit.invalidate(pc: pc, host: UInt(bitPattern: Self.hostAddress(pc, fetch))) }
+                interpretBlock(jit, remaining: &remaining, flushes: false, context: translationContext)
+            }
             if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
         }
         return .budgetExhausted
     }
 
-    /// The index of the translated block at the PC, translating it if needed; -1 when the
-    /// interpreter must run it. Throws the fetch fault of the PC.
+    /// Runs the block at the pc in the interpreter (at most `remaining` instructions).
+    @inline(never)
+    private func interpretBlock(_ jit: JITEngine, remaining: inout Int, flushes: Bool, context: (UInt64, UInt64, UInt64)) {
+        remaining -= instrumentedEvents.isEmpty ? runBlock(limit: remaining) : runInstrumentedBlock(limit: remaining)
+        // Whatever the interpreter ran may have flushed the first-level TLBs.
+        if flushes || context != translationContext { jit.invalidateVictims() }
+    }
+
+    /// The dispatch entry of the translated block at the PC, translating it if needed; nil when
+    /// the interpreter must run it. Throws the fetch fault of the PC.
     @inline(__always)
-    private func jitBlock(_ jit: JITEngine) throws(Trap) -> Int {
+    private func jitBlock(_ jit: JITEngine) throws(Trap) -> UnsafeMutablePointer<DispatchEntry>? {
         let pc = state.pointee.pc
         let fetch = tlbFetch[Self.tlbIndex(pc)]
         if fetch.tag == pc >> 12 {
             let host = UInt(bitPattern: Self.hostAddress(pc, fetch))
-            if let index = jit.find(pc: pc, host: host) { return index }
+            if let entry = jit.find(pc: pc, host: host) { return entry }
         }
-        guard let host = try fetchTranslation(pc) else { return -1 }
-        if let index = jit.find(pc: pc, host: host) { return index }
+        return try jitBlockSlow(jit)
+    }
+
+    @inline(never)
+    private func jitBlockSlow(_ jit: JITEngine) throws(Trap) -> UnsafeMutablePointer<DispatchEntry>? {
+        let pc = state.pointee.pc
+        guard let host = try fetchTranslation(pc) else { return nil }
+        if let entry = jit.find(pc: pc, host: host) { return entry }
         return translate(jit, pc: pc, host: host)
     }
 
-    /// Decodes and translates the block at guest `pc` (host address `host`); returns its index,
-    /// or -1 if its first instruction straddles the page end.
-    private func translate(_ jit: JITEngine, pc: UInt64, host: UInt) -> Int {
-        // SAFETY: `host` lies in a RAM/ROM page wholly inside its region (`fetchTranslation`).
-        let pageEnd = (host | 0xFFF) &+ 1
+    /// The host address of the next virtual page after `pc`'s when a block may run on into it:
+    /// fetchable, cacheable RAM/ROM now (no trap is taken here: a fault is the interpreter's to
+    /// raise when execution gets there). Not while a plugin observes the hart, whose block
+    /// shapes must be the interpreter's.
+    private func nextPageForBlock(_ jit: JITEngine, pc: UInt64) -> UInt? {
+        guard !jit.observed else { return nil }
+        let next = (pc | 0xFFF) &+ 1
+        guard let host = try? fetchTranslation(next) else { return nil }
+        return host
+    }
+
+    /// Decodes and translates the block at guest `pc` (host address `host`); returns its
+    /// dispatch entry, or nil if its first instruction cannot be fetched from cached pages.
+    /// A block goes on past a conditional branch that jumps forward (a side exit for the taken
+    /// path): if/else code then runs as one block on its fall-through path. It still ends at
+    /// backward branches, so a loop's back edge closes its block (and may loop in place).
+    /// A block may run on into the next virtual page (also through a 32-bit instruction split
+    /// across the two); it then checks at entry that the page is still mapped where it was.
+    private func translate(_ jit: JITEngine, pc: UInt64, host: UInt) -> UnsafeMutablePointer<DispatchEntry>? {
+        // SAFETY: `host` lies in a RAM/ROM page wholly inside its region (`fetchTranslation`),
+        // and so does `secondPage` (`nextPageForBlock`).
+        var pageEnd = (host | 0xFFF) &+ 1
+        var secondPage: UInt = 0
         var instructions: [DecodedInstruction] = []
         var address = host
-        while instructions.count < JITEngine.maxBlockLength && address < pageEnd {
-            let low = UnsafeRawPointer(bitPattern: address)!.loadUnaligned(as: UInt16.self)
-            let length: UInt = low & 3 == 3 ? 4 : 2
-            if address &+ length > pageEnd { break }
-            let high = length == 4 ? UnsafeRawPointer(bitPattern: address &+ 2)!.loadUnaligned(as: UInt16.self) : 0
-            let instruction = decodeInstruction(low: UInt16(littleEndian: low), high: UInt16(littleEndian: high))
+        var guestAddress = pc
+        while instructions.count < JITEngine.maxBlockLength {
+            if address == pageEnd {
+                // At the end of the first page: go on in the next one if it is fetchable.
+                guard secondPage == 0, let next = nextPageForBlock(jit, pc: pc) else { break }
+                secondPage = next
+                address = next
+                pageEnd = next &+ 0x1000
+            }
+            let low = UInt16(littleEndian: UnsafeRawPointer(bitPattern: address)!.loadUnaligned(as: UInt16.self))
+            var high: UInt16 = 0
+            var length: UInt = 2
+            if low & 3 == 3 {
+                length = 4
+                if address &+ 2 < pageEnd {
+                    high = UInt16(littleEndian: UnsafeRawPointer(bitPattern: address &+ 2)!.loadUnaligned(as: UInt16.self))
+                } else {
+                    // Split across the page end: the high half starts the next page.
+                    guard secondPage == 0, let next = nextPageForBlock(jit, pc: pc) else { break }
+                    secondPage = next
+                    high = UInt16(littleEndian: UnsafeRawPointer(bitPattern: next)!.loadUnaligned(as: UInt16.self))
+                    address = next &- 2
+                    pageEnd = next &+ 0x1000
+                }
+            }
+            let instruction = decodeInstruction(low: low, high: high)
             instructions.append(instruction)
             address &+= length
-            if instruction.endsBlock && !instruction.continuesBlockInJIT { break }
+            guestAddress &+= UInt64(length)
+            if instruction.endsBlock && !instruction.continuesBlockInJIT
+                && !(instruction.isForwardBranch && !jit.observed) { break }
         }
-        guard !instructions.isEmpty else { return -1 }
+        guard !instructions.isEmpty else { return nil }
+        let bytes = Int(guestAddress &- pc)
+        var flags: UInt32 = instructions.contains { $0.flushesTLBsInPlace } ? DispatchTable.flushesTLBsInPlace : 0
+        if secondPage != 0 { flags |= DispatchTable.crossesPage }
         for attempt in 0..<2 {
-            if JITEngine.codeSize - jit.used < JITEngine.reserve
+            if JITEngine.codeSize - jit.used < JITEngine.reserve || jit.table.isNearlyFull
                 || jit.instructionPoolUsed + instructions.count > JITEngine.instructionPoolSize || attempt == 1 {
                 jit.flush()
             }
             let start = jit.code + jit.used
             let assembler = X86Assembler(base: start, capacity: JITEngine.codeSize - jit.used)
-            var translator = JITTranslator(engine: jit, assembler: assembler, pc: pc, instructions: instructions)
+            var translator = JITTranslator(engine: jit, assembler: assembler, pc: pc, instructions: instructions,
+                                           secondPage: secondPage)
             guard let emitted = translator.emit() else { continue }
             assembler.align(16)
             jit.used += assembler.position
-            let index = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub,
-                                                count: instructions.count,
-                                                flushesTLBsInPlace: instructions.contains { $0.flushesTLBsInPlace },
-                                                valid: true))
+            guard let entry = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub,
+                                                      secondPage: secondPage, valid: true),
+                                      count: instructions.count, flags: flags) else { continue }
             if instrumentedEvents.contains(.blockTranslated) {
-                noteBlockTranslated(pc: pc, instructions: instructions.count, bytes: Int(address &- host))
+                noteBlockTranslated(pc: pc, instructions: instructions.count, bytes: bytes)
             }
             let options = JITDebugOptions.current
             if options.perfMap { jit.notePerfMap(start: emitted.entry, size: assembler.position, pc: pc) }
             if options.traceGuest || options.traceHost {
                 traceBlock(pc: pc, instructions: instructions, code: start, size: assembler.position, options: options)
             }
-            return index
+            return entry
         }
-        return -1
+        return nil
     }
 
     private func traceBlock(pc: UInt64, instructions: [DecodedInstruction], code: UnsafePointer<UInt8>, size: Int,

@@ -24,15 +24,6 @@ public struct JITDebugOptions: Sendable {
 }
 
 #if arch(x86_64)
-/// One jump-cache entry, read by generated code: `code` runs the block for guest `pc` at host
-/// address `host`. 32 bytes so the index scales by a shift.
-struct JumpCacheEntry {
-    var pc: UInt64
-    var host: UInt
-    var code: UInt
-    var block: Int
-}
-
 /// A second-level data-TLB entry: a copy of a first-level entry (`HartState.tlbLoad/tlbStore`)
 /// that is valid while `generation` equals the engine's.
 struct VictimTLBEntry {
@@ -49,26 +40,24 @@ struct TranslatedBlock {
     var entry: UInt
     /// Stores the block's pc and returns to the run loop.
     var exitStub: UInt
-    /// Guest instructions in the block (the budget it needs to run).
-    var count: Int
-    /// Some instruction of the block may flush the data TLBs in place (see
-    /// `DecodedInstruction.flushesTLBsInPlace`).
-    var flushesTLBsInPlace: Bool
+    /// Host page of the block's second page, for a block that runs across a page end (0: none).
+    var secondPage: UInt
     var valid: Bool
 }
 
 /// The translation cache of one hart: an executable code buffer, the blocks in it keyed by
-/// (guest pc, host address of the first instruction), the jump cache generated code probes for
-/// indirect jumps, and per-page block lists for invalidation.
+/// (guest pc, host address of the first instruction) in the dispatch table that the run loop and
+/// generated code both probe, and per-page block lists for invalidation.
 ///
-/// Why (pc, host): the host address is the physical address (every RAM/ROM byte has one), and
-/// generated code bakes in virtual pcs (auipc, link values), so the same physical page mapped at
-/// two virtual addresses needs two translations.
+/// Everything is reserved, not touched, at creation (the code buffer, the dispatch table, the
+/// second-level TLB and the instruction pool are anonymous mappings whose pages are zero until
+/// used), so a short run pays only for what it translates.
 final class JITEngine {
     static let codeSize = 64 << 20
     /// Translation starts over (everything flushed) when less than this is free.
     static let reserve = 256 << 10
-    static let jumpCacheEntries = 1 << 14
+    /// log2 of the dispatch-table slots (8 MiB reserved; at most half are used before a flush).
+    static let dispatchBits = 18
     static let instructionPoolSize = 1 << 18
     /// Longest block, in guest instructions.
     static let maxBlockLength = 64
@@ -79,7 +68,8 @@ final class JITEngine {
     /// Incremented by every flush: a pending chain patch from before a flush is dropped.
     private(set) var flushGeneration = 0
 
-    let jumpCache: UnsafeMutablePointer<JumpCacheEntry>
+    /// (pc, host) → code, probed by the run loop and inline by generated code (r12 holds its base).
+    var table: DispatchTable
     /// Decoded instructions that generated code hands to `jitInterpret` (by address).
     let instructionPool: UnsafeMutablePointer<DecodedInstruction>
     var instructionPoolUsed = 0
@@ -105,23 +95,23 @@ final class JITEngine {
     var victimGeneration: UInt64 = 1
     var victimStoreGeneration: UInt64 = 1
 
+    /// Every block since the last flush and the blocks of each host page: used only when
+    /// translating and invalidating, never on the path from one block to the next.
     var blocks: [TranslatedBlock] = []
-    var table: [BlockKey: Int] = [:]
     var blocksByPage: [UInt: [Int]] = [:]
-
-    struct BlockKey: Hashable {
-        var pc: UInt64
-        var host: UInt
-    }
 
     // Shared routines at the start of the buffer (see `emitRuntime`).
     typealias Enter = @convention(c) (UnsafeMutablePointer<HartState>, UInt) -> UInt
     private(set) var enter: Enter!
     /// Returns 0 to the run loop (pc already stored).
     private(set) var exitToLoop: UInt = 0
-    /// Expects the target pc in rax: stores it, probes the fetch TLB and the jump cache, jumps to
-    /// the block or returns 0 to the run loop.
-    private(set) var lookup: UInt = 0
+    /// The rest of an inline dispatch-table probe whose first slot missed: rax = pc, rsi = host,
+    /// rdx = byte offset of the slot. Follows the probe sequence to the block or to an empty slot
+    /// (then returns 0 to the run loop).
+    private(set) var probeRest: UInt = 0
+    /// Returns `JITEngine.interpretBlock` to the run loop (pc already stored): a block that runs
+    /// across a page end found its second page mapped elsewhere.
+    private(set) var exitToInterpreter: UInt = 0
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
     /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`
@@ -137,20 +127,31 @@ final class JITEngine {
     /// SSE and AVX state (XGETBV(0) bits 1 and 2).
     private(set) var hostHasFMA = false
 
-    init() {
-        let memory = mmap(nil, Self.codeSize, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    /// What `enter` returns when the run loop must interpret the block at `state.pc` (see
+    /// `exitToInterpreter`); any other non-zero value is a chain site to patch.
+    static let interpretBlock: UInt = 1
+
+    /// Reserves `bytes` of zero-filled anonymous memory; its pages are materialised on first touch.
+    private static func reserve(_ bytes: Int, executable: Bool = false) -> UnsafeMutableRawPointer {
+        let protection = PROT_READ | PROT_WRITE | (executable ? PROT_EXEC : 0)
+        let memory = mmap(nil, bytes, protection, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let memory, memory != MAP_FAILED else {
-            fatalError("JIT: cannot map \(Self.codeSize) bytes of executable memory (errno \(errno))")
+            fatalError("JIT: cannot map \(bytes) bytes (errno \(errno))")
         }
-        code = memory.assumingMemoryBound(to: UInt8.self)
-        jumpCache = .allocate(capacity: Self.jumpCacheEntries)
-        jumpCache.initialize(repeating: JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1), count: Self.jumpCacheEntries)
-        victimLoad = .allocate(capacity: Self.victimEntries)
-        victimLoad.initialize(repeating: VictimTLBEntry(tag: ~0, addend: 0, generation: 0), count: Self.victimEntries)
-        victimStore = .allocate(capacity: Self.victimEntries)
-        victimStore.initialize(repeating: VictimTLBEntry(tag: ~0, addend: 0, generation: 0), count: Self.victimEntries)
-        instructionPool = .allocate(capacity: Self.instructionPoolSize)
-        instructionPool.initialize(repeating: .illegal(0, length: 4), count: Self.instructionPoolSize)
+        return memory
+    }
+
+    init() {
+        code = Self.reserve(Self.codeSize, executable: true).assumingMemoryBound(to: UInt8.self)
+        table = DispatchTable(bits: Self.dispatchBits)
+        // Zero pages are invalid entries: generation 0 never equals `victimGeneration` (from 1).
+        victimLoad = Self.reserve(Self.victimEntries * MemoryLayout<VictimTLBEntry>.stride)
+            .bindMemory(to: VictimTLBEntry.self, capacity: Self.victimEntries)
+        victimStore = Self.reserve(Self.victimEntries * MemoryLayout<VictimTLBEntry>.stride)
+            .bindMemory(to: VictimTLBEntry.self, capacity: Self.victimEntries)
+        // DecodedInstruction is a trivial type: slots are assigned before generated code uses them.
+        instructionPool = Self.reserve(Self.instructionPoolSize * MemoryLayout<DecodedInstruction>.stride)
+            .bindMemory(to: DecodedInstruction.self, capacity: Self.instructionPoolSize)
         emitRuntime()
         if JITDebugOptions.current.perfMap {
             perfMap = fopen("/tmp/perf-\(getpid()).map", "a")
@@ -159,10 +160,10 @@ final class JITEngine {
 
     deinit {
         munmap(code, Self.codeSize)
-        jumpCache.deallocate()
-        victimLoad.deallocate()
-        victimStore.deallocate()
-        instructionPool.deallocate()
+        table.deallocate()
+        munmap(victimLoad, Self.victimEntries * MemoryLayout<VictimTLBEntry>.stride)
+        munmap(victimStore, Self.victimEntries * MemoryLayout<VictimTLBEntry>.stride)
+        munmap(instructionPool, Self.instructionPoolSize * MemoryLayout<DecodedInstruction>.stride)
         if let perfMap { fclose(perfMap) }
     }
 
@@ -212,7 +213,7 @@ final class JITEngine {
         a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
         a.loadMXCSR(X86Memory(.rsp))
         a.mov(.rbx, .rdi)
-        a.mov(.r12, immediate: UInt64(UInt(bitPattern: jumpCache)))
+        a.mov(.r12, immediate: UInt64(UInt(bitPattern: self.table.entries)))
         a.jump(.register(.rsi))
 
         a.align(16)
@@ -227,10 +228,30 @@ final class JITEngine {
         a.alu(.xor, .rax, .rax, width: .bits32)
         a.jump(toAddress: epilogue)
 
-        // lookup: rax = guest pc.
         a.align(16)
-        lookup = a.address
-        emitLookup(a)
+        exitToInterpreter = a.address
+        a.mov(.rax, immediate: UInt64(Self.interpretBlock))
+        a.jump(toAddress: epilogue)
+
+        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match.
+        a.align(16)
+        probeRest = a.address
+        let probeNext = a.newLabel(), probeCompare = a.newLabel()
+        a.bind(probeNext)
+        a.alu(.add, .rdx, immediate: Int32(MemoryLayout<DispatchEntry>.stride), width: .bits32)
+        a.alu(.and, .rdx, immediate: Int32((self.table.capacity - 1) * MemoryLayout<DispatchEntry>.stride), width: .bits32)
+        a.bind(probeCompare)
+        a.load(.rcx, X86Memory(.r12, 8, index: .rdx))
+        a.alu(.cmp, .rcx, .rsi)
+        let hostMatches = a.newLabel()
+        a.jump(if: .equal, hostMatches)
+        a.test(.rcx, .rcx)
+        a.jump(if: .notEqual, probeNext)
+        a.jump(toAddress: exitToLoop)
+        a.bind(hostMatches)
+        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.jump(if: .notEqual, probeNext)
+        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
         a.align(16)
         let cpuidAddress = a.address
         a.push(.rbx)
@@ -259,8 +280,9 @@ final class JITEngine {
     }
 
     /// Jumps to the block for the guest pc in rax (stored to `state.pc` first) when the fetch TLB
-    /// maps it and the jump cache holds its block; otherwise returns 0 to the run loop.
-    /// Emitted at every indirect jump so each gets its own host branch-prediction slot.
+    /// maps it and the dispatch table holds its block; otherwise returns 0 to the run loop.
+    /// Emitted at every indirect jump so each gets its own host branch-prediction slot; the first
+    /// table slot is compared inline, the rest of the probe sequence is `probeRest`.
     func emitLookup(_ a: X86Assembler) {
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.mov(.rcx, .rax)
@@ -272,85 +294,72 @@ final class JITEngine {
         a.jump(if: .notEqual, toAddress: exitToLoop)
         a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
         a.alu(.add, .rsi, .rax)
-        emitJumpCacheIndex(a, host: .rsi, into: .rdx, scratch: .rcx)
-        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
-        a.jump(if: .notEqual, toAddress: exitToLoop)
+        emitTableSlot(a, host: .rsi, into: .rdx)
         a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
-        a.jump(if: .notEqual, toAddress: exitToLoop)
+        a.jump(if: .notEqual, toAddress: probeRest)
+        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.jump(if: .notEqual, toAddress: probeRest)
         a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
     }
 
-    /// The jump-cache slot of host address `host`, as a byte offset (×32).
-    static func jumpCacheSlot(host: UInt) -> Int {
-        Int(truncatingIfNeeded: ((host >> 1) ^ (host >> 13)) & UInt(jumpCacheEntries - 1))
-    }
-
-    /// Emits `into = jumpCacheSlot(host) * 32`, matching `jumpCacheSlot`.
-    private func emitJumpCacheIndex(_ a: X86Assembler, host: X86Register, into: X86Register, scratch: X86Register) {
-        a.mov(into, host)
-        a.shift(.shr, into, immediate: 1)
-        a.mov(scratch, host)
-        a.shift(.shr, scratch, immediate: 13)
-        a.alu(.xor, into, scratch, width: .bits32)
-        a.alu(.and, into, immediate: Int32(Self.jumpCacheEntries - 1), width: .bits32)
+    /// Emits `into = table.slot(host) * 32`, matching `DispatchTable.slot(host:)`.
+    func emitTableSlot(_ a: X86Assembler, host: X86Register, into: X86Register) {
+        a.mov(into, immediate: DispatchTable.multiplier)
+        a.imul(into, .register(host))
+        a.shift(.shr, into, immediate: UInt8(64 - table.bits))
         a.shift(.shl, into, immediate: 5, width: .bits32)
     }
 
     // MARK: Cache
 
-    /// The block for (pc, host), through the jump cache, then the table.
+    /// The dispatch entry of (pc, host), if translated.
     @inline(__always)
-    func find(pc: UInt64, host: UInt) -> Int? {
-        let entry = jumpCache[Self.jumpCacheSlot(host: host)]
-        if entry.pc == pc && entry.host == host { return entry.block }
-        guard let index = table[BlockKey(pc: pc, host: host)] else { return nil }
-        remember(index)
-        return index
+    func find(pc: UInt64, host: UInt) -> UnsafeMutablePointer<DispatchEntry>? {
+        table.lookup(pc: pc, host: host)
     }
 
-    /// Makes the jump cache point at block `index`.
-    func remember(_ index: Int) {
-        let block = blocks[index]
-        jumpCache[Self.jumpCacheSlot(host: block.host)] = JumpCacheEntry(pc: block.pc, host: block.host,
-                                                                          code: block.entry, block: index)
-    }
-
-    /// Records a block emitted at `entry`.
-    func add(_ block: TranslatedBlock) -> Int {
+    /// Records a block; nil when the dispatch table is too full (flush and translate again).
+    func add(_ block: TranslatedBlock, count: Int, flags: UInt32) -> UnsafeMutablePointer<DispatchEntry>? {
+        guard let entry = table.insert(DispatchEntry(pc: block.pc, host: block.host, code: block.entry,
+                                                     count: UInt32(count), flags: flags)) else { return nil }
         let index = blocks.count
         blocks.append(block)
-        table[BlockKey(pc: block.pc, host: block.host)] = index
         blocksByPage[block.host & ~0xFFF, default: []].append(index)
-        remember(index)
-        return index
+        if block.secondPage != 0 { blocksByPage[block.secondPage, default: []].append(index) }
+        return entry
     }
 
-    /// Invalidates every block starting in the 4 KiB host page `hostPage`: its entry now jumps
-    /// to its exit stub, so chained jumps into it leave to the run loop, and it is forgotten.
+    /// Invalidates every block with an instruction in the 4 KiB host page `hostPage`: its entry
+    /// now jumps to its exit stub, so chained jumps into it leave to the run loop, and it leaves
+    /// the dispatch table.
     func invalidate(hostPage: UInt) {
         guard let indices = blocksByPage.removeValue(forKey: hostPage) else { return }
-        for index in indices where blocks[index].valid {
-            let block = blocks[index]
-            blocks[index].valid = false
-            table[BlockKey(pc: block.pc, host: block.host)] = nil
-            // SAFETY: entry and exitStub lie in the code buffer; the 5 bytes at entry were the
-            // start of the block's first (8-byte) instruction.
-            let entry = UnsafeMutablePointer<UInt8>(bitPattern: block.entry)!
-            entry[0] = 0xE9
-            X86Assembler.patchRel32(field: entry + 1, target: block.exitStub)
-            let slot = Self.jumpCacheSlot(host: block.host)
-            if jumpCache[slot].block == index {
-                jumpCache[slot] = JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1)
-            }
-        }
+        for index in indices { invalidate(block: index) }
+    }
+
+    /// Invalidates the block (pc, host) if translated (its second page is mapped elsewhere now).
+    func invalidate(pc: UInt64, host: UInt) {
+        guard let indices = blocksByPage[host & ~0xFFF] else { return }
+        for index in indices where blocks[index].pc == pc && blocks[index].host == host { invalidate(block: index) }
+    }
+
+    private func invalidate(block index: Int) {
+        guard blocks[index].valid else { return }
+        let block = blocks[index]
+        blocks[index].valid = false
+        table.remove(pc: block.pc, host: block.host)
+        // SAFETY: entry and exitStub lie in the code buffer; the 5 bytes at entry were the
+        // start of the block's first (8-byte) instruction.
+        let entry = UnsafeMutablePointer<UInt8>(bitPattern: block.entry)!
+        entry[0] = 0xE9
+        X86Assembler.patchRel32(field: entry + 1, target: block.exitStub)
     }
 
     /// Drops every translation and starts the buffer over.
     func flush() {
         blocks.removeAll(keepingCapacity: true)
-        table.removeAll(keepingCapacity: true)
         blocksByPage.removeAll(keepingCapacity: true)
-        jumpCache.update(repeating: JumpCacheEntry(pc: ~0, host: 0, code: 0, block: -1), count: Self.jumpCacheEntries)
+        table.removeAll()
         used = runtimeEnd
         instructionPoolUsed = 0
         flushGeneration &+= 1
@@ -363,10 +372,24 @@ final class JITEngine {
         victimStoreGeneration &+= 1
     }
 
-    /// Points the jmp rel32 at `site` (a chain stub's jump) to `target`.
-    func chain(site: UInt, to target: UInt) {
-        // SAFETY: `site` is a jmp rel32 emitted by the translator in this buffer since the last flush.
-        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: site + 1)!, target: target)
+    /// Set in a chain site (bit 63, never set in a user-space address) whose jump leaves the
+    /// block's pages: it is guarded by a fetch generation, `generationFieldDistance` bytes before.
+    static let crossPageChain: UInt64 = 1 << 63
+    /// From the imm64 of the guard's movabs to the chain jump: the rest of the movabs (8), cmp
+    /// rax, [rbx + disp32] (7), jne rel32 (6).
+    static let generationFieldDistance: UInt = 8 + 7 + 6
+
+    /// Points the jmp rel32 at `site` (a chain stub's jump) to `target`; for a cross-page site,
+    /// also records the fetch generation the target was found under.
+    func chain(site: UInt, to target: UInt, fetchGeneration: UInt64) {
+        let address = site & ~UInt(Self.crossPageChain)
+        // SAFETY: `address` is a jmp rel32 emitted by the translator in this buffer since the
+        // last flush, and a cross-page one follows its guard's imm64 at the fixed distance.
+        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: address + 1)!, target: target)
+        if site & UInt(Self.crossPageChain) != 0 {
+            UnsafeMutableRawPointer(bitPattern: address - Self.generationFieldDistance)!
+                .storeBytes(of: fetchGeneration, as: UInt64.self)
+        }
     }
 
     func notePerfMap(start: UInt, size: Int, pc: UInt64) {
@@ -392,10 +415,12 @@ enum StateOffset {
     static let cycle = offset(\HartState.cycle)
     static let exitRequest = offset(\HartState.exitRequest)
     static let jitBudget = offset(\HartState.jitBudget)
+    static let jitBudgetBase = offset(\HartState.jitBudgetBase)
     static let reservationValid = offset(\HartState.reservationValid)
     static let tlbLoad = offset(\HartState.tlbLoad)
     static let tlbStore = offset(\HartState.tlbStore)
     static let tlbFetch = offset(\HartState.tlbFetch)
+    static let fetchGeneration = offset(\HartState.jitFetchGeneration)
 
     static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
     static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }

@@ -21,6 +21,14 @@ extension DecodedInstruction {
         }
     }
 
+    /// A conditional branch to a later address: the JIT continues its block past it.
+    var isForwardBranch: Bool {
+        switch op {
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu: return Int64(bitPattern: imm) > 0
+        default: return false
+        }
+    }
+
     /// Whether running this instruction may flush the data TLBs without changing the
     /// translation context (privilege, satp, MPRV/MPP/SUM/MXR), which `Hart.translationContext`
     /// shows: SFENCE.VMA and writes to the PMP CSRs (pmpcfg*, pmpaddr*, mseccfg).
@@ -158,9 +166,28 @@ extension Hart {
     /// would cost more than a TLB refill.
     @inline(__always)
     static func withJIT<R>(_ state: UnsafeMutablePointer<HartState>, _ body: (Hart) -> R) -> R {
+        // Counters are exact inside helpers: generated code has only charged the budget.
+        syncJITCounters(state)
         // SAFETY: the run loop sets jitContext to this hart before entering generated code,
         // and the hart outlives every call it makes.
-        Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
+        let result = Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
+        // What the helper charged itself (retire + budget) is already in the counters.
+        state.pointee.jitBudgetBase = state.pointee.jitBudget
+        return result
+    }
+
+    /// Adds the instructions generated code retired since the last sync (it charges only
+    /// `jitBudget`) to minstret and mcycle. The JIT runs only while mcountinhibit is 0, so both
+    /// count every retired instruction; traps, which use budget without retiring, are charged
+    /// by helpers after a sync and then the base is moved past them.
+    @inline(__always)
+    static func syncJITCounters(_ state: UnsafeMutablePointer<HartState>) {
+        let retired = state.pointee.jitBudgetBase &- state.pointee.jitBudget
+        if retired != 0 {
+            state.pointee.instret &+= UInt64(bitPattern: retired)
+            state.pointee.cycle &+= UInt64(bitPattern: retired)
+            state.pointee.jitBudgetBase = state.pointee.jitBudget
+        }
     }
 
     func jitLoad(_ address: UInt64, pc: UInt64, argument: UInt64) -> BPJITLoadResult {

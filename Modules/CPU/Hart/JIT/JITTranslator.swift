@@ -28,6 +28,8 @@ struct JITTranslator {
     let a: X86Assembler
     let pc0: UInt64
     let instructions: [DecodedInstruction]
+    /// Host page the block runs on into (the virtual page after `pc0`'s), or 0.
+    let secondPage: UInt
 
     /// Instructions already added to the counters on the current path.
     private var counted = 0
@@ -44,15 +46,21 @@ struct JITTranslator {
     private var loopCarried: UInt32 = 0
     /// Where the back edge of a self-loop jumps (after the entry checks and loads).
     private var loopHead: X86Label?
-    static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15]
+    /// Callee-saved first (they survive helper calls); r9–r11 are caller-saved, so the load and
+    /// store slow paths save them around their helper calls (other helpers write registers back
+    /// and reload them anyway).
+    static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15, .r9, .r10, .r11]
+    static let callerSavedCacheRegisters: [X86Register] = [.r9, .r10, .r11]
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
-    init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction]) {
+    init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction],
+         secondPage: UInt = 0) {
         self.engine = engine
         self.a = assembler
         self.pc0 = pc
         self.instructions = instructions
+        self.secondPage = secondPage
     }
 
     // MARK: Guest registers
@@ -85,8 +93,25 @@ struct JITTranslator {
     /// x[rd] ← sign-extended 32-bit result in eax.
     private mutating func writeWord(_ rd: UInt8, _ host: X86Register) {
         guard rd != 0 else { return }
+        if let cached = cache[Int(rd)] {
+            // Sign-extend straight into rd's host register.
+            a.movsx(cached, .register(host), from: .bits32)
+            dirty |= 1 << UInt32(rd)
+            return
+        }
         a.movsx(host, .register(host), from: .bits32)
         write(rd, host)
+    }
+
+    /// dst ← dst op x[r] at `width` (r ≠ 0), from r's host register or `state.x`.
+    private func alu(_ op: X86ALU, _ dst: X86Register, _ r: UInt8, width: X86Width) {
+        if let cached = cache[Int(r)] { a.alu(op, dst, cached, width: width) } else { a.alu(op, dst, reg(r), width: width) }
+    }
+
+    /// The operand for x[r] (r ≠ 0): its host register or its `state.x` slot.
+    private func operand(_ r: UInt8) -> X86Operand {
+        if let cached = cache[Int(r)] { return .register(cached) }
+        return .memory(reg(r))
     }
 
     /// The guest registers an instruction reads and writes (for choosing what to cache).
@@ -113,7 +138,22 @@ struct JITTranslator {
         }
     }
 
-    /// Picks up to four guest registers used at least twice and loads those read before written.
+    /// The caller-saved host registers holding guest registers in this block.
+    private var liveCallerSaved: [X86Register] {
+        Self.callerSavedCacheRegisters.filter { host in cache.contains { $0 == host } }
+    }
+
+    /// Calls the helper in rax, preserving `saved` (caller-saved cache registers) around it with
+    /// rsp kept 16-byte aligned.
+    private static func callPreserving(_ a: X86Assembler, _ saved: [X86Register]) {
+        for r in saved { a.push(r) }
+        if saved.count % 2 == 1 { a.alu(.sub, .rsp, immediate: 8) }
+        a.call(.rax)
+        if saved.count % 2 == 1 { a.alu(.add, .rsp, immediate: 8) }
+        for r in saved.reversed() { a.pop(r) }
+    }
+
+    /// Picks up to seven guest registers used at least twice and loads those read before written.
     private mutating func allocateRegisters() {
         var uses = [Int](repeating: 0, count: 32)
         var readFirst = [Bool?](repeating: nil, count: 32)
@@ -202,33 +242,56 @@ struct JITTranslator {
 
     // MARK: Counters and exits
 
+    /// Charges the instructions up to `index` as retired: one subtraction from the budget;
+    /// minstret and mcycle are derived from it when the run loop or a helper next runs
+    /// (`Hart.syncJITCounters`). While a plugin observes the hart (its direct block callback
+    /// may read them without a helper) the counters are kept exact here too.
     private mutating func retire(upTo index: Int) {
         let n = index - counted
         guard n > 0 else { return }
-        a.alu(.add, .memory(X86Memory(.rbx, StateOffset.instret)), immediate: Int32(n))
-        a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
+        if engine.observed || engine.instrumentBlocks {
+            a.alu(.add, .memory(X86Memory(.rbx, StateOffset.instret)), immediate: Int32(n))
+            a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
+            a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudgetBase)), immediate: Int32(n))
+        }
         a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
         counted = index
     }
 
-    /// Leaves the block for guest `target` (retired counters already updated): a patchable jump
-    /// when the target is in the block's page (same mapping guaranteed), else the lookup routine.
+    /// Leaves the block for guest `target` (retired counters already updated) through a chain
+    /// stub: a jump the run loop patches to the target block once it has found it.
+    ///
+    /// Within the pages this block was translated for (checked at its entry) the target's
+    /// mapping is the block's own, so the jump is unconditional. Into another page it is taken
+    /// only while `state.jitFetchGeneration` equals the value it was linked under (every fetch-TLB
+    /// flush — SFENCE.VMA, satp, privilege, PMP — bumps it); otherwise it goes to the stub, and the
+    /// run loop finds the target afresh and links it again under the new generation.
+    /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
-        if target >> 12 == pc0 >> 12 {
-            let site = a.address
-            let stub = a.newLabel()
-            a.jump(stub)
-            let chainSite = site
-            slowPaths.append { [a, engine] in
-                a.bind(stub)
-                a.mov(.rax, immediate: target)
-                a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-                a.mov(.rax, immediate: UInt64(chainSite))
-                a.jump(toAddress: engine.epilogue)
-            }
-        } else {
+        let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
+        var flag: UInt64 = 0
+        let stub = a.newLabel()
+        if !samePage {
+            // movabs rax, generation (patched by `JITEngine.chain`; ~0 never matches before);
+            // cmp rax, [generation]; jne stub.
+            let generationField = a.address + 2
+            a.byte(0x48)
+            a.byte(0xB8)
+            a.int64(~0)
+            a.alu(.cmp, .rax, X86Memory(.rbx, StateOffset.fetchGeneration))
+            a.jump(if: .notEqual, stub)
+            precondition(a.address - generationField == JITEngine.generationFieldDistance)
+            flag = JITEngine.crossPageChain
+        }
+        let site = a.address
+        a.jump(stub)
+        let chainSite = UInt64(site) | flag
+        slowPaths.append { [a, engine] in
+            a.bind(stub)
             a.mov(.rax, immediate: target)
-            engine.emitLookup(a)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.mov(.rax, immediate: chainSite)
+            a.jump(toAddress: engine.epilogue)
         }
     }
 
@@ -247,6 +310,7 @@ struct JITTranslator {
         // the slice and slices end at the same instruction under both engines.
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
         a.jump(if: .less, entryExit)
+        if secondPage != 0 { emitSecondPageCheck() }
         if engine.instrumentBlocks { emitBlockExecutedCall() }
         allocateRegisters()
 
@@ -269,6 +333,30 @@ struct JITTranslator {
         a.jump(toAddress: engine.exitToLoop)
         guard !a.overflowed, a.allLabelsBound else { return nil }
         return (entry, exitStub)
+    }
+
+    /// A block that runs on into the next virtual page is keyed by its first page only, so at
+    /// entry it checks that the fetch TLB still maps the next page to the host page it was
+    /// translated from; if not (remapped, or not in the TLB) it leaves with
+    /// `JITEngine.interpretBlock` and the run loop drops it and interprets this visit.
+    private mutating func emitSecondPageCheck() {
+        let page = (pc0 >> 12) &+ 1
+        let slot = StateOffset.tlbFetch + Int32((Int(page) & (Int(BP_TLB_ENTRIES) - 1)) * 16)
+        let addend = UInt64(secondPage) &- (page << 12)
+        let fail = a.newLabel()
+        a.mov(.rax, immediate: page)
+        a.alu(.cmp, .rax, X86Memory(.rbx, slot))
+        a.jump(if: .notEqual, fail)
+        a.mov(.rax, immediate: addend)
+        a.alu(.cmp, .rax, X86Memory(.rbx, slot + 8))
+        a.jump(if: .notEqual, fail)
+        let pc = pc0
+        slowPaths.append { [a, engine] in
+            a.bind(fail)
+            a.mov(.rax, immediate: pc)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.jump(toAddress: engine.exitToInterpreter)
+        }
     }
 
     /// Emits one instruction; returns whether it ended the block.
@@ -304,8 +392,13 @@ struct JITTranslator {
             let loops = loopHead != nil && pc &+ imm == pc0
             if !loops { writeBackAll() }
             retire(upTo: index + 1)
-            read(.rax, rs1)
-            if rs2 == 0 { a.test(.rax, .rax) } else { alu(.cmp, .rax, rs2) }
+            // Compare straight from rs1's host register when it has one (no copy to rax).
+            if rs1 != 0, let left = cache[Int(rs1)] {
+                if rs2 == 0 { a.test(left, left) } else { alu(.cmp, left, rs2) }
+            } else {
+                read(.rax, rs1)
+                if rs2 == 0 { a.test(.rax, .rax) } else { alu(.cmp, .rax, rs2) }
+            }
             let condition: X86Condition
             switch inst.op {
             case .beq: condition = .equal
@@ -314,6 +407,16 @@ struct JITTranslator {
             case .bge: condition = .greaterOrEqual
             case .bltu: condition = .below
             default: condition = .aboveOrEqual
+            }
+            if index < instructions.count - 1 {
+                // A forward branch inside a superblock (see `translate`): the taken path leaves
+                // through a chain; the fall-through goes on (registers already written back and
+                // the branch counted, as on a block end).
+                let fallThrough = a.newLabel()
+                a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, fallThrough)
+                goTo(pc &+ imm)
+                a.bind(fallThrough)
+                return false
             }
             let taken = a.newLabel()
             a.jump(if: condition, taken)
@@ -408,8 +511,7 @@ struct JITTranslator {
         case .addw, .subw:
             guard rd != 0 else { break }
             read(.rax, rs1)
-            read(.rcx, rs2)
-            a.alu(inst.op == .addw ? .add : .sub, .rax, .rcx, width: .bits32)
+            if rs2 != 0 { alu(inst.op == .addw ? .add : .sub, .rax, rs2, width: .bits32) }
             writeWord(rd, .rax)
         case .sllw, .srlw, .sraw:
             guard rd != 0 else { break }
@@ -421,12 +523,13 @@ struct JITTranslator {
         case .mul, .mulw:
             guard rd != 0 else { break }
             read(.rax, rs1)
-            read(.rcx, rs2)
+            let source: X86Operand
+            if rs2 == 0 { a.alu(.xor, .rcx, .rcx, width: .bits32); source = .register(.rcx) } else { source = operand(rs2) }
             if inst.op == .mul {
-                a.imul(.rax, .register(.rcx))
+                a.imul(.rax, source)
                 write(rd, .rax)
             } else {
-                a.imul(.rax, .register(.rcx), width: .bits32)
+                a.imul(.rax, source, width: .bits32)
                 writeWord(rd, .rax)
             }
         case .mulh, .mulhu, .mulhsu:
@@ -550,6 +653,7 @@ struct JITTranslator {
         write(inst.rd, .rax)
         let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
         let helper = JITHelpers.load
+        let saved = liveCallerSaved
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // rsi still holds the guest address (the probe only adds the addend after a hit).
@@ -557,7 +661,7 @@ struct JITTranslator {
             a.mov(.rdx, immediate: pc)
             a.mov(.rcx, immediate: argument)
             a.mov(.rax, immediate: UInt64(helper))
-            a.call(.rax)
+            JITTranslator.callPreserving(a, saved)
             a.test(.rdx, .rdx)
             a.jump(if: .equal, back)
             JITTranslator.writeBack(a, dirtyNow)
@@ -580,13 +684,14 @@ struct JITTranslator {
         let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
         let helper = JITHelpers.store
         let dirtyNow = dirtyRegisters
+        let saved = liveCallerSaved
         slowPaths.append { [a, engine] in
             a.bind(miss)
             a.mov(.rdi, .rbx)
             a.mov(.rcx, immediate: pc)
             a.mov(.r8, immediate: argument)
             a.mov(.rax, immediate: UInt64(helper))
-            a.call(.rax)
+            JITTranslator.callPreserving(a, saved)
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
             JITTranslator.writeBack(a, dirtyNow)
@@ -615,7 +720,10 @@ struct JITTranslator {
         switch opcode {
         case 0x07 where funct3 == 2 || funct3 == 3: form = .load; double = funct3 == 3
         case 0x27 where funct3 == 2 || funct3 == 3: form = .store; double = funct3 == 3
-        case 0x43, 0x47, 0x4B, 0x4F where (raw >> 25) & 3 <= 1 && engine.hostHasFMA:
+        case 0x43, 0x47, 0x4B, 0x4F:
+            // fmt 2 (H) and 3 (Q) are not implemented: the interpreter raises illegal-instruction
+            // and leaves fcsr alone. (A `where` clause here would guard only the last pattern.)
+            guard (raw >> 25) & 3 <= 1 && engine.hostHasFMA else { break }
             double = (raw >> 25) & 3 == 1
             // RISC-V FNMSUB (0x4B) is -(a×b) + c, x86's fnmadd; FNMADD (0x4F) is -(a×b) - c, fnmsub.
             form = .fused(opcode == 0x43 ? .fmadd : opcode == 0x47 ? .fmsub : opcode == 0x4B ? .fnmadd : .fnmsub)

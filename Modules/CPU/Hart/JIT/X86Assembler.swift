@@ -273,6 +273,12 @@ final class X86Assembler {
         instruction([0x0F, 0xAF], width: width, reg: dst.rawValue, operand: src)
     }
 
+    /// imul dst, src, imm32 (three-operand, low half; the immediate is sign-extended).
+    func imul(_ dst: X86Register, _ src: X86Operand, immediate: Int32, width: X86Width = .bits64) {
+        instruction([0x69], width: width, reg: dst.rawValue, operand: src)
+        int32(immediate)
+    }
+
     /// The one-operand group-3 forms on rdx:rax: /2 not, /3 neg, /4 mul, /5 imul, /6 div, /7 idiv.
     enum Group3: UInt8 { case not = 2, neg = 3, mul = 4, imul = 5, div = 6, idiv = 7 }
 

@@ -1,0 +1,103 @@
+/// One register in the target description (GDB manual G.3 "Target Description Format").
+public struct GDBRegister: Equatable, Sendable {
+    public let number: Int
+    public let name: String
+    public let bitSize: Int
+    /// GDB's type name: "int", "code_ptr", "data_ptr", "ieee_single", "ieee_double".
+    public let type: String
+    /// The `<feature name=…>` it belongs to; GDB's RISC-V support keys on these names.
+    public let feature: String
+    public let group: String?
+
+    public init(number: Int, name: String, bitSize: Int, type: String = "int", feature: String, group: String? = nil) {
+        self.number = number
+        self.name = name
+        self.bitSize = bitSize
+        self.type = type
+        self.feature = feature
+        self.group = group
+    }
+
+    public var byteSize: Int { bitSize / 8 }
+}
+
+/// The RISC-V register numbering GDB uses (gdb/riscv-tdep.h, and QEMU's gdbstub follows it):
+/// x0-x31 are 0-31, pc 32, f0-f31 33-64, CSR n is 65+n (fflags, frm and fcsr included), and the
+/// virtual `priv` register follows the CSR space.
+public enum RISCVGDBRegisters {
+    public static let pc = 32
+    public static let firstFloat = 33
+    public static let firstCSR = 65
+    public static let priv = firstCSR + 4096
+
+    static let cpuFeature = "org.gnu.gdb.riscv.cpu"
+    static let fpuFeature = "org.gnu.gdb.riscv.fpu"
+    static let csrFeature = "org.gnu.gdb.riscv.csr"
+    static let virtualFeature = "org.gnu.gdb.riscv.virtual"
+
+    /// ABI names, which GDB accepts in place of x0-x31 (riscv_xreg_feature).
+    static let integerNames = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1",
+                               "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+                               "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
+                               "t3", "t4", "t5", "t6"]
+    static let floatNames = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1",
+                             "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7",
+                             "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
+                             "ft8", "ft9", "ft10", "ft11"]
+
+    /// The registers of an RV64 hart with F/D: x0-x31, pc, f0-f31, fflags/frm/fcsr, the named CSRs
+    /// (number, name) and `priv`.
+    public static func rv64(csrs: [(number: Int, name: String)]) -> [GDBRegister] {
+        var registers: [GDBRegister] = []
+        for (index, name) in integerNames.enumerated() {
+            let type = index == 1 ? "code_ptr" : (index == 2 || index == 8) ? "data_ptr" : "int"
+            registers.append(GDBRegister(number: index, name: name, bitSize: 64, type: type, feature: cpuFeature))
+        }
+        registers.append(GDBRegister(number: pc, name: "pc", bitSize: 64, type: "code_ptr", feature: cpuFeature))
+        for (index, name) in floatNames.enumerated() {
+            registers.append(GDBRegister(number: firstFloat + index, name: name, bitSize: 64, type: "ieee_double",
+                                         feature: fpuFeature, group: "float"))
+        }
+        for (csr, name) in [(1, "fflags"), (2, "frm"), (3, "fcsr")] {
+            registers.append(GDBRegister(number: firstCSR + csr, name: name, bitSize: 64, feature: fpuFeature, group: "float"))
+        }
+        for csr in csrs.sorted(by: { $0.number < $1.number }) where csr.number > 3 {
+            registers.append(GDBRegister(number: firstCSR + csr.number, name: csr.name, bitSize: 64,
+                                         feature: csrFeature, group: "system"))
+        }
+        registers.append(GDBRegister(number: priv, name: "priv", bitSize: 64, feature: virtualFeature, group: "system"))
+        return registers
+    }
+}
+
+/// The target description document GDB fetches with `qXfer:features:read:target.xml`.
+public enum GDBTargetDescription {
+    public static func xml(architecture: String, registers: [GDBRegister]) -> String {
+        var features: [(name: String, registers: [GDBRegister])] = []
+        for register in registers {
+            if let index = features.firstIndex(where: { $0.name == register.feature }) {
+                features[index].registers.append(register)
+            } else {
+                features.append((register.feature, [register]))
+            }
+        }
+        var xml = """
+            <?xml version="1.0"?>
+            <!DOCTYPE target SYSTEM "gdb-target.dtd">
+            <target version="1.0">
+              <architecture>\(architecture)</architecture>
+
+            """
+        for feature in features {
+            xml += "  <feature name=\"\(feature.name)\">\n"
+            for register in feature.registers {
+                xml += "    <reg name=\"\(register.name)\" bitsize=\"\(register.bitSize)\" regnum=\"\(register.number)\" type=\"\(register.type)\""
+                if let group = register.group { xml += " group=\"\(group)\"" }
+                xml += "/>\n"
+            }
+            xml += "  </feature>\n"
+        }
+        xml += "</target>\n"
+        return xml
+    }
+}
