@@ -111,12 +111,8 @@ final class DevGuestTests: XCTestCase {
         let forwarded = Int.random(in: 30000...39999)
 
         // The bundled virt-linux board (net0 at 08.0, rng0 at 09.0) with a forwarded port.
-        let bundled = try String(contentsOf: GuestHarness.packageRoot.appendingPathComponent("Boards/virt-linux.yaml"), encoding: .utf8)
-        let rule = "hostfwd: \"\""
-        XCTAssertTrue(bundled.contains(rule))
-        let board = served.appendingPathComponent("virt-linux.yaml")
-        try bundled.replacingOccurrences(of: rule, with: "hostfwd: \"tcp::\(forwarded)-:8080\"").write(to: board, atomically: false, encoding: .utf8)
-        let shell = try DevGuestShell(board: board.path, artifacts: artifacts)
+        let shell = try DevGuestShell(board: "virt-linux", artifacts: artifacts,
+                                      extra: ["--netdev", "user,hostfwd=tcp::\(forwarded)-:8080"])
         XCTAssertTrue(shell.waitForShell(), "no shell:\n\(shell.console.transcript.suffix(3000))")
 
         let lspci = shell.run("lspci").output
@@ -136,6 +132,17 @@ final class DevGuestTests: XCTestCase {
 
         shell.console.type("poweroff\n")
         XCTAssertEqual(shell.console.waitForExit(timeout: 120), 0, shell.console.transcript.suffix(2000).description)
+    }
+
+    func testNetdevOptionErrors() throws {
+        guard case .backplane(let path) = GuestHarness.emulator else { throw XCTSkip("a Backplane option") }
+        let noNIC = try GuestHarness.run([path, "run", "virt", "--netdev", "user,hostfwd=tcp::2222-:22"], timeout: 30)
+        XCTAssertEqual(noNIC.status, 2)
+        XCTAssertEqual(noNIC.output, "backplane: error: --netdev: the board has no virtio-net-pci device (use board virt-linux, or add --device virtio-net-pci,at=pcie0/DD.F)\n")
+        let wide = try GuestHarness.run([path, "run", "virt-linux", "--netdev", "user,hostfwd=tcp:0.0.0.0:2222-:22"], timeout: 30)
+        XCTAssertEqual(wide.output, "backplane: error: --netdev: hostfwd 'tcp:0.0.0.0:2222-:22': host address '0.0.0.0' is not 127.0.0.1 (forwarded ports listen on the loopback only)\n")
+        let tap = try GuestHarness.run([path, "run", "virt-linux", "--netdev", "tap"], timeout: 30)
+        XCTAssertEqual(tap.output, "backplane: error: --netdev: 'tap' is not a backend (the one backend is 'user')\n")
     }
 
     /// Connects to 127.0.0.1:`port` and reads until the peer closes (or 30 s pass).

@@ -21,7 +21,8 @@ public struct VirtioNetKind: DeviceKind {
 
     public init() {}
 
-    static func forwards(_ text: String) throws -> [HostForward] {
+    /// The rules of a `hostfwd` property (`;`-separated); the first bad one throws.
+    public static func forwards(_ text: String) throws -> [HostForward] {
         try text.split(separator: ";").map { try HostForward(parsing: String($0).trimmingCharacters(in: .whitespaces)) }
     }
 
