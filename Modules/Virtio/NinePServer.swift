@@ -293,6 +293,8 @@ public final class NinePServer {
         }
         guard let start = fids[number] else { return .failure(Errno(EBADF)) }
         guard newNumber == number || fids[newNumber] == nil else { return .failure(Errno(EBADF)) }
+        // An open fid keeps the file it opened: it may be cloned, not moved (walk(5)).
+        guard newNumber != number || start.descriptor < 0 || names.isEmpty else { return .failure(Errno(EBADF)) }
         guard fids.count < NinePServer.maximumFids else { return .failure(Errno(EMFILE)) }
         var path = start.path
         var qids: [[UInt8]] = []

@@ -242,6 +242,14 @@ final class Virtio9PTests: XCTestCase {
         XCTAssertEqual(device.malformedRequests, 1)
     }
 
+    func testAnOpenFidIsClonedNotMoved() {
+        attach()
+        XCTAssertEqual(walk(1, 2, ["sub"]).type, 111)
+        XCTAssertEqual(lopen(2, flags: 0o200000).type, 13)
+        XCTAssertEqual(errno(walk(2, 2, [".."])), EBADF)
+        XCTAssertEqual(walk(2, 3, [".."]).type, 111)
+    }
+
     func testClunkReleasesFids() {
         attach()
         XCTAssertEqual(walk(1, 2, ["sub"]).type, 111)
