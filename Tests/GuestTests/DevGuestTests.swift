@@ -112,12 +112,17 @@ final class DevGuestTests: XCTestCase {
 
         // The bundled virt-linux board (net0 at 08.0, rng0 at 09.0) with a forwarded port.
         let shell = try DevGuestShell(board: "virt-linux", artifacts: artifacts,
-                                      extra: ["--netdev", "user,hostfwd=tcp::\(forwarded)-:8080"])
+                                      extra: ["--netdev", "user,hostfwd=tcp::\(forwarded)-:8080",
+                                              "--device", "qemu-xhci,name=xhci0,at=pcie0/05.0", "--device", "usb-kbd,at=xhci0/port1"])
         XCTAssertTrue(shell.waitForShell(), "no shell:\n\(shell.console.transcript.suffix(3000))")
 
         let lspci = shell.run("lspci").output
         XCTAssertTrue(lspci.contains("00:08.0 Class 0200: 1af4:1041"), lspci)
         XCTAssertTrue(lspci.contains("00:09.0 Class 00ff: 1af4:1044"), lspci)
+        // busybox lsusb reads sysfs: the xHCI's two root hubs and the keyboard behind it.
+        let lsusb = shell.run("lsusb").output
+        XCTAssertTrue(lsusb.contains("ID 1d6b:0002") && lsusb.contains("ID 1d6b:0003"), lsusb)
+        XCTAssertTrue(lsusb.contains("ID 1209:0001"), lsusb)
         XCTAssertTrue(shell.console.transcript.contains("dev-guest: eth0 10.0.2.15/24"), "DHCP lease at boot")
         XCTAssertEqual(shell.run("ip -4 route | grep default").output.split(separator: " ").prefix(3).joined(separator: " "), "default via 10.0.2.2")
         XCTAssertEqual(shell.run("wget -q -O - http://10.0.2.2:\(httpPort)/file.txt", timeout: 60).output, "served by the host")
