@@ -6,7 +6,7 @@ import XCTest
 /// against the guest's kernel tree and loaded from the 9p share) driving the acme.edu plugin
 /// with MSI-X on virt-aia (IMSIC) and INTx on virt (PLIC); user networking (DHCP, a fetch from
 /// an HTTP server on the host's loopback, a forwarded port to a listener in the guest); the
-/// shared folder both ways and its containment; rmmod and a clean poweroff.
+/// shared folder both ways and its containment; lsusb, hwrng and hvc0; rmmod and a clean poweroff.
 final class DevGuestTests: XCTestCase {
     /// A directory to share, holding `host.txt`, beside a `secret` that must stay out of reach,
     /// and symlinks from inside the share to it.
@@ -109,11 +109,13 @@ final class DevGuestTests: XCTestCase {
         try server.run()
         defer { server.terminate() }
         let forwarded = Int.random(in: 30000...39999)
+        let hvc = served.appendingPathComponent("hvc0.txt")
 
         // The bundled virt-linux board (net0 at 08.0, rng0 at 09.0) with a forwarded port.
         let shell = try DevGuestShell(board: "virt-linux", artifacts: artifacts,
                                       extra: ["--netdev", "user,hostfwd=tcp::\(forwarded)-:8080",
-                                              "--device", "qemu-xhci,name=xhci0,at=pcie0/05.0", "--device", "usb-kbd,at=xhci0/port1"])
+                                              "--device", "qemu-xhci,name=xhci0,at=pcie0/05.0", "--device", "usb-kbd,at=xhci0/port1",
+                                              "--device", "virtio-console-pci,at=pcie0/06.0,chardev=file:\(hvc.path)"])
         XCTAssertTrue(shell.waitForShell(), "no shell:\n\(shell.console.transcript.suffix(3000))")
 
         let lspci = shell.run("lspci").output
@@ -134,6 +136,10 @@ final class DevGuestTests: XCTestCase {
         let rng = shell.run("cat /sys/class/misc/hw_random/rng_current").output
         XCTAssertTrue(rng.hasPrefix("virtio_rng"), rng)
         XCTAssertEqual(shell.run("head -c 4096 /dev/hwrng | wc -c").output, "4096")
+
+        // virtio-console: hvc0's output lands in the chardev file.
+        XCTAssertEqual(shell.run("echo through hvc0 > /dev/hvc0").status, 0)
+        XCTAssertTrue((try? String(contentsOf: hvc, encoding: .utf8))?.contains("through hvc0") == true)
 
         shell.console.type("poweroff\n")
         XCTAssertEqual(shell.console.waitForExit(timeout: 120), 0, shell.console.transcript.suffix(2000).description)

@@ -166,6 +166,7 @@ public struct DeviceTypeCatalog: Sendable {
         VirtioNetKind(),
         Virtio9PKind(),
         VirtioRNGKind(),
+        VirtioConsoleKind(),
         EduKind(),
         HostPCIKind(),
     ] + XHCIKind.names.map { XHCIKind(name: $0) } + [
