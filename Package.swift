@@ -74,7 +74,9 @@ let package = Package(
                        providers: [.apt(["libpci-dev"])]),
         .systemLibrary(name: "CLibUSB", path: "Modules/Passthrough/CLibUSB", pkgConfig: "libusb-1.0",
                        providers: [.apt(["libusb-1.0-0-dev"])]),
-        .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB"], path: "Modules/Passthrough/Swift"),
+        // The VFIO ioctls (linux/vfio.h, from the kernel headers in linux-libc-dev) as C functions.
+        .systemLibrary(name: "CVFIO", path: "Modules/Passthrough/CVFIO"),
+        .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB", "CVFIO"], path: "Modules/Passthrough/Swift"),
         // User-mode networking for virtio-net (docs/dev-guest.md): libslirp behind a thin system-library target.
         .systemLibrary(name: "CSlirp", path: "Modules/UserNet/CSlirp", providers: [.apt(["libslirp-dev"])]),
         .target(name: "UserNet", dependencies: ["CSlirp", "Virtio"], path: "Modules/UserNet/Swift"),

@@ -14,6 +14,7 @@
  *   BP: blk <name> rw FAIL <reason>
  *   BP: blk none                                      no virtio disk to check
  *   BP: blk <sdX> rw ok offset=<bytes> len=<bytes>    the same check on the first SCSI disk (USB storage)
+ *   BP: blk <nvmeXnY> rw ok offset=<bytes> len=<bytes> the same check on the first NVMe namespace
  *   BP: usb <dev> id=<vid4>:<pid4> speed=<Mb/s> driver=<name|none> interfaces=<class:driver,...> product=<string>
  *   BP: usb count=<n>                                 USB devices other than root hubs
  *   BP: usb loopback <dev> ok bytes=<n>               data sent to a loopback device (1209:0004 built-in, 1209:0005
@@ -21,6 +22,9 @@
  *   BP: usb loopback <dev> FAIL <reason>
  *   BP: usb wait FAIL <what>                          the devices bp.usb=<n> asked for did not all appear
  *   BP: bench <dev> bytes=<n> ns=<n>                  bp.readbench=<dev>: sequential O_DIRECT read of the device
+ *   BP: usbwatch count=<n> [id=<vid4>:<pid4>...]      bp.usbwatch=<s>: the USB devices, each time the set changes, for
+ *                                                     s seconds or until the count returns to its first value
+ *                                                     after a change (a hot-plug and unplug seen whole)
  *   BP: rtc <name> driver=<name>
  *   BP: irq <line of /proc/interrupts>
  *   BP: error <what>: <strerror>
@@ -29,6 +33,7 @@
  * the disk image after the guest has powered off.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +192,7 @@ static void report_block(void) {
     }
     const char *virtio_disk = NULL;
     const char *scsi_disk = NULL;
+    const char *nvme_disk = NULL;
     for (int i = 0; i < n; i++) {
         const char *name = entries[i]->d_name;
         if (strncmp(name, "ram", 3) == 0 || strncmp(name, "loop", 4) == 0) continue;
@@ -200,6 +206,7 @@ static void report_block(void) {
         printf("BP: blk %s size=%llu\n", name, strtoull(sectors, NULL, 10) * 512ull);
         if (!virtio_disk && strncmp(name, "vd", 2) == 0) virtio_disk = name;
         if (!scsi_disk && strncmp(name, "sd", 2) == 0) scsi_disk = name;
+        if (!nvme_disk && strncmp(name, "nvme", 4) == 0) nvme_disk = name;
     }
     if (virtio_disk) {
         check_block_rw(virtio_disk);
@@ -207,6 +214,7 @@ static void report_block(void) {
         printf("BP: blk none\n");
     }
     if (scsi_disk) check_block_rw(scsi_disk);
+    if (nvme_disk) check_block_rw(nvme_disk);
     for (int i = 0; i < n; i++) free(entries[i]);
     free(entries);
 }
@@ -261,6 +269,47 @@ static void wait_usb(void) {
         usleep(100000);
     }
     printf("BP: usb wait FAIL devices=%d wanted=%d disk=%d\n", count_usb_devices(), wanted, has_scsi_disk());
+}
+
+/* bp.usbwatch=<seconds>: report the USB devices (count and ids) every time they change, so a test
+ * can plug one in through the control socket and see the kernel enumerate it, then unplug it and
+ * see it go. Ends after <seconds>, or once the count is back to where it started after a change. */
+static void watch_usb(void) {
+    char value[32];
+    int seconds = cmdline_value("bp.usbwatch", value, sizeof value) ? atoi(value) : 0;
+    if (seconds <= 0) return;
+    char last[1100] = "";
+    int first = -1, changed = 0;
+    for (int tick = 0; tick < seconds * 20; tick++) {
+        char now[1024];
+        int count = 0;
+        size_t used = 0;
+        now[0] = 0;
+        DIR *dir = opendir("/sys/bus/usb/devices");
+        struct dirent *entry;
+        while (dir && (entry = readdir(dir))) {
+            /* Devices are "B-P[.P...]"; interfaces have a ':' and root hubs are "usbN". */
+            if (!isdigit((unsigned char)entry->d_name[0]) || strchr(entry->d_name, ':')) continue;
+            char path[PATH_MAX], vid[8] = "", pid[8] = "";
+            snprintf(path, sizeof path, "/sys/bus/usb/devices/%s/idVendor", entry->d_name);
+            read_text(path, vid, sizeof vid);
+            snprintf(path, sizeof path, "/sys/bus/usb/devices/%s/idProduct", entry->d_name);
+            read_text(path, pid, sizeof pid);
+            count++;
+            used += (size_t)snprintf(now + used, used < sizeof now ? sizeof now - used : 0, " id=%s:%s", vid, pid);
+            if (used >= sizeof now) used = sizeof now - 1;
+        }
+        if (dir) closedir(dir);
+        char line[1100];
+        snprintf(line, sizeof line, "count=%d%s", count, now);
+        if (strcmp(line, last) != 0) {
+            printf("BP: usbwatch %s\n", line);
+            snprintf(last, sizeof last, "%s", line);
+            if (first < 0) first = count; else changed = 1;
+            if (changed && count == first) return;
+        }
+        usleep(50000);
+    }
 }
 
 /* The name of the driver a sysfs device is bound to, or "none". */
@@ -454,6 +503,7 @@ int main(void) {
     report_cpus();
     report_pci();
     wait_usb();
+    watch_usb();
     report_usb();
     report_block();
     read_benchmark();

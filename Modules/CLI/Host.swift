@@ -17,8 +17,21 @@ struct HostPCI: ParsableCommand {
     @Argument(help: ArgumentHelp("Only this function (DOMAIN:BUS:DEVICE.FUNCTION).", valueName: "ADDRESS"))
     var address: String?
 
+    @Option(help: ArgumentHelp("Open this function through VFIO as 'vfio: true' would, list its regions and interrupts, and close it; or say in one line why it cannot be opened.",
+                               valueName: "ADDRESS"))
+    var check: String?
+
+    @Option(help: ArgumentHelp("With --check: time this many 32-bit reads of offset 0 of the first BAR, through its mmap and through pread (reads only).",
+                               valueName: "N"))
+    var latency: Int = 0
+
     func run() throws {
         let sysfs = HostPCISysfs()
+        if let check {
+            guard let wanted = HostPCIAddress(check) else { fail(HostPCIError.badAddress(check).description) }
+            do throws(VFIOError) { print(try VFIOCheck.run(wanted, sysfs: sysfs, latencyReads: max(latency, 0))) } catch { fail(error.description) }
+            return
+        }
         var listings = HostPCIListing.all(sysfs: sysfs)
         if let address {
             guard let wanted = HostPCIAddress(address) else { fail(HostPCIError.badAddress(address).description) }

@@ -77,6 +77,10 @@ struct Run: ParsableCommand {
     @Flag(help: "With --gdb: stop before the first instruction until the client connects and continues.")
     var gdbWait = false
 
+    @Option(help: ArgumentHelp("Listen for control commands (backplane ctl, docs/debugging.md) on a unix socket.",
+                               valueName: "unix:PATH"))
+    var control: String?
+
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
         var debug = JITDebugOptions(perfMap: perfMap)
@@ -127,8 +131,14 @@ struct Run: ParsableCommand {
             do { endpoint = try GDBEndpoint(parsing: gdb) } catch { fail("\(error)") }
             do throws(MachineError) { try machine.attachGDB(at: endpoint, waitForClient: gdbWait) } catch { fail("\(error)") }
         }
+        if let control {
+            let path = control.hasPrefix("unix:") ? String(control.dropFirst(5)) : control
+            guard !path.isEmpty else { fail("--control: expected unix:PATH") }
+            do throws(MachineError) { try machine.attachControl(path: path) } catch { fail("\(error)") }
+        }
         let exit = machine.run(timeout: timeout)
         machine.detachGDB()
+        machine.detachControl()
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
         host.shutdown()
         if exit == .timeout {

@@ -12,6 +12,7 @@ extension Machine {
         do { server = try GDBServer(endpoint: endpoint) } catch { throw MachineError("\(error)") }
         let debugger = Debugger(harts: harts, server: server)
         debugger.waitsForClient = waitForClient
+        debugger.monitorHandler = { [unowned self] line in monitor(line) }
         self.debugger = debugger
         server.startAccepting()
     }

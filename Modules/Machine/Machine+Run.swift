@@ -39,6 +39,7 @@ extension Machine {
         if let exit = debuggerBeforeFirstInstruction(deadline: deadline) { return exit }
         while true {
             var anyRunning = false
+            if control != nil, let exit = serveControl(deadline: deadline) { return exit }
             if let debugger, debugger.stopRequested || debugger.needsExactRun {
                 switch debuggerSlice(debugger, deadline: deadline) {
                 case .ran(let running): anyRunning = running

@@ -1,3 +1,4 @@
+import Control
 import CPU
 import Devices
 import Foundation
@@ -71,6 +72,11 @@ public final class Machine {
     public let catalog: DeviceTypeCatalog
     /// The GDB stub, when `--gdb` asked for one (Machine+Debug.swift).
     var debugger: Debugger?
+    /// The control socket, when `--control` asked for one (Machine+Control.swift).
+    var control: ControlServer?
+    var controlState = ControlState()
+    /// USB devices plugged in through the control socket: name → place.
+    var hotplugged: [String: String] = [:]
 
     /// The devices that take part in the machine lifecycle, in build order.
     public private(set) var lifecycle: [any DeviceLifecycle] = []

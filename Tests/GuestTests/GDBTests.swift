@@ -121,6 +121,9 @@ final class GDBTests: XCTestCase {
                 print $mhartid
                 thread 1
                 print $mhartid
+                monitor info harts
+                monitor read 0x80000000 4
+                monitor bogus
                 delete
                 continue
                 """)
@@ -130,6 +133,10 @@ final class GDBTests: XCTestCase {
             XCTAssertTrue(gdb.contains("Thread 2 hit Breakpoint 1, worker ()"), gdb)
             XCTAssertTrue(gdb.contains("$1 = 1\n"), gdb)
             XCTAssertTrue(gdb.contains("$2 = 0\n"), gdb)
+            // `monitor` runs the machine's command set (the control socket's).
+            XCTAssertTrue(gdb.range(of: #"hart 0: pc=0x[0-9a-f]{16} M-mode\nhart 1: pc=0x[0-9a-f]{16} M-mode"#, options: .regularExpression) != nil, gdb)
+            XCTAssertTrue(gdb.contains("0x0000000080000000: 0x73 0x25 0x40 0xf1"), "csrr a0, mhartid\n\(gdb)")
+            XCTAssertTrue(gdb.contains("error: unknown command 'bogus' (try 'help')"), gdb)
             XCTAssertTrue(gdb.contains("exited normally"), gdb)
         }
     }

@@ -42,3 +42,43 @@ final class USBHostTests: XCTestCase {
         ])
     }
 }
+
+/// The recordings captured from real devices (QEMU's usb-kbd and usb-storage seen through libusb
+/// in the nested machine, Tests/GuestTests/NestedUSBHostTests.swift) replayed to the Linux guest:
+/// it enumerates both with their IDs and strings and its write/read-back check of the disk passes
+/// against the recorded SCSI exchange (the OUT data must match what was recorded).
+final class CapturedUSBReplayTests: XCTestCase {
+    func testLinuxUsesTheCapturedKeyboardAndDiskThroughTheReplayBackend() throws {
+        guard case .backplane(let binary) = GuestHarness.emulator else { throw XCTSkip("usb.host is Backplane's") }
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw MissingBinary(path: binary) }
+        let artifacts = try LinuxGuest.artifacts()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("usbreplay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for name in ["qemu-usb-kbd.json", "qemu-usb-storage.json"] {
+            try FileManager.default.copyItem(at: GuestHarness.packageRoot.appendingPathComponent("Tests/PassthroughTests/Recordings/usb/\(name)"),
+                                             to: folder.appendingPathComponent(name))
+        }
+        // The nested machine's board with both devices switched to the replay backend.
+        var board = try String(contentsOf: GuestHarness.packageRoot.appendingPathComponent("Guests/linux/boards/virt-usb-host.yaml"), encoding: .utf8)
+        for (ids, recording) in [("vendor: 0x0627, product: 0x0001", "qemu-usb-kbd.json"), ("vendor: 0x46f4, product: 0x0001", "qemu-usb-storage.json")] {
+            board = board.replacingOccurrences(of: "{ \(ids), detach-driver: true }", with: "{ \(ids), backend: replay, recording: \(recording) }")
+        }
+        XCTAssertEqual(board.components(separatedBy: "backend: replay").count, 3, "both devices replayed")
+        let boardFile = folder.appendingPathComponent("virt-usb-replay.yaml")
+        try board.write(to: boardFile, atomically: true, encoding: .utf8)
+        let run = try GuestHarness.run(["-C", folder.path, binary, "run", boardFile.path, "--kernel", artifacts.image,
+                                        "--initrd", artifacts.initramfs, "--append", "console=ttyS0 earlycon bp.usb=2 bp.usbdisk=1",
+                                        "--memory", "256M", "--serial", "stdio", "--timeout", "300"], timeout: 330)
+        let boot = LinuxGuest.Boot(status: run.status, output: run.output, seconds: 0)
+        let tail = boot.output.split(separator: "\n").suffix(60).joined(separator: "\n")
+        XCTAssertEqual(boot.status, 0, tail)
+        XCTAssertEqual(boot.report.last, "done", tail)
+        XCTAssertEqual(boot.lines("usb "), [
+            "usb 1-1 id=0627:0001 speed=480 driver=usb interfaces=03:usbhid product=QEMU USB Keyboard",
+            "usb 2-1 id=46f4:0001 speed=5000 driver=usb interfaces=08:usb-storage product=QEMU USB HARDDRIVE",
+            "usb count=2",
+        ], tail)
+        XCTAssertTrue(boot.report.contains("blk sda rw ok offset=\(LinuxGuest.blockTestOffset) len=\(LinuxGuest.blockTestLength)"), tail)
+    }
+}

@@ -148,7 +148,7 @@ final class HostPCISysfsTests: XCTestCase {
                 BAR 3: 32-bit memory, 0x4000 bytes
                 mirror (pci.host): yes
                 BAR access (bars: true): no: bound to host driver 'e1000e' (unbind it, or 'force: true')
-                full passthrough (VFIO): no: \(fake.sysfs.vfioPath)/vfio missing (modprobe vfio-pci; needs an IOMMU)
+                full passthrough (VFIO, vfio: true): no: \(fake.sysfs.vfioPath)/vfio missing (modprobe vfio-pci; needs an IOMMU)
             """])
     }
 

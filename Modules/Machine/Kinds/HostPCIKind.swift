@@ -1,8 +1,9 @@
 import PCI
 import Passthrough
 
-/// `pci.host`: a host PCI function mirrored into the guest (`HostPCIFunction`,
-/// docs/passthrough.md). Everything the host is asked happens when the machine is built: a
+/// `pci.host`: a host PCI function mirrored into the guest (`HostPCIFunction`), or with
+/// `vfio: true` passed through with VFIO (`VFIOPCIFunction`: the device DMAs into guest RAM and
+/// interrupts the guest), docs/passthrough.md. Everything the host is asked happens when the machine is built: a
 /// refusal is one error naming the board line, and leaves the host device as it was (nothing is
 /// written before every check passed).
 public struct HostPCIKind: DeviceKind {
@@ -10,7 +11,7 @@ public struct HostPCIKind: DeviceKind {
 
     public let spec = DeviceTypeSpec(
         name: name,
-        summary: "a host PCI function mirrored into the guest: config space and capabilities from the host, BARs, command and MSI/MSI-X emulated; BAR access to the device only with bars: true",
+        summary: "a host PCI function mirrored into the guest: config space and capabilities from the host, BARs, command and MSI/MSI-X emulated; BAR access to the device only with bars: true; with vfio: true passed through with VFIO (DMA into guest RAM, interrupts)",
         // The BARs are the host function's, known only when the machine is built.
         registers: .pciFunction(bars: []),
         properties: [
@@ -22,19 +23,26 @@ public struct HostPCIKind: DeviceKind {
                                summary: "allow bars: true on a function bound to a host driver"),
             DevicePropertySpec(name: "writable", kind: .boolean, defaultValue: .boolean(false),
                                summary: "open the resourceN files for writing so BAR writes reach the device; nothing is written to the host otherwise"),
+            DevicePropertySpec(name: "vfio", kind: .boolean, defaultValue: .boolean(false),
+                               summary: "pass the function through with VFIO (bound to vfio-pci, IOMMU on): BARs, DMA into guest RAM at guest physical addresses, MSI-X/MSI/INTx, reset"),
         ],
         nodeName: "pci-host-function", compatible: [], placement: .omitted)
 
     public init() {}
 
-    /// What can be checked without touching the host: the address syntax, and `force` and
-    /// `writable` only meaning something with `bars: true`.
+    /// What can be checked without touching the host: the address syntax, `force` and
+    /// `writable` only meaning something with `bars: true`, and `vfio` excluding `bars` (VFIO
+    /// reaches the BARs itself).
     public func check(_ device: BoardDevice, in board: Board, into diagnostics: BoardDiagnostics) {
         if let host = device.properties["host"]?.string, HostPCIAddress(host) == nil {
             diagnostics.error("'host' of device '\(device.name)': '\(host)' is not DOMAIN:BUS:DEVICE.FUNCTION such as '0000:00:03.0'",
                               at: device.location)
         }
         let bars = device.properties["bars"]?.boolean ?? false
+        if device.properties["vfio"]?.boolean == true && bars {
+            diagnostics.error("'bars: true' of device '\(device.name)' cannot go with 'vfio: true' (VFIO reaches the BARs itself; drop 'bars')",
+                              at: device.location)
+        }
         for property in ["force", "writable"] where !bars && device.properties[property]?.boolean == true {
             diagnostics.error("'\(property): true' of device '\(device.name)' needs 'bars: true' (without it nothing on the host is opened for BAR access)",
                               at: device.location)
@@ -66,6 +74,18 @@ public struct HostPCIKind: DeviceKind {
                                                       reason: "\(bar.summary) fits no window of '\(hostDevice.name)'")
                 }
             }
+        }
+        if device.properties["vfio"]?.boolean == true {
+            // One container for every VFIO function of the machine; guest RAM mapped at IOVA =
+            // guest physical address (RAM is mapped before any device is built).
+            let container = try VFIOContainer.shared(vfioPath: sysfs.vfioPath, for: address)
+            let function = try machine.attachPCI(device) { bus in
+                try VFIOPCIFunction(bus: bus, snapshot: snapshot, container: container, memory: machine.space)
+            }
+            // Its interrupts arrive on eventfds, drained by the machine's poll loop; reset comes
+            // through the host bridge like every function's.
+            machine.manage(VFIOInterruptPoller(function))
+            return
         }
         try machine.attachPCI(device) { bus in try HostPCIFunction(bus: bus, snapshot: snapshot, options: options, sysfs: sysfs) }
     }

@@ -17,6 +17,8 @@ public struct HostPCIListing: Sendable {
     public let vfioProblem: String?
     /// "0: 64-bit memory, 0x80000 bytes" per BAR.
     public let bars: [String]
+    /// The other functions of its IOMMU group.
+    public var groupMembers: [HostPCIAddress] = []
 
     /// Lists every function: libpci for the enumeration and names, sysfs for the rest. When
     /// libpci fails the sysfs list is used alone (no names).
@@ -65,10 +67,12 @@ public struct HostPCIListing: Sendable {
         } else {
             barProblem = nil
         }
-        return HostPCIListing(address: snapshot.address, vendorID: snapshot.vendorID, deviceID: snapshot.deviceID,
-                              classCode: snapshot.classCode, name: entry?.name, className: entry?.className,
-                              driver: snapshot.driver, iommuGroup: snapshot.iommuGroup, mirrorProblem: mirrorProblem,
-                              barProblem: barProblem, vfioProblem: sysfs.vfioProblem(snapshot), bars: bars)
+        var listing = HostPCIListing(address: snapshot.address, vendorID: snapshot.vendorID, deviceID: snapshot.deviceID,
+                                     classCode: snapshot.classCode, name: entry?.name, className: entry?.className,
+                                     driver: snapshot.driver, iommuGroup: snapshot.iommuGroup, mirrorProblem: mirrorProblem,
+                                     barProblem: barProblem, vfioProblem: sysfs.vfioProblem(snapshot), bars: bars)
+        listing.groupMembers = sysfs.groupMembers(snapshot)
+        return listing
     }
 
     /// The block `backplane host pci` prints for this function.
@@ -77,11 +81,12 @@ public struct HostPCIListing: Sendable {
         let names = [className, name].compactMap { $0 }.joined(separator: ": ")
         lines.append("\(address)  \(hex(UInt64(vendorID), digits: 4)):\(hex(UInt64(deviceID), digits: 4))  class \(hex(UInt64(classCode), digits: 6))"
                      + (names.isEmpty ? "" : "  \(names)"))
-        lines.append("    driver: \(driver ?? "none")   iommu group: \(iommuGroup ?? "none")")
+        let shared = groupMembers.isEmpty ? "" : " (with \(groupMembers.map(\.description).joined(separator: ", ")))"
+        lines.append("    driver: \(driver ?? "none")   iommu group: \(iommuGroup ?? "none")\(shared)")
         for bar in bars { lines.append("    BAR \(bar)") }
         lines.append("    mirror (pci.host): " + (mirrorProblem ?? "yes"))
         lines.append("    BAR access (bars: true): " + (barProblem.map { "no: \($0)" } ?? "yes"))
-        lines.append("    full passthrough (VFIO): " + (vfioProblem.map { "no: \($0)" } ?? "possible"))
+        lines.append("    full passthrough (VFIO, vfio: true): " + (vfioProblem.map { "no: \($0)" } ?? "possible"))
         return lines.joined(separator: "\n")
     }
 }

@@ -142,7 +142,29 @@ public struct HostPCISysfs: Sendable {
             return "IOMMU group \(group) but bound to \(snapshot.driver.map { "'\($0)'" } ?? "no driver"), not vfio-pci"
         }
         guard access("\(vfioPath)/\(group)", F_OK) == 0 else { return "\(vfioPath)/\(group) missing" }
+        let blockers = groupBlockers(snapshot)
+        if !blockers.isEmpty {
+            return "IOMMU group \(group) is not viable: " + blockers.joined(separator: ", ")
+                + " (bind every device of the group to vfio-pci, or unbind it)"
+        }
         return nil
+    }
+
+    /// The other functions in `snapshot`'s IOMMU group (sysfs `iommu_group/devices`), sorted.
+    public func groupMembers(_ snapshot: HostPCISnapshot) -> [HostPCIAddress] {
+        directoryEntries(path(of: snapshot.address, "iommu_group/devices")).compactMap(HostPCIAddress.init)
+            .filter { $0 != snapshot.address }.sorted()
+    }
+
+    /// Why the group of `snapshot` is not viable for VFIO: each other member bound to a driver
+    /// that keeps the group from being given away ("0000:00:1f.2 is bound to 'ahci'"). VFIO
+    /// accepts members bound to vfio-pci, pci-stub or no driver (drivers/vfio/group.c), and
+    /// bridges bound to pcieport (they do no DMA of their own).
+    public func groupBlockers(_ snapshot: HostPCISnapshot) -> [String] {
+        groupMembers(snapshot).compactMap { member in
+            guard let driver = linkName(path(of: member, "driver")), !["vfio-pci", "pci-stub", "pcieport"].contains(driver) else { return nil }
+            return "\(member) is bound to '\(driver)'"
+        }
     }
 }
 

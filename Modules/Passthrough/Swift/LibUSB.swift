@@ -123,6 +123,10 @@ public final class LibUSBBackend: HostUSBBackend, @unchecked Sendable {
             }
         }
         startEvents()
+        // Capturing a real device's exchange for the replay backend (RecordingUSB.swift).
+        if let folder = ProcessInfo.processInfo.environment[RecordingUSBDevice.environmentVariable], !folder.isEmpty {
+            return RecordingUSBDevice(device, folder: folder)
+        }
         return device
     }
 
