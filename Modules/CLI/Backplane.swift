@@ -8,7 +8,7 @@ struct Backplane: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backplane",
         abstract: "A RISC-V machine emulator whose boards are description files.",
-        subcommands: [Run.self, Check.self, DTB.self, Boards.self, Host.self, Ctl.self],
+        subcommands: [Run.self, Check.self, DTB.self, Boards.self, Host.self, Ctl.self, PluginCommand.self],
         defaultSubcommand: Run.self)
 
     /// Usage errors exit 2 with one line (not ArgumentParser's 64), as every other user error does.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Devices
 import Machine
 
 struct Check: ParsableCommand {
@@ -18,11 +19,16 @@ struct Check: ParsableCommand {
     @Option(name: .customLong("plugin"), help: ArgumentHelp("Load a plugin for its device types (repeatable).", valueName: "PATH[,key=value...]"))
     var plugins: [String] = []
 
+    @Option(name: .customLong("device"),
+            help: ArgumentHelp("Add a device as `run --device` does (repeatable).", valueName: "TYPE,key=value..."))
+    var devices: [String] = []
+
     func run() throws {
         let (host, catalog) = loadPlugins(board: self.board, plugins: plugins)
         defer { host.shutdown() }
-        let board = applyOverrides(loadBoard(self.board, catalog: catalog), harts: smp, memory: memory, catalog: catalog)
-        print(BoardReport(board).text, terminator: "")
+        let loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
+        let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
+        print(BoardReport(board).text + placementReport(board), terminator: "")
     }
 }
 
@@ -61,9 +67,9 @@ struct DTB: ParsableCommand {
             if dts { bytes = Array(try DeviceTreeGenerator.toDTS(bytes).utf8) }
         } catch { fail("\(error)") }
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: Data(bytes)) else {
-                fail("\(output): cannot write file")
-            }
+            // In place, never through a temporary renamed over the target (OutputFile).
+            signal(SIGPIPE, SIG_IGN)
+            do { try OutputFile.write(output, bytes: bytes) } catch { fail("-o: \(error)") }
         } else {
             FileHandle.standardOutput.write(Data(bytes))
         }

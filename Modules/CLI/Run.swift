@@ -5,6 +5,7 @@ import Foundation
 import GDB
 import Machine
 import PluginHost
+import Trace
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,9 +47,17 @@ struct Run: ParsableCommand {
                                valueName: "interp|jit"))
     var accel: String = Accelerator.hostDefault.rawValue
 
-    @Option(help: ArgumentHelp("JIT debug output on stderr: in_asm (guest blocks), out_asm (host code).",
-                               valueName: "in_asm,out_asm"))
+    @Option(help: ArgumentHelp("""
+        Trace device events (mmio, pci, dma, irq, usb, plugin, all), optionally only of some devices \
+        (pci,dma:nic0), and JIT output (in_asm, out_asm) on stderr.
+        """, valueName: "GROUPS[:DEVICES]"))
     var trace: String?
+
+    @Option(help: ArgumentHelp("Write device trace events to this file instead of stderr.", valueName: "FILE"))
+    var traceFile: String?
+
+    @Option(help: ArgumentHelp("Device trace lines as text or JSON objects.", valueName: "text|json"))
+    var traceFormat: String = "text"
 
     @Flag(help: "Write /tmp/perf-PID.map naming the JIT's blocks, for perf.")
     var perfMap = false
@@ -84,21 +93,35 @@ struct Run: ParsableCommand {
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
         var debug = JITDebugOptions(perfMap: perfMap)
-        for item in (trace ?? "").split(separator: ",") {
-            switch item {
-            case "in_asm": debug.traceGuest = true
-            case "out_asm": debug.traceHost = true
-            default: fail("--trace: '\(item)' is not one of in_asm, out_asm")
-            }
+        var deviceTrace = TraceConfiguration()
+        if let trace {
+            let jitItems: [String]
+            do throws(TraceError) { (deviceTrace, jitItems) = try TraceConfiguration.parse(trace) } catch { fail("\(error)") }
+            debug.traceGuest = jitItems.contains("in_asm")
+            debug.traceHost = jitItems.contains("out_asm")
         }
+        guard let format = TraceFormat(rawValue: traceFormat) else { fail("--trace-format: '\(traceFormat)' is not one of text, json") }
+        deviceTrace.format = format
+        if traceFile != nil && deviceTrace.groups == 0 { fail("--trace-file needs --trace with device event groups") }
         JITDebugOptions.current = debug
-        if let timeout, !(timeout > 0) { fail("--timeout: '\(timeout)' is not a positive number of seconds") }
+        validateTimeout(timeout)
+        // A reader that goes away (a FIFO or pipe as --serial file:) is an error on write, not a
+        // signal that ends the process.
+        signal(SIGPIPE, SIG_IGN)
+        // From here on --timeout holds whatever the machine, a plugin or a file open does.
+        let watchdog = timeout.map { Watchdog(seconds: $0, restoreTerminal: serial == "stdio") }
+        // Before plugins load: their installs are traced too.
+        if deviceTrace.groups != 0 {
+            var fd: Int32 = 2
+            if let traceFile {
+                // Written in place like every output file (OutputFile), never replaced.
+                do throws(OutputFileError) { fd = try OutputFile.open(traceFile) } catch { fail("--trace-file: \(error)") }
+            }
+            Trace.configure(deviceTrace, fd: fd)
+        }
         // Plugins first: they provide device types the board file may use.
         let (host, catalog) = loadPlugins(board: board, plugins: plugins)
-        var loaded = loadBoard(self.board, catalog: catalog)
-        for device in devices {
-            do { loaded = try loaded.addingDevice(device, catalog: catalog) } catch { fail("\(error)") }
-        }
+        var loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
         if let netdev { loaded = applyNetdev(netdev, to: loaded) }
         let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
 
@@ -111,6 +134,11 @@ struct Run: ParsableCommand {
         // A kernel given on the command line replaces the board's; without firmware the board's
         // default S-mode payload would make no sense.
         if bios == "none" && kernel == nil { boot.kernel = nil }
+        // Images must be regular files: /dev/zero never ends, a FIFO blocks, a directory is no image.
+        for (option, path) in [("--bios", boot.firmware), ("--kernel", boot.kernel), ("--initrd", boot.initrd), ("--dtb", boot.dtb)] {
+            guard let path else { continue }
+            do { try InputFile.check(path) } catch { fail("\(option): \(error)") }
+        }
 
         let backend: any SerialBackend
         do { backend = try serial == "stdio" ? StdioSerialBackend.shared : makeSerialBackend(serial) }
@@ -137,6 +165,7 @@ struct Run: ParsableCommand {
             do throws(MachineError) { try machine.attachControl(path: path) } catch { fail("\(error)") }
         }
         let exit = machine.run(timeout: timeout)
+        watchdog?.finish()
         machine.detachGDB()
         machine.detachControl()
         if serial == "stdio" { StdioSerialBackend.restoreTerminal() }

@@ -120,6 +120,10 @@ public final class ControlServer: @unchecked Sendable {
                 Glibc.close(fd)
                 continue
             }
+            // A client that stops reading cannot hold the machine thread, which sends answers:
+            // a send that cannot complete within a second gives up (the answer is lost).
+            var limit = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
             let thread = Thread { [self] in clientLoop(fd) }
             thread.name = "control-client"
             thread.start()
@@ -158,27 +162,27 @@ public final class ControlServer: @unchecked Sendable {
         }
     }
 
-    /// Queues `line` for the machine and sends its answer when it comes; false if the server closed.
+    /// Queues `line` for the machine and waits until its answer was sent; false if the server
+    /// closed. The answer is sent by whoever produces it (the machine thread), before it moves
+    /// on: a `quit` is answered before the process can exit.
     private func submitAndWait(_ line: String, fd: Int32) -> Bool {
         let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.isEmpty { return true }
         let done = DispatchSemaphore(value: 0)
-        let answer = Mutex<String>("")
         condition.lock()
         if closed {
             condition.unlock()
             send(fd, Self.error("the machine stopped"))
             return false
         }
-        requests.append(Request(line: trimmed, reply: { text in
-            answer.withLock { $0 = text }
+        requests.append(Request(line: trimmed, reply: { [self] text in
+            send(fd, text)
             done.signal()
         }))
         commandPending.store(true, ordering: .releasing)
         condition.broadcast()
         condition.unlock()
         done.wait()
-        send(fd, answer.withLock { $0 })
         return true
     }
 

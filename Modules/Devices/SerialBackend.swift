@@ -29,11 +29,11 @@ public final class FileSerialBackend: SerialBackend {
     public let path: String
     private let fd: Int32
 
-    /// Creates or truncates `path`.
+    /// Creates or truncates a regular file `path`, or writes to a character device or FIFO in
+    /// place (`OutputFile`: never replaced, a symbolic link is followed and stays a link).
     public init(path: String) throws(SerialBackendError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        do { fd = try OutputFile.open(path) } catch { throw .cannotOpen(path: path, reason: error.reason) }
     }
 
     deinit { close(fd) }

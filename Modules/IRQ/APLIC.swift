@@ -1,4 +1,5 @@
 import Memory
+import Trace
 
 /// One interrupt domain of a RISC-V Advanced Platform-Level Interrupt Controller (RISC-V AIA 1.0
 /// §4), laid out as QEMU's `virt` with `aia=aplic-imsic` maps them: the machine-level root domain
@@ -20,6 +21,8 @@ import Memory
 /// pending again through `setip`/`setipnum`/`setipnum_le` only while its rectified input is high,
 /// which Linux 6.10+ relies on to re-raise a still-asserted level interrupt.
 public final class APLIC: InterruptController, MMIODevice {
+    /// The device's name in traces (its board entry's name, set by its kind).
+    public var traceName = "aplic"
     /// Register map (§4.5, table 4.1).
     public enum Layout {
         public static let domainConfiguration: UInt64 = 0x0000
@@ -196,6 +199,9 @@ public final class APLIC: InterruptController, MMIODevice {
         let word = source >> 5, bit = UInt32(1) << UInt32(source & 31)
         let wasHigh = input[word] & bit != 0
         guard wasHigh != high else { return }
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: traceName, "level", ["source": .number(UInt64(source)), "level": .flag(high)])
+        }
         if high { input[word] |= bit } else { input[word] &= ~bit }
         guard let domain = activeDomain(source) else { return }
         domain.inputChanged(source: source)

@@ -1,4 +1,5 @@
 import Memory
+import Trace
 
 /// The memory-mapped side of one level of IMSICs (RISC-V AIA 1.0 §3.6): one 4 KiB page per hart,
 /// hart h's interrupt file at `base + h * 0x1000`, as QEMU's `virt` lays out its M-level files
@@ -7,6 +8,8 @@ import Memory
 /// A page has two registers: `seteipnum_le` at 0 and `seteipnum_be` at 4. A 32-bit write of an
 /// identity makes it pending in the file (that is what an MSI is); reads return 0.
 public final class IMSIC: MMIODevice {
+    /// The device's name in traces (its board entry's name, set by its kind).
+    public var traceName = "imsic"
     /// Register offsets within a page (§3.6).
     public enum Layout {
         public static let pageSize: UInt64 = 0x1000
@@ -36,6 +39,9 @@ public final class IMSIC: MMIODevice {
         let page = Int(offset / Layout.pageSize)
         guard page < files.count else { return }
         let value = UInt32(truncatingIfNeeded: value)
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: traceName, "msi-received", ["hart-file": .number(UInt64(page)), "identity": .number(UInt64(value))])
+        }
         switch offset % Layout.pageSize {
         case Layout.setPendingLittleEndian: files[page].setPending(identity: value)
         case Layout.setPendingBigEndian: files[page].setPending(identity: value.byteSwapped)

@@ -1,4 +1,5 @@
 import Memory
+import Trace
 
 /// A RISC-V Platform-Level Interrupt Controller (RISC-V PLIC specification 1.0.0), laid out as on
 /// QEMU's `virt` board: two contexts per hart, machine mode first (hart 0 M, hart 0 S, hart 1 M, ...).
@@ -12,6 +13,8 @@ import Memory
 /// The controller drives each context's external-interrupt pin (MEIP for M contexts, SEIP for S
 /// contexts) and re-evaluates every pin after each register write and each line change.
 public final class PLIC: InterruptController, MMIODevice {
+    /// The device's name in traces (its board entry's name, set by its kind).
+    public var traceName = "plic"
     /// Register map (spec §"Memory Map"; QEMU `hw/intc/sifive_plic.c` offsets).
     public enum Layout {
         /// Source priorities, 4 bytes per source; source 0 is reserved and reads 0.
@@ -119,6 +122,9 @@ public final class PLIC: InterruptController, MMIODevice {
     public func setLevel(source: Int, level high: Bool) {
         guard source >= 1 && source <= sourceCount else { return }
         let word = source >> 5, bit = UInt32(1) << UInt32(source & 31)
+        if Trace.mask & TraceGroup.irq.bit != 0 && (level[word] & bit != 0) != high {
+            Trace.emit(.irq, device: traceName, "level", ["source": .number(UInt64(source)), "level": .flag(high)])
+        }
         if high {
             level[word] |= bit
             if claimed[word] & bit == 0 { pending[word] |= bit }
@@ -202,6 +208,9 @@ public final class PLIC: InterruptController, MMIODevice {
             pending[best >> 5] &= ~bit
             claimed[best >> 5] |= bit
         }
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: traceName, "claim", ["context": .number(UInt64(context)), "source": .number(UInt64(best))])
+        }
         updateOutputs()
         return UInt32(best)
     }
@@ -212,6 +221,9 @@ public final class PLIC: InterruptController, MMIODevice {
         guard source >= 1 && source <= sourceCount else { return }
         let word = source >> 5, bit = UInt32(1) << UInt32(source & 31)
         guard enable[context * words + word] & bit != 0 else { return }
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: traceName, "complete", ["context": .number(UInt64(context)), "source": .number(UInt64(source))])
+        }
         claimed[word] &= ~bit
         if level[word] & bit != 0 { pending[word] |= bit }
     }

@@ -2,6 +2,8 @@ import CPU
 import Devices
 import Foundation
 import IRQ
+import Trace
+import CHartState
 
 /// How a run ended.
 public enum MachineExit: Equatable, Sendable {
@@ -45,6 +47,8 @@ extension Machine {
                 case .ran(let running): anyRunning = running
                 case .exit(let exit): return exit
                 }
+            } else if Trace.mask != 0 {
+                anyRunning = runTracedSlice()
             } else {
                 for hart in harts {
                     if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
@@ -65,5 +69,25 @@ extension Machine {
             if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
             if !anyRunning { sleepUntilNextEvent(deadline: deadline) }
         }
+    }
+}
+
+extension Machine {
+    /// A round of the harts with device tracing on: each event names the hart whose slice caused
+    /// it and that hart's pc (Trace.swift); events between slices (device polling) name none.
+    @inline(never)
+    func runTracedSlice() -> Bool {
+        var anyRunning = false
+        Trace.clock = { [timebase] in timebase.now() }
+        for (index, hart) in harts.enumerated() {
+            if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
+            anyRunning = true
+            Trace.hart = index
+            Trace.pc = UnsafePointer(hart.state.pointer(to: \HartState.pc)!)
+            _ = hart.run(budget: Machine.sliceInstructions)
+        }
+        Trace.hart = -1
+        Trace.pc = nil
+        return anyRunning
     }
 }

@@ -211,7 +211,10 @@ extension Machine {
             throw MachineError(file: board.sourcePath, location: device.atLocation ?? device.location, device: device.name,
                                reason: "no PCI host bridge '\(device.pciAddress?.bus ?? "")'")
         }
-        return try bridge.attach(at: PCIAddress(device: UInt8(address.device), function: UInt8(address.function)), make)
+        return try bridge.attach(at: PCIAddress(device: UInt8(address.device), function: UInt8(address.function))) { bus in
+            bus.name = device.name  // Traces name the function as the board does.
+            return try make(bus)
+        }
     }
 
     /// The xHCI controller and port `device` is placed at (`at: CONTROLLER/portN`).

@@ -1,3 +1,5 @@
+import Trace
+
 /// Told when a write reaches a page that holds translated or pre-decoded code, so the CPU can
 /// drop what it derived from the old bytes before the next instruction is fetched there.
 public protocol CodeWriteObserver: AnyObject {
@@ -20,6 +22,26 @@ public final class AddressSpace {
     /// runs the harts flushes their translations when this changes (the machine does, between
     /// slices).
     public private(set) var ramUnmaps: UInt64 = 0
+
+    /// Device accesses in progress: a CPU store reaching a device is depth 1; an MSI or other
+    /// bus-master write that device issues while handling it, and lands on MMIO again, is depth 2.
+    private var dispatchDepth = 0
+    /// Nested device accesses since the outermost one began (`nestedDispatchBudget` bounds it).
+    private var nestedDispatches = 0
+    /// MMIO accesses refused because they nested too deep or too often (see `maxDispatchDepth`).
+    public private(set) var refusedNestedAccesses: UInt64 = 0
+
+    /// How deep device accesses may nest. A device's MSI aimed at MMIO (an IMSIC, another
+    /// device's register, its own BAR) is delivered as an ordinary memory write, as on a real
+    /// fabric; but where a real fabric queues that posted write and moves on, a synchronous
+    /// model would recurse (edu's MSI-X vector aimed at its own interrupt-raise register raises
+    /// the interrupt again, forever). Past this depth the write is dropped and a read answers
+    /// nothing, which the requester sees as a master abort (PCI 3.0 §3.3.3.1; an unanswered
+    /// posted MSI is simply lost). Legitimate chains are short: CPU -> device -> IMSIC is 2.
+    public static let maxDispatchDepth = 8
+    /// How many nested device accesses one outermost access may cause in all, so that a device
+    /// that fans out (one write triggering several messages) cannot multiply work per level.
+    public static let nestedDispatchBudget = 4096
 
     public init() {}
 
@@ -110,7 +132,11 @@ public final class AddressSpace {
         if let host = region.host {
             return loadLittleEndian(host + Int(offset), size: size)
         }
-        return dispatchRead(region, offset: offset, size: size)
+        guard enterDispatch() else { return nil }
+        defer { dispatchDepth -= 1 }
+        let value = dispatchRead(region, offset: offset, size: size)
+        if Trace.mask & TraceGroup.mmio.bit != 0 { traceAccess(region, "read", offset: offset, size: size, value: value) }
+        return value
     }
 
     /// Writes the low `size` bytes of `value`. False means nothing answers at that address.
@@ -127,8 +153,38 @@ public final class AddressSpace {
         case .rom:
             break
         case .mmio:
+            guard enterDispatch() else { return false }
+            defer { dispatchDepth -= 1 }
+            if Trace.mask & TraceGroup.mmio.bit != 0 { traceAccess(region, "write", offset: offset, size: size, value: value) }
             dispatchWrite(region, offset: offset, size: size, value: value)
         }
+        return true
+    }
+
+    /// One `mmio` trace event (Trace.swift): off the access path, reached only when tracing.
+    @inline(never)
+    private func traceAccess(_ region: MemoryRegion, _ what: String, offset: UInt64, size: Int, value: UInt64) {
+        Trace.emit(.mmio, device: region.traceName, what, [
+            "region": .text(region.name), "offset": .hex(offset), "size": .number(UInt64(size)),
+            "value": .hex(size >= 8 ? value : value & ((1 << UInt64(8 * size)) - 1)),
+        ])
+    }
+
+    /// The one bound on re-entrant device dispatch (see `maxDispatchDepth`): true when a
+    /// device access may start (the caller then decrements `dispatchDepth` when it ends).
+    @inline(__always)
+    private func enterDispatch() -> Bool {
+        if dispatchDepth == 0 {
+            nestedDispatches = 0
+        } else {
+            nestedDispatches += 1
+            guard dispatchDepth < AddressSpace.maxDispatchDepth,
+                  nestedDispatches <= AddressSpace.nestedDispatchBudget else {
+                refusedNestedAccesses &+= 1
+                return false
+            }
+        }
+        dispatchDepth += 1
         return true
     }
 

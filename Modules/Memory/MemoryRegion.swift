@@ -13,6 +13,9 @@ public enum RegionKind: Sendable, Equatable {
 /// One mapped range of the guest physical address space.
 public final class MemoryRegion {
     public let name: String
+    /// The device name traces give accesses to this region (the board entry's name; for a PCI
+    /// BAR the function's, while `name` also says which BAR).
+    public var traceName: String
     public let base: UInt64
     public let size: UInt64
     public let kind: RegionKind
@@ -35,6 +38,7 @@ public final class MemoryRegion {
 
     init(name: String, base: UInt64, size: UInt64, kind: RegionKind, device: (any MMIODevice)?) {
         self.name = name
+        self.traceName = name
         self.base = base
         self.size = size
         self.kind = kind
@@ -62,6 +66,7 @@ public final class MemoryRegion {
     /// RAM whose host memory `storage` (`size` bytes) belongs to `owner`.
     init(name: String, base: UInt64, size: UInt64, borrowing storage: UnsafeMutableRawPointer, owner: AnyObject) {
         self.name = name
+        self.traceName = name
         self.base = base
         self.size = size
         kind = .ram

@@ -1,3 +1,5 @@
+import Trace
+
 /// An MSI capability (PCI Local Bus 3.0 §6.8.1): one message address and data, up to 32
 /// vectors, optional 64-bit address and per-vector masking.
 ///
@@ -86,6 +88,9 @@ public final class MSICapability: PCIConfigWriteObserver {
         // the data (§6.8.1.6).
         let low = UInt32(enabledVectors - 1)
         let data = (UInt32(bus.config.load16(dataOffset)) & ~low) | UInt32(vector)
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: bus.name, "msi-vector", ["vector": .number(UInt64(vector))])
+        }
         bus.sendMessage(address: address, data: data)
     }
 

@@ -1,3 +1,5 @@
+import Trace
+
 /// An MSI-X capability (PCI Local Bus 3.0 §6.8.2) with its vector table and pending-bit array
 /// in the function's BARs.
 ///
@@ -16,6 +18,8 @@ public final class MSIXCapability: PCIConfigWriteObserver {
     /// Four dwords per entry: address low, address high, data, vector control.
     private var table: [UInt32]
     private var pendingBits: [UInt64]
+    /// The Message Control value last traced, to report only changes.
+    private var tracedControl: UInt16 = 0
 
     enum Control {
         static let functionMask: UInt16 = 1 << 14
@@ -84,6 +88,9 @@ public final class MSIXCapability: PCIConfigWriteObserver {
 
     private func send(_ vector: Int) {
         let address = UInt64(table[4 * vector]) | UInt64(table[4 * vector + 1]) << 32
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: bus.name, "msix-vector", ["vector": .number(UInt64(vector))])
+        }
         bus.sendMessage(address: address, data: table[4 * vector + 2])
     }
 
@@ -101,7 +108,13 @@ public final class MSIXCapability: PCIConfigWriteObserver {
         }
     }
 
-    public func configWritten(offset: Int, size: Int) { deliverPending() }
+    public func configWritten(offset: Int, size: Int) {
+        if Trace.mask & TraceGroup.pci.bit != 0, tracedControl != control {
+            tracedControl = control
+            Trace.emit(.pci, device: bus.name, "msix-control", ["enable": .flag(isEnabled), "function-mask": .flag(isFunctionMasked)])
+        }
+        deliverPending()
+    }
 
     // MARK: BAR access
 

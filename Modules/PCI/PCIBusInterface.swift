@@ -1,5 +1,6 @@
 import IRQ
 import Memory
+import Trace
 
 /// Why a bus-master transfer failed. The function reports it the way its hardware does (an
 /// error status, an interrupt); the host never crashes.
@@ -69,34 +70,51 @@ public final class PCIBusInterface {
     ///   - intx: where INTx goes; nil when the function's interrupt pins are not wired.
     public init(address: PCIAddress, config: PCIConfigSpace, memory: AddressSpace, intx: PCIINTxRouter? = nil) {
         self.address = address
+        self.name = "\(address)"
         self.config = config
         self.memory = memory
         self.intx = intx
     }
 
+    /// The function's name in traces (the board entry's name; its address until the machine
+    /// names it).
+    public var name: String
+
     // MARK: Bus-master DMA
+
+    private func traceDMA(_ direction: String, _ address: UInt64, _ length: Int, _ result: String) {
+        Trace.emit(.dma, device: name, direction, ["address": .hex(address), "length": .number(UInt64(length)), "result": .text(result)])
+    }
 
     /// Reads guest memory at bus address `address` into `buffer`.
     public func dmaRead(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Result<Void, PCIDMAError> {
+        let traced = Trace.mask & TraceGroup.dma.bit != 0
         guard config.command.contains(.busMaster) else {
+            if traced { traceDMA("read", address, buffer.count, "bus-master-disabled") }
             return .failure(.busMasterDisabled(address: address, length: buffer.count))
         }
         if case .failure = DMAAccessor(memory).read(address, into: buffer) {
             config.setStatus(.receivedMasterAbort, true)
+            if traced { traceDMA("read", address, buffer.count, "master-abort") }
             return .failure(.masterAbort(address: address, length: buffer.count))
         }
+        if traced { traceDMA("read", address, buffer.count, "ok") }
         return .success(())
     }
 
     /// Writes `bytes` to guest memory at bus address `address`.
     public func dmaWrite(_ address: UInt64, from bytes: UnsafeRawBufferPointer) -> Result<Void, PCIDMAError> {
+        let traced = Trace.mask & TraceGroup.dma.bit != 0
         guard config.command.contains(.busMaster) else {
+            if traced { traceDMA("write", address, bytes.count, "bus-master-disabled") }
             return .failure(.busMasterDisabled(address: address, length: bytes.count))
         }
         if case .failure = DMAAccessor(memory).write(address, from: bytes) {
             config.setStatus(.receivedMasterAbort, true)
+            if traced { traceDMA("write", address, bytes.count, "master-abort") }
             return .failure(.masterAbort(address: address, length: bytes.count))
         }
+        if traced { traceDMA("write", address, bytes.count, "ok") }
         return .success(())
     }
 
@@ -120,8 +138,20 @@ public final class PCIBusInterface {
     /// §6.2.2 bit 2). Returns whether the write was issued and something answered.
     @discardableResult
     public func sendMessage(address: UInt64, data: UInt32) -> Bool {
-        guard config.command.contains(.busMaster) else { return false }
-        return memory.write(address, size: 4, value: UInt64(data))
+        guard config.command.contains(.busMaster) else {
+            if Trace.mask & TraceGroup.irq.bit != 0 {
+                Trace.emit(.irq, device: name, "msi-dropped", ["address": .hex(address), "data": .hex(UInt64(data)), "reason": .text("bus-master-disabled")])
+            }
+            return false
+        }
+        // Traced before the write, so the receiver's events follow the sender's in the trace.
+        let traced = Trace.mask & TraceGroup.irq.bit != 0
+        if traced { Trace.emit(.irq, device: name, "msi", ["address": .hex(address), "data": .hex(UInt64(data))]) }
+        let answered = memory.write(address, size: 4, value: UInt64(data))
+        if traced && !answered {
+            Trace.emit(.irq, device: name, "msi-unanswered", ["address": .hex(address), "data": .hex(UInt64(data))])
+        }
+        return answered
     }
 
     /// Drives the function's INTx pin (declared with `config.interruptPin`). The Interrupt
@@ -142,5 +172,8 @@ public final class PCIBusInterface {
         if drive { drivenLine = PCIINTxRouter.line(device: address.device, pin: config.interruptPin!) }
         intx.change(line: drivenLine, asserted: drive)
         intxDriven = drive
+        if Trace.mask & TraceGroup.irq.bit != 0 {
+            Trace.emit(.irq, device: name, "intx", ["line": .number(UInt64(drivenLine)), "level": .flag(drive)])
+        }
     }
 }

@@ -1,5 +1,6 @@
 import IRQ
 import Memory
+import Trace
 
 /// One address window of a host bridge: CPU addresses `[cpuBase, cpuBase + size)` reach PCI
 /// addresses `[pciBase, pciBase + size)` of one space (the device tree's `ranges` entries).
@@ -151,7 +152,9 @@ public final class PCIHostBridge: MMIODevice {
         // Nothing answers on other buses or empty slots: the root complex completes the read
         // with all ones (PCIe Base 4.0 §2.3.2), which software takes as "no function".
         guard let slot = decode(offset) else { return allOnes }
-        return UInt64(slot.function.readConfig(offset: Int(offset & 0xfff), size: size))
+        let value = UInt64(slot.function.readConfig(offset: Int(offset & 0xfff), size: size))
+        if Trace.mask & TraceGroup.pci.bit != 0 { traceConfig(slot, "config-read", Int(offset & 0xfff), size, value) }
+        return value
     }
 
     public func write(offset: UInt64, size: Int, value: UInt64) {
@@ -159,14 +162,30 @@ public final class PCIHostBridge: MMIODevice {
         let register = Int(offset & 0xfff)
         let config = slot.function.config
         config.write(offset: register, size: size, value: UInt32(truncatingIfNeeded: value))
+        let traced = Trace.mask & TraceGroup.pci.bit != 0
+        if traced { traceConfig(slot, "config-write", register, size, value) }
         let touched = register..<(register + size)
         if touched.overlaps(PCIConfigRegister.command..<(PCIConfigRegister.command + 2)) {
+            if traced {
+                let command = config.command
+                Trace.emit(.pci, device: slot.bus.name, "command", [
+                    "memory": .flag(command.contains(.memorySpace)), "io": .flag(command.contains(.ioSpace)),
+                    "bus-master": .flag(command.contains(.busMaster)), "intx-disable": .flag(command.contains(.interruptDisable)),
+                ])
+            }
             slot.bus.commandChanged()
             updateMappings(slot)
         } else if config.isBARRegister(register) {
             updateMappings(slot)
         }
         slot.function.configWritten(offset: register, size: size)
+    }
+
+    private func traceConfig(_ slot: Slot, _ what: String, _ register: Int, _ size: Int, _ value: UInt64) {
+        Trace.emit(.pci, device: slot.bus.name, what, [
+            "register": .text(PCIConfigRegister.name(of: register, in: slot.function.config)), "offset": .hex(UInt64(register)),
+            "size": .number(UInt64(size)), "value": .hex(value),
+        ])
     }
 
     private func decode(_ offset: UInt64) -> Slot? {
@@ -191,6 +210,9 @@ public final class PCIHostBridge: MMIODevice {
                 if region.base == target { continue }
                 space.unmap(region)
                 slot.regions[index] = nil
+                if Trace.mask & TraceGroup.pci.bit != 0 {
+                    Trace.emit(.pci, device: slot.bus.name, "bar-unmap", ["bar": .number(UInt64(index)), "address": .hex(region.base)])
+                }
             }
             guard let target else { continue }
             let regionName = "\(name) \(slot.bus.address) BAR\(index)"
@@ -201,6 +223,11 @@ public final class PCIHostBridge: MMIODevice {
             } else {
                 let window = PCIBARWindow(function: slot.function, bar: index, sizes: bar.accessSizes)
                 slot.regions[index] = try? space.mapMMIO(name: regionName, base: target, size: bar.size, device: window)
+            }
+            slot.regions[index]?.traceName = slot.bus.name
+            if Trace.mask & TraceGroup.pci.bit != 0 {
+                Trace.emit(.pci, device: slot.bus.name, slot.regions[index] == nil ? "bar-map-refused" : "bar-map",
+                           ["bar": .number(UInt64(index)), "address": .hex(target), "size": .hex(bar.size)])
             }
         }
     }

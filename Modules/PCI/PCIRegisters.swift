@@ -145,3 +145,49 @@ public struct PCIIdentity: Sendable, Equatable {
         self.subsystemID = subsystemID
     }
 }
+
+extension PCIConfigRegister {
+    /// A readable name for config-space offset `offset` of `config`, for traces: the header
+    /// register it falls in (PCI 3.0 §6.1, type 0 or 1 as the header says), or the capability
+    /// it belongs to with the offset inside it ("msix+2"), or the bare offset ("0x1a4").
+    public static func name(of offset: Int, in config: PCIConfigSpace) -> String {
+        if offset < headerEnd {
+            let common: [(Int, Int, String)] = [
+                (vendorID, 2, "vendor-id"), (deviceID, 2, "device-id"), (command, 2, "command"), (status, 2, "status"),
+                (revisionID, 1, "revision"), (classCode, 3, "class"), (cacheLineSize, 1, "cache-line-size"),
+                (latencyTimer, 1, "latency-timer"), (headerType, 1, "header-type"), (bist, 1, "bist"),
+                (capabilitiesPointer, 1, "capabilities-pointer"), (interruptLine, 1, "interrupt-line"),
+                (interruptPin, 1, "interrupt-pin"),
+            ]
+            let endpoint: [(Int, Int, String)] = (0..<6).map { (bar0 + 4 * $0, 4, "bar\($0)") } + [
+                (0x28, 4, "cardbus-cis"), (subsystemVendorID, 2, "subsystem-vendor-id"), (subsystemID, 2, "subsystem-id"),
+                (expansionROM, 4, "expansion-rom"), (0x3e, 1, "min-grant"), (0x3f, 1, "max-latency"),
+            ]
+            let bridge: [(Int, Int, String)] = [
+                (bar0, 4, "bar0"), (bar0 + 4, 4, "bar1"), (primaryBus, 1, "primary-bus"), (secondaryBus, 1, "secondary-bus"),
+                (subordinateBus, 1, "subordinate-bus"), (0x1b, 1, "secondary-latency-timer"), (ioBase, 1, "io-base"),
+                (ioLimit, 1, "io-limit"), (secondaryStatus, 2, "secondary-status"), (memoryBase, 2, "memory-base"),
+                (memoryLimit, 2, "memory-limit"), (prefetchableBase, 2, "prefetchable-base"),
+                (prefetchableLimit, 2, "prefetchable-limit"), (prefetchableBaseUpper, 4, "prefetchable-base-upper"),
+                (prefetchableLimitUpper, 4, "prefetchable-limit-upper"), (ioBaseUpper, 2, "io-base-upper"),
+                (ioLimitUpper, 2, "io-limit-upper"), (0x38, 4, "expansion-rom"), (0x3e, 2, "bridge-control"),
+            ]
+            let table = common + (config.headerType == .endpoint ? endpoint : bridge)
+            for (start, length, name) in table where offset >= start && offset < start + length {
+                return offset == start ? name : "\(name)+\(offset - start)"
+            }
+        } else {
+            // Capability IDs (PCI Code and ID Assignment Specification 1.11 §2).
+            let names: [UInt8: String] = [0x01: "power-management", 0x05: "msi", 0x09: "vendor", 0x10: "pcie", 0x11: "msix"]
+            let capabilities = config.capabilities()
+            for (index, capability) in capabilities.enumerated() {
+                let end = capabilities.dropFirst(index + 1).map(\.offset).filter { $0 > capability.offset }.min() ?? 0x100
+                if offset >= capability.offset && offset < end {
+                    let name = names[capability.id] ?? "capability-\(String(capability.id, radix: 16))"
+                    return offset == capability.offset ? name : "\(name)+\(offset - capability.offset)"
+                }
+            }
+        }
+        return "0x" + String(offset, radix: 16)
+    }
+}

@@ -39,14 +39,19 @@ final class HostInterface {
         table.abi_major = UInt16(BP_ABI_MAJOR)
         table.abi_minor = UInt16(BP_ABI_MINOR)
         table.set_error = { handle, message in
-            LoadedPlugin.from(handle)?.record(message.map { String(cString: $0) } ?? "(no message)")
+            LoadedPlugin.from(handle, in: "set_error")?.record(message.map { String(cString: $0) } ?? "(no message)")
         }
-        table.plugin_name = { handle in UnsafePointer(LoadedPlugin.from(handle)?.cName) }
+        table.plugin_name = { handle in UnsafePointer(LoadedPlugin.from(handle, in: "plugin_name")?.cName) }
         table.log = UnsafePointer(log)
         table.platform = UnsafePointer(platform)
         table.pci = UnsafePointer(pci)
         table.time = UnsafePointer(time)
         table.qpp = UnsafePointer(qpp)
+        // ABI 1.2: any thread.
+        table.wake = { handle, fire, opaque in
+            guard let fire, let plugin = PluginHandles.shared.resolve(handle, .plugin, as: LoadedPlugin.self, in: "wake") else { return BP_ERR_INVALID }
+            return plugin.host.wakes.enqueue(fire, opaque, plugin: plugin.identity)
+        }
         // A plugin built against 1.0 sees its reserved members NULL, as its header promised.
         table.usb = nil
         table.instrument = nil
@@ -77,7 +82,7 @@ final class HostInterface {
         var table = bp_log_interface()
         table.struct_size = UInt32(MemoryLayout<bp_log_interface>.size)
         table.message = { handle, level, text in
-            guard let plugin = LoadedPlugin.from(handle) else { return }
+            guard let plugin = LoadedPlugin.from(handle, in: "log->message") else { return }
             plugin.log(level, text.map { String(cString: $0) } ?? "")
         }
         return table
@@ -87,19 +92,43 @@ final class HostInterface {
         var table = bp_platform_interface()
         table.struct_size = UInt32(MemoryLayout<bp_platform_interface>.size)
         table.register_type = { handle, type in
-            guard let plugin = LoadedPlugin.from(handle), let type else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "platform->register_type"), let type else { return BP_ERR_INVALID }
             let copy = copyVersioned(UnsafeRawPointer(type), as: bp_platform_device_type.self, zero: bp_platform_device_type())
             return plugin.host.register(platform: copy, by: plugin)
         }
         table.set_irq = { handle, index, level in
-            guard let device = PluginPlatformDevice.from(handle), Int(index) < device.irqs.count else { return BP_ERR_INVALID }
-            device.irqs[Int(index)].set(level)
-            return BP_OK
+            PluginPlatformDevice.call(handle, in: "platform->set_irq") { device in
+                guard Int(index) < device.irqs.count else {
+                    device.type.plugin.identity.refuse("platform->set_irq: device '\(device.name)' has \(device.irqs.count) IRQ lines, no line \(index); refused with BP_ERR_INVALID")
+                    return BP_ERR_INVALID
+                }
+                device.irqs[Int(index)].set(level)
+                return BP_OK
+            }
         }
-        table.irq_count = { handle in UInt32(PluginPlatformDevice.from(handle)?.irqs.count ?? 0) }
-        table.base = { handle in PluginPlatformDevice.from(handle)?.base ?? 0 }
-        table.size = { handle in PluginPlatformDevice.from(handle)?.size ?? 0 }
-        table.device_name = { handle in UnsafePointer(PluginPlatformDevice.from(handle)?.cName) }
+        table.irq_count = { handle in UInt32(PluginPlatformDevice.from(handle, in: "platform->irq_count")?.irqs.count ?? 0) }
+        table.base = { handle in PluginPlatformDevice.from(handle, in: "platform->base")?.base ?? 0 }
+        table.size = { handle in PluginPlatformDevice.from(handle, in: "platform->size")?.size ?? 0 }
+        table.device_name = { handle in UnsafePointer(PluginPlatformDevice.from(handle, in: "platform->device_name")?.cName) }
+        // ABI 1.2.
+        table.dma_read = { handle, address, buffer, length in
+            PluginPlatformDevice.call(handle, in: "platform->dma_read") { $0.dma(read: address, into: buffer, length: length) }
+        }
+        table.dma_write = { handle, address, buffer, length in
+            PluginPlatformDevice.call(handle, in: "platform->dma_write") {
+                $0.dma(write: address, from: UnsafeMutableRawPointer(mutating: buffer), length: length)
+            }
+        }
+        table.dma_readv = { handle, segments, count, buffer, transferred in
+            PluginPlatformDevice.call(handle, in: "platform->dma_readv") {
+                $0.dma(segments: segments, count: count, buffer: buffer, write: false, transferred: transferred)
+            }
+        }
+        table.dma_writev = { handle, segments, count, buffer, transferred in
+            PluginPlatformDevice.call(handle, in: "platform->dma_writev") {
+                $0.dma(segments: segments, count: count, buffer: UnsafeMutableRawPointer(mutating: buffer), write: true, transferred: transferred)
+            }
+        }
         return table
     }
 
@@ -107,54 +136,77 @@ final class HostInterface {
         var table = bp_pci_interface()
         table.struct_size = UInt32(MemoryLayout<bp_pci_interface>.size)
         table.register_type = { handle, type in
-            guard let plugin = LoadedPlugin.from(handle), let type else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "pci->register_type"), let type else { return BP_ERR_INVALID }
             let copy = copyVersioned(UnsafeRawPointer(type), as: bp_pci_device_type.self, zero: bp_pci_device_type())
             return plugin.host.register(pci: copy, by: plugin)
         }
         table.dma_read = { handle, address, buffer, length in
-            PluginPCIFunction.from(handle)?.dma(read: address, into: buffer, length: length) ?? BP_ERR_INVALID
+            PluginPCIFunction.call(handle, in: "pci->dma_read") { $0.dma(read: address, into: buffer, length: length) }
         }
         table.dma_write = { handle, address, buffer, length in
-            PluginPCIFunction.from(handle)?.dma(write: address, from: buffer, length: length) ?? BP_ERR_INVALID
+            PluginPCIFunction.call(handle, in: "pci->dma_write") { $0.dma(write: address, from: buffer, length: length) }
         }
-        table.set_intx = { handle, level in PluginPCIFunction.from(handle)?.bus.setINTx(level) }
-        table.msi_enabled = { handle in PluginPCIFunction.from(handle)?.msi?.isEnabled ?? false }
-        table.msix_enabled = { handle in PluginPCIFunction.from(handle)?.msix?.isEnabled ?? false }
+        table.set_intx = { handle, level in PluginPCIFunction.from(handle, in: "pci->set_intx")?.bus.setINTx(level) }
+        table.msi_enabled = { handle in PluginPCIFunction.from(handle, in: "pci->msi_enabled")?.msi?.isEnabled ?? false }
+        table.msix_enabled = { handle in PluginPCIFunction.from(handle, in: "pci->msix_enabled")?.msix?.isEnabled ?? false }
         table.msi_notify = { handle, vector in
-            guard let msi = PluginPCIFunction.from(handle)?.msi, vector < 32 else { return BP_ERR_INVALID }
-            msi.signal(vector: Int(vector))
-            return BP_OK
+            PluginPCIFunction.call(handle, in: "pci->msi_notify") { $0.msiNotify(vector: vector) }
         }
         table.msix_notify = { handle, vector in
-            guard let msix = PluginPCIFunction.from(handle)?.msix, Int(vector) < msix.vectors else { return BP_ERR_INVALID }
-            msix.notify(vector: Int(vector))
-            return BP_OK
+            PluginPCIFunction.call(handle, in: "pci->msix_notify") { $0.msixNotify(vector: vector) }
         }
-        table.bar_memory = { handle, bar in PluginPCIFunction.from(handle)?.barMemory(Int(bar)) }
-        table.device_name = { handle in UnsafePointer(PluginPCIFunction.from(handle)?.cName) }
+        table.bar_memory = { handle, bar in PluginPCIFunction.from(handle, in: "pci->bar_memory")?.barMemory(Int(bar)) }
+        table.device_name = { handle in UnsafePointer(PluginPCIFunction.from(handle, in: "pci->device_name")?.cName) }
+        // ABI 1.2.
+        table.dma_readv = { handle, segments, count, buffer, transferred in
+            PluginPCIFunction.call(handle, in: "pci->dma_readv") {
+                $0.dma(segments: segments, count: count, buffer: buffer, write: false, transferred: transferred)
+            }
+        }
+        table.dma_writev = { handle, segments, count, buffer, transferred in
+            PluginPCIFunction.call(handle, in: "pci->dma_writev") {
+                $0.dma(segments: segments, count: count, buffer: UnsafeMutableRawPointer(mutating: buffer), write: true, transferred: transferred)
+            }
+        }
+        table.command = { handle in PluginPCIFunction.from(handle, in: "pci->command")?.config.command.rawValue ?? 0 }
+        table.vector_masked = { handle, vector in
+            guard let function = PluginPCIFunction.from(handle, in: "pci->vector_masked") else { return false }
+            function.fixShape()
+            guard let msix = function.msix else { return false }
+            if vector == UInt32.max { return msix.isFunctionMasked }
+            return Int(vector) < msix.vectors && (msix.isFunctionMasked || msix.isMasked(Int(vector)))
+        }
+        table.set_bar_size = { handle, bar, size in
+            PluginPCIFunction.call(handle, in: "pci->set_bar_size") { $0.setBARSize(bar, size) }
+        }
+        table.set_msix_vectors = { handle, vectors in
+            PluginPCIFunction.call(handle, in: "pci->set_msix_vectors") { $0.setMSIXVectors(vectors) }
+        }
         return table
     }
 
     private static func makeTime() -> bp_time_interface {
         var table = bp_time_interface()
         table.struct_size = UInt32(MemoryLayout<bp_time_interface>.size)
-        table.now_ns = { handle in LoadedPlugin.from(handle)?.host.timers.now() ?? 0 }
+        table.now_ns = { handle in LoadedPlugin.from(handle, in: "time->now_ns")?.host.timers.now() ?? 0 }
         table.timer_new = { handle, fire, opaque in
-            guard let plugin = LoadedPlugin.from(handle), let fire else { return nil }
+            guard let plugin = LoadedPlugin.from(handle, in: "time->timer_new"), let fire,
+                  MachineThread.check(plugin.host, plugin: plugin.identity, function: "time->timer_new") else { return nil }
             let host = plugin.host
-            let timer = PluginTimer(fire: fire, opaque: opaque, queue: host.timers)
+            let timer = PluginTimer(fire: fire, opaque: opaque, queue: host.timers, plugin: plugin)
             host.timers.add(timer)
             return timer.handle
         }
         table.timer_start = { handle, delay, period in
-            guard let timer = PluginTimer.from(handle) else { return BP_ERR_INVALID }
-            timer.queue.start(timer, delay: delay, period: period)
-            return BP_OK
+            PluginTimer.call(handle, in: "time->timer_start") { timer in
+                timer.queue.start(timer, delay: delay, period: period)
+                return BP_OK
+            }
         }
-        table.timer_stop = { handle in PluginTimer.from(handle)?.active = false }
-        table.timer_pending = { handle in PluginTimer.from(handle)?.active ?? false }
+        table.timer_stop = { handle in PluginTimer.from(handle, in: "time->timer_stop")?.active = false }
+        table.timer_pending = { handle in PluginTimer.from(handle, in: "time->timer_pending")?.active ?? false }
         table.timer_free = { handle in
-            guard let timer = PluginTimer.from(handle) else { return }
+            guard let timer = PluginTimer.from(handle, in: "time->timer_free") else { return }
             timer.queue.remove(timer)
         }
         return table
@@ -164,7 +216,7 @@ final class HostInterface {
         var table = bp_qpp_interface()
         table.struct_size = UInt32(MemoryLayout<bp_qpp_interface>.size)
         table.export_function = { handle, name, function, signature in
-            guard let plugin = LoadedPlugin.from(handle), let name, let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "qpp"), let name, let function else { return BP_ERR_INVALID }
             do throws(QPPError) {
                 try plugin.host.qpp.export(plugin: plugin.name, name: String(cString: name),
                                            function: unsafeBitCast(function, to: UnsafeRawPointer.self),
@@ -177,7 +229,7 @@ final class HostInterface {
         }
         table.import_function = { handle, target, name, signature, result in
             result?.pointee = nil
-            guard let plugin = LoadedPlugin.from(handle), let target, let name else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "qpp"), let target, let name else { return BP_ERR_INVALID }
             do throws(QPPError) {
                 let pointer = try plugin.host.qpp.importFunction(by: plugin.name, from: String(cString: target), name: String(cString: name),
                                                                  signature: signature.map { String(cString: $0) })
@@ -193,7 +245,7 @@ final class HostInterface {
             }
         }
         table.create_callback = { handle, name in
-            guard let plugin = LoadedPlugin.from(handle), let name,
+            guard let plugin = LoadedPlugin.from(handle, in: "qpp"), let name,
                   let callback = plugin.host.qpp.createCallback(plugin: plugin.name, name: String(cString: name)) else { return nil }
             // The registry keeps the callback alive for the host's lifetime.
             return OpaquePointer(Unmanaged.passUnretained(callback).toOpaque())
@@ -204,7 +256,7 @@ final class HostInterface {
             return UInt32(callback.run(evdata: evdata))
         }
         table.register_callback = { handle, target, name, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let target, let name, let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "qpp"), let target, let name, let function else { return BP_ERR_INVALID }
             do throws(QPPError) {
                 let callback = try plugin.host.qpp.callback(for: plugin.name, target: String(cString: target), name: String(cString: name))
                 callback.register(plugin: plugin.name, function: function, udata: udata)
@@ -216,7 +268,7 @@ final class HostInterface {
             }
         }
         table.unregister_callback = { handle, target, name, function in
-            guard let plugin = LoadedPlugin.from(handle), let target, let name, let function,
+            guard let plugin = LoadedPlugin.from(handle, in: "qpp"), let target, let name, let function,
                   let callback = try? plugin.host.qpp.callback(for: plugin.name, target: String(cString: target), name: String(cString: name))
             else { return false }
             return callback.unregister(plugin: plugin.name, function: function)

@@ -15,10 +15,15 @@ public final class LoadedPlugin {
     public let arguments: [(key: String, value: String)]
     let descriptor: bp_plugin_descriptor
     unowned let host: PluginHost
-    /// The first error recorded during install (set_error, a refused registration or import).
-    var installError: String?
+    /// Every error recorded during install (set_error, refused registrations), in order: an
+    /// install that fails reports all of them, not just the first.
+    var installErrors: [String] = []
+    /// The recorded errors as one reason, nil when there are none.
+    var installError: String? { installErrors.isEmpty ? nil : installErrors.joined(separator: "; ") }
     var qppError: QPPError?
     public internal(set) var isInstalled = false
+    /// Names the plugin in refusals of its calls (PluginHandles).
+    let identity: PluginIdentity
     /// NUL-terminated copy of `name` for `plugin_name`.
     let cName: UnsafeMutablePointer<CChar>
 
@@ -40,21 +45,23 @@ public final class LoadedPlugin {
         abiMajor = Int(descriptor.abi_major)
         abiMinor = Int(descriptor.abi_minor)
         cName = strdup(name)!
+        identity = PluginIdentity(name: name)
     }
 
     deinit { free(cName) }
 
-    /// The `bp_plugin *` handed to the plugin: this object, unretained (the host keeps it).
-    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+    /// The `bp_plugin *` handed to the plugin: a checked token (PluginHandles), valid until
+    /// the plugin's exit returns.
+    lazy var handle: OpaquePointer = PluginHandles.shared.issue(self, kind: .plugin, owner: identity)
 
-    static func from(_ handle: OpaquePointer?) -> LoadedPlugin? {
-        guard let handle else { return nil }
-        return Unmanaged<LoadedPlugin>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    /// The plugin `handle` names; nil (and one log line) for a stale, foreign or NULL handle.
+    static func from(_ handle: OpaquePointer?, in function: String = "a host function") -> LoadedPlugin? {
+        PluginHandles.shared.resolve(handle, .plugin, as: LoadedPlugin.self, in: function)
     }
 
-    /// Keeps the first reason install fails for.
+    /// Keeps a reason install fails for (each distinct one once).
     func record(_ message: String) {
-        if installError == nil { installError = message }
+        if !installErrors.contains(message) { installErrors.append(message) }
     }
 
     func log(_ level: Int32, _ text: String) {

@@ -165,16 +165,34 @@ enum PluginTypeValidation {
         }
         if type.msix_vectors != 0 {
             guard type.msix_vectors <= 2048 else { throw TypeError.invalidDescriptor(type: name, reason: "msix_vectors \(type.msix_vectors) exceeds 2048") }
-            let tableBytes = UInt64(type.msix_vectors) * 16
-            let pbaBytes = UInt64((type.msix_vectors + 63) / 64) * 8
-            for (what, bar, offset, bytes) in [("table", type.msix_table_bar, type.msix_table_offset, tableBytes),
-                                               ("PBA", type.msix_pba_bar, type.msix_pba_offset, pbaBytes)] {
+            // PCI 3.0 §6.8.2.4-5: the table is 16 bytes per vector, the PBA one bit per vector
+            // in QWORDs; both offsets are QWORD aligned (their low 3 bits hold the BIR).
+            let vectors = type.msix_vectors
+            let tableBytes = UInt64(vectors) * 16
+            let pbaBytes = UInt64((vectors + 63) / 64) * 8
+            func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+            for (what, field, bar, offset, bytes) in [("table", "msix_table_offset", type.msix_table_bar, type.msix_table_offset, tableBytes),
+                                                      ("PBA", "msix_pba_offset", type.msix_pba_bar, type.msix_pba_offset, pbaBytes)] {
                 guard bar < 6, let declared = bars[Int(bar)], declared.kind != .io else {
-                    throw TypeError.invalidDescriptor(type: name, reason: "the MSI-X \(what) is in BAR \(bar), which is not a memory BAR of the type")
+                    throw TypeError.invalidDescriptor(type: name, reason: "msix_\(what == "table" ? "table" : "pba")_bar: the MSI-X \(what) is in BAR \(bar), which is not a memory BAR of the type")
                 }
-                guard offset & 7 == 0, offset <= declared.size, bytes <= declared.size - offset else {
-                    throw TypeError.invalidDescriptor(type: name, reason: "the MSI-X \(what) at 0x\(String(offset, radix: 16)) (0x\(String(bytes, radix: 16)) bytes) is not 8-byte aligned inside BAR \(bar)")
+                guard offset & 7 == 0 else {
+                    throw TypeError.invalidDescriptor(type: name, reason: "\(field): the MSI-X \(what) at \(hex(offset)) is not 8-byte aligned (PCI 3.0 §6.8.2.4)")
                 }
+                // The Table/PBA Offset registers hold bits 31:3 (PCI 3.0 §6.8.2.4, §6.8.2.5): the
+                // structure must start in the BAR's first 4 GiB, even in a larger 64-bit BAR.
+                guard offset < 1 << 32 else {
+                    throw TypeError.invalidDescriptor(type: name, reason: "\(field): the MSI-X \(what) at \(hex(offset)) is past the 4 GiB its offset register can express (PCI 3.0 §6.8.2.4)")
+                }
+                guard offset <= declared.size, bytes <= declared.size - offset else {
+                    let room = offset < declared.size ? declared.size - offset : 0
+                    let fit = what == "table" ? "; \(room / 16) vectors fit there" : ""
+                    throw TypeError.invalidDescriptor(type: name, reason: "msix_vectors \(vectors): the MSI-X \(what) (\(hex(bytes)) bytes at \(hex(offset))) does not fit in BAR \(bar) of \(hex(declared.size)) bytes\(fit)")
+                }
+            }
+            if type.msix_table_bar == type.msix_pba_bar,
+               type.msix_table_offset < type.msix_pba_offset + pbaBytes, type.msix_pba_offset < type.msix_table_offset + tableBytes {
+                throw TypeError.invalidDescriptor(type: name, reason: "msix_pba_offset: the MSI-X PBA [\(hex(type.msix_pba_offset)), \(hex(type.msix_pba_offset + pbaBytes))) overlaps the table [\(hex(type.msix_table_offset)), \(hex(type.msix_table_offset + tableBytes))) in BAR \(type.msix_table_bar) (PCI 3.0 §6.8.2)")
             }
         }
         let vendor = type.vendor_capability_length

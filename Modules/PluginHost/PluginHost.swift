@@ -6,6 +6,7 @@ import Memory
 import PCI
 import QPP
 import USB
+import Trace
 
 /// Loads plugins (shared libraries exporting `backplane_plugin_descriptor`, see
 /// Plugins/include/backplane/plugin.h), installs them in dependency order, builds instances of
@@ -27,6 +28,8 @@ public final class PluginHost {
     public private(set) var usbTypes: [PluginUSBType] = []
     public let qpp = QPPRegistry()
     public let timers = PluginTimerQueue()
+    /// `host->wake` calls queued by plugins' own threads, run on the machine thread (ABI 1.2).
+    public var wakes: PluginWakeQueue { timers.wakes }
     /// Instrumentation callbacks and the harts they observe (instrument.h).
     public let instrumentation = PluginInstrumentation()
     /// Instances in creation order (destroyed in reverse).
@@ -37,9 +40,15 @@ public final class PluginHost {
     var installing: LoadedPlugin?
     let interface: HostInterface
     private var isShutDown = false
+    /// The machine thread, where plugin.h runs every callback and where host functions other
+    /// than logging, QPP and `wake` must be called: the thread that made the host (plugins
+    /// install and devices are created there), then the thread that runs the machine
+    /// (`startHarts`). A word written before any plugin thread can look, so reads do not tear.
+    private(set) var machineThread: pthread_t
 
     public init() {
         interface = HostInterface()
+        machineThread = pthread_self()
     }
 
     deinit { shutdown() }
@@ -48,7 +57,7 @@ public final class PluginHost {
     /// (plugins installed before the failing one have exited) and the error says why.
     public func load(_ requests: [PluginRequest]) throws(PluginError) {
         var opened: [LoadedPlugin] = []
-        for request in requests {
+        for request in PluginHost.merged(requests) {
             let plugin = try open(request)
             if let first = opened.first(where: { $0.name == plugin.name }) {
                 throw .duplicateName(name: plugin.name, firstPath: first.path, secondPath: plugin.path)
@@ -64,6 +73,34 @@ public final class PluginHost {
                 throw error
             }
         }
+    }
+
+    /// `requests` with repeats of one library (the same file, however its path is spelled: a
+    /// board file's `plugins:` and `--plugin`) made one request: the first with arguments, or
+    /// the first. Two different sets of arguments for one library stay two requests, which
+    /// `load` then refuses as two plugins of one name.
+    static func merged(_ requests: [PluginRequest]) -> [PluginRequest] {
+        func identity(_ path: String) -> String {
+            guard let real = realpath(path, nil) else { return URL(fileURLWithPath: path).standardizedFileURL.path }
+            defer { free(real) }
+            return String(cString: real)
+        }
+        var result: [PluginRequest] = []
+        var seen: [String: Int] = [:]
+        for request in requests {
+            let key = identity(request.path)
+            guard let index = seen[key] else {
+                seen[key] = result.count
+                result.append(request)
+                continue
+            }
+            let first = result[index]
+            let same = first.arguments.map { "\($0.key)=\($0.value)" } == request.arguments.map { "\($0.key)=\($0.value)" }
+            if same || request.arguments.isEmpty { continue }
+            if first.arguments.isEmpty { result[index] = request; continue }
+            result.append(request)
+        }
+        return result
     }
 
     /// The type called `name`, if a plugin registered one.
@@ -117,6 +154,10 @@ public final class PluginHost {
         let status = withCArguments(plugin.arguments) { args in installEntry(interface.host(forMinor: plugin.abiMinor), plugin.handle, args) }
         installing = nil
         plugin.isInstalled = true
+        if Trace.mask & TraceGroup.plugin.bit != 0 {
+            Trace.emit(.plugin, device: plugin.name, "install", ["path": .text(plugin.path), "abi-minor": .number(UInt64(plugin.abiMinor)),
+                                                                  "status": .number(UInt64(bitPattern: Int64(status)))])
+        }
         if let error = plugin.qppError { throw .dependency(error) }
         if status != 0 || plugin.installError != nil {
             throw .installFailed(name: plugin.name, reason: plugin.installError ?? "install returned \(status)")
@@ -149,14 +190,16 @@ public final class PluginHost {
         let function = PluginPCIFunction(bus: bus, name: device, type: type)
         function.instance = try instantiate(handle: function.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
                                             create: type.raw.create, properties: properties)
+        function.fixShape()
         pciFunctions.append(function)
         return function
     }
 
     /// Builds an instance of platform type `type` with its window and wired IRQ lines.
+    /// `memory` is what the device reaches with DMA (ABI 1.2; nil: every DMA is a master abort).
     public func createPlatformDevice(type: PluginPlatformType, device: String, properties: [(key: String, value: String)],
-                                     base: UInt64, size: UInt64, irqs: [IRQLine]) throws(PluginError) -> PluginPlatformDevice {
-        let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs)
+                                     base: UInt64, size: UInt64, irqs: [IRQLine], memory: AddressSpace? = nil) throws(PluginError) -> PluginPlatformDevice {
+        let platform = PluginPlatformDevice(name: device, type: type, base: base, size: size, irqs: irqs, memory: memory)
         platform.instance = try instantiate(handle: platform.handle, device: device, type: type.name, opaque: type.raw.type_opaque,
                                             create: type.raw.create, properties: properties)
         platformDevices.append(platform)
@@ -181,7 +224,10 @@ public final class PluginHost {
     public func attach(harts: [Hart]) { instrumentation.attach(harts: harts) }
 
     /// The machine starts running: hart-start callbacks fire (once per hart).
-    public func startHarts() { instrumentation.startHarts() }
+    public func startHarts() {
+        machineThread = pthread_self()
+        instrumentation.startHarts()
+    }
 
     /// Destroys every instance (newest first), then exits plugins in reverse install order.
     /// Idempotent.
@@ -189,14 +235,28 @@ public final class PluginHost {
         guard !isShutDown else { return }
         isShutDown = true
         instrumentation.stopHarts()
-        for function in pciFunctions.reversed() { function.type.raw.destroy?(function.instance) }
-        for device in platformDevices.reversed() { device.type.raw.destroy?(device.instance) }
-        for device in usbDevices.reversed() { device.type.raw.destroy?(device.instance) }
+        // A handle ends when the callback that ends it returns (plugin.h): a plugin that keeps
+        // one and uses it later is refused, not crashed.
+        for function in pciFunctions.reversed() {
+            function.type.raw.destroy?(function.instance)
+            PluginHandles.shared.retire(function.handle)
+        }
+        for device in platformDevices.reversed() {
+            device.type.raw.destroy?(device.instance)
+            PluginHandles.shared.retire(device.handle)
+        }
+        for device in usbDevices.reversed() {
+            device.type.raw.destroy?(device.instance)
+            device.retirePackets()
+            PluginHandles.shared.retire(device.handle)
+        }
         for plugin in plugins.reversed() where plugin.isInstalled {
+            wakes.close(plugin.identity)
             plugin.descriptor.exit?(plugin.handle)
             instrumentation.removeAll(of: plugin)
         }
         timers.removeAll()
+        for plugin in plugins { PluginHandles.shared.retire(plugin.handle) }
     }
 
     // MARK: Registration (called from HostInterface)

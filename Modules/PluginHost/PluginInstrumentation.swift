@@ -142,41 +142,43 @@ extension HostInterface {
         var table = bp_instrument_interface()
         table.struct_size = UInt32(MemoryLayout<bp_instrument_interface>.size)
         table.register_block_translated = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.translated)
         }
         table.register_block_executed = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.executed)
         }
         table.register_instruction = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.instructions)
         }
         table.register_memory = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.memory)
         }
         table.register_trap = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.traps)
         }
         table.register_hart_start = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.starts)
         }
         table.register_hart_stop = { handle, function, udata in
-            guard let plugin = LoadedPlugin.from(handle), let function else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument"), let function else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.add(function, udata, by: plugin, to: \.stops)
         }
         table.unregister = { handle, id in
-            guard let plugin = LoadedPlugin.from(handle) else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument") else { return BP_ERR_INVALID }
             return plugin.host.instrumentation.remove(id, by: plugin) ? BP_OK : BP_ERR_NOT_FOUND
         }
-        table.hart_count = { handle in UInt32(LoadedPlugin.from(handle)?.host.instrumentation.harts.count ?? 0) }
+        table.hart_count = { handle in UInt32(LoadedPlugin.from(handle, in: "instrument")?.host.instrumentation.harts.count ?? 0) }
         table.read_register = { handle, hartID, name, value in
-            guard let plugin = LoadedPlugin.from(handle), let name, let value,
+            guard let plugin = LoadedPlugin.from(handle, in: "instrument->read_register"), let name, let value,
                   let hart = plugin.host.instrumentation.hart(hartID) else { return BP_ERR_INVALID }
+            // Hart state changes under the machine thread's feet everywhere else.
+            guard MachineThread.check(plugin.host, plugin: plugin.identity, function: "instrument->read_register") else { return BP_ERR_WRONG_THREAD }
             guard let read = hart.readRegister(named: String(cString: name)) else { return BP_ERR_NOT_FOUND }
             value.pointee = read
             return BP_OK

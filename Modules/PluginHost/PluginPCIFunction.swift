@@ -13,8 +13,10 @@ public final class PluginPCIFunction: PCIFunction {
     public let config: PCIConfigSpace
     public let name: String
     public let type: PluginPCIType
-    public let msix: MSIXCapability?
-    public let msi: MSICapability?
+    /// MSI-X and MSI, made when the shape is fixed (`fixShape`), right after `create` or at
+    /// the first host call that needs them.
+    public private(set) var msix: MSIXCapability?
+    public private(set) var msi: MSICapability?
     /// The plugin's instance pointer (what its `create` stored).
     var instance: UnsafeMutableRawPointer?
     private let readFunction: @convention(c) (UnsafeMutableRawPointer?, UInt32, UInt64, UInt32) -> UInt64
@@ -22,8 +24,17 @@ public final class PluginPCIFunction: PCIFunction {
     /// Host storage of RAM-backed BARs by index (nil for callback BARs).
     private let ramStorage: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     /// [start + 3, start + length) of the vendor-specific capability, if the type has one.
-    private let vendorRegisters: Range<Int>?
+    private var vendorRegisters: Range<Int>?
     let cName: UnsafeMutablePointer<CChar>
+    /// This instance's BARs and MSI-X vector count: the type's, unless `create` changed them
+    /// (`pci->set_bar_size`, `set_msix_vectors`, ABI 1.2) before `fixShape`.
+    public private(set) var bars: [PCIBAR?]
+    private var shape: bp_pci_device_type
+    private(set) var isShapeFixed = false
+    /// What the config-change notification last reported (BP_PCI_CHANGED_*, ABI 1.2).
+    private var lastCommand: UInt16 = 0
+    private var lastMSIState: UInt64 = 0
+    private var lastMSIXState: UInt64 = 0
 
     init(bus: PCIBusInterface, name: String, type: PluginPCIType) {
         self.bus = bus
@@ -31,8 +42,67 @@ public final class PluginPCIFunction: PCIFunction {
         self.name = name
         self.type = type
         let raw = type.raw
+        shape = raw
+        bars = type.bars
+        readFunction = raw.bar_read ?? { _, _, _, _ in 0 }
+        writeFunction = raw.bar_write ?? { _, _, _, _, _ in }
+        ramStorage = .allocate(capacity: 6)
+        ramStorage.initialize(repeating: nil, count: 6)
+        cName = strdup(name)!
+    }
+
+    /// `pci->set_bar_size` during `create`: checked as `register_type` checks the type.
+    func setBARSize(_ bar: UInt32, _ size: UInt64) -> Int32 {
+        reshape("set_bar_size") { raw in
+            guard bar < 6 else { return "bar \(bar) is not 0...5" }
+            withUnsafeMutableBytes(of: &raw.bars) { bytes in
+                let specs = bytes.bindMemory(to: bp_pci_bar_spec.self)
+                if specs[Int(bar)].kind != UInt32(BP_PCI_BAR_NONE) { specs[Int(bar)].size = size }
+            }
+            return type.bars[Int(bar)] == nil ? "BAR \(bar) is not declared by the type" : nil
+        }
+    }
+
+    /// `pci->set_msix_vectors` during `create`.
+    func setMSIXVectors(_ vectors: UInt32) -> Int32 {
+        reshape("set_msix_vectors") { raw in
+            guard raw.msix_vectors != 0 else { return "the type has no MSI-X capability" }
+            guard vectors >= 1 else { return "msix_vectors 0: an instance of a type with MSI-X has at least 1" }
+            raw.msix_vectors = vectors
+            return nil
+        }
+    }
+
+    private func reshape(_ function: String, _ change: (inout bp_pci_device_type) -> String?) -> Int32 {
+        guard !isShapeFixed else {
+            type.plugin.identity.refuse("pci->\(function): device '\(name)': only during create, before other calls for the device; refused with BP_ERR_STATE")
+            return BP_ERR_STATE
+        }
+        var raw = shape
+        if let problem = change(&raw) {
+            type.plugin.identity.refuse("pci->\(function): device '\(name)' of type '\(type.name)': \(problem); refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+        do throws(PluginTypeValidation.TypeError) {
+            let (newBARs, _) = try PluginTypeValidation.bars(of: raw, name: type.name)
+            try PluginTypeValidation.capabilities(of: raw, bars: newBARs, name: type.name)
+            shape = raw
+            bars = newBARs
+            return BP_OK
+        } catch {
+            type.plugin.identity.refuse("pci->\(function): device '\(name)': \(error.description); refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+    }
+
+    /// Declares BARs and capabilities from the (possibly per-instance) shape; after this the
+    /// shape cannot change. Idempotent.
+    func fixShape() {
+        guard !isShapeFixed else { return }
+        isShapeFixed = true
+        let raw = shape
         config.setIdentity(type.identity)
-        for (index, bar) in type.bars.enumerated() { if let bar { config.declareBAR(index, bar) } }
+        for (index, bar) in bars.enumerated() { if let bar { config.declareBAR(index, bar) } }
         config.interruptPin = PCIInterruptPin(rawValue: raw.interrupt_pin)
         // A root-complex integrated endpoint, as the built-in edu and QEMU's devices on virt.
         config.addPCIExpressCapability(portType: .rootComplexIntegratedEndpoint)
@@ -48,20 +118,11 @@ public final class PluginPCIFunction: PCIFunction {
             config.setWritable(start + 3, size: 1, mask: 0xff)
             for byte in (start + 4)..<(start + length) { config.setWritable(byte, size: 1, mask: 0xff) }
             vendorRegisters = (start + 3)..<(start + length)
-        } else {
-            vendorRegisters = nil
         }
-        readFunction = raw.bar_read ?? { _, _, _, _ in 0 }
-        writeFunction = raw.bar_write ?? { _, _, _, _, _ in }
-        ramStorage = .allocate(capacity: 6)
         for index in 0..<6 {
-            if type.ramBars[index], let bar = type.bars[index] {
-                ramStorage[index] = calloc(1, Int(bar.size))
-            } else {
-                ramStorage[index] = nil
-            }
+            if type.ramBars[index], let bar = bars[index] { ramStorage[index] = calloc(1, Int(bar.size)) }
         }
-        cName = strdup(name)!
+        (lastCommand, lastMSIState, lastMSIXState) = observedState()
     }
 
     deinit {
@@ -70,27 +131,59 @@ public final class PluginPCIFunction: PCIFunction {
         free(cName)
     }
 
-    /// The `bp_pci_device *` handed to the plugin.
-    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+    /// The `bp_pci_device *` handed to the plugin: a checked token (PluginHandles), valid
+    /// from `create` until `destroy` returns.
+    lazy var handle: OpaquePointer = PluginHandles.shared.issue(self, kind: .pciDevice, owner: type.plugin.identity)
 
-    static func from(_ handle: OpaquePointer?) -> PluginPCIFunction? {
-        guard let handle else { return nil }
-        return Unmanaged<PluginPCIFunction>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
-    }
 
     /// Storage of RAM-backed BAR `bar`, nil otherwise.
     func barMemory(_ bar: Int) -> UnsafeMutableRawPointer? {
-        (0..<6).contains(bar) ? ramStorage[bar] : nil
+        fixShape()
+        return (0..<6).contains(bar) ? ramStorage[bar] : nil
     }
 
     /// A RAM-backed BAR (`BP_PCI_BAR_RAM`) is mapped as RAM, as pci.h promises, unless the
     /// MSI-X table or PBA sits in it (those registers need the MSI-X emulation).
     public func memoryBacking(bar: Int) -> UnsafeMutableRawPointer? {
         if let msix, msix.tableBAR == bar || msix.pbaBAR == bar { return nil }
-        return barMemory(bar)
+        return (0..<6).contains(bar) ? ramStorage[bar] : nil
     }
 
     // MARK: PCIFunction
+
+    /// Command register, MSI (enable, MME, mask bits) and MSI-X (enable, function mask, and the
+    /// vectors' mask bits hashed) as compared by the config-change notification.
+    private func observedState() -> (UInt16, UInt64, UInt64) {
+        let command = config.command.rawValue
+        var msiState: UInt64 = 0
+        if let msi {
+            msiState = UInt64(msi.isEnabled ? 1 : 0) | UInt64(msi.enabledVectors) << 1
+            for vector in 0..<msi.vectors where msi.isMasked(vector) { msiState |= 1 << UInt64(8 + vector) }
+        }
+        var msixState: UInt64 = 0
+        if let msix {
+            msixState = UInt64(msix.isEnabled ? 1 : 0) | UInt64(msix.isFunctionMasked ? 2 : 0)
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for vector in 0..<msix.vectors {
+                hash = (hash ^ (msix.isMasked(vector) ? 1 : 0)) &* 0x100_0000_01b3
+            }
+            msixState |= hash << 2
+        }
+        return (command, msiState, msixState)
+    }
+
+    /// Tells a 1.2 plugin what the guest changed (BP_PCI_CHANGED_*), if it asked to hear it.
+    private func notifyConfigChanges() {
+        guard let changed = type.raw.config_changed, type.raw.config_events != 0 else { return }
+        let (command, msiState, msixState) = observedState()
+        var changes: UInt32 = 0
+        if command != lastCommand { changes |= UInt32(BP_PCI_CHANGED_COMMAND) }
+        if msiState != lastMSIState { changes |= UInt32(BP_PCI_CHANGED_MSI) }
+        if msixState != lastMSIXState { changes |= UInt32(BP_PCI_CHANGED_MSIX) }
+        (lastCommand, lastMSIState, lastMSIXState) = (command, msiState, msixState)
+        changes &= type.raw.config_events
+        if changes != 0 { changed(instance, changes) }
+    }
 
     public func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64 {
         if let msix, let value = msix.readBAR(bar, offset: offset, size: size) { return value }
@@ -107,7 +200,11 @@ public final class PluginPCIFunction: PCIFunction {
     }
 
     public func writeBAR(_ bar: Int, offset: UInt64, size: Int, value: UInt64) {
-        if let msix, msix.writeBAR(bar, offset: offset, size: size, value: value) { return }
+        if let msix, msix.writeBAR(bar, offset: offset, size: size, value: value) {
+            // A vector's mask bit lives in the table (PCI 3.0 §6.8.2.9).
+            if type.raw.config_events & UInt32(BP_PCI_CHANGED_MSIX) != 0 { notifyConfigChanges() }
+            return
+        }
         if let storage = ramStorage[bar] {
             // SAFETY: as in readBAR.
             switch size {
@@ -130,6 +227,7 @@ public final class PluginPCIFunction: PCIFunction {
     }
 
     public func configWritten(offset: Int, size: Int) {
+        if type.raw.config_events != 0 { notifyConfigChanges() }
         guard let vendorRegisters, vendorRegisters.contains(offset), offset + size <= vendorRegisters.upperBound else { return }
         let start = vendorRegisters.lowerBound - 3
         type.raw.vendor_config_write?(instance, UInt32(offset - start), UInt32(size), config.read(offset: offset, size: size))
@@ -138,12 +236,35 @@ public final class PluginPCIFunction: PCIFunction {
     public func reset() {
         msix?.reset()
         for index in 0..<6 {
-            if let storage = ramStorage[index], let bar = type.bars[index] { memset(storage, 0, Int(bar.size)) }
+            if let storage = ramStorage[index], let bar = bars[index] { memset(storage, 0, Int(bar.size)) }
         }
+        (lastCommand, lastMSIState, lastMSIXState) = observedState()
         type.raw.reset?(instance)
     }
 
     // MARK: Services for the plugin
+
+    /// `pci->dma_readv` / `dma_writev`: the segments in order, stopping at the first refusal.
+    func dma(segments: UnsafePointer<bp_dma_segment>?, count: UInt32, buffer: UnsafeMutableRawPointer?, write: Bool,
+             transferred: UnsafeMutablePointer<Int>?) -> Int32 {
+        transferred?.pointee = 0
+        guard count <= 1024, count == 0 || (segments != nil && buffer != nil) else {
+            type.plugin.identity.refuse("pci->dma_\(write ? "writev" : "readv"): device '\(name)': \(count) segments, segments or buffer NULL; refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+        var done = 0
+        for index in 0..<Int(count) {
+            let segment = segments![index]
+            guard segment.length <= UInt64(Int.max - done) else { return BP_ERR_INVALID }
+            let pointer = buffer! + done
+            let status = write ? dma(write: segment.address, from: UnsafeRawPointer(pointer), length: Int(segment.length))
+                               : dma(read: segment.address, into: pointer, length: Int(segment.length))
+            guard status == BP_OK else { return status }
+            done += Int(segment.length)
+            transferred?.pointee = done
+        }
+        return BP_OK
+    }
 
     func dma(read address: UInt64, into buffer: UnsafeMutableRawPointer?, length: Int) -> Int32 {
         guard length >= 0, buffer != nil || length == 0 else { return BP_ERR_INVALID }
@@ -153,6 +274,48 @@ public final class PluginPCIFunction: PCIFunction {
     func dma(write address: UInt64, from buffer: UnsafeRawPointer?, length: Int) -> Int32 {
         guard length >= 0, buffer != nil || length == 0 else { return BP_ERR_INVALID }
         return code(bus.dmaWrite(address, from: UnsafeRawBufferPointer(start: buffer, count: length)))
+    }
+
+    /// `pci->msix_notify`: a 1.2 plugin learns what became of the message (sent, pending
+    /// while masked, dropped while disabled or without bus mastering, PCI 3.0 §6.8.3.5 and
+    /// §6.2.2 bit 2); older plugins get BP_OK for all of these, as their headers promised.
+    func msixNotify(vector: UInt32) -> Int32 {
+        fixShape()
+        guard let msix else {
+            type.plugin.identity.refuse("pci->msix_notify: device '\(name)' of type '\(type.name)' has no MSI-X capability; refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+        guard Int(vector) < msix.vectors else {
+            type.plugin.identity.refuse("pci->msix_notify: vector \(vector) of device '\(name)' is out of range (it has \(msix.vectors)); refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+        let outcome: Int32
+        if !msix.isEnabled { outcome = BP_ERR_DISABLED }
+        else if msix.isFunctionMasked || msix.isMasked(Int(vector)) { outcome = BP_ERR_MASKED }
+        else if !config.command.contains(.busMaster) { outcome = BP_ERR_BUS_MASTER_DISABLED }
+        else { outcome = BP_OK }
+        msix.notify(vector: Int(vector))
+        return type.plugin.abiMinor >= 2 ? outcome : BP_OK
+    }
+
+    /// `pci->msi_notify`, with the same outcomes as `msixNotify`.
+    func msiNotify(vector: UInt32) -> Int32 {
+        fixShape()
+        guard let msi else {
+            type.plugin.identity.refuse("pci->msi_notify: device '\(name)' of type '\(type.name)' has no MSI capability; refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+        guard Int(vector) < msi.vectors else {
+            type.plugin.identity.refuse("pci->msi_notify: vector \(vector) of device '\(name)' is out of range (it has \(msi.vectors)); refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
+        }
+        let outcome: Int32
+        if !msi.isEnabled || Int(vector) >= msi.enabledVectors { outcome = BP_ERR_DISABLED }
+        else if msi.isMasked(Int(vector)) { outcome = BP_ERR_MASKED }
+        else if !config.command.contains(.busMaster) { outcome = BP_ERR_BUS_MASTER_DISABLED }
+        else { outcome = BP_OK }
+        msi.signal(vector: Int(vector))
+        return type.plugin.abiMinor >= 2 ? outcome : BP_OK
     }
 
     private func code(_ result: Result<Void, PCIDMAError>) -> Int32 {

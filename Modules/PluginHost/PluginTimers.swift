@@ -1,4 +1,5 @@
 import CBackplane
+import Foundation
 import IRQ
 import Memory
 
@@ -7,24 +8,25 @@ final class PluginTimer {
     let fire: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Void
     let opaque: UnsafeMutableRawPointer?
     unowned let queue: PluginTimerQueue
+    unowned let plugin: LoadedPlugin
     var deadline: UInt64 = 0
     var period: UInt64 = 0
     var active = false
     /// Start order: breaks ties between equal deadlines, so firing order is deterministic.
     var sequence: UInt64 = 0
 
-    init(fire: @escaping @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Void, opaque: UnsafeMutableRawPointer?, queue: PluginTimerQueue) {
+    init(fire: @escaping @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Void, opaque: UnsafeMutableRawPointer?,
+         queue: PluginTimerQueue, plugin: LoadedPlugin) {
         self.fire = fire
         self.opaque = opaque
         self.queue = queue
+        self.plugin = plugin
     }
 
-    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+    /// The `bp_timer *` handed to the plugin: a checked token, valid until `timer_free` or the
+    /// plugin's exit.
+    lazy var handle: OpaquePointer = PluginHandles.shared.issue(self, kind: .timer, owner: plugin.identity)
 
-    static func from(_ handle: OpaquePointer?) -> PluginTimer? {
-        guard let handle else { return nil }
-        return Unmanaged<PluginTimer>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
-    }
 }
 
 /// Every plugin timer, fired by the machine loop between instruction slices: earliest
@@ -34,6 +36,8 @@ public final class PluginTimerQueue {
     /// Every live timer; the queue's reference is the one that keeps a timer alive.
     private var timers: [PluginTimer] = []
     private var nextSequence: UInt64 = 0
+    /// `host->wake` calls queued by plugins' own threads (ABI 1.2).
+    public let wakes = PluginWakeQueue()
     /// The machine's clock, set by `attach(timebase:)`.
     private(set) var timebase: Timebase?
 
@@ -56,6 +60,7 @@ public final class PluginTimerQueue {
 
     func remove(_ timer: PluginTimer) {
         timer.active = false
+        PluginHandles.shared.retire(timer.handle)
         timers.removeAll { $0 === timer }
     }
 
@@ -108,13 +113,79 @@ public final class PluginTimerQueue {
     }
 
     func removeAll() {
-        for timer in timers { timer.active = false }
+        for timer in timers {
+            timer.active = false
+            PluginHandles.shared.retire(timer.handle)
+        }
         timers.removeAll()
     }
 }
 
 /// Plugin timers fire between slices and bound the machine's idle sleep like any device timer.
+/// `host->wake` calls ride the same poll: queued wakes run first, and a queued wake ends the
+/// machine's idle sleep at once.
 extension PluginTimerQueue: DeviceLifecycle {
-    public func poll() { _ = fireDue() }
-    public func nanosecondsUntilNextEvent() -> UInt64? { nanosecondsUntilNext() }
+    public func poll() {
+        wakes.runQueued()
+        _ = fireDue()
+    }
+    public func nanosecondsUntilNextEvent() -> UInt64? { wakes.isEmpty ? nanosecondsUntilNext() : 0 }
 }
+
+/// `host->wake` (ABI 1.2): callbacks a plugin's own thread queued, run once each on the machine
+/// thread at the next poll, in queue order. The one plugin-facing structure touched from
+/// other threads, so it has its own lock. Between polls the machine sleeps at most its longest
+/// idle sleep, which bounds how late a wake runs while every hart waits for an interrupt.
+public final class PluginWakeQueue: @unchecked Sendable {
+    private struct Wake {
+        let fire: @convention(c) (UnsafeMutableRawPointer?) -> Void
+        let opaque: UnsafeMutableRawPointer?
+        let plugin: PluginIdentity
+    }
+
+    private let lock = NSLock()
+    private var queued: [Wake] = []
+    /// Plugins whose exit started: their wakes are refused and dropped.
+    private var closed: Set<ObjectIdentifier> = []
+    /// How many are queued, read without the lock by `nanosecondsUntilNextEvent`.
+    private let count = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+
+    public init() { count.initialize(to: 0) }
+
+    deinit { count.deallocate() }
+
+    func enqueue(_ fire: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void, _ opaque: UnsafeMutableRawPointer?,
+                 plugin: PluginIdentity) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed.contains(ObjectIdentifier(plugin)) else { return BP_ERR_STATE }
+        queued.append(Wake(fire: fire, opaque: opaque, plugin: plugin))
+        count.pointee = queued.count
+        return BP_OK
+    }
+
+    /// Drops `plugin`'s queued wakes and refuses new ones (its exit is about to run).
+    func close(_ plugin: PluginIdentity) {
+        lock.lock()
+        closed.insert(ObjectIdentifier(plugin))
+        queued.removeAll { $0.plugin === plugin }
+        count.pointee = queued.count
+        lock.unlock()
+    }
+
+    /// Runs every queued wake (on the machine thread); returns how many ran.
+    @discardableResult
+    public func runQueued() -> Int {
+        guard count.pointee != 0 else { return 0 }
+        lock.lock()
+        let batch = queued
+        queued.removeAll()
+        count.pointee = 0
+        lock.unlock()
+        for wake in batch { wake.fire(wake.opaque) }
+        return batch.count
+    }
+
+    var isEmpty: Bool { count.pointee == 0 }
+}
+

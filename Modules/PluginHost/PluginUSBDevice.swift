@@ -68,6 +68,7 @@ public final class PluginUSBType {
         for speed in speeds.sorted() where bySpeed[speed]?.count != Int(device[17]) {
             throw TypeError.invalidDescriptor(type: name, reason: "\(bySpeed[speed]?.count ?? 0) configurations for \(speed) speed, but the device descriptor says bNumConfigurations \(device[17])")
         }
+        try checkEndpointsAndStrings(raw, device: device, speeds: speeds, name: name)
         var strings: [String] = []
         if raw.string_count > 0 {
             guard let pointer = raw.strings else { throw TypeError.invalidDescriptor(type: name, reason: "string_count is \(raw.string_count) but strings is NULL") }
@@ -87,14 +88,113 @@ public final class PluginUSBType {
     }
 }
 
-/// A packet in the plugin's hands: the `bp_usb_packet *` is this box, retained from the handler
-/// call until the plugin completes it or (when the type has `cancel`) the host cancels it. OUT
-/// data is copied to C memory so its pointer stays valid that long.
+extension PluginUSBType {
+    /// What USB 2.0 §9.6 and the packet-size rules of §5.5.3, 5.6.3, 5.7.3, 5.8.3 (and USB 3.2
+    /// §9.6.6 at super speed) require of the descriptors beyond their framing: each
+    /// interface's bNumEndpoints equals the endpoint descriptors that follow it, every
+    /// wMaxPacketSize is legal at every speed its configuration is given for, bMaxPacketSize0
+    /// suits the speeds, and every string index names a string the type has.
+    static func checkEndpointsAndStrings(_ raw: bp_usb_device_type, device: [UInt8], speeds: Set<USBSpeed>,
+                                         name: String) throws(PluginTypeValidation.TypeError) {
+        typealias TypeError = PluginTypeValidation.TypeError
+        let strings = Int(raw.string_count)
+        for (field, offset) in [("iManufacturer", 14), ("iProduct", 15), ("iSerialNumber", 16)] where Int(device[offset]) > strings {
+            throw TypeError.invalidDescriptor(type: name, reason: "device descriptor \(field) is \(device[offset]) but the type has \(strings) strings")
+        }
+        let packet0 = device[7]
+        for speed in speeds.sorted() {
+            let legal: [UInt8]
+            switch speed {
+            case .low: legal = [8]
+            case .full: legal = [8, 16, 32, 64]
+            case .high: legal = [64]
+            default: legal = [] // the core sets 9 (512 bytes) at super speed
+            }
+            if !legal.isEmpty, !legal.contains(packet0) {
+                throw TypeError.invalidDescriptor(type: name, reason: "device descriptor bMaxPacketSize0 \(packet0) is not \(legal.map(String.init).joined(separator: ", ")) at \(speed) speed (USB 2.0 §5.5.3)")
+            }
+        }
+        for index in 0..<Int(raw.configuration_count) {
+            let entry = raw.configurations![index]
+            let bytes = Array(UnsafeBufferPointer(start: entry.bytes!, count: Int(entry.length)))
+            let where_ = "configuration #\(index)"
+            if Int(bytes[6]) > strings {
+                throw TypeError.invalidDescriptor(type: name, reason: "\(where_) iConfiguration is \(bytes[6]) but the type has \(strings) strings")
+            }
+            let entrySpeeds = speeds.filter { entry.speeds & bit($0) != 0 }.sorted()
+            var interface: (number: UInt8, alternate: UInt8, declared: Int, found: Int)?
+            func close() throws(TypeError) {
+                guard let current = interface, current.declared != current.found else { return }
+                throw TypeError.invalidDescriptor(type: name, reason: "\(where_) interface \(current.number) alternate \(current.alternate): bNumEndpoints is \(current.declared) but \(current.found) endpoint descriptors follow it (USB 2.0 §9.6.5)")
+            }
+            var cursor = Int(bytes[0])
+            while cursor + 2 <= bytes.count {
+                let length = Int(bytes[cursor])
+                guard length >= 2, cursor + length <= bytes.count else {
+                    throw TypeError.invalidDescriptor(type: name, reason: "\(where_): the descriptor at byte \(cursor) has bLength \(length), which runs past wTotalLength \(bytes.count)")
+                }
+                let kind = bytes[cursor + 1]
+                if kind == USBDescriptorType.interface, length >= 9 {
+                    try close()
+                    interface = (bytes[cursor + 2], bytes[cursor + 3], Int(bytes[cursor + 4]), 0)
+                    if Int(bytes[cursor + 8]) > strings {
+                        throw TypeError.invalidDescriptor(type: name, reason: "\(where_) interface \(bytes[cursor + 2]) iInterface is \(bytes[cursor + 8]) but the type has \(strings) strings")
+                    }
+                } else if kind == USBDescriptorType.endpoint, length >= 7 {
+                    let address = bytes[cursor + 2]
+                    guard interface != nil else {
+                        throw TypeError.invalidDescriptor(type: name, reason: "\(where_): endpoint 0x\(String(address, radix: 16)) comes before any interface descriptor")
+                    }
+                    interface!.found += 1
+                    let transfer = bytes[cursor + 3] & 0x3
+                    let raw = UInt16(bytes[cursor + 4]) | UInt16(bytes[cursor + 5]) << 8
+                    for speed in entrySpeeds {
+                        if let problem = packetSizeProblem(transfer: transfer, raw: raw, speed: speed) {
+                            throw TypeError.invalidDescriptor(type: name, reason: "\(where_) endpoint 0x\(String(address, radix: 16)) wMaxPacketSize \(raw & 0x7ff): \(problem)")
+                        }
+                    }
+                }
+                cursor += length
+            }
+            try close()
+        }
+    }
+
+    /// Why wMaxPacketSize `raw` is not legal for a `transfer` endpoint (1 iso, 2 bulk,
+    /// 3 interrupt) at `speed`, or nil.
+    static func packetSizeProblem(transfer: UInt8, raw: UInt16, speed: USBSpeed) -> String? {
+        let size = Int(raw & 0x7ff)
+        let extra = Int(raw >> 11) & 0x3
+        let kind = ["control", "isochronous", "bulk", "interrupt"][Int(transfer)]
+        switch (speed, transfer) {
+        case (.low, 1), (.low, 2): return "a low-speed device has no \(kind) endpoints (USB 2.0 §5.6.3, §5.8.3)"
+        case (.low, 3): return size <= 8 ? nil : "a low-speed interrupt endpoint takes at most 8 bytes (USB 2.0 §5.7.3)"
+        case (.full, 2): return [8, 16, 32, 64].contains(size) ? nil : "a full-speed bulk endpoint takes 8, 16, 32 or 64 bytes (USB 2.0 §5.8.3)"
+        case (.full, 3): return size <= 64 ? nil : "a full-speed interrupt endpoint takes at most 64 bytes (USB 2.0 §5.7.3)"
+        case (.full, 1): return size <= 1023 ? nil : "a full-speed isochronous endpoint takes at most 1023 bytes (USB 2.0 §5.6.3)"
+        case (.high, 2): return size == 512 ? nil : "a high-speed bulk endpoint takes exactly 512 bytes (USB 2.0 §5.8.3)"
+        case (.high, 1), (.high, 3):
+            if size > 1024 { return "a high-speed \(kind) endpoint takes at most 1024 bytes (USB 2.0 §5.6.3, §5.7.3)" }
+            if extra == 3 { return "bits 12:11 (additional transactions) are 3, a reserved value (USB 2.0 §9.6.6)" }
+            return nil
+        case (.superSpeed, 2): return size == 1024 ? nil : "a super-speed bulk endpoint takes exactly 1024 bytes (USB 3.2 §9.6.6)"
+        case (.superSpeed, 1), (.superSpeed, 3): return size <= 1024 ? nil : "a super-speed \(kind) endpoint takes at most 1024 bytes (USB 3.2 §9.6.6)"
+        default: return nil
+        }
+    }
+}
+
+/// A packet in the plugin's hands: the `bp_usb_packet *` is a checked token (PluginHandles)
+/// for this box, which its device's `outstanding` table keeps from the handler call until the
+/// plugin completes it or (when the type has `cancel`) the host cancels it. OUT data is copied
+/// to C memory so its pointer stays valid that long. Completing twice, completing a cancelled
+/// packet or one of a destroyed device is refused with BP_ERR_INVALID and logged.
 final class PluginUSBPacket {
     let packet: USBPacket
     let outData: UnsafeMutablePointer<UInt8>?
-    /// The device whose table lists this handle until it is completed.
+    /// The device whose table lists this box until it is completed.
     weak var owner: PluginUSBDevice?
+    private(set) var handle: OpaquePointer!
 
     init(_ packet: USBPacket, owner: PluginUSBDevice) {
         self.packet = packet
@@ -106,42 +206,41 @@ final class PluginUSBPacket {
         } else {
             outData = nil
         }
+        handle = PluginHandles.shared.issue(self, kind: .usbPacket, owner: owner.type.plugin.identity)
     }
 
     deinit { outData?.deallocate() }
 
-    /// Hands the packet to the plugin: +1 retain that `release` undoes.
-    func retainedHandle() -> OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
-
-    static func from(_ handle: OpaquePointer?) -> PluginUSBPacket? {
-        guard let handle else { return nil }
-        return Unmanaged<PluginUSBPacket>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
-    }
-
-    static func release(_ handle: OpaquePointer) {
-        Unmanaged<PluginUSBPacket>.fromOpaque(UnsafeRawPointer(handle)).release()
-    }
-
-    /// `usb->complete`: copies IN data, completes the packet and drops the plugin's handle.
+    /// `usb->complete`: copies IN data, completes the packet and ends the plugin's handle.
     static func complete(_ handle: OpaquePointer?, status: Int32, data: UnsafeRawPointer?, length: UInt32) -> Int32 {
-        guard let handle, let box = from(handle) else { return BP_ERR_INVALID }
+        guard let box = PluginHandles.shared.resolve(handle, .usbPacket, as: PluginUSBPacket.self, in: "usb->complete"),
+              let device = box.owner else { return BP_ERR_INVALID }
+        let plugin = device.type.plugin
+        guard MachineThread.check(plugin.host, plugin: plugin.identity, function: "usb->complete") else { return BP_ERR_WRONG_THREAD }
         let result: USBPacketStatus
         switch status {
         case BP_USB_SUCCESS: result = .success
         case BP_USB_STALL: result = .stall
         case BP_USB_TRANSACTION_ERROR: result = .transactionError
-        default: return BP_ERR_INVALID
+        default:
+            plugin.identity.refuse("usb->complete: unknown status \(status) for a packet of device '\(device.name)'; refused with BP_ERR_INVALID")
+            return BP_ERR_INVALID
         }
         let packet = box.packet
         if packet.isIn, result == .success {
-            guard data != nil || length == 0 else { return BP_ERR_INVALID }
+            guard data != nil || length == 0 else {
+                plugin.identity.refuse("usb->complete: data is NULL with length \(length); refused with BP_ERR_INVALID")
+                return BP_ERR_INVALID
+            }
             // USBPacket.complete turns more than `length` bytes into a babble.
             packet.data = length == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
         }
-        box.owner?.forget(packet)
-        // The box may hold the last reference to the packet: release after completing.
+        // Retire first: a plugin completing the same packet again from a callback that this
+        // completion triggers is refused, not run twice.
+        PluginHandles.shared.retire(box.handle)
+        device.forget(packet)
         packet.complete(result)
-        release(handle)
+        withExtendedLifetime(box) {}
         return BP_OK
     }
 }
@@ -158,7 +257,7 @@ public final class PluginUSBDevice: USBDevice {
     var instance: UnsafeMutableRawPointer?
     /// Packets handed to the plugin and not yet completed, by identity, so `cancel` finds the
     /// handle of a packet the host abandons.
-    private var outstanding: [ObjectIdentifier: OpaquePointer] = [:]
+    private var outstanding: [ObjectIdentifier: PluginUSBPacket] = [:]
     /// The speed its port runs it at; nil before `attached(at:)`.
     public private(set) var speed: USBSpeed?
     /// `speed` as a BP_USB_SPEED_* bit (0 before it is attached), what `usb->speed` reports.
@@ -172,16 +271,19 @@ public final class PluginUSBDevice: USBDevice {
     }
 
     deinit {
-        for handle in outstanding.values { PluginUSBPacket.release(handle) }
+        retirePackets()
         free(cName)
     }
 
-    /// The `bp_usb_device *` handed to the plugin.
-    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+    /// The `bp_usb_device *` handed to the plugin: a checked token (PluginHandles), valid from
+    /// `create` until `destroy` returns.
+    lazy var handle: OpaquePointer = PluginHandles.shared.issue(self, kind: .usbDevice, owner: type.plugin.identity)
 
-    static func from(_ handle: OpaquePointer?) -> PluginUSBDevice? {
-        guard let handle else { return nil }
-        return Unmanaged<PluginUSBDevice>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+
+    /// Ends every packet handle still outstanding (the device is destroyed).
+    func retirePackets() {
+        for box in outstanding.values { PluginHandles.shared.retire(box.handle) }
+        outstanding.removeAll()
     }
 
     /// Records the speed the port chose (what `usb->speed` reports).
@@ -190,9 +292,8 @@ public final class PluginUSBDevice: USBDevice {
     /// Wraps `packet` for the plugin; the returned handle stays valid until completion or cancel.
     private func hand(_ packet: USBPacket) -> (OpaquePointer, PluginUSBPacket) {
         let box = PluginUSBPacket(packet, owner: self)
-        let handle = box.retainedHandle()
-        outstanding[ObjectIdentifier(packet)] = handle
-        return (handle, box)
+        outstanding[ObjectIdentifier(packet)] = box
+        return (box.handle, box)
     }
 
     /// The plugin completed `packet`: its handle is no longer outstanding.
@@ -214,13 +315,13 @@ public final class PluginUSBDevice: USBDevice {
 
     public func cancel(_ packet: USBPacket) {
         let key = ObjectIdentifier(packet)
-        guard let handle = outstanding[key] else { return }
+        guard let box = outstanding[key] else { return }
         // Without a cancel callback the plugin keeps its handle until it completes it (which
         // the packet then ignores); with one, the handle ends when the callback returns.
         guard let cancel = type.raw.cancel else { return }
         outstanding[key] = nil
-        cancel(instance, handle)
-        PluginUSBPacket.release(handle)
+        cancel(instance, box.handle)
+        PluginHandles.shared.retire(box.handle)
     }
 
     public func reset() { type.raw.reset?(instance) }
@@ -240,15 +341,15 @@ extension HostInterface {
         var table = bp_usb_interface()
         table.struct_size = UInt32(MemoryLayout<bp_usb_interface>.size)
         table.register_type = { handle, type in
-            guard let plugin = LoadedPlugin.from(handle), let type else { return BP_ERR_INVALID }
+            guard let plugin = LoadedPlugin.from(handle, in: "usb->register_type"), let type else { return BP_ERR_INVALID }
             let copy = copyVersioned(UnsafeRawPointer(type), as: bp_usb_device_type.self, zero: bp_usb_device_type())
             return plugin.host.register(usb: copy, by: plugin)
         }
         table.complete = { handle, status, data, length in
             PluginUSBPacket.complete(handle, status: status, data: data, length: length)
         }
-        table.device_name = { handle in UnsafePointer(PluginUSBDevice.from(handle)?.cName) }
-        table.speed = { handle in PluginUSBDevice.from(handle)?.speedBit ?? 0 }
+        table.device_name = { handle in UnsafePointer(PluginUSBDevice.from(handle, in: "usb->device_name")?.cName) }
+        table.speed = { handle in PluginUSBDevice.from(handle, in: "usb->speed")?.speedBit ?? 0 }
         return table
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Trace
 
 /// A callback function as C sees it: `void f(void *evdata, void *udata)`.
 public typealias QPPCallbackFunction = @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void
@@ -52,6 +53,9 @@ public final class QPPCallback: @unchecked Sendable {
         lock.lock()
         let snapshot = registrations
         lock.unlock()
+        if Trace.mask & TraceGroup.plugin.bit != 0 {
+            Trace.emit(.plugin, device: owner, "qpp-callback", ["name": .text(name), "functions": .number(UInt64(snapshot.count))])
+        }
         for registration in snapshot { registration.function(evdata, registration.udata) }
         return snapshot.count
     }
@@ -103,6 +107,9 @@ public final class QPPRegistry: @unchecked Sendable {
         if let signature, signature != export.signature {
             throw .signatureMismatch(importer: importer, target: target, name: name, imported: signature, exported: export.signature)
         }
+        if Trace.mask & TraceGroup.plugin.bit != 0 {
+            Trace.emit(.plugin, device: importer, "qpp-import", ["from": .text(target), "name": .text(name), "signature": .text(export.signature)])
+        }
         return export.function
     }
 
@@ -114,6 +121,20 @@ public final class QPPRegistry: @unchecked Sendable {
         let callback = QPPCallback(owner: plugin, name: name)
         callbacks[plugin, default: [:]][name] = callback
         return callback
+    }
+
+    /// `plugin`'s exports as (name, signature), sorted by name (`backplane plugin info`).
+    public func exports(of plugin: String) -> [(name: String, signature: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return (exports[plugin] ?? [:]).map { ($0.key, $0.value.signature) }.sorted { $0.name < $1.name }
+    }
+
+    /// The names of `plugin`'s callbacks, sorted.
+    public func callbackNames(of plugin: String) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return (callbacks[plugin] ?? [:]).keys.sorted()
     }
 
     /// `target`'s callback `name` as `plugin` may reach it.

@@ -1,6 +1,6 @@
 import Foundation
-let debugUSB = ProcessInfo.processInfo.environment["BP_USB_DEBUG"] != nil
 import PCI
+import Trace
 
 /// The command ring (xHCI 1.2 §4.6): slot and endpoint management commands, each answered with
 /// a Command Completion Event on interrupter 0.
@@ -23,8 +23,16 @@ extension XHCIController {
         runEndpoint(endpoint)
     }
 
+    /// Commands one doorbell may run. The command ring is guest memory: a No-Op and a Link TRB
+    /// back to it without Toggle Cycle (§4.11.5.1) is a ring that never runs dry, which a real
+    /// xHC would work through forever in the background. Here a doorbell runs synchronously, so
+    /// past this many commands the controller reports Host Controller Error (§5.4.2) and halts
+    /// instead of holding the host. A driver's ring is far smaller (Linux: one 256-TRB segment).
+    static let commandsPerDoorbell = 4096
+
     /// Executes commands until the ring is empty or stopped.
     func runCommandRing() {
+        var executed = 0
         while commandRingRunning, isRunning {
             switch commandRing.next(bus) {
             case .failure:
@@ -32,8 +40,15 @@ extension XHCIController {
             case .success(nil):
                 return
             case .success(let entry?):
+                executed += 1
+                guard executed <= XHCIController.commandsPerDoorbell else { return hostControllerError() }
                 let (code, slot) = execute(entry.trb)
-                if debugUSB { FileHandle.standardError.write("xhci cmd \(entry.trb.rawType) @\(String(entry.address, radix: 16)) slot \(entry.trb.slotID) ep \(entry.trb.endpointID) -> \(code) \(slot)\n".data(using: .utf8)!) }
+                if Trace.mask & TraceGroup.usb.bit != 0 {
+                    Trace.emit(.usb, device: bus.name, "command", [
+                        "trb-type": .number(UInt64(entry.trb.rawType)), "address": .hex(entry.address),
+                        "slot": .number(UInt64(slot)), "completion": .text("\(code)"),
+                    ])
+                }
                 guard isRunning else { return }
                 post(XHCIEvent.commandCompletion(command: entry.address, code: code, slot: slot))
             }

@@ -132,7 +132,7 @@ extension XHCIController {
             }
             let wasRunning = command & XHCICommandBit.runStop != 0
             command = value & XHCICommandBit.writable
-            if !wasRunning, command & XHCICommandBit.runStop != 0, status & XHCIStatusBit.hostSystemError == 0 {
+            if !wasRunning, command & XHCICommandBit.runStop != 0, status & (XHCIStatusBit.hostSystemError | XHCIStatusBit.hostControllerError) == 0 {
                 status &= ~XHCIStatusBit.halted
                 // Ports that changed while halted report now.
                 for port in ports where port.changeBits != 0 { post(XHCIEvent.portStatusChange(port: port.number)) }

@@ -1,5 +1,6 @@
 import Foundation
 import PCI
+import Trace
 
 /// Transfer rings (xHCI 1.2 §4.10-§4.11): a doorbell makes the controller take TDs off the
 /// endpoint's ring, hand each to the device as one `USBPacket`, and on completion move the data
@@ -11,8 +12,17 @@ extension XHCIController {
         var length: Int
     }
 
+    /// TRBs one doorbell (or one completion) may take off a transfer ring. A ring whose Link TRB
+    /// points back without Toggle Cycle never runs dry; a real xHC would keep serving it in the
+    /// background, but here the work happens inside the doorbell write. Past this many TRBs the
+    /// endpoint halts with a TRB Error Transfer Event on the TD it stopped at (§4.10.2.1,
+    /// §4.12.2); the driver recovers with Reset Endpoint and Set TR Dequeue Pointer, as from a
+    /// stall. Four maximal TDs (`XHCIRing.tdLimit`) fit, far more than a driver queues at once.
+    static let transferTRBsPerDoorbell = 4 * XHCIRing.tdLimit
+
     /// Runs `endpoint` until its ring is empty or the device keeps a packet.
     func runEndpoint(_ endpoint: XHCIEndpoint) {
+        var consumed = 0
         while isRunning, endpoint.state == .running, endpoint.transfer == nil {
             guard let core = endpoint.slot.device else { return }
             var ring = endpoint.ring
@@ -24,6 +34,14 @@ extension XHCIController {
                 return
             case .success(let found?):
                 entries = found
+            }
+            consumed += entries.count
+            guard consumed <= XHCIController.transferTRBsPerDoorbell else {
+                endpoint.state = .halted
+                _ = writeEndpointContext(endpoint)
+                post(XHCIEvent.transfer(trb: entries[0].address, residual: 0, code: .trbError,
+                                        slot: endpoint.slot.id, endpoint: endpoint.dci), interrupter: entries[0].trb.interrupterTarget)
+                return
             }
             guard let packet = makePacket(endpoint, entries) else {
                 // A TD this controller cannot carry out (a control transfer without a Setup
@@ -139,7 +157,7 @@ extension XHCIController {
     /// Moves IN data to guest memory, posts the Transfer Events and advances the ring.
     func finishTransfer(_ endpoint: XHCIEndpoint) {
         guard let transfer = endpoint.transfer else { return }
-        if debugUSB { FileHandle.standardError.write("xhci xfer slot \(endpoint.slot.id) dci \(endpoint.dci) setup \(String(describing: transfer.packet.setup)) len \(transfer.packet.length) -> \(String(describing: transfer.packet.status)) \(transfer.packet.data.count)\n".data(using: .utf8)!) }
+        if Trace.mask & TraceGroup.usb.bit != 0 { traceTransfer(endpoint, transfer.packet) }
         endpoint.transfer = nil
         endpoint.ring = transfer.ringAfter
         let packet = transfer.packet
@@ -252,5 +270,29 @@ extension USBPacket {
         packet.isDataBufferError = true
         packet.complete(.transactionError)
         return packet
+    }
+}
+
+extension XHCIController {
+    /// One `usb` trace event per finished transfer: slot, port, endpoint, the setup packet of a
+    /// control transfer (USB 2.0 §9.3), length asked and moved, status.
+    @inline(never)
+    func traceTransfer(_ endpoint: XHCIEndpoint, _ packet: USBPacket) {
+        var fields: KeyValuePairs<String, TraceValue> = [:]
+        let port = UInt64(endpoint.slot.port?.number ?? 0)
+        let status = packet.status.map { "\($0)" } ?? "none"
+        if let setup = packet.setup {
+            fields = ["slot": .number(UInt64(endpoint.slot.id)), "port": .number(port), "endpoint": .hex(UInt64(packet.endpoint)),
+                      "request-type": .hex(UInt64(setup.requestType)), "request": .number(UInt64(setup.request)),
+                      "value": .hex(UInt64(setup.value)), "index": .number(UInt64(setup.index)),
+                      "length": .number(UInt64(packet.length)), "actual": .number(UInt64(packet.isIn ? min(packet.data.count, packet.length) : packet.length)),
+                      "status": .text(status)]
+            Trace.emit(.usb, device: bus.name, "control", fields)
+        } else {
+            fields = ["slot": .number(UInt64(endpoint.slot.id)), "port": .number(port), "endpoint": .hex(UInt64(packet.endpoint)),
+                      "length": .number(UInt64(packet.length)), "actual": .number(UInt64(packet.isIn ? min(packet.data.count, packet.length) : packet.length)),
+                      "status": .text(status)]
+            Trace.emit(.usb, device: bus.name, "transfer", fields)
+        }
     }
 }

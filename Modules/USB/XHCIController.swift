@@ -1,6 +1,7 @@
 import Foundation
 import Memory
 import PCI
+import Trace
 
 /// Why a device cannot be attached to a port.
 public enum XHCIAttachError: Error, Equatable, CustomStringConvertible {
@@ -165,6 +166,17 @@ public final class XHCIController: PCIFunction {
         if command & XHCICommandBit.hostSystemErrorEnable != 0 { signal(interrupters[0]) }
     }
 
+    /// An internal error that needs a reset (USBSTS.HCE, xHCI 1.2 §5.4.2): the controller halts
+    /// and stays halted until software resets it (HCRST). Used when a guest-built ring keeps the
+    /// controller busy past the work one doorbell may cause (`commandsPerDoorbell`), so that a
+    /// looping ring cannot hold the host inside one register write.
+    func hostControllerError() {
+        status |= XHCIStatusBit.hostControllerError | XHCIStatusBit.halted
+        command &= ~XHCICommandBit.runStop
+        commandRingRunning = false
+        signal(interrupters[0])
+    }
+
     // MARK: Events and interrupts
 
     /// Posts `event` on interrupter `index` (clamped) and interrupts unless `blockInterrupt`.
@@ -202,6 +214,10 @@ public final class XHCIController: PCIFunction {
 
     /// A port's change bits went up: Port Change Detect and an event (§4.19.2).
     func portChanged(_ port: XHCIPort) {
+        if Trace.mask & TraceGroup.usb.bit != 0 {
+            Trace.emit(.usb, device: bus.name, "port", ["port": .number(UInt64(port.number)), "connected": .flag(port.device != nil),
+                                                         "change-bits": .hex(UInt64(port.changeBits))])
+        }
         status |= XHCIStatusBit.portChangeDetect
         guard isRunning, port.changeBits != 0 else { return }
         post(XHCIEvent.portStatusChange(port: port.number))

@@ -49,6 +49,9 @@ public final class XHCIInterrupter {
 
     public func writeModeration(_ value: UInt32) { moderation = value }
 
+    /// ERST Max as HCSPARAMS2 advertises it (2^4 entries).
+    public static let segmentTableMaximum = 16
+
     /// ERSTSZ write; 0 disables the event ring (§5.5.2.3.1).
     public func writeTableSize(_ value: UInt32) {
         tableSize = value & 0xffff
@@ -66,7 +69,9 @@ public final class XHCIInterrupter {
     public func writeTableBase(_ value: UInt64, _ bus: PCIBusInterface) -> Result<Void, XHCIRingError> {
         tableBase = value & ~0x3f
         guard tableSize > 0 else { return .success(()) }
-        return ring.configure(bus, tableBase: tableBase, count: Int(tableSize))
+        // ERSTSZ must not exceed ERST Max (HCSPARAMS2 bits 7:4 = 4: 16 entries, §5.3.4); a larger
+        // value is read as ERST Max, so one ERSTBA write reads at most 16 guest entries.
+        return ring.configure(bus, tableBase: tableBase, count: min(Int(tableSize), XHCIInterrupter.segmentTableMaximum))
     }
 
     /// ERDP write: the new dequeue pointer; writing 1 to EHB clears it. Returns whether

@@ -17,6 +17,8 @@ public final class VirtioConsole: VirtioDeviceModel {
     /// Most bytes one transmit request hands the backend (the rest of a longer chain is dropped,
     /// so a huge chain costs a bounded amount of work).
     public static let maximumRequestBytes: UInt64 = 64 * 1024
+    /// Receive chains filled per poll or notification, at most.
+    static let chainsPerDelivery = 256
 
     public let backend: ByteStreamBackend
     public var deviceType: UInt16 { 3 }
@@ -59,7 +61,11 @@ public final class VirtioConsole: VirtioDeviceModel {
         guard let transport, transport.isLive else { return }
         if pending.isEmpty { pending = backend.receive(maximum: 4096) }
         var delivered = false
-        while !pending.isEmpty, let chain = transport.takeChain(queue: VirtioConsole.receiveQueue) {
+        // At most a queue's worth of chains per call: a zero-length buffer takes no byte, and a
+        // ring the device's own writes rewrite could otherwise keep this loop going.
+        var chains = 0
+        while !pending.isEmpty, chains < VirtioConsole.chainsPerDelivery, let chain = transport.takeChain(queue: VirtioConsole.receiveQueue) {
+            chains += 1
             let count = Int(min(UInt64(pending.count), chain.writableLength))
             var written: UInt32 = 0
             if count > 0, case .success = pending.withUnsafeBytes({ chain.write(at: 0, from: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }) {

@@ -374,18 +374,24 @@ public final class VirtioPCIFunction: PCIFunction, VirtioQueueAccess {
         let queue = queues[index]
         guard queue.enabled else { return }
         guard device.servesOnNotify(queue: index) else { return device.queueNotified(index) }
-        var served = false
+        var served = 0
         while true {
             switch queue.next(bus) {
             case .failure:
                 return deviceNeedsReset()
             case .success(nil):
-                if served && !queue.interruptSuppressed(bus) { interrupt(vector: queue.msixVector, isrBit: 1) }
+                if served > 0 && !queue.interruptSuppressed(bus) { interrupt(vector: queue.msixVector, isrBit: 1) }
                 return
             case .success(let chain?):
+                // The driver cannot run while the device serves a notification, so at most a
+                // queue's worth of chains can be available (§2.7.6: idx runs at most Queue Size
+                // ahead). More means the ring is rewritten under the device, by its own DMA (a
+                // read request's buffer over the available ring's idx) or its used-ring writes:
+                // a loop that would hold the host, so the device stops and asks for a reset.
+                served += 1
+                guard served <= Int(queue.size) else { return deviceNeedsReset() }
                 guard let written = device.process(chain, queue: index) else { return deviceNeedsReset() }
                 if case .failure = queue.complete(bus, head: chain.head, written: written) { return deviceNeedsReset() }
-                served = true
             }
         }
     }

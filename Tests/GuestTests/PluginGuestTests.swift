@@ -54,6 +54,32 @@ final class PluginGuestTests: XCTestCase {
         return binary
     }
 
+    /// The Swift example plugin loads into the release binary, whose Swift runtime is linked in
+    /// statically (Package.swift) while the plugin brings the shared one: the guest reads its ID
+    /// and the sum it accumulates.
+    func testGuestDrivesTheSwiftPlugin() throws {
+        let binary = try backplane()
+        let root = GuestHarness.packageRoot
+        try FileManager.default.createDirectory(at: Self.output, withIntermediateDirectories: true)
+        let library = Self.output.appendingPathComponent("libswift_scratch.so").path
+        let build = try GuestHarness.run(["swiftc", "-emit-library", "-module-name", "swift_scratch",
+                                          "-I", root.appendingPathComponent("Plugins/include").path,
+                                          root.appendingPathComponent("Plugins/examples/swift_scratch/Plugin.swift").path,
+                                          "-o", library], timeout: 300)
+        XCTAssertEqual(build.status, 0, "swiftc failed for swift_scratch: \(build.output)")
+        let elf = Self.output.appendingPathComponent("swift_scratch.elf").path
+        let guest = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-nostdlib",
+                                          "-nostartfiles", "-static", "-Wl,--no-warn-rwx-segments",
+                                          "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
+                                          root.appendingPathComponent("Guests/plugins/swift_scratch.S").path, "-o", elf],
+                                         timeout: 120)
+        XCTAssertEqual(guest.status, 0, guest.output)
+        let run = try GuestHarness.run([binary, "run", "virt", "--bios", "none", "--plugin", library,
+                                        "--device", "swift.scratch,reg=0x10003000:0x1000", "--kernel", elf,
+                                        "--timeout", "60"], timeout: 90)
+        XCTAssertEqual(run.status, 0, run.output)
+    }
+
     func testGuestDrivesTheEduPluginAndTakesINTxThroughThePLIC() throws {
         let run = try GuestHarness.run([try backplane(), "run", "virt", "--bios", "none", "--serial", "stdio",
                                         "--plugin", try Self.plugin("acme_edu"), "--device", "acme.edu,at=pcie0/03.0",

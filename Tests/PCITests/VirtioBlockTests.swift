@@ -306,6 +306,30 @@ final class VirtioBlockTests: XCTestCase {
         XCTAssertEqual(fixture.space.read(used + 2, size: 2), 0)
     }
 
+    func testChainLongerThanTheQueueMakesTheDeviceNeedReset() throws {
+        let (fixture, _) = try makeDisk()
+        initialise(fixture)
+        // Eight descriptors chained in order, the last pointing at the first again: a chain
+        // can hold at most queue-size descriptors (virtio 1.2 §2.7.5.3.1), so the walk stops there.
+        for index in 0..<8 { descriptor(fixture, UInt64(index), address: data, length: 16, flags: 3, next: UInt16((index + 1) % 8)) }
+
+        makeAvailable(fixture, head: 3)
+
+        XCTAssertEqual(deviceStatus(fixture), 15 | UInt64(VirtioPCI.Status.needsReset))
+        XCTAssertEqual(fixture.space.read(used + 2, size: 2), 0, "nothing was completed")
+    }
+
+    func testIndirectDescriptorWhichWasNotOfferedMakesTheDeviceNeedReset() throws {
+        let (fixture, _) = try makeDisk()
+        initialise(fixture)
+        // VIRTQ_DESC_F_INDIRECT (4) naming a table of 0x10000 descriptors that point at themselves.
+        descriptor(fixture, 0, address: descriptors, length: 0x10_0000, flags: 4, next: 0)
+
+        makeAvailable(fixture, head: 0)
+
+        XCTAssertEqual(deviceStatus(fixture), 15 | UInt64(VirtioPCI.Status.needsReset))
+    }
+
     func testDescriptorIndexOutsideTheQueueMakesTheDeviceNeedReset() throws {
         let (fixture, _) = try makeDisk()
         initialise(fixture)

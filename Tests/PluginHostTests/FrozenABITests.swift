@@ -3,9 +3,11 @@ import IRQ
 import Memory
 import PCI
 import PluginHost
+import USB
 import XCTest
 
-/// A plugin compiled against the frozen ABI 1.0 headers (abi-1.0/) keeps loading and working.
+/// Plugins compiled against the frozen ABI 1.0 and 1.1 headers (abi-1.0/, abi-1.1/) keep loading
+/// and working, with the meanings their headers promised.
 final class FrozenABITests: XCTestCase {
     func testAPluginBuiltAgainstABI10LoadsAndWorks() throws {
         let folder = PluginBuilder.packageRoot.appendingPathComponent("Tests/PluginHostTests/abi-1.0")
@@ -32,5 +34,35 @@ final class FrozenABITests: XCTestCase {
         host.qpp.declare(plugin: "tester", uses: ["legacy_1_0"])
         let answer = try host.qpp.importFunction(by: "tester", from: "legacy_1_0", name: "answer", signature: "int(void)")
         XCTAssertEqual(unsafeBitCast(answer, to: (@convention(c) () -> Int32).self)(), 42)
+    }
+
+    func testAPluginBuiltAgainstABI11LoadsAndKeepsItsMeanings() throws {
+        let folder = PluginBuilder.packageRoot.appendingPathComponent("Tests/PluginHostTests/abi-1.1")
+        let path = try PluginBuilder.build("legacy_1_1", sources: [folder.appendingPathComponent("legacy_device.c").path], include: [folder.path])
+        let host = PluginHost()
+        defer { host.shutdown() }
+        try host.load([PluginRequest(path: path)])
+        XCTAssertEqual(host.plugins.first.map { "\($0.abiMajor).\($0.abiMinor)" }, "1.1")
+        host.attach(timebase: Timebase())
+
+        let usb = try host.createUSBDevice(type: XCTUnwrap(host.usbType(named: "legacy11.usb")), device: "u0", properties: [])
+        let core = USBDeviceCore(device: usb, speed: .full)
+        usb.attached(at: .full)
+        let packet = USBPacket(endpoint: 0x80, setup: USBSetupPacket(requestType: 0xc0, request: 6, length: 1), length: 1)
+        core.submit(packet)
+        XCTAssertEqual(packet.status, .success)
+        XCTAssertEqual(packet.data, [7])
+
+        let space = AddressSpace() // the bridge holds it unowned
+        let bridge = PCIHostBridge(name: "pcie0", space: space, busCount: 1, windows: [], intx: [])
+        _ = try bridge.attach(at: PCIAddress(device: 1)) { bus in
+            try host.createPCIFunction(type: XCTUnwrap(host.pciType(named: "legacy11.pci")), device: "l0", properties: [], bus: bus)
+        }
+        withExtendedLifetime(space) {}
+        host.qpp.declare(plugin: "tester", uses: ["legacy_1_1"])
+        let report = unsafeBitCast(try host.qpp.importFunction(by: "tester", from: "legacy_1_1", name: "report", signature: "int(int)"),
+                                   to: (@convention(c) (Int32) -> Int32).self)
+        XCTAssertEqual(report(0), 0, "msix_notify with MSI-X disabled is BP_OK for a 1.1 plugin, as its header said")
+        XCTAssertEqual(report(1), 1, "a 1.1 plugin gets the usb and instrument tables")
     }
 }

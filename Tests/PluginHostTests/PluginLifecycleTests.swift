@@ -50,3 +50,24 @@ final class PluginLifecycleTests: XCTestCase {
         XCTAssertEqual(onTick.count, 0, "qpp_client unregistered at exit")
     }
 }
+
+/// One library named twice (a board's `plugins:` and `--plugin`) is one plugin.
+final class PluginRequestMergeTests: XCTestCase {
+    func testOneLibraryUnderTwoSpellingsLoadsOnce() throws {
+        let path = try PluginBuilder.testPlugin("twice")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let host = PluginHost()
+        defer { host.shutdown() }
+        try host.load([PluginRequest(path: path), PluginRequest(path: folder + "/./libtwice.so", arguments: [("greeting", "hi")])])
+        XCTAssertEqual(host.plugins.map(\.name), ["twice"])
+        XCTAssertEqual(host.plugins.first?.arguments.map(\.value), ["hi"], "the request with arguments wins")
+    }
+
+    func testOneLibraryWithTwoDifferentArgumentListsIsStillRefused() throws {
+        let path = try PluginBuilder.testPlugin("twice2")
+        let host = PluginHost()
+        XCTAssertThrowsError(try host.load([PluginRequest(path: path, arguments: [("a", "1")]), PluginRequest(path: path, arguments: [("a", "2")])])) { error in
+            XCTAssertEqual("\(error)", "plugins '\(path)' and '\(path)' are both named 'twice2'")
+        }
+    }
+}

@@ -93,6 +93,7 @@ public struct APLICKind: DeviceKind {
         let board = machine.board
         let aplic = try APLIC(level: board.aplicLevel(device), deliveryMode: board.aplicDelivery(device) ?? .direct,
                               sourceCount: Int(device.integer("sources") ?? 96), harts: machine.harts, bus: machine.space)
+        aplic.traceName = device.name
         if let parent = board.aplicParent(device), let parentDomain = machine.aplics[parent.name] {
             try parentDomain.addChild(aplic)
         }

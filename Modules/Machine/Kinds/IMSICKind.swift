@@ -54,6 +54,7 @@ public struct IMSICKind: DeviceKind {
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let level = machine.board.imsicLevel(device) ?? .machine
         let imsic = try IMSIC(harts: machine.harts, level: level, identityCount: Int(device.integer("num-ids") ?? 255))
+        imsic.traceName = device.name
         machine.imsics[device.name] = imsic
         // Only the pages of the harts that exist; the rest of the window stays unmapped.
         try machine.map(device, imsic, size: imsic.regionSize)

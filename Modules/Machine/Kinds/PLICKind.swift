@@ -25,6 +25,7 @@ public struct PLICKind: DeviceKind {
 
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let plic = try PLIC(harts: machine.harts, sourceCount: Int(device.integer("sources") ?? 96))
+        plic.traceName = device.name
         try machine.map(device, plic)
         machine.addInterruptController(plic, for: device)
         machine.manage(plic)

@@ -30,7 +30,8 @@ public struct PluginPlatformKind: DeviceKind, @unchecked Sendable {
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         guard let base = device.base, let size = device.size else { return }
         let instance = try host.createPlatformDevice(type: type, device: device.name, properties: pluginArguments(device, type.properties),
-                                                     base: base, size: size, irqs: try machine.irqLines(of: device))
+                                                     base: base, size: size, irqs: try machine.irqLines(of: device),
+                                                     memory: machine.space)
         try machine.map(device, instance)
         machine.manage(instance)
     }

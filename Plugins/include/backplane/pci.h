@@ -115,7 +115,31 @@ typedef struct bp_pci_device_type {
     void (*destroy)(void *instance);
     /* Passed to create as type_opaque. */
     void *type_opaque;
+
+    /* Since 1.2. BP_PCI_CHANGED_* events the device wants to hear about through
+     * config_changed (it declines the others). */
+    uint32_t config_events;
+    /* The guest changed what `changes` (BP_PCI_CHANGED_* bits, only those in config_events)
+     * names: read the new state with pci->command, msi_enabled, msix_enabled and
+     * vector_masked. Lets a device raise INTx for a condition it could not signal while MSI-X
+     * was off, or start DMA queued while bus mastering was off. May be NULL. */
+    void (*config_changed)(void *instance, uint32_t changes);
 } bp_pci_device_type;
+
+/* config_changed events (since 1.2). */
+/* The command register (PCI 3.0 §6.2.2): I/O or memory enable, Bus Master Enable, INTx
+ * Disable. */
+#define BP_PCI_CHANGED_COMMAND 0x1u
+/* The MSI capability (§6.8.1): MSI Enable, Multiple Message Enable or a per-vector mask bit. */
+#define BP_PCI_CHANGED_MSI 0x2u
+/* MSI-X (§6.8.2): MSI-X Enable, Function Mask, or a vector's mask bit in the table. */
+#define BP_PCI_CHANGED_MSIX 0x4u
+
+/* One piece of a scatter-gather DMA (since 1.2): `length` bytes at bus address `address`. */
+typedef struct bp_dma_segment {
+    uint64_t address;
+    uint64_t length;
+} bp_dma_segment;
 
 typedef struct bp_pci_interface {
     uint32_t struct_size;
@@ -138,16 +162,41 @@ typedef struct bp_pci_interface {
     bool (*msi_enabled)(bp_pci_device *device);
     bool (*msix_enabled)(bp_pci_device *device);
     /* Signals MSI vector `vector`: sent, or pending while masked, dropped when MSI is
-     * disabled or the vector is not enabled. BP_OK or BP_ERR_INVALID (no MSI capability). */
+     * disabled or the vector is not enabled. BP_OK or BP_ERR_INVALID (no MSI capability, or
+     * `vector` past msi_vectors). Since 1.2 (a plugin built against 1.2 or later) it also says
+     * what became of a message that was not sent: BP_ERR_DISABLED (MSI off or the vector not
+     * enabled: use INTx), BP_ERR_MASKED (pending; sent on unmask), BP_ERR_BUS_MASTER_DISABLED
+     * (dropped: a function without Bus Master Enable cannot write a message, PCI 3.0 §6.2.2). */
     int (*msi_notify)(bp_pci_device *device, uint32_t vector);
     /* Signals MSI-X vector `vector` the same way (pending bit while masked, PCI 3.0
-     * §6.8.3.5). BP_OK, or BP_ERR_INVALID (no MSI-X or vector out of range). */
+     * §6.8.3.5). BP_OK, or BP_ERR_INVALID (no MSI-X or vector out of range); since 1.2 also
+     * BP_ERR_DISABLED, BP_ERR_MASKED (vector or function masked) or BP_ERR_BUS_MASTER_DISABLED
+     * as for msi_notify. */
     int (*msix_notify)(bp_pci_device *device, uint32_t vector);
     /* The storage of RAM-backed BAR `bar` (BP_PCI_BAR_RAM), size bytes, zeroed at creation
      * and on reset; NULL for other BARs. Valid until destroy. */
     void *(*bar_memory)(bp_pci_device *device, uint32_t bar);
     /* The instance's board name ("edu1"), valid until destroy. */
     const char *(*device_name)(bp_pci_device *device);
+
+    /* --- Since 1.2 (check BP_HAS). --- */
+    /* Scatter-gather DMA: the segments in order, to/from `buffer` contiguously (sum of their
+     * lengths bytes). Stops at the first refused segment; *transferred (may be NULL) says how
+     * many bytes moved before it. Errors as dma_read, plus BP_ERR_INVALID for count > 1024 or
+     * NULL segments/buffer. */
+    int (*dma_readv)(bp_pci_device *device, const bp_dma_segment *segments, uint32_t count, void *buffer, size_t *transferred);
+    int (*dma_writev)(bp_pci_device *device, const bp_dma_segment *segments, uint32_t count, const void *buffer, size_t *transferred);
+    /* The command register as the guest last wrote it (PCI 3.0 §6.2.2; bit 2 Bus Master). */
+    uint16_t (*command)(bp_pci_device *device);
+    /* Whether MSI-X vector `vector` is masked (its own mask bit or Function Mask); with
+     * vector == UINT32_MAX, whether Function Mask is set. False without MSI-X. */
+    bool (*vector_masked)(bp_pci_device *device, uint32_t vector);
+    /* Only during the type's create (else BP_ERR_STATE): gives this instance a BAR size other
+     * than the type's (a power of two, same kind and limits) and/or another MSI-X vector
+     * count (1...2048, table and PBA must still fit their BARs), decided from its properties.
+     * The checks of register_type apply; a refusal names the device and the field. */
+    int (*set_bar_size)(bp_pci_device *device, uint32_t bar, uint64_t size);
+    int (*set_msix_vectors)(bp_pci_device *device, uint32_t vectors);
 } bp_pci_interface;
 
 #ifdef __cplusplus

@@ -63,6 +63,17 @@ typedef struct bp_platform_interface {
     uint64_t (*size)(bp_platform_device *device);
     /* The instance's board name, valid until destroy. */
     const char *(*device_name)(bp_platform_device *device);
+
+    /* --- Since 1.2 (check BP_HAS). --- */
+    /* DMA for a platform device (a bus master on the system bus, no IOMMU): copies `length`
+     * bytes between guest physical memory at `address` and `buffer`. BP_OK;
+     * BP_ERR_MASTER_ABORT when any byte is not RAM (nothing is transferred); BP_ERR_INVALID
+     * for a NULL buffer with a non-zero length. */
+    int (*dma_read)(bp_platform_device *device, uint64_t address, void *buffer, size_t length);
+    int (*dma_write)(bp_platform_device *device, uint64_t address, const void *buffer, size_t length);
+    /* Scatter-gather, as pci->dma_readv/dma_writev. */
+    int (*dma_readv)(bp_platform_device *device, const struct bp_dma_segment *segments, uint32_t count, void *buffer, size_t *transferred);
+    int (*dma_writev)(bp_platform_device *device, const struct bp_dma_segment *segments, uint32_t count, const void *buffer, size_t *transferred);
 } bp_platform_interface;
 
 #ifdef __cplusplus

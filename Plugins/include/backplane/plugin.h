@@ -1,5 +1,5 @@
 /*
- * Backplane plugin ABI, version 1.1: the core of the SDK (C11; usable from C, C++, Rust, Swift).
+ * Backplane plugin ABI, version 1.2: the core of the SDK (C11; usable from C, C++, Rust, Swift).
  *
  * A plugin is a shared library that exports ONE symbol, the function
  *     const bp_plugin_descriptor *backplane_plugin_descriptor(void);
@@ -22,11 +22,15 @@
  *  - Reserved sub-interface pointers are NULL until the minor version that fills them; check
  *    for NULL. 1.1 filled `instrument` (instrument.h) and `usb` (usb.h). A plugin built
  *    against 1.0 is handed a host table whose `instrument` is NULL, as its header promised.
+ *  - 1.2 added `wake`, BP_ERR_WRONG_THREAD/MASKED/DISABLED, checked handles, PCI config-change
+ *    notification, per-instance PCI shapes, scatter-gather DMA (pci.h) and platform DMA
+ *    (platform.h).
  *
  * THREADING: unless a function says otherwise, the host calls plugins and expects to be
  * called on the machine thread (the thread running the harts): install, exit, device
  * callbacks and timer callbacks all run there, never concurrently with each other. QPP
- * functions (qpp.h) may be called from any thread.
+ * functions (qpp.h), log->message and host->wake may be called from any thread; another
+ * function called from another thread is refused with BP_ERR_WRONG_THREAD.
  */
 #ifndef BACKPLANE_PLUGIN_H
 #define BACKPLANE_PLUGIN_H
@@ -43,7 +47,7 @@ extern "C" {
 
 /* ABI version of this header. The host provides BP_ABI_MAJOR.BP_ABI_MINOR of its own. */
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 1
+#define BP_ABI_MINOR 2
 
 /* "BPLG": first word of every descriptor, so a stray symbol of the same name is not taken. */
 #define BP_PLUGIN_MAGIC 0x42504c47u
@@ -82,6 +86,24 @@ extern "C" {
 #define BP_ERR_NOT_USED (-7)
 /* The call is not allowed now (e.g. registering a device type after install). */
 #define BP_ERR_STATE (-8)
+/* Since 1.2: a function reserved for the machine thread was called from another thread (use
+ * host->wake from a plugin's own thread). Nothing was done. */
+#define BP_ERR_WRONG_THREAD (-9)
+/* Since 1.2, PCI msi_notify/msix_notify: the vector (or the whole function) is masked; the
+ * pending bit is set and the message goes out when software unmasks it (PCI 3.0 §6.8.2.9). */
+#define BP_ERR_MASKED (-10)
+/* Since 1.2, PCI msi_notify/msix_notify: MSI/MSI-X is disabled, nothing was sent (the
+ * function signals with INTx, pci->set_intx, instead). */
+#define BP_ERR_DISABLED (-11)
+
+/* HANDLES (since 1.2 promised, enforced for every version): every handle a plugin passes back
+ * is checked. A NULL, stale (a completed packet, a freed timer, a destroyed device), foreign
+ * (of another kind) or made-up handle is refused with BP_ERR_INVALID (NULL/0/false from
+ * functions that return a value) and one line "backplane: plugin NAME: error: FUNCTION: WHY"
+ * on standard error; the process never crashes. Functions reserved for the machine thread
+ * refuse a call from another thread with BP_ERR_WRONG_THREAD. Plugins built against 1.0/1.1
+ * get BP_OK from msi_notify/msix_notify where a 1.2 plugin gets BP_ERR_MASKED/BP_ERR_DISABLED/
+ * BP_ERR_BUS_MASTER_DISABLED, as their headers promised. */
 
 /* Opaque handles. Valid from the moment the host hands them out until the plugin's exit
  * returns (devices: until their destroy callback). */
@@ -172,6 +194,14 @@ typedef struct bp_host {
      * memory-access, trap and hart start/stop callbacks, guest registers by name. NULL for a
      * plugin built against 1.0. */
     const struct bp_instrument_interface *instrument;
+    /* Since 1.2 (check BP_HAS(host, wake)). ANY THREAD: queues fire(opaque) to run once on the
+     * machine thread, between instruction slices, soon after (within the machine's longest
+     * idle sleep, 5 ms, when every hart waits for an interrupt). The one host function a
+     * plugin's own thread (a socket or host-device backend) calls to get back onto the machine
+     * thread, where it may then use every other function. Calls are run in the order they were
+     * queued. BP_OK; BP_ERR_INVALID (NULL fire, bad plugin handle); BP_ERR_STATE once the
+     * plugin's exit has started (the callback will not run). */
+    int (*wake)(bp_plugin *self, void (*fire)(void *opaque), void *opaque);
 } bp_host;
 
 /* Whether sub-interface `iface` (a pointer, possibly NULL) has member `member`: use it
@@ -226,7 +256,7 @@ typedef struct bp_plugin_descriptor {
     uint16_t abi_minor;    /* BP_ABI_MINOR the plugin was compiled against */
     /* Unique among loaded plugins: [a-z0-9_.-]+. QPP names plugins by it. */
     const char *name;
-    /* One line for `backplane plugins`. */
+    /* One line for `backplane plugin info`. */
     const char *summary;
     /* NULL-terminated list of plugin names this one uses (QPP imports and callbacks); NULL
      * for none. They are installed before this plugin and exit after it. */

@@ -123,6 +123,15 @@ typedef struct HartState {
     /// subtracts from `jitBudget`, and the run loop and every helper add `jitBudgetBase -
     /// jitBudget` to both counters before anything can read them (`Hart.syncJITCounters`).
     int64_t jitBudgetBase;
+    /// Return-address prediction for generated code: a ring of 16 (guest return address + 1,
+    /// host landing) pairs. A call (jal/jalr with rd = x1 or x5, unprivileged spec §2.5.1's
+    /// hints) pushes the address after it and the host address of a guarded chain to it; a
+    /// return (jalr x0, 0(x1/x5)) whose target equals the top entry pops it and jumps to that
+    /// landing instead of probing the fetch TLB and the dispatch table. The address is stored
+    /// plus one so that a zeroed entry (reset, flush) never matches an (even) target.
+    uint64_t jitReturnStack[32];
+    /// Byte offset of the top entry in `jitReturnStack` (a multiple of 16 below 256).
+    uint64_t jitReturnTop;
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -61,6 +61,11 @@ extension Hart {
             if chainSite != 0 && chainGeneration == jit.flushGeneration {
                 jit.chain(site: chainSite, to: code, fetchGeneration: state.pointee.jitFetchGeneration)
             }
+            if jit.returnStackStale {
+                // Landings of the dropped code: zeroed entries never match (see HartState.h).
+                _ = withUnsafeMutableBytes(of: &state.pointee.jitReturnStack) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+                jit.returnStackStale = false
+            }
             state.pointee.jitBudget = Int64(remaining)
             state.pointee.jitBudgetBase = Int64(remaining)
             chainSite = enter(state, code)

@@ -67,6 +67,9 @@ final class JITEngine {
     var used = 0
     /// Incremented by every flush: a pending chain patch from before a flush is dropped.
     private(set) var flushGeneration = 0
+    /// Set by `flush`: `HartState.jitReturnStack` may point into dropped code and must be
+    /// cleared before generated code runs again (`Hart.runJIT`).
+    var returnStackStale = false
 
     /// (pc, host) → code, probed by the run loop and inline by generated code (r12 holds its base).
     var table: DispatchTable
@@ -363,6 +366,9 @@ final class JITEngine {
         used = runtimeEnd
         instructionPoolUsed = 0
         flushGeneration &+= 1
+        // The return-address stack holds landings in the code just dropped: the run loop
+        // clears it before it next enters generated code.
+        returnStackStale = true
         invalidateVictims()
     }
 
@@ -421,6 +427,8 @@ enum StateOffset {
     static let tlbStore = offset(\HartState.tlbStore)
     static let tlbFetch = offset(\HartState.tlbFetch)
     static let fetchGeneration = offset(\HartState.jitFetchGeneration)
+    static let returnStack = offset(\HartState.jitReturnStack)
+    static let returnTop = offset(\HartState.jitReturnTop)
 
     static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
     static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }

@@ -1,6 +1,7 @@
 #if arch(x86_64)
 import CHartState
 import Memory
+import Trace
 
 extension DecodedInstruction {
     /// A CSR instruction the JIT runs in the middle of a block (the interpreter ends its blocks
@@ -191,6 +192,8 @@ extension Hart {
     }
 
     func jitLoad(_ address: UInt64, pc: UInt64, argument: UInt64) -> BPJITLoadResult {
+        // Device traces name the instruction's pc (Trace.swift); translated code has not stored it.
+        if Trace.mask != 0 { state.pointee.pc = pc }
         let op = Operation(rawValue: UInt8(truncatingIfNeeded: argument))!
         let size: Int
         switch op {
@@ -220,6 +223,7 @@ extension Hart {
     }
 
     func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {
+        if Trace.mask != 0 { state.pointee.pc = pc }
         let size = Int(truncatingIfNeeded: argument & 0xFF)
         let retired = Int(truncatingIfNeeded: argument >> 16)
         do throws(Trap) {

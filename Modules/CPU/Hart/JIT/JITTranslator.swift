@@ -295,6 +295,76 @@ struct JITTranslator {
         }
     }
 
+    // MARK: Return-address prediction
+
+    /// x1 and x5 are the link registers of the unprivileged spec's return-address stack hints
+    /// (§2.5.1): jal/jalr writing one is a call, jalr x0 through one is a return.
+    private static func isLink(_ r: UInt8) -> Bool { r == 1 || r == 5 }
+
+    /// A call: pushes (`returnAddress` + 1, landing) on `state.jitReturnStack`, where the
+    /// landing (out of line) is a chain to `returnAddress` that is always guarded by the fetch
+    /// generation: the return may come after a remap, when the block's own pages no longer vouch
+    /// for the target. Registers are written back and the call counted already.
+    private mutating func pushReturn(_ returnAddress: UInt64) {
+        let top = X86Memory(.rbx, StateOffset.returnTop)
+        a.load(.rcx, top, width: .bits32)
+        a.alu(.add, .rcx, immediate: 16, width: .bits32)
+        a.alu(.and, .rcx, immediate: 0xF0, width: .bits32)
+        a.store(top, .rcx, width: .bits32)
+        a.mov(.rdx, immediate: returnAddress &+ 1)
+        a.store(X86Memory(.rbx, StateOffset.returnStack, index: .rcx), .rdx)
+        // movabs rdx, landing (patched below once the landing is placed).
+        a.byte(0x48)
+        a.byte(0xBA)
+        let landingField = a.address
+        a.int64(0)
+        a.store(X86Memory(.rbx, StateOffset.returnStack + 8, index: .rcx), .rdx)
+        slowPaths.append { [a, engine] in
+            guard !a.overflowed else { return }
+            // SAFETY: the 8-byte field was emitted in this buffer (no overflow so far).
+            UnsafeMutableRawPointer(bitPattern: landingField)!.storeBytes(of: UInt64(a.address), as: UInt64.self)
+            JITTranslator.emitGuardedChain(a, engine, to: returnAddress)
+        }
+    }
+
+    /// A return with its target in rax (registers written back, the return counted): if the
+    /// target is the top of the return-address stack, pop it and jump to its landing; otherwise
+    /// fall through to the table lookup that follows.
+    private mutating func popReturn() {
+        let miss = a.newLabel()
+        let top = X86Memory(.rbx, StateOffset.returnTop)
+        a.load(.rcx, top, width: .bits32)
+        a.lea(.rdx, X86Memory(.rax, 1))
+        a.alu(.cmp, .rdx, X86Memory(.rbx, StateOffset.returnStack, index: .rcx))
+        a.jump(if: .notEqual, miss)
+        a.load(.rdx, X86Memory(.rbx, StateOffset.returnStack + 8, index: .rcx))
+        a.alu(.sub, .rcx, immediate: 16, width: .bits32)
+        a.alu(.and, .rcx, immediate: 0xF0, width: .bits32)
+        a.store(top, .rcx, width: .bits32)
+        a.jump(.register(.rdx))
+        a.bind(miss)
+    }
+
+    /// A chain to `target` guarded by the fetch generation (as `goTo` emits for another page),
+    /// with its stub right after it; emitted in place (for out-of-line code).
+    private static func emitGuardedChain(_ a: X86Assembler, _ engine: JITEngine, to target: UInt64) {
+        let stub = a.newLabel()
+        let generationField = a.address + 2
+        a.byte(0x48)
+        a.byte(0xB8)
+        a.int64(~0)
+        a.alu(.cmp, .rax, X86Memory(.rbx, StateOffset.fetchGeneration))
+        a.jump(if: .notEqual, stub)
+        precondition(a.overflowed || a.address - generationField == JITEngine.generationFieldDistance)
+        let site = a.address
+        a.jump(stub)
+        a.bind(stub)
+        a.mov(.rax, immediate: target)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.mov(.rax, immediate: UInt64(site) | JITEngine.crossPageChain)
+        a.jump(toAddress: engine.epilogue)
+    }
+
     // MARK: Block
 
     /// Emits the whole block. Returns (entry, exit stub), or nil when the buffer overflowed.
@@ -377,6 +447,7 @@ struct JITTranslator {
             }
             writeBackAll()
             retire(upTo: index + 1)
+            if Self.isLink(rd) { pushReturn(next) }
             goTo(pc &+ imm)
             return true
         case .jalr:
@@ -386,6 +457,11 @@ struct JITTranslator {
             if rd != 0 { a.mov(.rcx, immediate: next); write(rd, .rcx) }
             writeBackAll()
             retire(upTo: index + 1)
+            if Self.isLink(rd) {
+                pushReturn(next)
+            } else if rd == 0 && Self.isLink(rs1) {
+                popReturn()
+            }
             engine.emitLookup(a)
             return true
         case .beq, .bne, .blt, .bge, .bltu, .bgeu:

@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+/// Device-level tracing (`--trace`, docs/debugging.md) of Linux 6.12 driving virtio-blk on the AIA
+/// PCI board, read back as JSON lines: what the driver did, in the order it did it.
+final class DeviceTraceTests: XCTestCase {
+    private func events(_ file: URL) throws -> [[String: Any]] {
+        let text = try String(contentsOf: file, encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+            return try XCTUnwrap(object as? [String: Any], "not a JSON object: \(line)")
+        }
+    }
+
+    func testLinuxVirtioBlockSetupIsTracedInOrder() throws {
+        guard let backplane = GuestHarness.command(board: "virt")?.first else { return }
+        let artifacts = try LinuxGuest.artifacts()
+        let disk = try LinuxGuest.makeDisk()
+        let directory = disk.deletingLastPathComponent()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let board = directory.appendingPathComponent("virt-aia-pci.yaml")
+        try FileManager.default.copyItem(at: GuestHarness.packageRoot.appendingPathComponent("Guests/linux/boards/virt-aia-pci.yaml"), to: board)
+        let trace = directory.appendingPathComponent("trace.jsonl")
+        let run = try GuestHarness.run([
+            "-C", directory.path, backplane, "run", board.path, "--kernel", artifacts.image, "--initrd", artifacts.initramfs,
+            "--append", "console=ttyS0", "--memory", "256M", "--serial", "stdio", "--timeout", "200",
+            "--trace", "mmio,pci,dma,irq:disk0,imsic-s", "--trace-format", "json", "--trace-file", trace.path,
+        ], timeout: 260)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.contains("BP: blk vda rw ok"), run.output)
+        let all = try events(trace)
+        XCTAssertFalse(all.isEmpty)
+        // Only the devices asked for, every event with its clock, and the hart and a kernel pc
+        // for what a hart did.
+        XCTAssertEqual(Set(all.compactMap { $0["device"] as? String }), ["disk0", "imsic-s"])
+        XCTAssertTrue(all.allSatisfy { $0["t"] is Int })
+        func index(_ predicate: ([String: Any]) -> Bool, after start: Int = -1, _ what: String) throws -> Int {
+            let found = all.indices.first { $0 > start && predicate(all[$0]) }
+            return try XCTUnwrap(found, "no \(what) after event \(start)")
+        }
+        func on(_ event: String, register: String? = nil) -> ([String: Any]) -> Bool {
+            { object in
+                object["device"] as? String == "disk0" && object["event"] as? String == event
+                    && (register == nil || object["register"] as? String == register)
+            }
+        }
+        // Enumeration reads the IDs (virtio 1.2 §4.1.2: vendor 0x1af4, device 0x1042 for block).
+        let vendor = try index(on("config-read", register: "vendor-id"), "vendor-id read")
+        XCTAssertEqual(all[vendor]["value"] as? Int, 0x1042_1af4)
+        XCTAssertNotNil(all[vendor]["hart"])
+        XCTAssertGreaterThan(try XCTUnwrap(all[vendor]["pc"] as? UInt64), 0xffff_ffff_0000_0000, "Linux's own code")
+        // The BAR the common configuration lives in is mapped, then the driver negotiates features
+        // through it: device_feature_select (offset 0) and device_feature (4) of the common config.
+        let bar = try index(on("bar-map"), after: vendor, "BAR mapping")
+        let featureSelect = try index({ on("write")($0) && ($0["offset"] as? Int) == 0 }, after: bar, "device_feature_select write")
+        _ = try index({ on("read")($0) && ($0["offset"] as? Int) == 4 }, after: featureSelect, "device_feature read")
+        // MSI-X is enabled, then vectors fire and the IMSIC receives them.
+        let enable = try index({ on("msix-control")($0) && ($0["enable"] as? Bool) == true && ($0["function-mask"] as? Bool) == false },
+                               after: bar, "MSI-X enable")
+        let vector = try index(on("msix-vector"), after: enable, "an MSI-X vector firing")
+        let message = try index(on("msi"), after: vector, "the MSI write")
+        let received = try index({ ($0["device"] as? String) == "imsic-s" && ($0["event"] as? String) == "msi-received" },
+                                 after: message, "the IMSIC receiving it")
+        XCTAssertEqual(all[received]["identity"] as? Int, all[message]["data"] as? Int, "the message's data is the identity")
+        XCTAssertFalse(all.contains { ($0["event"] as? String) == "msi-unanswered" })
+        // The device reads its queues from guest RAM, all of which succeed.
+        let dma = all.filter { ($0["group"] as? String) == "dma" }
+        XCTAssertFalse(dma.isEmpty)
+        XCTAssertTrue(dma.allSatisfy { ($0["result"] as? String) == "ok" }, "\(dma.filter { ($0["result"] as? String) != "ok" })")
+    }
+
+    func testTraceOptionsAreChecked() throws {
+        guard let backplane = GuestHarness.command(board: "virt")?.first else { return }
+        let bad = try GuestHarness.run([backplane, "run", "virt", "--trace", "pci,disk"], timeout: 30)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertEqual(bad.output, "backplane: error: --trace: 'disk' is not one of mmio, pci, dma, irq, usb, plugin, all, in_asm, out_asm\n")
+        let noGroups = try GuestHarness.run([backplane, "run", "virt", "--trace-file", "/tmp/x"], timeout: 30)
+        XCTAssertEqual(noGroups.output, "backplane: error: --trace-file needs --trace with device event groups\n")
+        let format = try GuestHarness.run([backplane, "run", "virt", "--trace", "pci", "--trace-format", "xml"], timeout: 30)
+        XCTAssertEqual(format.output, "backplane: error: --trace-format: 'xml' is not one of text, json\n")
+    }
+}
