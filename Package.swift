@@ -57,7 +57,7 @@ let package = Package(
         // running machine, and its client for `backplane ctl`.
         .target(name: "Control", path: "Modules/Control"),
         .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU", "Trace"], path: "Modules/PluginHost"),
-        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", publicHeadersPath: ".",
+        .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", exclude: ["linux"], publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",
                 cSettings: pluginSDK),
@@ -77,8 +77,11 @@ let package = Package(
         // The VFIO ioctls (linux/vfio.h, from the kernel headers in linux-libc-dev) as C functions.
         .systemLibrary(name: "CVFIO", path: "Modules/Passthrough/CVFIO"),
         .target(name: "Passthrough", dependencies: ["PCI", "USB", "Memory", "CLibPCI", "CLibUSB", "CVFIO"], path: "Modules/Passthrough/Swift"),
+        // User-mode networking for virtio-net (docs/dev-guest.md): libslirp behind a thin system-library target.
+        .systemLibrary(name: "CSlirp", path: "Modules/UserNet/CSlirp", providers: [.apt(["libslirp-dev"])]),
+        .target(name: "UserNet", dependencies: ["CSlirp", "Virtio"], path: "Modules/UserNet/Swift"),
         .target(name: "Machine",
-                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "USB", "Storage", "DeviceTree", "PluginHost", "Passthrough",
+                dependencies: ["Memory", "IRQ", "CPU", "Devices", "PCI", "Virtio", "UserNet", "USB", "Storage", "DeviceTree", "PluginHost", "Passthrough",
                                "GDB", "Control", "Trace",
                                .product(name: "Yams", package: "Yams")],
                 path: "Modules/Machine",
@@ -110,6 +113,7 @@ let package = Package(
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHartState", "Memory", "IRQ"], path: "Tests/CPUTests"),
         .testTarget(name: "DevicesTests", dependencies: ["TestSupport", "Devices", "IRQ", "Memory"], path: "Tests/DevicesTests"),
         .testTarget(name: "PCITests", dependencies: ["TestSupport", "PCI", "Virtio", "Storage", "IRQ", "Memory"], path: "Tests/PCITests"),
+        .testTarget(name: "VirtioTests", dependencies: ["TestSupport", "Virtio", "UserNet", "PCI", "IRQ", "Memory"], path: "Tests/VirtioTests"),
         .testTarget(name: "USBTests", dependencies: ["TestSupport", "USB", "Passthrough", "PCI", "Storage", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),

@@ -14,6 +14,10 @@ packages=(
   device-tree-compiler gdb-multiarch
   # The Linux guest: Debian's kernel source, built with Debian's cross compiler (scripts/build-linux.sh).
   linux-source-6.12 gcc-riscv64-linux-gnu libc6-dev-riscv64-cross make bc bison flex libelf-dev libssl-dev cpio
+  # The development guest (scripts/linux-guest.sh): `apt-get source busybox` unpacks with dpkg-source.
+  dpkg-dev
+  # User-mode networking behind virtio-net.
+  libslirp-dev
   # Real firmware and the differential oracle.
   opensbi u-boot-qemu qemu-system-misc qemu-user
   # The nested x86-64 test machine for VFIO and USB passthrough (scripts/nested/run.sh).

@@ -76,6 +76,10 @@ struct Run: ParsableCommand {
                                valueName: "TYPE[,key=value...]"))
     var devices: [String] = []
 
+    @Option(help: ArgumentHelp("User-mode networking for the board's virtio-net-pci device (virt-linux has one): forwarded ports, repeatable within the option; they listen on 127.0.0.1 only.",
+                               valueName: "user[,hostfwd=tcp::HOSTPORT-:GUESTPORT...]"))
+    var netdev: String?
+
     @Option(help: ArgumentHelp("Listen for a GDB client: tcp::PORT (loopback), tcp:HOST:PORT, or a unix socket path.",
                                valueName: "tcp::PORT|unix:PATH"))
     var gdb: String?
@@ -118,7 +122,8 @@ struct Run: ParsableCommand {
         }
         // Plugins first: they provide device types the board file may use.
         let (host, catalog) = loadPlugins(board: board, plugins: plugins)
-        let loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
+        var loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
+        if let netdev { loaded = applyNetdev(netdev, to: loaded) }
         let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
 
         var boot = BootConfiguration(board: board)
@@ -175,4 +180,24 @@ struct Run: ParsableCommand {
         }
         throw ExitCode(exit.status)
     }
+}
+
+/// `--netdev user,hostfwd=RULE,...` (QEMU's spelling): the forwarded ports of the board's first
+/// virtio-net-pci device, replacing its `hostfwd` property.
+func applyNetdev(_ text: String, to board: Board) -> Board {
+    let parts = text.split(separator: ",").map(String.init)
+    guard parts.first == "user" else { fail("--netdev: '\(parts.first ?? "")' is not a backend (the one backend is 'user')") }
+    var rules: [String] = []
+    for part in parts.dropFirst() {
+        guard part.hasPrefix("hostfwd=") else { fail("--netdev: '\(part)' is not hostfwd=RULE") }
+        rules.append(String(part.dropFirst("hostfwd=".count)))
+    }
+    let joined = rules.joined(separator: ";")
+    do { _ = try VirtioNetKind.forwards(joined) } catch { fail("--netdev: \(error)") }
+    guard let index = board.devices.firstIndex(where: { $0.type == VirtioNetKind.name }) else {
+        fail("--netdev: the board has no virtio-net-pci device (use board virt-linux, or add --device virtio-net-pci,at=pcie0/DD.F)")
+    }
+    var board = board
+    board.devices[index].properties["hostfwd"] = .string(joined)
+    return board
 }

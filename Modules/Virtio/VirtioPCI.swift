@@ -20,6 +20,37 @@ public protocol VirtioDeviceModel: AnyObject {
     func process(_ chain: DescriptorChain, queue: Int) -> UInt32?
     /// Returns to the power-on state after the driver wrote 0 to device_status.
     func reset()
+    /// Whether a notification of `queue` makes the transport serve its chains through
+    /// `process` (true: request queues such as virtio-blk's) or only tells the device through
+    /// `queueNotified` (false: queues of buffers the device fills when it has data, such as
+    /// virtio-net's receive queue, which it drains through `VirtioQueueAccess`).
+    func servesOnNotify(queue: Int) -> Bool
+    /// The driver made buffers available on a queue the transport does not serve itself.
+    func queueNotified(_ queue: Int)
+    /// Called once by the transport, so the device can fill buffers later.
+    func attach(_ access: VirtioQueueAccess)
+    /// Runs the device's host side (sockets, timers); the machine calls it between slices.
+    func poll()
+}
+
+extension VirtioDeviceModel {
+    public func servesOnNotify(queue: Int) -> Bool { true }
+    public func queueNotified(_ queue: Int) {}
+    public func attach(_ access: VirtioQueueAccess) {}
+    public func poll() {}
+}
+
+/// What a device sees of its transport when it fills buffers on its own schedule.
+public protocol VirtioQueueAccess: AnyObject {
+    /// Whether the driver set DRIVER_OK and the device does not need a reset.
+    var isLive: Bool { get }
+    /// Takes the next available chain of `queue`, or nil when there is none (or the ring is
+    /// malformed: the transport then sets DEVICE_NEEDS_RESET).
+    func takeChain(queue: Int) -> DescriptorChain?
+    /// Returns a chain to the driver with `written` bytes in its writable buffers.
+    func complete(queue: Int, head: UInt16, written: UInt32)
+    /// Sends the used-buffer notification for `queue` unless the driver suppressed it.
+    func signalUsed(queue: Int)
 }
 
 /// Constants of the virtio PCI transport (virtio 1.2 §4.1).
@@ -85,7 +116,7 @@ public enum VirtioPCI {
 /// The virtio 1.x modern PCI transport (virtio 1.2 §4.1), no legacy interface: common,
 /// notification, ISR and device configuration structures in BAR 4, MSI-X table in BAR 1, INTA
 /// when MSI-X is off. Requests are served synchronously when the driver notifies a queue.
-public final class VirtioPCIFunction: PCIFunction {
+public final class VirtioPCIFunction: PCIFunction, VirtioQueueAccess {
     /// The BARs by index: none at 0, the MSI-X table at 1, the virtio structures at 4 (a
     /// 64-bit BAR taking 4 and 5), as QEMU lays them out.
     public static let bars: [PCIBAR] = [
@@ -141,6 +172,7 @@ public final class VirtioPCIFunction: PCIFunction {
         config.setWritable(configWindow + 16, size: 4, mask: 0xffff_ffff)
         config.addPCIExpressCapability(portType: .rootComplexIntegratedEndpoint)
         config.addPowerManagementCapability()
+        device.attach(self)
     }
 
     /// struct virtio_pci_cap (§4.1.4): cfg_type, bar, id, offset, length (+ multiplier).
@@ -341,6 +373,7 @@ public final class VirtioPCIFunction: PCIFunction {
               status & VirtioPCI.Status.needsReset == 0 else { return }
         let queue = queues[index]
         guard queue.enabled else { return }
+        guard device.servesOnNotify(queue: index) else { return device.queueNotified(index) }
         var served = 0
         while true {
             switch queue.next(bus) {
@@ -363,6 +396,33 @@ public final class VirtioPCIFunction: PCIFunction {
         }
     }
 
+    // MARK: Buffers the device fills on its own schedule (VirtioQueueAccess)
+
+    public var isLive: Bool {
+        status & VirtioPCI.Status.driverOK != 0 && status & VirtioPCI.Status.needsReset == 0
+    }
+
+    public func takeChain(queue index: Int) -> DescriptorChain? {
+        guard isLive, index < queues.count, queues[index].enabled else { return nil }
+        switch queues[index].next(bus) {
+        case .success(let chain): return chain
+        case .failure: deviceNeedsReset(); return nil
+        }
+    }
+
+    public func complete(queue index: Int, head: UInt16, written: UInt32) {
+        guard isLive, index < queues.count else { return }
+        if case .failure = queues[index].complete(bus, head: head, written: written) { deviceNeedsReset() }
+    }
+
+    public func signalUsed(queue index: Int) {
+        guard isLive, index < queues.count, !queues[index].interruptSuppressed(bus) else { return }
+        interrupt(vector: queues[index].msixVector, isrBit: 1)
+    }
+
+    /// Runs the device's host side; the machine calls it between slices.
+    public func poll() { device.poll() }
+
     /// The driver broke the ring format: stop serving and tell it (§2.1.2).
     private func deviceNeedsReset() {
         status |= VirtioPCI.Status.needsReset
@@ -384,3 +444,7 @@ public final class VirtioPCIFunction: PCIFunction {
 }
 
 @inline(__always) private func mask(_ size: Int) -> UInt64 { size >= 8 ? ~0 : (1 << UInt64(size * 8)) - 1 }
+
+/// The machine polls the function between slices (its device's host side: sockets, timers)
+/// and resets it with the others.
+extension VirtioPCIFunction: DeviceLifecycle {}

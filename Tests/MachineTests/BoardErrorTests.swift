@@ -116,7 +116,7 @@ final class BoardErrorTests: XCTestCase {
 
     func testUnknownDeviceTypeWithoutNearMatchListsTypes() {
         XCTAssertEqual(errors(replacing("type: ns16550a", with: "type: frobnicator")),
-                       "t.yaml:17:11: error: unknown device type 'frobnicator'; known types: aclint, plic, ns16550a, goldfish_rtc, sifive_test, htif, imsic, aplic, pci-host-ecam-generic, virtio-blk-pci, edu, pci.host, qemu-xhci, xhci, usb-kbd, usb-tablet, usb-storage, usb-loopback, usb.host")
+                       "t.yaml:17:11: error: unknown device type 'frobnicator'; known types: aclint, plic, ns16550a, goldfish_rtc, sifive_test, htif, imsic, aplic, pci-host-ecam-generic, virtio-blk-pci, virtio-net-pci, virtio-9p-pci, virtio-rng-pci, virtio-console-pci, edu, pci.host, qemu-xhci, xhci, usb-kbd, usb-tablet, usb-storage, usb-loopback, usb.host")
     }
 
     func testRunTimeTypeNamesAreAcceptedAndSuggested() {

@@ -163,6 +163,10 @@ public struct DeviceTypeCatalog: Sendable {
         APLICKind(),
         PCIHostBridgeKind(),
         VirtioBlockKind(),
+        VirtioNetKind(),
+        Virtio9PKind(),
+        VirtioRNGKind(),
+        VirtioConsoleKind(),
         EduKind(),
         HostPCIKind(),
     ] + XHCIKind.names.map { XHCIKind(name: $0) } + [

@@ -1,0 +1,46 @@
+/// A virtio entropy device (virtio 1.2 §5.4): every device-writable buffer the driver offers on
+/// its one queue is filled with bytes from the host's system generator. No
+/// features, no configuration.
+public final class VirtioRNG: VirtioDeviceModel {
+    /// Most bytes one request gets: a driver that offers more receives this many (it must cope
+    /// with short fills, §5.4.6.1), so a huge chain costs the host a bounded amount of work.
+    public static let maximumRequestBytes = 64 * 1024
+
+    public var deviceType: UInt16 { 4 }
+    /// "Other" class, as QEMU uses for virtio-rng.
+    public var classCode: UInt32 { 0x00ff00 }
+    public var deviceFeatures: UInt64 { 0 }
+    public var queueCount: Int { 1 }
+    /// Where the bytes come from; tests substitute a known pattern.
+    private let source: (UnsafeMutableRawBufferPointer) -> Void
+
+    public init(source: ((UnsafeMutableRawBufferPointer) -> Void)? = nil) {
+        self.source = source ?? VirtioRNG.hostRandom
+    }
+
+    /// The standard library's system generator: getrandom(2) on Linux, arc4random on Darwin.
+    static func hostRandom(_ buffer: UnsafeMutableRawBufferPointer) {
+        var generator = SystemRandomNumberGenerator()
+        var index = 0
+        while index < buffer.count {
+            var word = generator.next()
+            let piece = min(8, buffer.count - index)
+            withUnsafeBytes(of: &word) { buffer[index..<(index + piece)].copyBytes(from: $0[0..<piece]) }
+            index += piece
+        }
+    }
+
+    public func readConfig(offset: Int, size: Int) -> UInt64 { 0 }
+    public func writeConfig(offset: Int, size: Int, value: UInt64) {}
+    public func reset() {}
+
+    public func process(_ chain: DescriptorChain, queue: Int) -> UInt32? {
+        let count = Int(min(chain.writableLength, UInt64(VirtioRNG.maximumRequestBytes)))
+        guard count > 0 else { return 0 }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 8)
+        defer { buffer.deallocate() }
+        source(buffer)
+        guard case .success = chain.write(at: 0, from: UnsafeRawBufferPointer(buffer)) else { return 0 }
+        return UInt32(count)
+    }
+}
