@@ -38,10 +38,12 @@ target() {
     [ -x "$OUT/$name" ] || { echo "fuzz build: $name did not link" >&2; exit 1; }
 }
 
+# Trace sits below every device module (docs/debugging.md); off, it costs the targets nothing.
+module Trace Modules/Trace
 module Memory Modules/Memory
 module IRQ Modules/IRQ
 module PCI Modules/PCI
-BUS=(Memory IRQ PCI)
+BUS=(Trace Memory IRQ PCI)
 # Disk images live in their own module once Modules/Storage exists (device kinds); before, in Virtio.
 if [ -d "$ROOT/Modules/Storage" ]; then module Storage Modules/Storage; BUS+=(Storage); fi
 module Virtio Modules/Virtio
