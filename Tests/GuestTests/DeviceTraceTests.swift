@@ -79,4 +79,56 @@ final class DeviceTraceTests: XCTestCase {
         let format = try GuestHarness.run([backplane, "run", "virt", "--trace", "pci", "--trace-format", "xml"], timeout: 30)
         XCTAssertEqual(format.output, "backplane: error: --trace-format: 'xml' is not one of text, json\n")
     }
+
+    /// Linux enumerating the USB board's devices, as the `usb` trace shows it: each port's
+    /// connection, then per slot the device descriptor before the configuration descriptor before
+    /// SET_CONFIGURATION (USB 2.0 §9.1.2, §9.4), with Enable Slot and Address Device commands
+    /// completing successfully.
+    func testLinuxUSBEnumerationIsTracedInOrder() throws {
+        guard let backplane = GuestHarness.command(board: "virt")?.first else { return }
+        let artifacts = try LinuxGuest.artifacts()
+        let disk = try LinuxGuest.makeDisk()
+        let folder = disk.deletingLastPathComponent()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.moveItem(at: disk, to: folder.appendingPathComponent("usb-disk.img"))
+        let board = folder.appendingPathComponent("virt-usb.yaml")
+        try FileManager.default.copyItem(at: GuestHarness.packageRoot.appendingPathComponent("Guests/linux/boards/virt-usb.yaml"), to: board)
+        let trace = folder.appendingPathComponent("usb.jsonl")
+        let run = try GuestHarness.run([
+            "-C", folder.path, backplane, "run", board.path, "--kernel", artifacts.image, "--initrd", artifacts.initramfs,
+            "--append", "console=ttyS0 usb-storage.delay_use=0 bp.usb=4 bp.usbdisk=1", "--memory", "256M",
+            "--serial", "stdio", "--timeout", "300", "--trace", "usb:xhci0", "--trace-format", "json", "--trace-file", trace.path,
+        ], timeout: 360)
+        XCTAssertEqual(run.status, 0, run.output)
+        let all = try events(trace)
+        XCTAssertTrue(all.allSatisfy { ($0["device"] as? String) == "xhci0" && ($0["group"] as? String) == "usb" })
+        // The four devices of the board are connected at ports 1, 2, 3 and 5 before the driver
+        // runs; the port events it causes say so.
+        let connected = Set(all.filter { ($0["event"] as? String) == "port" && ($0["connected"] as? Bool) == true }
+            .compactMap { $0["port"] as? Int })
+        XCTAssertTrue(connected.isSuperset(of: [1, 2, 3, 5]), "\(connected)")
+        // xHCI 1.2 §6.4.3: Enable Slot is TRB type 9, Address Device 11.
+        let commands = all.filter { ($0["event"] as? String) == "command" }
+        func slots(_ type: Int) -> Set<Int> {
+            Set(commands.filter { ($0["trb-type"] as? Int) == type && ($0["completion"] as? String) == "success" }.compactMap { $0["slot"] as? Int })
+        }
+        // Every enabled slot was addressed (Linux may address a slot twice: first with BSR set).
+        XCTAssertEqual(slots(9).count, 4)
+        XCTAssertEqual(slots(11), slots(9))
+        let controls = all.filter { ($0["event"] as? String) == "control" }
+        let slots = Set(controls.compactMap { $0["slot"] as? Int })
+        XCTAssertEqual(slots.count, 4)
+        for slot in slots {
+            let mine = controls.filter { ($0["slot"] as? Int) == slot }
+            // GET_DESCRIPTOR (6) of DEVICE (0x01 in wValue's high byte), of CONFIGURATION (0x02);
+            // SET_CONFIGURATION (9).
+            let device = mine.firstIndex { ($0["request"] as? Int) == 6 && (($0["value"] as? Int) ?? 0) >> 8 == 1 }
+            let configuration = mine.firstIndex { ($0["request"] as? Int) == 6 && (($0["value"] as? Int) ?? 0) >> 8 == 2 }
+            let setConfiguration = mine.firstIndex { ($0["request"] as? Int) == 9 }
+            let order = [device, configuration, setConfiguration]
+            XCTAssertFalse(order.contains(nil), "slot \(slot): \(mine)")
+            XCTAssertEqual(order.compactMap { $0 }, order.compactMap { $0 }.sorted(), "slot \(slot) out of order: \(mine)")
+            XCTAssertEqual(mine[device ?? 0]["status"] as? String, "success")
+        }
+    }
 }
