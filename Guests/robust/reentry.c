@@ -9,38 +9,10 @@
  *                   is edu's own BAR (refused: command bit 3).
  * Exits through sifive_test: 0 on success, the failing step otherwise.
  */
-#include <stdint.h>
+#include "../common/baremetal.h"
 
-#define UART ((volatile uint8_t *)0x10000000UL)
-#define TEST ((volatile uint32_t *)0x100000UL)
-#define ECAM 0x30000000UL
 #define BAR0 0x40000000UL
 #define BAR1 0x40100000UL
-
-static void putc_(char c) {
-    while (!(UART[5] & 0x20)) {}
-    UART[0] = (uint8_t)c;
-}
-static void puts_(const char *s) { while (*s) putc_(*s++); }
-static void puthex(uint64_t v) {
-    puts_("0x");
-    for (int i = 60; i >= 0; i -= 4) putc_("0123456789abcdef"[(v >> i) & 0xf]);
-}
-static void finish(uint32_t step) {
-    if (step == 0) { puts_("PASS\n"); *TEST = 0x5555; }
-    else { puts_("FAIL step "); puthex(step); putc_('\n'); *TEST = (step << 16) | 0x3333; }
-    for (;;) {}
-}
-static void check(int ok, uint32_t step, const char *what, uint64_t got) {
-    if (ok) return;
-    puts_(what); puts_(": got "); puthex(got); putc_('\n');
-    finish(step);
-}
-static inline uint32_t r32(uint64_t a) { return *(volatile uint32_t *)a; }
-static inline void w32(uint64_t a, uint32_t v) { *(volatile uint32_t *)a = v; }
-static inline uint64_t r64(uint64_t a) { return *(volatile uint64_t *)a; }
-static inline void w64(uint64_t a, uint64_t v) { *(volatile uint64_t *)a = v; }
-static inline uint64_t cfg(uint32_t dev, uint32_t reg) { return ECAM + ((uint64_t)dev << 15) + reg; }
 
 int main(void) {
     puts_("reentry guest\n");
