@@ -89,7 +89,7 @@ let package = Package(
                 // board files are found wherever it runs (Board.bundled(name:)).
                 resources: [.copy("../../Boards")]),
         .executableTarget(name: "backplane",
-                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "GDB", "Control", "Trace", "Memory",
+                          dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "IRQ", "GDB", "Control", "Trace", "Memory",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI",
                           // The Swift runtime and Foundation linked in statically: dynamic linking

@@ -7,6 +7,7 @@ import Machine
 import PluginHost
 import Trace
 import Memory
+import IRQ
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,6 +67,12 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds of host time (exit status 124).", valueName: "SECONDS"))
     var timeout: Double?
 
+    @Option(help: ArgumentHelp("""
+        The machine's clock: virtual (the default: time advances with retired instructions at the board's \
+        ips, idle time is skipped, runs are reproducible) or host (the host's monotonic clock, for interactive use).
+        """, valueName: "virtual|host"))
+    var clock: String = "virtual"
+
     @Option(name: .customLong("plugin"),
             help: ArgumentHelp("Load a plugin (repeatable); its install entry receives the key=value arguments.",
                                valueName: "PATH[,key=value...]"))
@@ -93,6 +100,12 @@ struct Run: ParsableCommand {
 
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
+        let machineClock: Timebase.Clock?
+        switch clock {
+        case "virtual": machineClock = nil  // at the board's ips
+        case "host": machineClock = .host
+        default: fail("--clock: '\(clock)' is not one of virtual, host")
+        }
         var debug = JITDebugOptions(perfMap: perfMap)
         var deviceTrace = TraceConfiguration()
         if let trace {
@@ -147,7 +160,7 @@ struct Run: ParsableCommand {
 
         let machine: Machine
         do {
-            machine = try Machine(board: board, serial: backend, plugins: host)
+            machine = try Machine(board: board, serial: backend, plugins: host, clock: machineClock)
             try machine.boot(boot)
         } catch {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }

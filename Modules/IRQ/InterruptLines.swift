@@ -40,26 +40,68 @@ public protocol HartInterruptInputs: AnyObject {
     func setInterruptPending(bit: Int, _ level: Bool)
 }
 
-/// The machine's timebase: `mtime` and the `time` CSR count in its ticks.
+/// The machine's clock: `mtime`, the `time` CSR and every device or plugin timer count in it.
 ///
-/// It follows the host's monotonic clock (as QEMU's `virt` does), so guest timeouts take real
-/// time; a sleeping machine can compute how long to wait for the next deadline.
+/// Two clocks (docs/architecture.md, "Virtual time"):
+/// - **virtual** (`--clock virtual`, the default): time is instructions. Every instruction a
+///   hart retires (and every trap it takes) advances the clock by one *unit*, and
+///   `instructionsPerSecond` units make a second. Inside a slice the running hart's own
+///   progress counts (`HartState.clockBudget`), so time moves instruction by instruction, the
+///   same under the interpreter and the JIT. When every hart waits for an interrupt the machine
+///   jumps the clock to the next deadline (`advance(units:)`) instead of sleeping. Harts run
+///   one after another on one thread, so the units of all harts add up: with two busy harts
+///   each sees time pass twice as fast as its own instructions.
+/// - **host**: the host's monotonic clock (as QEMU's `virt` does), so guest timeouts take real
+///   time and the machine sleeps for the next deadline.
+///
+/// Nothing in a virtual-clock run reads the host's clock: identical inputs give identical runs.
 public final class Timebase {
+    /// Which clock drives the machine.
+    public enum Clock: Equatable, Sendable, CustomStringConvertible {
+        case host
+        /// Time advances by one unit per retired instruction; `instructionsPerSecond` units per second.
+        case virtual(instructionsPerSecond: UInt64)
+
+        public var description: String {
+            switch self {
+            case .host: return "host"
+            case .virtual(let rate): return "virtual (\(rate) instructions per second)"
+            }
+        }
+    }
+
     /// Ticks per second; 10 MHz as on QEMU's `virt` and in its device tree.
     public let frequency: UInt64
+    public let clock: Clock
+    /// Whether the clock is virtual (checked on hot-ish paths without a switch).
+    public let isVirtual: Bool
+    /// Host clock: the host's monotonic nanoseconds when the timebase was made.
     private let start: UInt64
-    /// Added to the clock when the guest writes `mtime`.
+    /// Added to the ticks when the guest writes `mtime`.
     private var offset: UInt64 = 0
+    /// Virtual clock: units per second.
+    private let rate: UInt64
+    /// Virtual clock: units that passed up to the start of the current slice (or now, between
+    /// slices): every hart's retired instructions and traps, plus idle time skipped.
+    public private(set) var elapsedUnits: UInt64 = 0
+    /// Virtual clock: the running hart's `clockBudget` and the budget its slice started with.
+    private var runningBudget: UnsafePointer<Int64>?
+    private var sliceBudget: Int64 = 0
 
-    public init(frequency: UInt64 = 10_000_000) {
+    public init(frequency: UInt64 = 10_000_000, clock: Clock = .host) {
         self.frequency = frequency
-        start = Timebase.hostNanoseconds()
+        self.clock = clock
+        switch clock {
+        case .host: rate = 0; isVirtual = false
+        case .virtual(let instructionsPerSecond): rate = max(1, instructionsPerSecond); isVirtual = true
+        }
+        start = isVirtual ? 0 : Timebase.hostNanoseconds()
     }
 
     /// Current time in ticks.
     @inline(__always) public func now() -> UInt64 {
-        let elapsed = Timebase.hostNanoseconds() &- start
-        return ticks(fromNanoseconds: elapsed) &+ offset
+        if isVirtual { return scale(units, to: frequency) &+ offset }
+        return scale(Timebase.hostNanoseconds() &- start, from: 1_000_000_000, to: frequency) &+ offset
     }
 
     /// Makes `now()` read `value` from this moment on (a guest write to `mtime`).
@@ -67,19 +109,77 @@ public final class Timebase {
         offset = offset &+ (value &- now())
     }
 
-    /// Host nanoseconds until the timebase reaches `deadline` (0 if already past).
+    /// Nanoseconds of machine time since the machine was made, not moved by guest writes to
+    /// `mtime`: what plugin timers, the RTC and traces count in.
+    public func nanoseconds() -> UInt64 {
+        if isVirtual { return scale(units, to: 1_000_000_000) }
+        return Timebase.hostNanoseconds() &- start
+    }
+
+    /// Nanoseconds of machine time until the timebase reaches `deadline` ticks (0 if already
+    /// past), rounded up so that waiting this long always reaches it.
     public func nanoseconds(until deadline: UInt64) -> UInt64 {
         let current = now()
         guard deadline > current else { return 0 }
-        let ticks = deadline - current
-        return ticks.multipliedFullWidth(by: 1_000_000_000).low / frequency
+        let product = (deadline - current).multipliedFullWidth(by: 1_000_000_000)
+        let (quotient, remainder) = frequency.dividingFullWidth((product.high, product.low))
+        return remainder == 0 ? quotient : quotient &+ 1
     }
 
-    @inline(__always) private func ticks(fromNanoseconds ns: UInt64) -> UInt64 {
-        // 10 MHz: one tick per 100 ns; the general case divides a 128-bit product.
-        if frequency == 10_000_000 { return ns / 100 }
-        let product = ns.multipliedFullWidth(by: frequency)
-        return frequency.dividingFullWidth((product.high, product.low)).quotient / 1_000_000_000
+    // MARK: Driving the virtual clock (the machine loop)
+
+    /// Virtual clock: units now, counting the running hart's progress in its slice.
+    @inline(__always) public var units: UInt64 {
+        guard let runningBudget else { return elapsedUnits }
+        let used = min(max(0, sliceBudget &- runningBudget.pointee), sliceBudget)
+        return elapsedUnits &+ UInt64(used)
+    }
+
+    /// Units (instructions) until `nanoseconds` of machine time have passed, rounded up.
+    public func units(forNanoseconds nanoseconds: UInt64) -> UInt64 {
+        let product = nanoseconds.multipliedFullWidth(by: rate)
+        guard product.high < 1_000_000_000 else { return .max }
+        let (quotient, remainder) = UInt64(1_000_000_000).dividingFullWidth((product.high, product.low))
+        return remainder == 0 ? quotient : quotient &+ 1
+    }
+
+    /// A hart starts a slice of `budget` instructions; `clockBudget` is its
+    /// `HartState.clockBudget`, which it keeps at its budget left while it runs.
+    @inline(__always) public func beginSlice(budget: Int, clockBudget: UnsafeMutablePointer<Int64>) {
+        guard isVirtual else { return }
+        clockBudget.pointee = Int64(budget)
+        sliceBudget = Int64(budget)
+        runningBudget = UnsafePointer(clockBudget)
+    }
+
+    /// The slice ended having used `used` units of its budget.
+    @inline(__always) public func endSlice(used: Int) {
+        guard isVirtual else { return }
+        runningBudget = nil
+        elapsedUnits &+= UInt64(max(0, used))
+    }
+
+    /// Jumps the virtual clock `units` ahead (every hart waits; nothing happens until then).
+    public func advance(units: UInt64) {
+        guard isVirtual else { return }
+        elapsedUnits &+= units
+    }
+
+    /// Virtual clock: puts the clock at `units` (a snapshot or a replay starting point).
+    public func restart(atUnits units: UInt64) {
+        elapsedUnits = units
+        runningBudget = nil
+    }
+
+    /// `value` (units or host nanoseconds) in another rate: value × `to` / the clock's rate.
+    @inline(__always) private func scale(_ value: UInt64, from: UInt64? = nil, to: UInt64) -> UInt64 {
+        let divisor = from ?? rate
+        // The defaults (10 MHz timebase, 1e9 instructions or nanoseconds per second) divide.
+        if divisor == 1_000_000_000 && to == 10_000_000 { return value / 100 }
+        if divisor == to { return value }
+        let product = value.multipliedFullWidth(by: to)
+        guard product.high < divisor else { return .max }
+        return divisor.dividingFullWidth((product.high, product.low)).quotient
     }
 
     @inline(__always) static func hostNanoseconds() -> UInt64 {

@@ -1,6 +1,8 @@
 import CPU
 import Foundation
 import GDB
+import IRQ
+import CHartState
 
 /// A GDB client attached to a running machine (`--gdb`, docs/debugging.md): the harts as GDB
 /// threads, their registers in GDB's RISC-V numbering, breakpoints and watchpoints, and the run
@@ -51,24 +53,30 @@ final class Debugger: GDBTarget {
 
     /// Runs one slice of every hart exactly; returns the stop a hart hit (the harts after it in
     /// this round do not run: all-stop) and whether any hart ran.
-    func runSlice(budget: Int) -> (stop: GDBStopReason?, anyRunning: Bool) {
+    func runSlice(budget: Int, clock: Timebase) -> (stop: GDBStopReason?, anyRunning: Bool) {
         if let step = resume.stepThread {
             let index = step - 1
             // A step runs its hart one instruction with interrupts held, as QEMU's stub does by
             // default; with `othersRun` the other harts advance one instruction in lockstep.
             for (other, hart) in harts.enumerated() where resume.othersRun || other == index {
+                clock.beginSlice(budget: 1, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!)
                 _ = hart.runDebug(budget: 1, points: points, resuming: true, interrupts: other != index)
+                clock.endSlice(used: 1 - Int(hart.state.pointee.budgetLeft))
             }
             standingOnStop.removeAll()
             resume = .continueAll
             return (.stepped(thread: step), true)
         }
         var anyRunning = false
-        for (index, hart) in harts.enumerated() {
-            if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
+        // A deadline is due (budget 0): the machine polls its devices first.
+        guard budget > 0 else { return (nil, true) }
+        for (index, hart) in harts.enumerated() where !hart.isIdle {
             anyRunning = true
             let resuming = standingOnStop.remove(index) != nil
-            switch hart.runDebug(budget: Machine.sliceInstructions, points: points, resuming: resuming) {
+            clock.beginSlice(budget: budget, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!)
+            let stop = hart.runDebug(budget: budget, points: points, resuming: resuming)
+            clock.endSlice(used: budget - Int(hart.state.pointee.budgetLeft))
+            switch stop {
             case .hart:
                 continue
             case .breakpoint:

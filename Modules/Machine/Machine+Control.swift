@@ -165,7 +165,7 @@ extension Machine {
         guard controlState.paused else { return .failure("step: pause the machine first") }
         let count = arguments.first.map { Int($0) } ?? 1
         guard let count, count > 0, count <= 100_000_000 else { return .failure("step: N must be 1...100000000") }
-        for hart in harts { _ = hart.run(budget: count) }
+        for hart in harts { _ = runSlice(hart, budget: count) }
         pollDevices()
         return .output(describeHarts())
     }

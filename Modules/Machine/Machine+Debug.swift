@@ -45,15 +45,10 @@ extension Machine {
         }
         guard debugger.needsExactRun else {
             // Continue without points: this round runs freely.
-            var anyRunning = false
-            for hart in harts {
-                if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
-                anyRunning = true
-                _ = hart.run(budget: Machine.sliceInstructions)
-            }
-            return .ran(anyRunning: anyRunning)
+            runRound()
+            return .ran(anyRunning: true)
         }
-        let (stop, anyRunning) = debugger.runSlice(budget: Machine.sliceInstructions)
+        let (stop, anyRunning) = debugger.runSlice(budget: sliceBudget() ?? 0, clock: timebase)
         if let stop, let exit = apply(debugger.serve(stop, deadline: deadline), deadline: deadline) {
             return .exit(exit)
         }

@@ -35,11 +35,15 @@ extension Machine {
     }
 
     /// The sleep loop: every hart is in WFI, so sleep until the earliest event a participant
-    /// waits for (or briefly, to poll input), and never past the run's deadline.
+    /// waits for (or briefly, to poll input), and never past the run's deadline. Under the
+    /// virtual clock only when no participant waits for anything (`idle(deadline:)`): then the
+    /// machine waits for input in host time.
     func sleepUntilNextEvent(deadline: UInt64?) {
         var nanoseconds = Machine.longestIdleNanoseconds
-        for participant in lifecycle {
-            if let next = participant.nanosecondsUntilNextEvent() { nanoseconds = min(nanoseconds, next) }
+        if !timebase.isVirtual {
+            for participant in lifecycle {
+                if let next = participant.nanosecondsUntilNextEvent() { nanoseconds = min(nanoseconds, next) }
+            }
         }
         if let deadline {
             let now = DispatchTime.now().uptimeNanoseconds

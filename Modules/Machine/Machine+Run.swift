@@ -34,27 +34,19 @@ extension Machine {
     static let longestIdleNanoseconds: UInt64 = 5_000_000
 
     /// Runs the harts round-robin on this thread until the guest powers off, the user quits or
-    /// `timeout` seconds of host time pass. Deterministic for a given input: hart order is fixed.
+    /// `timeout` seconds of host time pass. Deterministic for a given input: hart order is fixed,
+    /// and under the virtual clock so is every slice's length (docs/architecture.md, "The
+    /// machine loop").
     public func run(timeout: Double? = nil) -> MachineExit {
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0) * 1e9) }
         plugins?.startHarts()
         if let exit = debuggerBeforeFirstInstruction(deadline: deadline) { return exit }
         while true {
-            var anyRunning = false
             if control != nil, let exit = serveControl(deadline: deadline) { return exit }
             if let debugger, debugger.stopRequested || debugger.needsExactRun {
-                switch debuggerSlice(debugger, deadline: deadline) {
-                case .ran(let running): anyRunning = running
-                case .exit(let exit): return exit
-                }
-            } else if Trace.mask != 0 {
-                anyRunning = runTracedSlice()
+                if case .exit(let exit) = debuggerSlice(debugger, deadline: deadline) { return exit }
             } else {
-                for hart in harts {
-                    if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
-                    anyRunning = true
-                    _ = hart.run(budget: Machine.sliceInstructions)
-                }
+                runRound()
             }
             pollDevices()
             if let event = power.take() {
@@ -67,27 +59,75 @@ extension Machine {
             }
             if serial.quitRequested { return .userQuit }
             if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
-            if !anyRunning { sleepUntilNextEvent(deadline: deadline) }
+            if harts.allSatisfy({ $0.isIdle }) { idle(deadline: deadline) }
         }
+    }
+
+    /// One round: every hart that is not waiting for an interrupt runs a slice, in hart order.
+    /// Under the virtual clock a round stops early when a device's deadline is due, so the
+    /// devices are polled at exactly that instruction.
+    func runRound() {
+        let traced = Trace.mask != 0
+        if traced { Trace.clock = { [timebase] in timebase.now() } }
+        for (index, hart) in harts.enumerated() where !hart.isIdle {
+            guard let budget = sliceBudget() else { break }
+            if traced {
+                // Device trace events name the hart whose slice caused them and its pc
+                // (Trace.swift); events between slices (device polling) name none.
+                Trace.hart = index
+                Trace.pc = UnsafePointer(hart.state.pointer(to: \HartState.pc)!)
+            }
+            _ = runSlice(hart, budget: budget)
+        }
+        if traced {
+            Trace.hart = -1
+            Trace.pc = nil
+        }
+    }
+
+    /// Runs `hart` for at most `budget` instructions and moves the virtual clock by what it used.
+    @inline(__always)
+    func runSlice(_ hart: Hart, budget: Int) -> HartStop {
+        timebase.beginSlice(budget: budget, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!)
+        let stop = hart.run(budget: budget)
+        timebase.endSlice(used: budget - Int(hart.state.pointee.budgetLeft))
+        return stop
+    }
+
+    /// The next slice's budget: a full slice under the host clock; under the virtual clock never
+    /// past the earliest deadline a device waits for. nil when that deadline is now: the devices
+    /// must be polled before any hart runs on.
+    func sliceBudget() -> Int? {
+        guard timebase.isVirtual, let until = unitsUntilNextEvent() else { return Machine.sliceInstructions }
+        guard until > 0 else { return nil }
+        return Int(min(UInt64(Machine.sliceInstructions), until))
+    }
+
+    /// Virtual clock: units (instructions) until the earliest event a lifecycle participant
+    /// waits for (a timer compare, an alarm, a plugin timer); nil when none waits for anything.
+    func unitsUntilNextEvent() -> UInt64? {
+        var earliest: UInt64? = nil
+        for participant in lifecycle {
+            if let next = participant.nanosecondsUntilNextEvent() { earliest = min(earliest ?? .max, next) }
+        }
+        return earliest.map { timebase.units(forNanoseconds: $0) }
+    }
+
+    /// Every hart waits for an interrupt. Virtual clock: jump to the next deadline, costing no
+    /// host time; with none, nothing in the machine can happen until input arrives, so wait for
+    /// it in host time with the virtual clock stopped. Host clock: sleep until the next event.
+    func idle(deadline: UInt64?) {
+        if timebase.isVirtual, let until = unitsUntilNextEvent() {
+            timebase.advance(units: until)
+            return
+        }
+        sleepUntilNextEvent(deadline: deadline)
     }
 }
 
-extension Machine {
-    /// A round of the harts with device tracing on: each event names the hart whose slice caused
-    /// it and that hart's pc (Trace.swift); events between slices (device polling) name none.
-    @inline(never)
-    func runTracedSlice() -> Bool {
-        var anyRunning = false
-        Trace.clock = { [timebase] in timebase.now() }
-        for (index, hart) in harts.enumerated() {
-            if hart.state.pointee.waitingForInterrupt != 0 && hart.pendingAndEnabledInterrupts == 0 { continue }
-            anyRunning = true
-            Trace.hart = index
-            Trace.pc = UnsafePointer(hart.state.pointer(to: \HartState.pc)!)
-            _ = hart.run(budget: Machine.sliceInstructions)
-        }
-        Trace.hart = -1
-        Trace.pc = nil
-        return anyRunning
+extension Hart {
+    /// Waiting in WFI with nothing pending that would wake it: a round skips it.
+    @inline(__always) var isIdle: Bool {
+        state.pointee.waitingForInterrupt != 0 && pendingAndEnabledInterrupts == 0
     }
 }

@@ -105,8 +105,9 @@ public final class Machine {
     /// - Parameters:
     ///   - plugins: loaded plugins; their device types join the built-in catalog.
     ///   - catalog: the device kinds to build from; nil: the built-in ones plus `plugins`' ones.
+    ///   - clock: the machine's clock; nil: the virtual clock at the board's `ips`.
     public init(board: Board, serial: any SerialBackend, plugins: PluginHost? = nil,
-                catalog: DeviceTypeCatalog? = nil) throws(MachineError) {
+                catalog: DeviceTypeCatalog? = nil, clock: Timebase.Clock? = nil) throws(MachineError) {
         self.board = board
         self.serial = serial
         self.plugins = plugins
@@ -117,7 +118,8 @@ public final class Machine {
         } else {
             self.catalog = .builtIn
         }
-        timebase = Timebase(frequency: board.harts.timebaseFrequency)
+        timebase = Timebase(frequency: board.harts.timebaseFrequency,
+                            clock: clock ?? .virtual(instructionsPerSecond: board.harts.instructionsPerSecond))
         plugins?.attach(timebase: timebase)
 
         for region in board.memory {

@@ -48,13 +48,9 @@ public final class PluginTimerQueue {
 
     public func attach(timebase: Timebase) { self.timebase = timebase }
 
-    /// Virtual nanoseconds since the timebase started.
-    public func now() -> UInt64 {
-        guard let timebase else { return 0 }
-        let ticks = timebase.now()
-        let product = ticks.multipliedFullWidth(by: 1_000_000_000)
-        return timebase.frequency.dividingFullWidth((product.high, product.low)).quotient
-    }
+    /// Machine nanoseconds since the timebase started (virtual or host clock; a guest write to
+    /// `mtime` does not move them).
+    public func now() -> UInt64 { timebase?.nanoseconds() ?? 0 }
 
     func add(_ timer: PluginTimer) { timers.append(timer) }
 

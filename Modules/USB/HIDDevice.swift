@@ -1,4 +1,5 @@
 import Foundation
+import IRQ
 
 /// HID class constants (Device Class Definition for HID 1.11).
 public enum HID {
@@ -36,8 +37,21 @@ public class HIDDevice: USBDevice {
     enum Item { case report([UInt8]), wait(UInt64) }
     var queue: [Item] = []
     private var queueIndex = 0
-    /// When the pause at the head of the queue ends.
+    /// When the pause at the head of the queue ends, in machine nanoseconds.
     private var waitUntil: UInt64?
+    /// The machine's clock (virtual or host) that scripted pauses count in; nil: the host's
+    /// monotonic clock (a device built alone, in tests).
+    public var timebase: Timebase?
+
+    /// Nanoseconds until a scripted pause that has started ends (0: due); nil when none runs.
+    /// The machine waits no longer than this while the guest idles.
+    public var nanosecondsUntilDue: UInt64? {
+        guard let waitUntil else { return nil }
+        let now = machineNanoseconds()
+        return waitUntil > now ? waitUntil - now : 0
+    }
+
+    private func machineNanoseconds() -> UInt64 { timebase?.nanoseconds() ?? DispatchTime.now().uptimeNanoseconds }
     private var pending: USBPacket?
     private var configured = false
     private var idleRate: UInt8 = 0
@@ -126,7 +140,7 @@ public class HIDDevice: USBDevice {
             switch queue[queueIndex] {
             case .wait(let nanoseconds):
                 // The pause starts when the queue reaches it.
-                let now = DispatchTime.now().uptimeNanoseconds
+                let now = machineNanoseconds()
                 if waitUntil == nil { waitUntil = now + nanoseconds }
                 if now < waitUntil! { return }
                 waitUntil = nil

@@ -2,6 +2,7 @@ import Foundation
 import Memory
 import PCI
 import Trace
+import IRQ
 
 /// Why a device cannot be attached to a port.
 public enum XHCIAttachError: Error, Equatable, CustomStringConvertible {
@@ -57,8 +58,14 @@ public final class XHCIController: PCIFunction {
     var commandRingPointer: UInt64 = 0
     public internal(set) var deviceContextBaseArray: UInt64 = 0
     var configure: UInt32 = 0
-    /// Host time when MFINDEX was last zero (it counts 125 µs microframes, §5.5.1).
+    /// Machine time when MFINDEX was last zero (it counts 125 µs microframes, §5.5.1).
     private var frameEpoch = DispatchTime.now().uptimeNanoseconds
+    /// The machine's clock (virtual or host), which MFINDEX follows; nil: the host's monotonic
+    /// clock (a controller built alone, in tests).
+    public var timebase: Timebase? { didSet { frameEpoch = machineNanoseconds() } }
+
+    /// Nanoseconds of machine time.
+    func machineNanoseconds() -> UInt64 { timebase?.nanoseconds() ?? DispatchTime.now().uptimeNanoseconds }
     /// Devices polled from the run loop (`poll`).
     private var attachedDevices: [any USBDevice] = []
 
@@ -151,7 +158,7 @@ public final class XHCIController: PCIFunction {
             port.device?.reset()
             port.reset()
         }
-        frameEpoch = DispatchTime.now().uptimeNanoseconds
+        frameEpoch = machineNanoseconds()
         bus.setINTx(false)
     }
 
@@ -226,6 +233,6 @@ public final class XHCIController: PCIFunction {
     /// MFINDEX (§5.5.1): 125 µs microframes since the controller started, 14 bits.
     var microframeIndex: UInt32 {
         guard isRunning else { return 0 }
-        return UInt32(truncatingIfNeeded: (DispatchTime.now().uptimeNanoseconds - frameEpoch) / 125_000) & 0x3fff
+        return UInt32(truncatingIfNeeded: (machineNanoseconds() &- frameEpoch) / 125_000) & 0x3fff
     }
 }

@@ -78,15 +78,16 @@ extension Hart {
     /// whose default step masks them). The LR reservation survives between the steps, so LR/SC
     /// loops make progress under a debugger; it is dropped on return as `run` drops it.
     public func runDebug(budget: Int, points: HartDebugPoints, resuming: Bool, interrupts: Bool = true) -> HartDebugStop {
+        var remaining = budget
         defer {
             state.pointee.exitRequest = 0
             state.pointee.reservationValid = 0
+            state.pointee.budgetLeft = Int64(remaining)
         }
         if state.pointee.waitingForInterrupt != 0 {
             guard pendingAndEnabledInterrupts != 0 else { return .hart(.waitingForInterrupt) }
             state.pointee.waitingForInterrupt = 0
         }
-        var remaining = budget
         var check = !resuming
         while remaining > 0 {
             if state.pointee.exitRequest != 0 { return .hart(.exitRequested) }
@@ -104,6 +105,7 @@ extension Hart {
                 }
             }
             check = true
+            state.pointee.clockBudget = Int64(remaining)
             remaining -= runBlock(limit: 1)
             if state.pointee.waitingForInterrupt != 0 { return .hart(.waitingForInterrupt) }
         }

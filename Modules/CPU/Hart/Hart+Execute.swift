@@ -31,9 +31,13 @@ extension Hart {
         var pc = s.pointee.pc
         var index = 0
         var counted = 0 // instructions already added to instret (before a CSR instruction)
+        // The caller left the budget before the block's first instruction here; the virtual
+        // clock reads it per instruction (HartState.clockBudget).
+        let clockBudget = s.pointee.clockBudget
         do throws(Trap) {
             block: while index < count {
                 let inst = code[index]
+                s.pointee.clockBudget = clockBudget &- Int64(index)
                 let rd = Int(inst.rd), rs1 = Int(inst.rs1), rs2 = Int(inst.rs2)
                 let imm = inst.imm
                 var next = pc &+ UInt64(inst.length)

@@ -86,21 +86,23 @@ extension Hart {
         }
 #endif
         if events.isEmpty { return runUninstrumented(budget: budget) }
+        var remaining = budget
         defer {
             state.pointee.exitRequest = 0
             state.pointee.reservationValid = 0
+            state.pointee.budgetLeft = Int64(remaining)
         }
         if state.pointee.waitingForInterrupt != 0 {
             guard pendingAndEnabledInterrupts != 0 else { return .waitingForInterrupt }
             state.pointee.waitingForInterrupt = 0
         }
-        var remaining = budget
         while remaining > 0 {
             if state.pointee.exitRequest != 0 { return .exitRequested }
             if (state.pointee.mip | state.pointee.mipExternal) & state.pointee.mie != 0 && takePendingInterrupt() {
                 remaining -= 1
                 continue
             }
+            state.pointee.clockBudget = Int64(remaining)
             remaining -= runInstrumentedBlock(limit: remaining)
             if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
         }
@@ -151,6 +153,7 @@ extension Hart {
                 encoding = length == 2 ? UInt32(bytes.loadUnaligned(as: UInt16.self)) : bytes.loadUnaligned(as: UInt32.self)
             }
             observer.instruction(hart: self, pc: at, encoding: length == 2 ? encoding & 0xFFFF : encoding)
+            state.pointee.clockBudget = Int64(limit - used)
             used += execute(instruction, count: 1)
             let s = state
             if s.pointee.exitRequest != 0 || s.pointee.waitingForInterrupt != 0

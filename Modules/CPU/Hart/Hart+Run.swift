@@ -32,8 +32,8 @@ extension Hart {
 #endif
     }
 
-    /// Executes up to `budget` instructions (a trap counts as one) and says why it stopped.
-    /// Clears `state.exitRequest` when it returns. Also drops the LR reservation on return: the
+    /// Executes up to `budget` instructions (a trap counts as one) and says why it stopped;
+    /// what it left of the budget is in `state.budgetLeft`. Clears `state.exitRequest` when it returns. Also drops the LR reservation on return: the
     /// machine may run another hart next, whose stores this hart would not see, and an SC may
     /// always fail spuriously (unprivileged spec §8.2).
     public func run(budget: Int) -> HartStop {
@@ -47,21 +47,23 @@ extension Hart {
 #if arch(x86_64)
         if accelerator == .jit { return runJIT(budget: budget) }
 #endif
+        var remaining = budget
         defer {
             state.pointee.exitRequest = 0
             state.pointee.reservationValid = 0
+            state.pointee.budgetLeft = Int64(remaining)
         }
         if state.pointee.waitingForInterrupt != 0 {
             guard pendingAndEnabledInterrupts != 0 else { return .waitingForInterrupt }
             state.pointee.waitingForInterrupt = 0
         }
-        var remaining = budget
         while remaining > 0 {
             if state.pointee.exitRequest != 0 { return .exitRequested }
             if (state.pointee.mip | state.pointee.mipExternal) & state.pointee.mie != 0 && takePendingInterrupt() {
                 remaining -= 1
                 continue
             }
+            state.pointee.clockBudget = Int64(remaining)
             remaining -= runBlock(limit: remaining)
             if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
         }

@@ -91,6 +91,9 @@ public struct BoardHarts: Equatable, Sendable {
     public var mmu: MMUMode
     /// Ticks of `mtime` per second (device tree `timebase-frequency`), in Hz.
     public var timebaseFrequency: UInt64
+    /// Instructions per second of the virtual clock (`ips`, default 1e9): how many retired
+    /// instructions make one second of machine time under `--clock virtual`.
+    public var instructionsPerSecond: UInt64 = BoardHarts.defaultInstructionsPerSecond
     /// Where `count` was given; nil when defaulted or overridden.
     public var countLocation: SourceLocation?
 
@@ -103,6 +106,9 @@ public struct BoardHarts: Equatable, Sendable {
         self.timebaseFrequency = timebaseFrequency
         self.countLocation = countLocation
     }
+
+    /// One instruction per nanosecond: a 1 GHz hart that retires one instruction per cycle.
+    public static let defaultInstructionsPerSecond: UInt64 = 1_000_000_000
 
     /// `riscv,isa-base`: the base integer ISA ("rv64i").
     public var isaBase: String { "rv64i" }

@@ -56,7 +56,7 @@ public enum BoardLoader {
 enum BoardKeys {
     static let top = ["name", "description", "model", "compatible", "harts", "memory", "devices", "boot", "plugins"]
     static let plugin = ["path", "args"]
-    static let harts = ["count", "isa", "mmu", "timebase-frequency"]
+    static let harts = ["count", "isa", "mmu", "timebase-frequency", "ips"]
     static let memory = ["name", "base", "size"]
     static let device = ["name", "type", "reg", "at", "irq", "properties"]
     static let boot = ["firmware", "kernel", "initrd", "append", "stdout"]
@@ -204,6 +204,17 @@ private final class BoardParser {
                     diagnostics.error("timebase-frequency \(frequency) is out of range 1...\(UInt32.max)", at: value.location)
                 } else {
                     harts.timebaseFrequency = frequency
+                }
+            }
+        }
+        if let ips = fields["ips"], let value = scalar(ips.value, key: "ips") {
+            if let rate = number(value, what: "ips", allowSuffix: false) {
+                // At least one instruction per mtime tick, so the timebase never stands still
+                // while a hart runs; at most 10^12 (a nanosecond of time is then 1000 units).
+                if rate < harts.timebaseFrequency || rate > 1_000_000_000_000 {
+                    diagnostics.error("ips \(rate) is out of range \(harts.timebaseFrequency)...1000000000000 (at least timebase-frequency)", at: value.location)
+                } else {
+                    harts.instructionsPerSecond = rate
                 }
             }
         }

@@ -1,3 +1,4 @@
+import Memory
 import USB
 
 /// `usb-kbd`: a USB HID boot keyboard (`USBKeyboard`), typing from an input script.
@@ -18,8 +19,26 @@ public struct USBKeyboardKind: DeviceKind {
     public init() {}
 
     public func build(_ device: BoardDevice, in machine: Machine) throws {
-        try machine.plugUSB(USBKeyboard(script: try HIDInputScript(device)), for: device)
+        try machine.plugHID(USBKeyboard(script: try HIDInputScript(device)), for: device)
     }
+}
+
+extension Machine {
+    /// Plugs a scripted HID device in: its pauses count in the machine's clock, and the machine
+    /// waits no longer than a running pause while the guest idles.
+    func plugHID(_ hid: HIDDevice, for device: BoardDevice) throws {
+        hid.timebase = timebase
+        try plugUSB(hid, for: device)
+        manage(HIDScriptClock(hid))
+    }
+}
+
+/// The lifecycle's view of a scripted HID device: when its current pause ends (the xHCI
+/// controller polls the device itself).
+final class HIDScriptClock: DeviceLifecycle {
+    let device: HIDDevice
+    init(_ device: HIDDevice) { self.device = device }
+    func nanosecondsUntilNextEvent() -> UInt64? { device.nanosecondsUntilDue }
 }
 
 extension HIDInputScript {

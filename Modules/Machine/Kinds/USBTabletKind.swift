@@ -18,6 +18,6 @@ public struct USBTabletKind: DeviceKind {
     public init() {}
 
     public func build(_ device: BoardDevice, in machine: Machine) throws {
-        try machine.plugUSB(USBTablet(script: try HIDInputScript(device)), for: device)
+        try machine.plugHID(USBTablet(script: try HIDInputScript(device)), for: device)
     }
 }

@@ -36,6 +36,7 @@ public struct XHCIKind: DeviceKind {
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let (usb2, usb3) = machine.board.usbPortCounts(of: device)
         let controller = try machine.attachPCI(device) { bus in XHCIController(bus: bus, usb2Ports: usb2, usb3Ports: usb3) }
+        controller.timebase = machine.timebase
         machine.addUSBController(controller, for: device)
         // Its host bridge resets it (a PCI function); the lifecycle only polls it.
         machine.manage(XHCIPoller(controller: controller))

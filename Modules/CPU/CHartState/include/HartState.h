@@ -132,6 +132,17 @@ typedef struct HartState {
     uint64_t jitReturnStack[32];
     /// Byte offset of the top entry in `jitReturnStack` (a multiple of 16 below 256).
     uint64_t jitReturnTop;
+
+    // --- The virtual clock's view of the hart (never architecturally visible) -----------------
+    /// Budget left before the instruction now executing, counted as every run loop counts it
+    /// (one per retired instruction, one per trap). The interpreter writes it before each
+    /// instruction; the JIT's helpers write it before a device access or an instruction they
+    /// interpret. The machine's virtual clock (`Timebase`) reads it while a device or the `time`
+    /// CSR asks for the time, so a hart's time advances instruction by instruction, identically
+    /// under both engines (docs/architecture.md, "Virtual time").
+    int64_t clockBudget;
+    /// What the last `run(budget:)` left of its budget: the budget minus what it used.
+    int64_t budgetLeft;
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -14,9 +14,11 @@ import Darwin
 extension Hart {
     /// The JIT version of `run(budget:)` (same contract).
     func runJIT(budget: Int) -> HartStop {
+        var remaining = budget
         defer {
             state.pointee.exitRequest = 0
             state.pointee.reservationValid = 0
+            state.pointee.budgetLeft = Int64(remaining)
         }
         if state.pointee.waitingForInterrupt != 0 {
             guard pendingAndEnabledInterrupts != 0 else { return .waitingForInterrupt }
@@ -25,7 +27,6 @@ extension Hart {
         let jit = jitEngine
         let enter = jit.enter!
         state.pointee.jitContext = Unmanaged.passUnretained(self).toOpaque()
-        var remaining = budget
         // A chain stub's jump to patch once the block it asked for is known (0: none).
         var chainSite: UInt = 0
         var chainGeneration = 0
@@ -89,6 +90,7 @@ extension Hart {
     /// Runs the block at the pc in the interpreter (at most `remaining` instructions).
     @inline(never)
     private func interpretBlock(_ jit: JITEngine, remaining: inout Int, flushes: Bool, context: (UInt64, UInt64, UInt64)) {
+        state.pointee.clockBudget = Int64(remaining)
         remaining -= instrumentedEvents.isEmpty ? runBlock(limit: remaining) : runInstrumentedBlock(limit: remaining)
         // Whatever the interpreter ran may have flushed the first-level TLBs.
         if flushes || context != translationContext { jit.invalidateVictims() }

@@ -98,6 +98,7 @@ enum JITHelpers {
 extension Hart {
     func jitFloatingPoint(_ raw: UInt32, pc: UInt64, retired: UInt64) -> UInt64 {
         state.pointee.pc = pc
+        state.pointee.clockBudget = state.pointee.jitBudget &- Int64(truncatingIfNeeded: retired)
         do throws(Trap) {
             try executeFloatingPoint(raw)
             return 0
@@ -194,6 +195,8 @@ extension Hart {
     func jitLoad(_ address: UInt64, pc: UInt64, argument: UInt64) -> BPJITLoadResult {
         // Device traces name the instruction's pc (Trace.swift); translated code has not stored it.
         if Trace.mask != 0 { state.pointee.pc = pc }
+        // Where the virtual clock is: the block's earlier instructions are not charged yet.
+        state.pointee.clockBudget = state.pointee.jitBudget &- Int64(truncatingIfNeeded: argument >> 16)
         let op = Operation(rawValue: UInt8(truncatingIfNeeded: argument))!
         let size: Int
         switch op {
@@ -224,6 +227,7 @@ extension Hart {
 
     func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {
         if Trace.mask != 0 { state.pointee.pc = pc }
+        state.pointee.clockBudget = state.pointee.jitBudget &- Int64(truncatingIfNeeded: argument >> 16)
         let size = Int(truncatingIfNeeded: argument & 0xFF)
         let retired = Int(truncatingIfNeeded: argument >> 16)
         do throws(Trap) {
@@ -281,6 +285,7 @@ extension Hart {
         let s = state
         retire(Int(truncatingIfNeeded: retired))
         state.pointee.pc = pc
+        state.pointee.clockBudget = state.pointee.jitBudget &- Int64(truncatingIfNeeded: retired)
         let context = translationContext
         let used = interpretOne(instruction, pc: pc)
         if instruction.pointee.flushesTLBsInPlace || context != translationContext { jitEngine.invalidateVictims() }
