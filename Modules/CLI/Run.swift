@@ -73,6 +73,14 @@ struct Run: ParsableCommand {
         """, valueName: "virtual|host"))
     var clock: String = "virtual"
 
+    @Option(help: ArgumentHelp("Record every input from outside (console bytes) with its virtual time to FILE (needs the virtual clock).",
+                               valueName: "FILE"))
+    var record: String?
+
+    @Option(help: ArgumentHelp("Replay the inputs FILE recorded, at the same virtual times, ignoring new input; exit status 3 and the first difference if the run diverges.",
+                               valueName: "FILE"))
+    var replay: String?
+
     @Option(name: .customLong("plugin"),
             help: ArgumentHelp("Load a plugin (repeatable); its install entry receives the key=value arguments.",
                                valueName: "PATH[,key=value...]"))
@@ -154,13 +162,34 @@ struct Run: ParsableCommand {
             do { try InputFile.check(path) } catch { fail("\(option): \(error)") }
         }
 
-        let backend: any SerialBackend
+        var backend: any SerialBackend
         do { backend = try serial == "stdio" ? StdioSerialBackend.shared : makeSerialBackend(serial) }
         catch { fail("--serial: \(error)") }
+
+        var journal: InputJournal?
+        if record != nil || replay != nil {
+            let option = record != nil ? "--record" : "--replay"
+            if record != nil && replay != nil { fail("--record and --replay: one run cannot do both") }
+            if machineClock == .host { fail("\(option) needs the virtual clock (drop --clock host)") }
+            if let refusal = InputJournal.refusal(for: board) { fail("\(option): \(refusal)") }
+            let description = "\(board.name) harts \(board.harts.count) ips \(board.harts.instructionsPerSecond)"
+            do throws(JournalError) {
+                if let record {
+                    journal = try InputJournal(recordingTo: record, machine: description)
+                } else if let replay {
+                    journal = try InputJournal(replaying: replay, machine: description)
+                }
+            } catch { fail("\(error)") }
+            backend = journal!.wrap(backend)
+        }
 
         let machine: Machine
         do {
             machine = try Machine(board: board, serial: backend, plugins: host, clock: machineClock)
+            if let journal {
+                machine.journal = journal
+                journal.attach(machine.timebase)
+            }
             try machine.boot(boot)
         } catch {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
@@ -190,6 +219,9 @@ struct Run: ParsableCommand {
         host.shutdown()
         if exit == .timeout {
             FileHandle.standardError.write(Data("\nbackplane: timeout after \(timeout ?? 0) s\n".utf8))
+        }
+        if case .replayDiverged(let message) = exit {
+            FileHandle.standardError.write(Data("\nbackplane: \(message)\n".utf8))
         }
         throw ExitCode(exit.status)
     }

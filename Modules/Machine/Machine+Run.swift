@@ -15,6 +15,8 @@ public enum MachineExit: Equatable, Sendable {
     case userQuit
     /// An attached GDB client killed the machine (`kill`).
     case killedByDebugger
+    /// `--replay`: the run left the recorded path (the message says where).
+    case replayDiverged(String)
 
     /// The `backplane run` exit status: the guest's, 124 for a timeout (as timeout(1)), 0 for a quit.
     public var status: Int32 {
@@ -22,6 +24,7 @@ public enum MachineExit: Equatable, Sendable {
         case .poweroff(let code): return code
         case .timeout: return 124
         case .userQuit, .killedByDebugger: return 0
+        case .replayDiverged: return 3
         }
     }
 }
@@ -38,6 +41,14 @@ extension Machine {
     /// and under the virtual clock so is every slice's length (docs/architecture.md, "The
     /// machine loop").
     public func run(timeout: Double? = nil) -> MachineExit {
+        let exit = runLoop(timeout: timeout)
+        guard let journal else { return exit }
+        // Record the end, or check it against the recording.
+        if let divergence = journal.finish(InputJournal.describe(exit)) { return .replayDiverged(divergence) }
+        return exit
+    }
+
+    private func runLoop(timeout: Double?) -> MachineExit {
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64(max(0, $0) * 1e9) }
         plugins?.startHarts()
         if let exit = debuggerBeforeFirstInstruction(deadline: deadline) { return exit }
@@ -49,6 +60,10 @@ extension Machine {
                 runRound()
             }
             pollDevices()
+            if let journal {
+                if let divergence = journal.check() { return .replayDiverged(divergence) }
+                if let stop = journal.stopDue() { return stop }
+            }
             if let event = power.take() {
                 switch event {
                 case .poweroff(let code):

@@ -72,6 +72,8 @@ public final class Machine {
     public let catalog: DeviceTypeCatalog
     /// The GDB stub, when `--gdb` asked for one (Machine+Debug.swift).
     var debugger: Debugger?
+    /// `--record` / `--replay`: the console's input journal (InputJournal.swift).
+    public var journal: InputJournal?
     /// The control socket, when `--control` asked for one (Machine+Control.swift).
     var control: ControlServer?
     var controlState = ControlState()

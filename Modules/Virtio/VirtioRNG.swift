@@ -44,3 +44,31 @@ public final class VirtioRNG: VirtioDeviceModel {
         return UInt32(count)
     }
 }
+
+/// A reproducible entropy source for virtual-clock runs: SplitMix64 (Steele, Lea and Flood,
+/// "Fast splittable pseudorandom number generators", 2014) from a seed, so the same seed gives
+/// the guest the same bytes every run. Not for secrets; `--clock host` uses the host's generator.
+public final class SeededEntropy {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    /// Fills `buffer` with the next bytes of the sequence.
+    public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        var index = 0
+        while index < buffer.count {
+            var word = next()
+            let piece = min(8, buffer.count - index)
+            withUnsafeBytes(of: &word) { buffer[index..<(index + piece)].copyBytes(from: $0[0..<piece]) }
+            index += piece
+        }
+    }
+}

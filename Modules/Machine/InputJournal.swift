@@ -1,0 +1,345 @@
+import Devices
+import Foundation
+import IRQ
+
+/// Record and replay (`--record FILE`, `--replay FILE`; docs/architecture.md, "Record and
+/// replay"): under the virtual clock a run is a function of its inputs, so writing down every
+/// input that comes from outside, with the virtual time it arrived, is enough to run it again.
+///
+/// What comes from outside today is the console: bytes the guest's UART or HTIF console takes
+/// from the host. Each is journaled at the clock's units (instructions) when the device took it,
+/// with how much the guest had printed by then (a count and an FNV-1a hash), so a replay checks
+/// it is still on the recorded path at every input, and at the end (the exit, the time and the
+/// whole output). Devices that take other host input (`usb.host`, `pci.host`, user networking)
+/// are refused by `InputJournal.refusal(for:)` until the journal covers them.
+///
+/// The file is text, one event per line, so a person can read and edit it:
+///
+///     backplane-journal 1
+///     board virt harts 1 ips 1000000000
+///     serial 123456789 out 1234 9f3a0c1d22e4b5a6 68656c700d
+///     end 987654321 out 5678 0123456789abcdef poweroff 0
+///
+/// `serial UNITS out COUNT HASH BYTES`: at `UNITS` the guest took `BYTES` (hex), having printed
+/// `COUNT` bytes hashing to `HASH`. `end UNITS out COUNT HASH EXIT`: how the run ended.
+public final class InputJournal {
+    public enum Mode: Sendable { case record, replay }
+
+    /// One journaled event.
+    struct Event: Equatable {
+        enum Kind: Equatable {
+            case serial([UInt8])
+            case end(String)
+        }
+        var units: UInt64
+        var outputCount: UInt64
+        var outputHash: UInt64
+        var kind: Kind
+    }
+
+    public let mode: Mode
+    let path: String
+    /// The header line after the magic: what the run was (board, harts, rate).
+    let machineLine: String
+    private var timebase: Timebase?
+    /// Output so far: byte count and FNV-1a 64 hash.
+    private var outputCount: UInt64 = 0
+    private var outputHash: UInt64 = InputJournal.fnvOffset
+    // Recording.
+    private var fd: Int32 = -1
+    private var pending: Event?
+    // Replaying.
+    private var events: [Event] = []
+    private var next = 0
+    private var nextByte = 0
+    /// The first divergence of a replay from its recording.
+    public private(set) var divergence: String?
+
+    static let magic = "backplane-journal 1"
+    static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
+
+    /// Starts recording to `path` (created or truncated in place) for a machine described by
+    /// `machine` (board name, harts, rate).
+    public init(recordingTo path: String, machine: String) throws(JournalError) {
+        mode = .record
+        self.path = path
+        machineLine = machine
+        do { fd = try OutputFile.open(path) } catch { throw .cannotWrite(path: path, reason: "\(error)") }
+        writeLine(InputJournal.magic)
+        writeLine("machine " + machine)
+    }
+
+    /// Loads the recording at `path` for a machine described by `machine`, which must be the one
+    /// it was recorded on.
+    public init(replaying path: String, machine: String) throws(JournalError) {
+        mode = .replay
+        self.path = path
+        machineLine = machine
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
+        close(descriptor)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw .cannotRead(path: path, reason: "not a text file")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.first == InputJournal.magic else {
+            throw .malformed(path: path, line: 1, reason: "not a Backplane journal (expected '\(InputJournal.magic)')")
+        }
+        guard lines.count > 1, lines[1].hasPrefix("machine ") else {
+            throw .malformed(path: path, line: 2, reason: "expected 'machine BOARD harts N ips N'")
+        }
+        let recorded = String(lines[1].dropFirst("machine ".count))
+        guard recorded == machine else {
+            throw .otherMachine(path: path, recorded: recorded, this: machine)
+        }
+        for (index, line) in lines.enumerated().dropFirst(2) where !line.isEmpty && !line.hasPrefix("#") {
+            guard let event = InputJournal.parse(line) else {
+                throw .malformed(path: path, line: index + 1, reason: "cannot read '\(line.prefix(60))'")
+            }
+            if let last = events.last, event.units < last.units {
+                throw .malformed(path: path, line: index + 1, reason: "time \(event.units) is before the previous event's \(last.units)")
+            }
+            if let last = events.last, case .end = last.kind {
+                throw .malformed(path: path, line: index + 1, reason: "an event after the end")
+            }
+            events.append(event)
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// The clock the journal stamps and compares times with (the machine's, once it is built).
+    public func attach(_ timebase: Timebase) { self.timebase = timebase }
+
+    /// Wraps the console backend so its input goes through the journal.
+    public func wrap(_ backend: any SerialBackend) -> any SerialBackend { JournaledSerialBackend(backend, journal: self) }
+
+    private var now: UInt64 { timebase?.units ?? 0 }
+
+    // MARK: Console traffic (JournaledSerialBackend)
+
+    func noteOutput(_ byte: UInt8) {
+        outputCount &+= 1
+        outputHash = (outputHash ^ UInt64(byte)) &* InputJournal.fnvPrime
+    }
+
+    /// Recording: `byte` came from the host now.
+    func recordInput(_ byte: UInt8) {
+        let units = now
+        if var event = pending, event.units == units, event.outputCount == outputCount, case .serial(let bytes) = event.kind {
+            event.kind = .serial(bytes + [byte])
+            pending = event
+            return
+        }
+        flush()
+        pending = Event(units: units, outputCount: outputCount, outputHash: outputHash, kind: .serial([byte]))
+    }
+
+    /// Replaying: the byte the recording says the guest takes now, if any.
+    func replayInput() -> UInt8? {
+        guard divergence == nil, next < events.count, case .serial(let bytes) = events[next].kind else { return nil }
+        let event = events[next]
+        let units = now
+        guard event.units <= units else { return nil }
+        guard event.units == units else {
+            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(event.units), but the guest did not take it before \(units)")
+            return nil
+        }
+        if nextByte == 0 && (event.outputCount != outputCount || event.outputHash != outputHash) {
+            diverge("at time \(units), before input \(InputJournal.describe(bytes)), the guest had printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))) where the recording says \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
+            return nil
+        }
+        let byte = bytes[nextByte]
+        nextByte += 1
+        if nextByte == bytes.count {
+            next += 1
+            nextByte = 0
+        }
+        return byte
+    }
+
+    /// Replaying, after the devices were polled: recorded input whose time has passed without
+    /// the guest taking it is a divergence (the recorded run took it then).
+    public func check() -> String? {
+        guard mode == .replay, divergence == nil, next < events.count else { return divergence }
+        let event = events[next]
+        if case .serial(let bytes) = event.kind, event.units < now {
+            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(event.units), but the guest did not take it before \(now)")
+        }
+        return divergence
+    }
+
+    /// Replaying: the recorded run was stopped from outside (the user quit, `--timeout`) at this
+    /// time, so this one stops here too.
+    public func stopDue() -> MachineExit? {
+        guard mode == .replay, divergence == nil, next < events.count, case .end(let exit) = events[next].kind,
+              events[next].units <= now else { return nil }
+        switch exit {
+        case "quit": return .userQuit
+        case "timeout": return .timeout
+        default: return nil
+        }
+    }
+
+    /// The run ended with `exit` (described as the journal writes it): records the end, or
+    /// checks it against the recording. Returns a divergence, if any.
+    public func finish(_ exit: String) -> String? {
+        let units = now
+        switch mode {
+        case .record:
+            flush()
+            writeLine("end \(units) out \(outputCount) \(InputJournal.hex(outputHash)) \(exit)")
+            return nil
+        case .replay:
+            if let divergence { return divergence }
+            guard next < events.count else {
+                return "the recording ends without an 'end' line"
+            }
+            let event = events[next]
+            guard case .end(let recordedExit) = event.kind else {
+                diverge("the run ended (\(exit)) at time \(units), but the recording still has input for time \(event.units)")
+                return divergence
+            }
+            if recordedExit != exit || event.units != units || event.outputCount != outputCount || event.outputHash != outputHash {
+                diverge("the run ended with \(exit) at time \(units) having printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))); the recording ended with \(recordedExit) at time \(event.units) having printed \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
+            }
+            return divergence
+        }
+    }
+
+    private func diverge(_ message: String) {
+        if divergence == nil { divergence = "replay of \(path) diverged: " + message }
+    }
+
+    // MARK: The file
+
+    private func flush() {
+        guard let event = pending else { return }
+        pending = nil
+        if case .serial(let bytes) = event.kind {
+            writeLine("serial \(event.units) out \(event.outputCount) \(InputJournal.hex(event.outputHash)) \(bytes.map { InputJournal.hex($0) }.joined())")
+        }
+    }
+
+    /// Unbuffered, so a recording killed mid-run keeps everything up to its last input.
+    private func writeLine(_ line: String) {
+        guard fd >= 0 else { return }
+        _ = OutputFile.writeAll(fd, Array((line + "\n").utf8))
+    }
+
+    static func parse(_ line: String) -> Event? {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard words.count >= 6, words[2] == "out", let units = UInt64(words[1]), let count = UInt64(words[3]),
+              words[4].count == 16, let hash = UInt64(words[4], radix: 16) else { return nil }
+        switch words[0] {
+        case "serial":
+            guard words.count == 6, let bytes = bytes(hex: words[5]), !bytes.isEmpty else { return nil }
+            return Event(units: units, outputCount: count, outputHash: hash, kind: .serial(bytes))
+        case "end":
+            return Event(units: units, outputCount: count, outputHash: hash, kind: .end(words[5...].joined(separator: " ")))
+        default:
+            return nil
+        }
+    }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        for index in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
+    }
+
+    static func hex(_ value: UInt64) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - text.count) + text
+    }
+
+    static func hex(_ byte: UInt8) -> String { byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
+
+    static func describe(_ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) ? "'\(text)'" : bytes.map { hex($0) }.joined(separator: " ")
+    }
+}
+
+extension InputJournal {
+    /// Why a board cannot be recorded or replayed yet: the first device that takes input from the
+    /// host that the journal does not cover. nil: every input is the console's.
+    public static func refusal(for board: Board) -> String? {
+        let hostInput: [String: String] = [
+            USBHostKind.name: "a host USB device",
+            HostPCIKind.name: "a host PCI device",
+            VirtioNetKind.name: "user networking",
+        ]
+        for device in board.devices {
+            if let what = hostInput[device.type] {
+                return "device '\(device.name)' (\(device.type)) takes input from \(what), which the journal does not record yet"
+            }
+        }
+        return nil
+    }
+
+    /// How the journal writes an exit.
+    public static func describe(_ exit: MachineExit) -> String {
+        switch exit {
+        case .poweroff(let code): return "poweroff \(code)"
+        case .timeout: return "timeout"
+        case .userQuit: return "quit"
+        case .killedByDebugger: return "killed"
+        case .replayDiverged: return "diverged"
+        }
+    }
+}
+
+/// Why a journal could not be opened.
+public enum JournalError: Error, Equatable, CustomStringConvertible {
+    case cannotWrite(path: String, reason: String)
+    case cannotRead(path: String, reason: String)
+    case malformed(path: String, line: Int, reason: String)
+    case otherMachine(path: String, recorded: String, this: String)
+
+    public var description: String {
+        switch self {
+        case .cannotWrite(let path, let reason): return "--record: cannot write \(path): \(reason)"
+        case .cannotRead(let path, let reason): return "--replay: cannot read \(path): \(reason)"
+        case .malformed(let path, let line, let reason): return "--replay: \(path):\(line): \(reason)"
+        case .otherMachine(let path, let recorded, let this):
+            return "--replay: \(path) was recorded on '\(recorded)', this run is '\(this)'"
+        }
+    }
+}
+
+/// The console backend seen through the journal: output is counted and hashed; input is
+/// recorded as it arrives, or (replaying) comes from the recording alone.
+final class JournaledSerialBackend: SerialBackend {
+    let inner: any SerialBackend
+    let journal: InputJournal
+
+    init(_ inner: any SerialBackend, journal: InputJournal) {
+        self.inner = inner
+        self.journal = journal
+    }
+
+    func write(_ byte: UInt8) {
+        journal.noteOutput(byte)
+        inner.write(byte)
+    }
+
+    func read() -> UInt8? {
+        switch journal.mode {
+        case .record:
+            guard let byte = inner.read() else { return nil }
+            journal.recordInput(byte)
+            return byte
+        case .replay:
+            return journal.replayInput()
+        }
+    }
+
+    var quitRequested: Bool { inner.quitRequested }
+}
