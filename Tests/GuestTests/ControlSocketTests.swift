@@ -109,6 +109,9 @@ final class ControlSocketTests: XCTestCase {
             "virt", "--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M",
             "--append", "console=ttyS0 earlycon bp.usbwatch=120",
             "--device", "qemu-xhci,name=xhci0,at=pcie0/04.0", "--timeout", "300",
+            // The guest watches for 120 s while the test plugs in from outside, in host time:
+            // under the virtual clock its idle watch would be over at once.
+            "--clock", "host",
         ])
         XCTAssertTrue(machine.waitForConsole("BP: usbwatch count=0", seconds: 200), machine.consoleText)
 

@@ -72,7 +72,7 @@ final class BoardErrorTests: XCTestCase {
 
     func testUnknownKeyWithoutNearMatchListsValidKeys() {
         XCTAssertEqual(errors(replacing("  count: 1", with: "  colour: red")),
-                       "t.yaml:3:3: error: unknown key 'colour'; expected one of: count, isa, mmu, timebase-frequency")
+                       "t.yaml:3:3: error: unknown key 'colour'; expected one of: count, isa, mmu, timebase-frequency, ips")
     }
 
     func testUnknownDeviceKey() {

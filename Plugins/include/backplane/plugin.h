@@ -222,15 +222,28 @@ typedef struct bp_log_interface {
     void (*message)(bp_plugin *self, int level, const char *text);
 } bp_log_interface;
 
-/* Virtual time: the machine's clock (the timebase `mtime` counts, converted to ns). Timers
- * fire on the machine thread between instruction slices, earliest deadline first, timers
- * with equal deadlines in the order they were started: a device can model latency
- * deterministically. A guest that polls sees the effect after the delay has elapsed. */
+/* Virtual time: the machine's clock in nanoseconds (docs/architecture.md, "Virtual time").
+ *
+ * Under `--clock virtual` (the default) time is instructions: every instruction a hart retires
+ * advances it by 1/ips seconds (the board's `harts: { ips: N }`, default 10^9, so 1 ns each),
+ * and while every hart waits in WFI the machine jumps straight to the earliest timer deadline,
+ * so a 10 ms delay costs no host time. The same guest, board, images and inputs then give the
+ * same run: a timer started `delay_ns` from now fires after exactly the same guest instruction
+ * every time, under the interpreter and the JIT. Under `--clock host` it is the host's monotonic
+ * clock and idle waits really sleep.
+ *
+ * Timers fire on the machine thread, earliest deadline first, timers with equal deadlines in
+ * the order they were started. Under the virtual clock the harts stop at the deadline exactly
+ * (a slice never runs past the earliest deadline), so the firing is at that instruction; a
+ * timer started from inside a device access fires at the next slice boundary after its
+ * deadline (at most 50,000 instructions later). `mtime` writes by the guest do not move this
+ * clock. A guest that polls sees the effect after the delay has elapsed. */
 typedef void (*bp_timer_fn)(void *opaque, uint64_t now_ns);
 
 typedef struct bp_time_interface {
     uint32_t struct_size;
-    /* Nanoseconds of virtual time since the machine was built (0 before). */
+    /* Nanoseconds of machine time since the machine was built (0 before): under the virtual
+     * clock, counted in retired instructions, exact to the instruction inside a device access. */
     uint64_t (*now_ns)(bp_plugin *self);
     /* A stopped timer that calls fire(opaque, now_ns) when it expires; NULL if fire is NULL. */
     bp_timer *(*timer_new)(bp_plugin *self, bp_timer_fn fire, void *opaque);

@@ -1,0 +1,150 @@
+import Devices
+import IRQ
+import XCTest
+@testable import Machine
+
+/// The journal of `--record` / `--replay` (InputJournal.swift): what it writes, what it refuses
+/// to read, and how a replay notices it left the recorded path.
+final class InputJournalTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    private func virtualClock() -> Timebase { Timebase(clock: .virtual(instructionsPerSecond: 1_000_000_000)) }
+
+    /// Records input at two times with output in between, then replays it through a fresh
+    /// backend: the same bytes come out at the same times, and the end matches.
+    func testARecordingReplaysTheSameInputAtTheSameTimes() throws {
+        let clock = virtualClock()
+        let recorder = try InputJournal(recordingTo: path("j"), machine: "virt harts 1 ips 1000000000")
+        recorder.attach(clock)
+        let live = MemorySerialBackend()
+        let recording = recorder.wrap(live)
+        live.inject("ab")
+        clock.advance(units: 1_000)
+        recording.write(UInt8(ascii: ">"))
+        XCTAssertEqual(recording.read(), UInt8(ascii: "a"))
+        XCTAssertEqual(recording.read(), UInt8(ascii: "b"))
+        XCTAssertNil(recording.read())
+        clock.advance(units: 500)
+        live.inject("\r")
+        XCTAssertEqual(recording.read(), 13)
+        recording.write(UInt8(ascii: "!"))
+        XCTAssertNil(recorder.finish("poweroff 0"))
+        let text = try String(contentsOfFile: path("j"), encoding: .utf8)
+        XCTAssertEqual(text.split(separator: "\n").count, 5, text)
+        XCTAssertTrue(text.contains("serial 1000 out 1 "), text)
+        XCTAssertTrue(text.hasSuffix(" poweroff 0\n"), text)
+
+        let replayClock = virtualClock()
+        let replayer = try InputJournal(replaying: path("j"), machine: "virt harts 1 ips 1000000000")
+        replayer.attach(replayClock)
+        let replaying = replayer.wrap(MemorySerialBackend())
+        XCTAssertNil(replaying.read(), "nothing before time 1000")
+        replayClock.advance(units: 1_000)
+        replaying.write(UInt8(ascii: ">"))
+        XCTAssertEqual(replaying.read(), UInt8(ascii: "a"))
+        XCTAssertEqual(replaying.read(), UInt8(ascii: "b"))
+        XCTAssertNil(replaying.read())
+        XCTAssertNil(replayer.check())
+        replayClock.advance(units: 500)
+        XCTAssertEqual(replaying.read(), 13)
+        replaying.write(UInt8(ascii: "!"))
+        XCTAssertNil(replayer.finish("poweroff 0"))
+    }
+
+    func testInputTheGuestDoesNotTakeInTimeIsADivergence() throws {
+        let clock = virtualClock()
+        let recorder = try InputJournal(recordingTo: path("j"), machine: "m")
+        recorder.attach(clock)
+        let live = MemorySerialBackend()
+        let recording = recorder.wrap(live)
+        clock.advance(units: 100)
+        live.inject("x")
+        _ = recording.read()
+        _ = recorder.finish("poweroff 0")
+
+        let replayClock = virtualClock()
+        let replayer = try InputJournal(replaying: path("j"), machine: "m")
+        replayer.attach(replayClock)
+        replayClock.advance(units: 200)
+        let message = try XCTUnwrap(replayer.check())
+        XCTAssertTrue(message.contains("input 'x' at time 100, but the guest did not take it before 200"), message)
+    }
+
+    func testDifferentOutputBeforeAnInputIsADivergence() throws {
+        let clock = virtualClock()
+        let recorder = try InputJournal(recordingTo: path("j"), machine: "m")
+        recorder.attach(clock)
+        let live = MemorySerialBackend()
+        let recording = recorder.wrap(live)
+        recording.write(UInt8(ascii: "A"))
+        live.inject("x")
+        _ = recording.read()
+        _ = recorder.finish("poweroff 0")
+
+        let replayer = try InputJournal(replaying: path("j"), machine: "m")
+        replayer.attach(virtualClock())
+        let replaying = replayer.wrap(MemorySerialBackend())
+        replaying.write(UInt8(ascii: "B"))
+        XCTAssertNil(replaying.read())
+        let message = try XCTUnwrap(replayer.divergence)
+        XCTAssertTrue(message.contains("the guest had printed 1 bytes"), message)
+        XCTAssertTrue(message.contains("where the recording says 1"), message)
+    }
+
+    func testAnotherEndIsADivergence() throws {
+        let recorder = try InputJournal(recordingTo: path("j"), machine: "m")
+        recorder.attach(virtualClock())
+        _ = recorder.finish("poweroff 0")
+        let replayer = try InputJournal(replaying: path("j"), machine: "m")
+        replayer.attach(virtualClock())
+        let message = try XCTUnwrap(replayer.finish("poweroff 1"))
+        XCTAssertTrue(message.contains("the run ended with poweroff 1 at time 0"), message)
+    }
+
+    func testBrokenJournalsAreRefusedWithTheirLine() throws {
+        func refusal(_ text: String, machine: String = "m") -> String {
+            try? text.write(toFile: path("bad"), atomically: false, encoding: .utf8)
+            do {
+                _ = try InputJournal(replaying: path("bad"), machine: machine)
+                return ""
+            } catch { return error.description }
+        }
+        XCTAssertTrue(refusal("hello\n").contains("bad:1: not a Backplane journal"))
+        XCTAssertTrue(refusal("backplane-journal 1\n").contains("bad:2: expected 'machine"))
+        XCTAssertTrue(refusal("backplane-journal 1\nmachine m\nserial x out 1 0000000000000000 61\n").contains("bad:3: cannot read"))
+        XCTAssertTrue(refusal("backplane-journal 1\nmachine m\nserial 5 out 1 0000000000000000 6\n").contains("bad:3: cannot read"), "odd hex")
+        XCTAssertTrue(refusal("backplane-journal 1\nmachine m\nserial 5 out 1 0000000000000000 61\nserial 4 out 1 0000000000000000 61\n")
+            .contains("bad:4: time 4 is before the previous event's 5"))
+        XCTAssertTrue(refusal("backplane-journal 1\nmachine m\n", machine: "n").contains("was recorded on 'm', this run is 'n'"))
+        XCTAssertTrue(refusal("").contains("not a Backplane journal"))
+    }
+
+    func testBoardsWithHostInputAreRefusedNamingTheDevice() throws {
+        XCTAssertNil(InputJournal.refusal(for: try Board.bundled(name: "virt")))
+        let message = try XCTUnwrap(InputJournal.refusal(for: try Board.bundled(name: "virt-linux")))
+        XCTAssertTrue(message.contains("(virtio-net-pci) takes input from user networking"), message)
+    }
+
+    /// A board's `ips` sets the virtual clock's rate; out of range it is an error at its position.
+    func testBoardIPSSetsTheRateAndIsChecked() throws {
+        let yaml = try String(contentsOfFile: XCTUnwrap(Board.bundledPath(name: "virt")), encoding: .utf8)
+        let line = "timebase-frequency: 10000000    # Hz; QEMU's mtime runs at 10 MHz"
+        let fast = yaml.replacingOccurrences(of: line, with: line + "\n  ips: 2000000000")
+        XCTAssertNotEqual(fast, yaml, "the bundled board's harts section changed shape")
+        XCTAssertEqual(try BoardLoader.load(yaml: fast, path: "b.yaml").harts.instructionsPerSecond, 2_000_000_000)
+        let slow = yaml.replacingOccurrences(of: line, with: line + "\n  ips: 1000")
+        XCTAssertThrowsError(try BoardLoader.load(yaml: slow, path: "b.yaml")) {
+            XCTAssertTrue("\($0)".contains("ips 1000 is out of range 10000000...1000000000000"), "\($0)")
+            XCTAssertTrue("\($0)".hasPrefix("b.yaml:"), "\($0)")
+        }
+    }
+}
