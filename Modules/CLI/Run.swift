@@ -69,9 +69,10 @@ struct Run: ParsableCommand {
 
     @Option(help: ArgumentHelp("""
         The machine's clock: virtual (the default: time advances with retired instructions at the board's \
-        ips, idle time is skipped, runs are reproducible) or host (the host's monotonic clock, for interactive use).
+        ips, idle time is skipped, runs are reproducible) or host (the host's monotonic clock, for interactive use; \
+        the default for boards with passed-through devices or user networking).
         """, valueName: "virtual|host"))
-    var clock: String = "virtual"
+    var clock: String?
 
     @Option(help: ArgumentHelp("Record every input from outside (console bytes) with its virtual time to FILE (needs the virtual clock).",
                                valueName: "FILE"))
@@ -108,12 +109,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
-        let machineClock: Timebase.Clock?
-        switch clock {
-        case "virtual": machineClock = nil  // at the board's ips
-        case "host": machineClock = .host
-        default: fail("--clock: '\(clock)' is not one of virtual, host")
-        }
+        if let clock, clock != "virtual" && clock != "host" { fail("--clock: '\(clock)' is not one of virtual, host") }
         var debug = JITDebugOptions(perfMap: perfMap)
         var deviceTrace = TraceConfiguration()
         if let trace {
@@ -166,6 +162,9 @@ struct Run: ParsableCommand {
         do { backend = try serial == "stdio" ? StdioSerialBackend.shared : makeSerialBackend(serial) }
         catch { fail("--serial: \(error)") }
 
+        // Virtual unless the board talks to something on the host that keeps host time.
+        let machineClock: Timebase.Clock? = (clock ?? (InputJournal.hostInputDevice(in: board) == nil ? "virtual" : "host")) == "host"
+            ? .host : nil  // nil: virtual at the board's ips
         var journal: InputJournal?
         if record != nil || replay != nil {
             let option = record != nil ? "--record" : "--replay"

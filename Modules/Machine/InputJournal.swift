@@ -271,15 +271,22 @@ extension InputJournal {
     /// Why a board cannot be recorded or replayed yet: the first device that takes input from the
     /// host that the journal does not cover. nil: every input is the console's.
     public static func refusal(for board: Board) -> String? {
+        guard let (device, what) = hostInputDevice(in: board) else { return nil }
+        return "device '\(device.name)' (\(device.type)) takes input from \(what), which the journal does not record yet"
+    }
+
+    /// The first device of `board` that talks to something on the host that runs in host time
+    /// (a passed-through device, the host's network), and what that is. Such a board runs under
+    /// the host clock unless `--clock virtual` is asked for: a guest idling while a host device
+    /// works would otherwise see the device take as long as the virtual clock skips.
+    public static func hostInputDevice(in board: Board) -> (device: BoardDevice, what: String)? {
         let hostInput: [String: String] = [
             USBHostKind.name: "a host USB device",
             HostPCIKind.name: "a host PCI device",
             VirtioNetKind.name: "user networking",
         ]
         for device in board.devices {
-            if let what = hostInput[device.type] {
-                return "device '\(device.name)' (\(device.type)) takes input from \(what), which the journal does not record yet"
-            }
+            if let what = hostInput[device.type] { return (device, what) }
         }
         return nil
     }
