@@ -86,27 +86,7 @@ extension Hart {
         }
 #endif
         if events.isEmpty { return runUninstrumented(budget: budget) }
-        var remaining = budget
-        defer {
-            state.pointee.exitRequest = 0
-            state.pointee.reservationValid = 0
-            state.pointee.budgetLeft = Int64(remaining)
-        }
-        if state.pointee.waitingForInterrupt != 0 {
-            guard pendingAndEnabledInterrupts != 0 else { return .waitingForInterrupt }
-            state.pointee.waitingForInterrupt = 0
-        }
-        while remaining > 0 {
-            if state.pointee.exitRequest != 0 { return .exitRequested }
-            if (state.pointee.mip | state.pointee.mipExternal) & state.pointee.mie != 0 && takePendingInterrupt() {
-                remaining -= 1
-                continue
-            }
-            state.pointee.clockBudget = Int64(remaining)
-            remaining -= runInstrumentedBlock(limit: remaining)
-            if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
-        }
-        return .budgetExhausted
+        return runInterpreter(budget: budget, instrumented: true)
     }
 
     /// Drops everything decoded, translated or cached under the previous set of kinds.
@@ -168,15 +148,8 @@ extension Hart {
         if entry.tag == pc >> 12, let block = blocks.lookup(host: UInt(bitPattern: Self.hostAddress(pc, entry))) {
             return block.slot
         }
-        let slot: Int
-        if let host = try fetchTranslation(pc) {
-            if let block = blocks.lookup(host: host) { return block.slot }
-            let candidate = BlockCache.slot(forHost: host)
-            slot = decodeBlock(host: host, into: candidate) ? candidate : try decodeSingle(pc)
-        } else {
-            slot = try decodeSingle(pc)
-        }
-        if instrumentedEvents.contains(.blockTranslated) {
+        let (slot, decoded) = try slot(at: pc)
+        if decoded && instrumentedEvents.contains(.blockTranslated) {
             let code = blocks.instructions(ofSlot: slot)
             let count = Int(blocks.headers[slot].count)
             var bytes = 0

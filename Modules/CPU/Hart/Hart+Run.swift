@@ -47,6 +47,14 @@ extension Hart {
 #if arch(x86_64)
         if accelerator == .jit { return runJIT(budget: budget) }
 #endif
+        return runInterpreter(budget: budget, instrumented: false)
+    }
+
+    /// The interpreter's run loop, for both `run` paths: between blocks it takes pending
+    /// interrupts and honours exit requests; `instrumented` (a constant at each call, so each
+    /// path gets its own copy) reports blocks and instructions to the attached observer.
+    @inline(__always)
+    func runInterpreter(budget: Int, instrumented: Bool) -> HartStop {
         var remaining = budget
         defer {
             state.pointee.exitRequest = 0
@@ -64,7 +72,7 @@ extension Hart {
                 continue
             }
             state.pointee.clockBudget = Int64(remaining)
-            remaining -= runBlock(limit: remaining)
+            remaining -= instrumented ? runInstrumentedBlock(limit: remaining) : runBlock(limit: remaining)
             if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
         }
         return .budgetExhausted
@@ -88,26 +96,23 @@ extension Hart {
     /// Fetch-TLB or block-cache miss: translate the PC, decode a block if needed, execute.
     @inline(never)
     private func runBlockSlow(limit: Int) -> Int {
-        let pc = state.pointee.pc
         do throws(Trap) {
-            let slot: Int
-            if let host = try fetchTranslation(pc) {
-                let candidate = BlockCache.slot(forHost: host)
-                if let block = blocks.lookup(host: host) {
-                    slot = block.slot
-                } else if decodeBlock(host: host, into: candidate) {
-                    slot = candidate
-                } else {
-                    slot = try decodeSingle(pc)
-                }
-            } else {
-                slot = try decodeSingle(pc)
-            }
+            let (slot, _) = try slot(at: state.pointee.pc)
             return execute(blocks.instructions(ofSlot: slot), count: min(Int(blocks.headers[slot].count), limit))
         } catch {
             enterTrap(error)
             return 1
         }
+    }
+
+    /// The block-cache slot holding the block at `pc` after a fetch-TLB miss: translated, looked
+    /// up, and decoded if not cached (`decoded` true) into its slot, or as one uncached
+    /// instruction into the scratch slot. Throws the fetch fault of `pc`.
+    func slot(at pc: UInt64) throws(Trap) -> (slot: Int, decoded: Bool) {
+        guard let host = try fetchTranslation(pc) else { return (try decodeSingle(pc), true) }
+        if let block = blocks.lookup(host: host) { return (block.slot, false) }
+        let candidate = BlockCache.slot(forHost: host)
+        return (decodeBlock(host: host, into: candidate) ? candidate : try decodeSingle(pc), true)
     }
 
     /// Translates the PC for execution. Returns the host address when the page can be cached
