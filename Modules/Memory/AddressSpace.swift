@@ -127,7 +127,12 @@ public final class AddressSpace {
     /// address: the caller raises an access fault, as hardware does for an unmapped address.
     public func read(_ address: UInt64, size: Int) -> UInt64? {
         guard let region = region(containing: address) else { return nil }
-        let offset = address &- region.base
+        return read(in: region, offset: address &- region.base, size: size)
+    }
+
+    /// `read(_:size:)` at `offset` in a region the caller has already looked up (the hart's
+    /// slow path, which needs the region for PMP and its TLB): one lookup per access.
+    public func read(in region: MemoryRegion, offset: UInt64, size: Int) -> UInt64? {
         guard offset &+ UInt64(size) <= region.size else { return nil }
         if let host = region.host {
             return loadLittleEndian(host + Int(offset), size: size)
@@ -144,7 +149,12 @@ public final class AddressSpace {
     @discardableResult
     public func write(_ address: UInt64, size: Int, value: UInt64) -> Bool {
         guard let region = region(containing: address) else { return false }
-        let offset = address &- region.base
+        return write(in: region, offset: address &- region.base, size: size, value: value)
+    }
+
+    /// `write(_:size:value:)` at `offset` in a region the caller has already looked up.
+    @discardableResult
+    public func write(in region: MemoryRegion, offset: UInt64, size: Int, value: UInt64) -> Bool {
         guard offset &+ UInt64(size) <= region.size else { return false }
         switch region.kind {
         case .ram:

@@ -90,7 +90,7 @@ extension Hart {
             if fill { fillTLB(tlbLoad, virtual: virtual, physical: physical, region: region, kind: .load, privilege: privilege) }
             return loadLittleEndian(host + Int(offset), size: size)
         }
-        guard physical & UInt64(size - 1) == 0, let value = bus.read(physical, size: size) else {
+        guard physical & UInt64(size - 1) == 0, let value = bus.read(in: region, offset: physical &- region.base, size: size) else {
             throw .loadAccessFault(virtual)
         }
         return value
@@ -126,14 +126,14 @@ extension Hart {
             throw .storeAccessFault(address)
         }
         if region.kind == .mmio {
-            guard physical & UInt64(size - 1) == 0, bus.write(physical, size: size, value: value) else {
+            guard physical & UInt64(size - 1) == 0, bus.write(in: region, offset: physical &- region.base, size: size, value: value) else {
                 throw .storeAccessFault(address)
             }
             return
         }
         guard physical &- region.base &+ UInt64(size) <= region.size else { throw .storeAccessFault(address) }
         // Through the bus, so a write to a code page notifies `codeWritten`; ROM ignores it.
-        bus.write(physical, size: size, value: value)
+        bus.write(in: region, offset: physical &- region.base, size: size, value: value)
         if region.kind == .ram && !bus.isCodePage(physical) {
             fillTLB(tlbStore, virtual: address, physical: physical, region: region, kind: .store, privilege: privilege)
         }
