@@ -158,8 +158,15 @@ enum PluginTypeValidation {
 
     /// The BARs of a PCI type, or every reason they are invalid.
     static func bars(of type: bp_pci_device_type, name: String) throws(TypeError) -> (bars: [PCIBAR?], ram: [Bool]) {
-        let specs = withUnsafeBytes(of: type.bars) { Array($0.bindMemory(to: bp_pci_bar_spec.self)) }
         var problems = Problems(type: name)
+        let result = bars(of: type, into: &problems)
+        try problems.finish()
+        return result
+    }
+
+    /// The valid BARs of a PCI type (nil for a bad one), each problem added to `problems`.
+    static func bars(of type: bp_pci_device_type, into problems: inout Problems) -> (bars: [PCIBAR?], ram: [Bool]) {
+        let specs = withUnsafeBytes(of: type.bars) { Array($0.bindMemory(to: bp_pci_bar_spec.self)) }
         var bars = [PCIBAR?](repeating: nil, count: 6)
         var ram = [Bool](repeating: false, count: 6)
         var index = 0
@@ -201,13 +208,17 @@ enum PluginTypeValidation {
             }
             if kind == .memory64 { index += 1 }
         }
-        try problems.finish()
         return (bars, ram)
     }
 
     /// Every reason the MSI, MSI-X, vendor capability and interrupt pin of a PCI type are invalid.
     static func capabilities(of type: bp_pci_device_type, bars: [PCIBAR?], name: String) throws(TypeError) {
         var problems = Problems(type: name)
+        capabilities(of: type, bars: bars, into: &problems)
+        try problems.finish()
+    }
+
+    static func capabilities(of type: bp_pci_device_type, bars: [PCIBAR?], into problems: inout Problems) {
         let msi = type.msi_vectors
         if msi != 0, msi.nonzeroBitCount != 1 || msi > 32 {
             problems.add("msi_vectors \(msi) is not 0, 1, 2, 4, 8, 16 or 32")
@@ -258,7 +269,6 @@ enum PluginTypeValidation {
         if type.interrupt_pin > 4 {
             problems.add("interrupt_pin \(type.interrupt_pin) is not 0...4")
         }
-        try problems.finish()
     }
 
     /// Snapshot hooks (ABI 1.3): both or neither.

@@ -271,16 +271,14 @@ public final class PluginHost {
             let properties = problems.collect { () throws(PluginTypeValidation.TypeError) in
                 try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
             }
-            let shape = problems.collect { () throws(PluginTypeValidation.TypeError) in try PluginTypeValidation.bars(of: raw, name: name) }
-            if let shape {
-                _ = problems.collect { () throws(PluginTypeValidation.TypeError) in
-                    try PluginTypeValidation.capabilities(of: raw, bars: shape.bars, name: name)
-                }
-            }
+            // Capabilities are checked against the BARs that are valid, so an MSI-X table in a
+            // bad BAR is one more line, not a hidden one.
+            let shape = PluginTypeValidation.bars(of: raw, into: &problems)
+            PluginTypeValidation.capabilities(of: raw, bars: shape.bars, into: &problems)
             PluginTypeValidation.snapshotHooks(save: raw.save != nil, restore: raw.restore != nil, into: &problems)
             try problems.finish()
             pciTypes.append(PluginPCIType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
-                                          properties: properties!, bars: shape!.bars, ramBars: shape!.ram, plugin: plugin))
+                                          properties: properties!, bars: shape.bars, ramBars: shape.ram, plugin: plugin))
         }
     }
 

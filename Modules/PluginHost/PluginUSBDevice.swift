@@ -345,6 +345,41 @@ public final class PluginUSBDevice: USBDevice {
     /// Records the speed the port chose (what `usb->speed` reports).
     public func attached(at speed: USBSpeed) { self.speed = speed }
 
+    /// The port's USB state and host side (remote wakeup, the frame clock); nil until plugged.
+    public private(set) weak var core: USBDeviceCore?
+
+    public func plugged(into core: USBDeviceCore) {
+        self.core = core
+        speed = core.speed
+    }
+
+    /// `usb->remote_wakeup` (ABI 1.3).
+    func remoteWakeup() -> Int32 {
+        guard let core else {
+            type.plugin.identity.refuse("usb->remote_wakeup: device '\(name)' is not plugged into a port; refused with BP_ERR_STATE")
+            return BP_ERR_STATE
+        }
+        switch core.signalRemoteWakeup() {
+        case .resumed:
+            return BP_OK
+        case .notEnabled:
+            let why = core.configuration == 0 ? "the device is not configured"
+                : !core.configurationSupportsRemoteWakeup ? "configuration \(core.configuration) does not declare remote wakeup (bmAttributes bit 5, USB 2.0 §9.6.3)"
+                : "the host has not enabled it with SET_FEATURE(DEVICE_REMOTE_WAKEUP) (USB 2.0 §9.4.9)"
+            type.plugin.identity.refuse("usb->remote_wakeup: device '\(name)': \(why); refused with BP_ERR_DISABLED")
+            return BP_ERR_DISABLED
+        case .notSuspended:
+            // A normal answer (the host resumed the port first), not misuse: not logged.
+            return BP_ERR_STATE
+        case .notAttached:
+            type.plugin.identity.refuse("usb->remote_wakeup: device '\(name)' is not plugged into a port; refused with BP_ERR_STATE")
+            return BP_ERR_STATE
+        }
+    }
+
+    /// `usb->frame_number` (ABI 1.3): the controller's MFINDEX.
+    var frameNumber: UInt32 { core?.hostPort?.microframeIndex ?? UInt32.max }
+
     /// Wraps `packet` for the plugin; the returned handle stays valid until completion or cancel.
     private func hand(_ packet: USBPacket) -> (OpaquePointer, PluginUSBPacket) {
         let box = PluginUSBPacket(packet, owner: self)
@@ -406,6 +441,12 @@ extension HostInterface {
         }
         table.device_name = { handle in UnsafePointer(PluginUSBDevice.from(handle, in: "usb->device_name")?.cName) }
         table.speed = { handle in PluginUSBDevice.from(handle, in: "usb->speed")?.speedBit ?? 0 }
+        // ABI 1.3.
+        table.remote_wakeup = { handle in PluginUSBDevice.call(handle, in: "usb->remote_wakeup") { $0.remoteWakeup() } }
+        table.frame_number = { handle in PluginUSBDevice.from(handle, in: "usb->frame_number")?.frameNumber ?? UInt32.max }
+        table.packet_frame = { handle in
+            PluginHandles.shared.resolve(handle, .usbPacket, as: PluginUSBPacket.self, in: "usb->packet_frame")?.packet.microframe ?? UInt32.max
+        }
         return table
     }
 }

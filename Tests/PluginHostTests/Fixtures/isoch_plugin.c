@@ -1,0 +1,107 @@
+/* An ABI 1.3 USB device for PluginUSBIsochTests: a high-speed audio-like function with an
+ * isochronous IN and OUT endpoint in alternate setting 1 of interface 0 (USB 2.0 §5.6.3: the
+ * default setting claims no isochronous bandwidth), remote wakeup declared in bmAttributes,
+ * and snapshot hooks. QPP exports let the test look inside. */
+#include <backplane/backplane.h>
+
+static const bp_host *host;
+
+static const uint8_t device_descriptor[18] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, 0x09, 0x12, 0x13, 0x00, 0, 1, 0, 0, 0, 1};
+/* Configuration 1: remote wakeup (bmAttributes 0xa0); interface 0 alternate 0 without
+ * endpoints, alternate 1 with isochronous IN 0x81 and OUT 0x02, 192 bytes every 2^(4-1) = 8
+ * microframes (bInterval 4). */
+static const uint8_t configuration[] = {
+    9, 2, 41, 0, 1, 1, 0, 0xa0, 50,
+    9, 4, 0, 0, 0, 0xff, 0, 0, 0,
+    9, 4, 0, 1, 2, 0xff, 0, 0, 0,
+    7, 5, 0x81, 0x05, 192, 0, 4,
+    7, 5, 0x02, 0x05, 192, 0, 4};
+static const bp_usb_configuration configurations[] = {{BP_USB_SPEED_HIGH, sizeof configuration, configuration}};
+
+static bp_usb_device *last_device;
+/* What the plugin saw: IN packets served, the last OUT packet's microframe and first byte. */
+static int in_packets;
+static uint32_t last_out_frame = UINT32_MAX;
+static int last_out_byte = -1;
+/* State the snapshot hooks carry. */
+static uint32_t counter;
+
+static int create(void *type_opaque, bp_usb_device *device, const bp_args *properties, void **instance) {
+    (void)type_opaque; (void)properties;
+    last_device = device;
+    *instance = device;
+    /* A test process loads the library once: start each instance from scratch. */
+    in_packets = 0;
+    last_out_frame = UINT32_MAX;
+    last_out_byte = -1;
+    counter = 0;
+    return 0;
+}
+
+static void transfer(void *instance, bp_usb_packet *packet, uint8_t endpoint, const uint8_t *data, uint32_t length) {
+    bp_usb_device *device = instance;
+    uint32_t frame = host->usb->packet_frame(packet);
+    if (endpoint & 0x80) {
+        /* IN: the microframe the packet is scheduled in, then MFINDEX as the plugin reads it now. */
+        uint32_t answer[2] = {frame, host->usb->frame_number(device)};
+        in_packets++;
+        host->usb->complete(packet, BP_USB_SUCCESS, answer, length < sizeof answer ? length : (uint32_t)sizeof answer);
+    } else {
+        last_out_frame = frame;
+        last_out_byte = length > 0 ? data[0] : -1;
+        host->usb->complete(packet, BP_USB_SUCCESS, NULL, 0);
+    }
+}
+
+static int save(void *instance, bp_snapshot *snapshot) {
+    (void)instance;
+    uint32_t version = 1;
+    if (host->snapshot->write(snapshot, &version, sizeof version) != BP_OK) return 1;
+    return host->snapshot->write(snapshot, &counter, sizeof counter) == BP_OK ? 0 : 1;
+}
+
+static int restore(void *instance, bp_snapshot *snapshot) {
+    (void)instance;
+    uint32_t version = 0;
+    if (host->snapshot->read(snapshot, &version, sizeof version) != BP_OK || version != 1) return 1;
+    return host->snapshot->read(snapshot, &counter, sizeof counter) == BP_OK ? 0 : 2;
+}
+
+/* QPP: 0 remote_wakeup's result, 1 IN packets served, 2 last OUT microframe, 3 last OUT byte,
+ * 4 the counter, 5 counter += 1; 6 a snapshot->write outside save (must be refused). */
+static int probe(int what) {
+    switch (what) {
+    case 0: return host->usb->remote_wakeup(last_device);
+    case 1: return in_packets;
+    case 2: return (int)last_out_frame;
+    case 3: return last_out_byte;
+    case 4: return (int)counter;
+    case 5: return (int)++counter;
+    case 6: return host->snapshot->write((bp_snapshot *)(uintptr_t)0x1234, &counter, sizeof counter);
+    default: return -100;
+    }
+}
+typedef int (*probe_fn)(int);
+
+static int install(const bp_host *h, bp_plugin *self, const bp_args *args) {
+    (void)args;
+    host = h;
+    if (!BP_HAS(h, snapshot) || !BP_HAS(h->usb, packet_frame)) return 1;
+    bp_usb_device_type usb;
+    memset(&usb, 0, sizeof usb);
+    usb.struct_size = sizeof usb;
+    usb.name = "t.isoch";
+    usb.speeds = BP_USB_SPEED_HIGH;
+    usb.device_descriptor = device_descriptor;
+    usb.device_descriptor_length = sizeof device_descriptor;
+    usb.configurations = configurations;
+    usb.configuration_count = 1;
+    usb.create = create;
+    usb.transfer = transfer;
+    usb.save = save;
+    usb.restore = restore;
+    if (h->usb->register_type(self, &usb) != BP_OK) return 1;
+    return h->qpp->export_function(self, "probe", (bp_qpp_fn)(probe_fn)probe, "int(int)") == BP_OK ? 0 : 1;
+}
+
+BP_PLUGIN_DEFINE("isoch_test", "isochronous endpoints, remote wakeup and snapshot hooks", NULL, install, NULL)
