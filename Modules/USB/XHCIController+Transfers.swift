@@ -337,6 +337,17 @@ extension XHCIController {
         return .now(target)
     }
 
+    /// Nanoseconds until the earliest waiting isochronous TD's microframe (0 when one is due),
+    /// nil when none waits: what the machine should sleep at most while every hart is in WFI
+    /// (`DeviceLifecycle.nanosecondsUntilNextEvent`), so a TD is not served up to the idle
+    /// sleep late.
+    public func nanosecondsUntilNextEvent() -> UInt64? {
+        guard let earliest = isochWaiting.compactMap({ $0.isochWait?.microframe }).min() else { return nil }
+        let due = frameEpoch &+ earliest * 125_000
+        let now = DispatchTime.now().uptimeNanoseconds
+        return due > now ? due - now : 0
+    }
+
     /// Runs the isochronous endpoints whose waiting TD's microframe has come (from `poll`).
     func runDueIsochronousEndpoints() {
         let now = currentMicroframe

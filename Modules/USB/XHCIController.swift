@@ -58,7 +58,7 @@ public final class XHCIController: PCIFunction {
     public internal(set) var deviceContextBaseArray: UInt64 = 0
     var configure: UInt32 = 0
     /// Host time when MFINDEX was last zero (it counts 125 µs microframes, §5.5.1).
-    private var frameEpoch = DispatchTime.now().uptimeNanoseconds
+    private(set) var frameEpoch = DispatchTime.now().uptimeNanoseconds
     /// Devices polled from the run loop (`poll`).
     private var attachedDevices: [any USBDevice] = []
     /// Isochronous endpoints whose next TD waits for its microframe (`poll` runs them).

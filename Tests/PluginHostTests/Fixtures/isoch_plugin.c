@@ -21,6 +21,7 @@ static const bp_usb_configuration configurations[] = {{BP_USB_SPEED_HIGH, sizeof
 static bp_usb_device *last_device;
 /* What the plugin saw: IN packets served, the last OUT packet's microframe and first byte. */
 static int in_packets;
+static uint32_t out_packets;
 static uint32_t last_out_frame = UINT32_MAX;
 static int last_out_byte = -1;
 /* State the snapshot hooks carry. */
@@ -32,6 +33,7 @@ static int create(void *type_opaque, bp_usb_device *device, const bp_args *prope
     *instance = device;
     /* A test process loads the library once: start each instance from scratch. */
     in_packets = 0;
+    out_packets = 0;
     last_out_frame = UINT32_MAX;
     last_out_byte = -1;
     counter = 0;
@@ -42,11 +44,13 @@ static void transfer(void *instance, bp_usb_packet *packet, uint8_t endpoint, co
     bp_usb_device *device = instance;
     uint32_t frame = host->usb->packet_frame(packet);
     if (endpoint & 0x80) {
-        /* IN: the microframe the packet is scheduled in, then MFINDEX as the plugin reads it now. */
-        uint32_t answer[2] = {frame, host->usb->frame_number(device)};
+        /* IN: the microframe the packet is scheduled in, MFINDEX as the plugin reads it now, the
+         * OUT packets seen so far and the first byte of the last one. */
+        uint32_t answer[4] = {frame, host->usb->frame_number(device), out_packets, (uint32_t)last_out_byte};
         in_packets++;
         host->usb->complete(packet, BP_USB_SUCCESS, answer, length < sizeof answer ? length : (uint32_t)sizeof answer);
     } else {
+        out_packets++;
         last_out_frame = frame;
         last_out_byte = length > 0 ? data[0] : -1;
         host->usb->complete(packet, BP_USB_SUCCESS, NULL, 0);
