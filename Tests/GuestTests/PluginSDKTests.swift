@@ -35,7 +35,7 @@ final class PluginSDKTests: XCTestCase {
         XCTAssertEqual(cflags.status, 0, cflags.output)
         XCTAssertEqual(cflags.output.trimmingCharacters(in: .whitespacesAndNewlines), "-I\(prefix.appendingPathComponent("include").path)")
         let version = try GuestHarness.run(environment(prefix) + ["pkg-config", "--modversion", "backplane-plugin"], timeout: 30)
-        XCTAssertEqual(version.output, "1.2\n")
+        XCTAssertEqual(version.output, "1.3\n")
     }
 
     private func skeleton(_ bus: String) throws -> (URL, GuestHarness.Run) {
