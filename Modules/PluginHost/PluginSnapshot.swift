@@ -93,6 +93,19 @@ struct PluginSnapshotHooks {
     }
 }
 
+extension PluginPCIType {
+    /// Whether the type has the ABI 1.3 `save`/`restore` hooks (registration demands both or neither).
+    public var hasSnapshotHooks: Bool { raw.save != nil }
+}
+
+extension PluginPlatformType {
+    public var hasSnapshotHooks: Bool { raw.save != nil }
+}
+
+extension PluginUSBType {
+    public var hasSnapshotHooks: Bool { raw.save != nil }
+}
+
 extension PluginPCIFunction {
     var snapshotHooks: PluginSnapshotHooks {
         PluginSnapshotHooks(save: type.raw.save, restore: type.raw.restore, device: name, type: type.name, plugin: type.plugin)

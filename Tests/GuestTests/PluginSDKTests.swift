@@ -66,7 +66,7 @@ final class PluginSDKTests: XCTestCase {
         XCTAssertEqual(info.status, 0, info.output)
         XCTAssertTrue(info.output.contains("name: my_pci\n"), info.output)
         XCTAssertTrue(info.output.contains("abi: 1.3 (this backplane: 1.3)\n"), info.output)
-        XCTAssertTrue(info.output.contains("  my_pci.dev (PCI 1234:0b0a, BAR0 0x1000): my_pci PCI function\n"), info.output)
+        XCTAssertTrue(info.output.contains("  my_pci.dev (PCI 1234:0b0a, BAR0 0x1000, snapshot hooks): my_pci PCI function\n"), info.output)
     }
 
     func testTheUSBSkeletonBuildsAndItsGuestSeesTheDeviceOnItsPort() throws {

@@ -189,6 +189,8 @@ final class PluginUSBIsochTests: XCTestCase {
         XCTAssertTrue(reader.isAtEnd)
         XCTAssertEqual(probe(4), 2, "restore brought back what save wrote")
         XCTAssertEqual(probe(6), BP_ERR_INVALID, "a made-up bp_snapshot is refused")
+        XCTAssertEqual(probe(7), BP_ERR_INVALID, "a bp_snapshot kept after save returned is stale")
+        XCTAssertEqual(probe(8), BP_ERR_INVALID, "reading a stream being saved is refused")
 
         // Bytes of another shape: the plugin's restore refuses them, naming the device.
         var bad = DeviceStateWriter()

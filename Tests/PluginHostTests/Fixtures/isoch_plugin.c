@@ -26,6 +26,9 @@ static uint32_t last_out_frame = UINT32_MAX;
 static int last_out_byte = -1;
 /* State the snapshot hooks carry. */
 static uint32_t counter;
+/* Misuse: the stream handle kept after save returned, and a read tried during save. */
+static bp_snapshot *kept;
+static int read_during_save = 12345;
 
 static int create(void *type_opaque, bp_usb_device *device, const bp_args *properties, void **instance) {
     (void)type_opaque; (void)properties;
@@ -59,7 +62,9 @@ static void transfer(void *instance, bp_usb_packet *packet, uint8_t endpoint, co
 
 static int save(void *instance, bp_snapshot *snapshot) {
     (void)instance;
-    uint32_t version = 1;
+    uint32_t version = 1, scratch;
+    kept = snapshot;
+    read_during_save = host->snapshot->read(snapshot, &scratch, sizeof scratch);
     if (host->snapshot->write(snapshot, &version, sizeof version) != BP_OK) return 1;
     return host->snapshot->write(snapshot, &counter, sizeof counter) == BP_OK ? 0 : 1;
 }
@@ -72,7 +77,8 @@ static int restore(void *instance, bp_snapshot *snapshot) {
 }
 
 /* QPP: 0 remote_wakeup's result, 1 IN packets served, 2 last OUT microframe, 3 last OUT byte,
- * 4 the counter, 5 counter += 1; 6 a snapshot->write outside save (must be refused). */
+ * 4 the counter, 5 counter += 1; misuse that must be refused: 6 a snapshot->write on a made-up
+ * handle, 7 on the handle of a save that has returned, 8 what a read during save returned. */
 static int probe(int what) {
     switch (what) {
     case 0: return host->usb->remote_wakeup(last_device);
@@ -82,6 +88,8 @@ static int probe(int what) {
     case 4: return (int)counter;
     case 5: return (int)++counter;
     case 6: return host->snapshot->write((bp_snapshot *)(uintptr_t)0x1234, &counter, sizeof counter);
+    case 7: return host->snapshot->write(kept, &counter, sizeof counter);
+    case 8: return read_during_save;
     default: return -100;
     }
 }
