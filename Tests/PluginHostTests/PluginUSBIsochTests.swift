@@ -2,6 +2,7 @@ import CBackplane
 import Foundation
 import IRQ
 import Memory
+import PCI
 import PluginHost
 @testable import USB
 import XCTest
@@ -172,6 +173,39 @@ final class PluginUSBIsochTests: XCTestCase {
         fixture.xhci.detach(port: 1)
         XCTAssertEqual(probe(0), BP_ERR_STATE, "unplugged")
         withExtendedLifetime(device) {}
+    }
+
+    func testPCIAndPlatformDevicesSaveAndRestoreThroughTheirHooks() throws {
+        let space = AddressSpace() // the bridge holds it unowned
+        let bridge = PCIHostBridge(name: "pcie0", space: space, busCount: 1, windows: [], intx: [])
+        let function = try bridge.attach(at: PCIAddress(device: 1)) { bus in
+            try host.createPCIFunction(type: XCTUnwrap(host.pciType(named: "t.word.pci")), device: "word-pci", properties: [], bus: bus)
+        }
+        let platform = try host.createPlatformDevice(type: XCTUnwrap(host.platformType(named: "t.word.platform")), device: "word-mmio",
+                                                     properties: [], base: 0x1000_0000, size: 0x100, irqs: [])
+        XCTAssertNil(host.snapshotRefusal)
+        XCTAssertEqual(host.snapshotParticipants.count, 2)
+        let pciParticipant = host.snapshotParticipant(for: function)
+        function.writeBAR(0, offset: 0, size: 4, value: 0x1111)
+        platform.write(offset: 0, size: 4, value: 0x2222)
+        var pciState = DeviceStateWriter()
+        var platformState = DeviceStateWriter()
+        pciParticipant.save(to: &pciState)
+        platform.save(to: &platformState)
+        function.writeBAR(0, offset: 0, size: 4, value: 0x3333)
+        platform.write(offset: 0, size: 4, value: 0x4444)
+        var pciReader = DeviceStateReader(pciState.bytes)
+        var platformReader = DeviceStateReader(platformState.bytes)
+        try pciParticipant.restore(from: &pciReader)
+        try platform.restore(from: &platformReader)
+        XCTAssertEqual(function.readBAR(0, offset: 0, size: 4), 0x1111)
+        XCTAssertEqual(platform.read(offset: 0, size: 4), 0x2222)
+        // The saved type travels with the bytes: the PCI state does not restore the platform device.
+        var crossed = DeviceStateReader(pciState.bytes)
+        XCTAssertThrowsError(try platform.restore(from: &crossed)) { error in
+            XCTAssertEqual("\(error)", "saved device state does not fit: device 'word-mmio' (plugin 'isoch_test') is of type 't.word.platform', the snapshot holds a 't.word.pci'")
+        }
+        withExtendedLifetime(space) {}
     }
 
     func testSnapshotHooksSaveAndRestoreThePluginsState() throws {

@@ -1,7 +1,9 @@
 /* An ABI 1.3 USB device for PluginUSBIsochTests: a high-speed audio-like function with an
  * isochronous IN and OUT endpoint in alternate setting 1 of interface 0 (USB 2.0 §5.6.3: the
  * default setting claims no isochronous bandwidth), remote wakeup declared in bmAttributes,
- * and snapshot hooks. QPP exports let the test look inside. */
+ * and snapshot hooks. QPP exports let the test look inside. Beside it a PCI function
+ * (t.word.pci) and a platform device (t.word.platform), each one 32-bit register at offset 0
+ * of BAR 0 / its window, with snapshot hooks that save it. */
 #include <backplane/backplane.h>
 
 static const bp_host *host;
@@ -76,6 +78,36 @@ static int restore(void *instance, bp_snapshot *snapshot) {
     return host->snapshot->read(snapshot, &counter, sizeof counter) == BP_OK ? 0 : 2;
 }
 
+/* One register per PCI or platform instance, saved by word_save. */
+static uint32_t words[8];
+static int word_count;
+
+static int word_create(void *type_opaque, void *device, const bp_args *properties, void **instance) {
+    (void)type_opaque; (void)device; (void)properties;
+    if (word_count == 8) return 1;
+    words[word_count] = 0;
+    *instance = &words[word_count++];
+    return 0;
+}
+static int pci_word_create(void *o, bp_pci_device *d, const bp_args *p, void **i) { return word_create(o, d, p, i); }
+static int platform_word_create(void *o, bp_platform_device *d, const bp_args *p, void **i) { return word_create(o, d, p, i); }
+static uint64_t bar_read(void *instance, uint32_t bar, uint64_t offset, uint32_t size) {
+    (void)bar; (void)size;
+    return offset == 0 ? *(uint32_t *)instance : 0;
+}
+static void bar_write(void *instance, uint32_t bar, uint64_t offset, uint32_t size, uint64_t value) {
+    (void)bar; (void)size;
+    if (offset == 0) *(uint32_t *)instance = (uint32_t)value;
+}
+static uint64_t mmio_read(void *instance, uint64_t offset, uint32_t size) { return bar_read(instance, 0, offset, size); }
+static void mmio_write(void *instance, uint64_t offset, uint32_t size, uint64_t value) { bar_write(instance, 0, offset, size, value); }
+static int word_save(void *instance, bp_snapshot *snapshot) {
+    return host->snapshot->write(snapshot, instance, sizeof(uint32_t)) == BP_OK ? 0 : 1;
+}
+static int word_restore(void *instance, bp_snapshot *snapshot) {
+    return host->snapshot->read(snapshot, instance, sizeof(uint32_t)) == BP_OK ? 0 : 1;
+}
+
 /* QPP: 0 remote_wakeup's result, 1 IN packets served, 2 last OUT microframe, 3 last OUT byte,
  * 4 the counter, 5 counter += 1; misuse that must be refused: 6 a snapshot->write on a made-up
  * handle, 7 on the handle of a save that has returned, 8 what a read during save returned. */
@@ -113,6 +145,32 @@ static int install(const bp_host *h, bp_plugin *self, const bp_args *args) {
     usb.save = save;
     usb.restore = restore;
     if (h->usb->register_type(self, &usb) != BP_OK) return 1;
+    word_count = 0;
+    bp_pci_device_type pci;
+    memset(&pci, 0, sizeof pci);
+    pci.struct_size = sizeof pci;
+    pci.name = "t.word.pci";
+    pci.vendor_id = 0x1234;
+    pci.device_id = 0x1313;
+    pci.bars[0] = (bp_pci_bar_spec){BP_PCI_BAR_MEM32, 0, 0x1000, 0, 0};
+    pci.create = pci_word_create;
+    pci.bar_read = bar_read;
+    pci.bar_write = bar_write;
+    pci.save = word_save;
+    pci.restore = word_restore;
+    if (h->pci->register_type(self, &pci) != BP_OK) return 1;
+    bp_platform_device_type platform;
+    memset(&platform, 0, sizeof platform);
+    platform.struct_size = sizeof platform;
+    platform.name = "t.word.platform";
+    platform.compatible = "test,word";
+    platform.minimum_size = 0x100;
+    platform.create = platform_word_create;
+    platform.read = mmio_read;
+    platform.write = mmio_write;
+    platform.save = word_save;
+    platform.restore = word_restore;
+    if (h->platform->register_type(self, &platform) != BP_OK) return 1;
     return h->qpp->export_function(self, "probe", (bp_qpp_fn)(probe_fn)probe, "int(int)") == BP_OK ? 0 : 1;
 }
 
