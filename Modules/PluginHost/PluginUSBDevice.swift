@@ -445,7 +445,10 @@ extension HostInterface {
         table.remote_wakeup = { handle in PluginUSBDevice.call(handle, in: "usb->remote_wakeup") { $0.remoteWakeup() } }
         table.frame_number = { handle in PluginUSBDevice.from(handle, in: "usb->frame_number")?.frameNumber ?? UInt32.max }
         table.packet_frame = { handle in
-            PluginHandles.shared.resolve(handle, .usbPacket, as: PluginUSBPacket.self, in: "usb->packet_frame")?.packet.microframe ?? UInt32.max
+            guard let box = PluginHandles.shared.resolve(handle, .usbPacket, as: PluginUSBPacket.self, in: "usb->packet_frame"),
+                  let device = box.owner,
+                  MachineThread.check(device.type.plugin.host, plugin: device.type.plugin.identity, function: "usb->packet_frame") else { return UInt32.max }
+            return box.packet.microframe ?? UInt32.max
         }
         return table
     }
