@@ -74,7 +74,12 @@ public final class XHCIEndpoint: USBPacketOwner {
 
     /// Drops the transfer in progress: the device forgets its packet.
     func cancelTransfer() -> Transfer? {
-        isochWait = nil
+        // A TD waiting for its frame is dropped with the rest; the controller forgets the
+        // endpoint, so dropped endpoints never pile up in its waiting list.
+        if isochWait != nil {
+            isochWait = nil
+            controller.isochWaiting.removeAll { $0 === self }
+        }
         isochStreaming = false
         guard let transfer else { return nil }
         self.transfer = nil

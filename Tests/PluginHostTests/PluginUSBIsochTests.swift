@@ -144,6 +144,23 @@ final class PluginUSBIsochTests: XCTestCase {
         XCTAssertEqual(fixture.xhci.slots[slot].endpoints[4]?.state, .running)
     }
 
+    func testStopEndpointDropsATDWaitingForItsFrame() throws {
+        let (fixture, slot, _) = try plugged()
+        startStreaming(fixture, slot)
+        fixture.store(buffer, [0x66])
+        let frame = Int((mfindex(fixture) >> 3) + 20) & 0x7ff
+        _ = fixture.enqueue(outRing, [isoch(buffer, length: 1, frame: frame)])
+        fixture.write(XHCILayout.doorbells + UInt64(4 * slot), 4)
+        XCTAssertNotNil(fixture.xhci.nanosecondsUntilNextEvent())
+        // Stop Endpoint (xHCI 1.2 §4.6.9): no TD was in progress, so only the command completes.
+        let stop = fixture.run(XHCITRB(control: XHCITRB.control(type: .stopEndpoint, cycle: false) | UInt32(slot) << 24 | 4 << 16))
+        XCTAssertEqual(stop.flatMap(XHCIFixture.code), .success)
+        XCTAssertNil(fixture.xhci.nanosecondsUntilNextEvent(), "the waiting TD is forgotten")
+        XCTAssertEqual(waitForTransferEvent(fixture, seconds: 0.05), [], "its frame passes without a transfer")
+        XCTAssertEqual(probe(3), -1, "the plugin never saw it")
+        XCTAssertEqual(fixture.xhci.slots[slot].endpoints[4]?.state, .stopped)
+    }
+
     func testRemoteWakeupIsRefusedUntilEnabledAndThenResumesTheSuspendedPort() throws {
         let (fixture, slot, device) = try plugged()
         XCTAssertEqual(probe(0), BP_ERR_DISABLED, "the host has not enabled remote wakeup")
