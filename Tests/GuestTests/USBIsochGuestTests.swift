@@ -39,6 +39,7 @@ final class USBIsochGuestTests: XCTestCase {
         let packets = lines.filter { $0.hasPrefix("isoch in ") && !$0.contains("start_frame") }
         XCTAssertEqual(packets.count, 8, run.output)
         var frames: [UInt32] = []
+        var lateness: [UInt32] = []
         for (index, line) in packets.enumerated() {
             var fields: [String: String] = [:]
             for part in line.split(separator: " ") where part.contains("=") {
@@ -56,11 +57,12 @@ final class USBIsochGuestTests: XCTestCase {
             // later when the controller got to it between slices), never before.
             XCTAssertLessThan((seen &- frame) & 0x3fff, 0x2000, "packet \(index) seen before its frame: \(line)")
             frames.append(frame)
+            lateness.append((seen &- frame) & 0x3fff)
         }
         XCTAssertEqual(zip(frames, frames.dropFirst()).map { ($1 &- $0) & 0x3fff }, [UInt32](repeating: 8, count: 7),
                        "one packet per service interval of 8 microframes: \(frames)")
         XCTAssertEqual(frames.first.map { $0 % 8 }, 0, "the URB starts on a service-interval boundary")
-        print("isochronous IN microframes: \(frames)")
+        print("isochronous IN microframes: \(frames); served that many microframes after their own: \(lateness)")
         shell.console.type("poweroff\n")
         XCTAssertEqual(shell.console.waitForExit(timeout: 120), 0, shell.console.transcript.suffix(2000).description)
     }
