@@ -84,17 +84,20 @@ struct PluginInfo: ParsableCommand {
         let callbacks = host.qpp.callbackNames(of: plugin.name)
         lines.append("callbacks: " + (callbacks.isEmpty ? "(none)" : callbacks.joined(separator: ", ")))
         var types: [(String, String, String, [PluginProperty])] = []
+        // ABI 1.3: a type without save/restore hooks makes a snapshot of its machine refuse.
+        func snapshot(_ hooks: Bool) -> String { hooks ? ", snapshot hooks" : ", no snapshot hooks" }
         for type in host.pciTypes where type.plugin === plugin {
             let bars = type.bars.enumerated().compactMap { index, bar in bar.map { "BAR\(index) 0x\(String($0.size, radix: 16))" } }
-            types.append((type.name, "PCI \(String(format: "%04x:%04x", type.identity.vendorID, type.identity.deviceID)), \(bars.joined(separator: ", "))",
+            types.append((type.name, "PCI \(String(format: "%04x:%04x", type.identity.vendorID, type.identity.deviceID)), \(bars.joined(separator: ", "))\(snapshot(type.hasSnapshotHooks))",
                           type.summary, type.properties))
         }
         for type in host.platformTypes where type.plugin === plugin {
-            types.append((type.name, "platform, compatible \"\(type.compatible)\", at least 0x\(String(type.minimumSize, radix: 16)) bytes, \(type.irqCount.lowerBound)...\(type.irqCount.upperBound) IRQs",
+            types.append((type.name, "platform, compatible \"\(type.compatible)\", at least 0x\(String(type.minimumSize, radix: 16)) bytes, \(type.irqCount.lowerBound)...\(type.irqCount.upperBound) IRQs\(snapshot(type.hasSnapshotHooks))",
                           type.summary, type.properties))
         }
         for type in host.usbTypes where type.plugin === plugin {
-            types.append((type.name, "USB, speeds " + type.speeds.sorted().map(\.description).joined(separator: ", "), type.summary, type.properties))
+            types.append((type.name, "USB, speeds " + type.speeds.sorted().map(\.description).joined(separator: ", ") + snapshot(type.hasSnapshotHooks),
+                          type.summary, type.properties))
         }
         lines.append("device types:" + (types.isEmpty ? " (none)" : ""))
         for (name, shape, summary, properties) in types {

@@ -192,6 +192,22 @@ struct PluginSkeleton {
 
     static void destroy(void *instance) { free(instance); }
 
+    /* Snapshot hooks (ABI 1.3, docs/plugins.md "Snapshots"): the guest-visible state, versioned.
+     * Without them a snapshot of a machine with this device is refused. */
+    static int save(void *instance, bp_snapshot *snapshot) {
+        device *dev = instance;
+        uint32_t version = 1;
+        if (host->snapshot->write(snapshot, &version, sizeof version) != BP_OK) return 1;
+        return host->snapshot->write(snapshot, &dev->scratch, sizeof dev->scratch) == BP_OK ? 0 : 1;
+    }
+
+    static int restore(void *instance, bp_snapshot *snapshot) {
+        device *dev = instance;
+        uint32_t version = 0;
+        if (host->snapshot->read(snapshot, &version, sizeof version) != BP_OK || version != 1) return 1;
+        return host->snapshot->read(snapshot, &dev->scratch, sizeof dev->scratch) == BP_OK ? 0 : 1;
+    }
+
     static int install(const bp_host *h, bp_plugin *self, const bp_args *args) {
         (void)args;
         host = h;
@@ -209,6 +225,8 @@ struct PluginSkeleton {
         type.read = read_register;
         type.write = write_register;
         type.destroy = destroy;
+        type.save = save;
+        type.restore = restore;
         return h->platform->register_type(self, &type) == BP_OK ? 0 : 1;
     }
 
@@ -266,6 +284,24 @@ struct PluginSkeleton {
 
     static void destroy(void *instance) { free(instance); }
 
+    /* Snapshot hooks (ABI 1.3, docs/plugins.md "Snapshots"): the guest-visible state, versioned
+     * (configuration space and the MSI-X table are the PCI core's). */
+    static int save(void *instance, bp_snapshot *snapshot) {
+        device *dev = instance;
+        uint32_t version = 1;
+        if (host->snapshot->write(snapshot, &version, sizeof version) != BP_OK) return 1;
+        if (host->snapshot->write(snapshot, &dev->scratch, sizeof dev->scratch) != BP_OK) return 1;
+        return host->snapshot->write(snapshot, &dev->dma_address, sizeof dev->dma_address) == BP_OK ? 0 : 1;
+    }
+
+    static int restore(void *instance, bp_snapshot *snapshot) {
+        device *dev = instance;
+        uint32_t version = 0;
+        if (host->snapshot->read(snapshot, &version, sizeof version) != BP_OK || version != 1) return 1;
+        if (host->snapshot->read(snapshot, &dev->scratch, sizeof dev->scratch) != BP_OK) return 1;
+        return host->snapshot->read(snapshot, &dev->dma_address, sizeof dev->dma_address) == BP_OK ? 0 : 1;
+    }
+
     static int install(const bp_host *h, bp_plugin *self, const bp_args *args) {
         (void)args;
         host = h;
@@ -286,6 +322,8 @@ struct PluginSkeleton {
         type.bar_read = bar_read;
         type.bar_write = bar_write;
         type.destroy = destroy;
+        type.save = save;
+        type.restore = restore;
         return h->pci->register_type(self, &type) == BP_OK ? 0 : 1;
     }
 
@@ -320,6 +358,20 @@ struct PluginSkeleton {
         }
     }
 
+    /* Snapshot hooks (ABI 1.3, docs/plugins.md "Snapshots"): this device keeps no state of its
+     * own (the USB core keeps address and configuration), so it saves only a version. */
+    static int save(void *instance, bp_snapshot *snapshot) {
+        (void)instance;
+        uint32_t version = 1;
+        return host->snapshot->write(snapshot, &version, sizeof version) == BP_OK ? 0 : 1;
+    }
+
+    static int restore(void *instance, bp_snapshot *snapshot) {
+        (void)instance;
+        uint32_t version = 0;
+        return host->snapshot->read(snapshot, &version, sizeof version) == BP_OK && version == 1 ? 0 : 1;
+    }
+
     static int install(const bp_host *h, bp_plugin *self, const bp_args *args) {
         (void)args;
         host = h;
@@ -337,6 +389,8 @@ struct PluginSkeleton {
         type.strings = strings;
         type.string_count = 2;
         type.control = control;
+        type.save = save;
+        type.restore = restore;
         return h->usb->register_type(self, &type) == BP_OK ? 0 : 1;
     }
 

@@ -49,6 +49,14 @@ public protocol DeviceLifecycle: AnyObject {
     /// Restores what `save(to:)` wrote, in the same order.
     /// - Throws: `DeviceStateError` when the bytes run out or do not fit the device.
     func restore(from state: inout DeviceStateReader) throws(DeviceStateError)
+
+    /// Why this participant cannot be saved in a snapshot, as one line that names the device
+    /// ("device 'dma0' (plugin 'acme', type 'acme.edu') has no save/restore hooks"); nil when
+    /// it can. A snapshot asks every participant first and refuses with the first answer, so a
+    /// device whose state `save(to:)` cannot capture never yields a snapshot that restores
+    /// wrongly. Built-in devices answer nil (the default); plugin devices without the ABI 1.3
+    /// `save`/`restore` hooks answer with their name (docs/plugins.md "Snapshots").
+    var snapshotRefusal: String? { get }
 }
 
 extension DeviceLifecycle {
@@ -58,6 +66,10 @@ extension DeviceLifecycle {
     public func nanosecondsUntilNextEvent() -> UInt64? { nil }
     public func save(to state: inout DeviceStateWriter) {}
     public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {}
+    public var snapshotRefusal: String? { nil }
+
+    /// Whether `save(to:)` captures the participant (`snapshotRefusal` is nil).
+    public var canSaveState: Bool { snapshotRefusal == nil }
 }
 
 /// The bytes a device saves: little-endian fixed-width fields in the order the device writes them.

@@ -18,6 +18,7 @@ final class HostInterface {
     private let time: UnsafeMutablePointer<bp_time_interface>
     private let qpp: UnsafeMutablePointer<bp_qpp_interface>
     private let usb: UnsafeMutablePointer<bp_usb_interface>
+    private let snapshot: UnsafeMutablePointer<bp_snapshot_interface>
 
     init() {
         log = .allocate(capacity: 1)
@@ -34,6 +35,8 @@ final class HostInterface {
         usb.initialize(to: HostInterface.makeUSB())
         instrument = .allocate(capacity: 1)
         instrument.initialize(to: HostInterface.makeInstrument())
+        snapshot = .allocate(capacity: 1)
+        snapshot.initialize(to: HostInterface.makeSnapshot())
         var table = bp_host()
         table.struct_size = UInt32(MemoryLayout<bp_host>.size)
         table.abi_major = UInt16(BP_ABI_MAJOR)
@@ -52,6 +55,8 @@ final class HostInterface {
             guard let fire, let plugin = PluginHandles.shared.resolve(handle, .plugin, as: LoadedPlugin.self, in: "wake") else { return BP_ERR_INVALID }
             return plugin.host.wakes.enqueue(fire, opaque, plugin: plugin.identity)
         }
+        // ABI 1.3.
+        table.snapshot = UnsafePointer(snapshot)
         // A plugin built against 1.0 sees its reserved members NULL, as its header promised.
         table.usb = nil
         table.instrument = nil
@@ -76,6 +81,7 @@ final class HostInterface {
         time.deallocate()
         qpp.deallocate()
         usb.deallocate()
+        snapshot.deallocate()
     }
 
     private static func makeLog() -> bp_log_interface {

@@ -18,8 +18,9 @@ public final class LoadedPlugin {
     /// Every error recorded during install (set_error, refused registrations), in order: an
     /// install that fails reports all of them, not just the first.
     var installErrors: [String] = []
-    /// The recorded errors as one reason, nil when there are none.
-    var installError: String? { installErrors.isEmpty ? nil : installErrors.joined(separator: "; ") }
+    /// The recorded errors, one per line (`PluginError.installFailed` prefixes each), nil when
+    /// there are none.
+    var installError: String? { installErrors.isEmpty ? nil : installErrors.joined(separator: "\n") }
     var qppError: QPPError?
     public internal(set) var isInstalled = false
     /// Names the plugin in refusals of its calls (PluginHandles).

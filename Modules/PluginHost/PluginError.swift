@@ -42,7 +42,10 @@ public enum PluginError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .dependency(error):
             return error.description
         case let .installFailed(name, reason):
-            return "plugin '\(name)' failed to install: \(reason)"
+            // Every refusal of the install on a line of its own (a type with three bad fields
+            // gives three lines), each naming the plugin.
+            return reason.split(separator: "\n", omittingEmptySubsequences: true)
+                .map { "plugin '\(name)' failed to install: \($0)" }.joined(separator: "\n")
         case let .badArgument(text, reason):
             return "--plugin '\(text)': \(reason)"
         case let .createFailed(device, type, reason):

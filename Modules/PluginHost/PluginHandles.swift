@@ -19,7 +19,7 @@ import Foundation
 /// the MMIO callbacks the host makes pass the plugin's own instance pointer.
 final class PluginHandles: @unchecked Sendable {
     enum Kind: UInt, CustomStringConvertible {
-        case plugin = 1, pciDevice, platformDevice, usbDevice, usbPacket, timer
+        case plugin = 1, pciDevice, platformDevice, usbDevice, usbPacket, timer, snapshot
 
         var description: String {
             switch self {
@@ -29,6 +29,7 @@ final class PluginHandles: @unchecked Sendable {
             case .usbDevice: return "bp_usb_device"
             case .usbPacket: return "bp_usb_packet"
             case .timer: return "bp_timer"
+            case .snapshot: return "bp_snapshot"
             }
         }
     }
@@ -253,6 +254,11 @@ extension PluginPlatformDevice: PluginHandled {
 extension PluginUSBDevice: PluginHandled {
     static var handleKind: PluginHandles.Kind { .usbDevice }
     var owningPlugin: LoadedPlugin { type.plugin }
+}
+
+extension PluginSnapshotStream: PluginHandled {
+    static var handleKind: PluginHandles.Kind { .snapshot }
+    var owningPlugin: LoadedPlugin { plugin }
 }
 
 extension PluginTimer: PluginHandled {

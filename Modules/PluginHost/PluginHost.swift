@@ -266,11 +266,19 @@ public final class PluginHost {
             guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "PCI") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
-            let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
-            let (bars, ram) = try PluginTypeValidation.bars(of: raw, name: name)
-            try PluginTypeValidation.capabilities(of: raw, bars: bars, name: name)
+            // Every check runs, so an install reports each bad field (capabilities need BARs).
+            var problems = PluginTypeValidation.Problems(type: name)
+            let properties = problems.collect { () throws(PluginTypeValidation.TypeError) in
+                try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
+            }
+            // Capabilities are checked against the BARs that are valid, so an MSI-X table in a
+            // bad BAR is one more line, not a hidden one.
+            let shape = PluginTypeValidation.bars(of: raw, into: &problems)
+            PluginTypeValidation.capabilities(of: raw, bars: shape.bars, into: &problems)
+            PluginTypeValidation.snapshotHooks(save: raw.save != nil, restore: raw.restore != nil, into: &problems)
+            try problems.finish()
             pciTypes.append(PluginPCIType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
-                                          properties: properties, bars: bars, ramBars: ram, plugin: plugin))
+                                          properties: properties!, bars: shape.bars, ramBars: shape.ram, plugin: plugin))
         }
     }
 
@@ -279,14 +287,21 @@ public final class PluginHost {
             guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "platform") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
-            let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
-            guard raw.minimum_size > 0 else { throw PluginTypeValidation.TypeError.invalidDescriptor(type: name, reason: "minimum_size is 0") }
-            guard let compatible = raw.compatible.map({ String(cString: $0) }), !compatible.isEmpty else {
-                throw PluginTypeValidation.TypeError.invalidDescriptor(type: name, reason: "no compatible string")
+            var problems = PluginTypeValidation.Problems(type: name)
+            let properties = problems.collect { () throws(PluginTypeValidation.TypeError) in
+                try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
             }
+            if raw.minimum_size == 0 { problems.add("minimum_size is 0") }
+            let compatible = raw.compatible.map { String(cString: $0) } ?? ""
+            if compatible.isEmpty { problems.add("no compatible string") }
+            if raw.irq_count_max != 0, raw.irq_count_max < raw.irq_count_min {
+                problems.add("irq_count_max \(raw.irq_count_max) is below irq_count_min \(raw.irq_count_min)")
+            }
+            PluginTypeValidation.snapshotHooks(save: raw.save != nil, restore: raw.restore != nil, into: &problems)
+            try problems.finish()
             let nodeName = raw.node_name.map { String(cString: $0) } ?? ""
             platformTypes.append(PluginPlatformType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
-                                                    properties: properties, nodeName: nodeName.isEmpty ? "device" : nodeName,
+                                                    properties: properties!, nodeName: nodeName.isEmpty ? "device" : nodeName,
                                                     compatible: compatible, plugin: plugin))
         }
     }
@@ -296,10 +311,14 @@ public final class PluginHost {
             guard let cName = raw.name else { throw PluginTypeValidation.TypeError.unnamed(bus: "USB") }
             let name = String(cString: cName)
             try checkNewTypeName(name, by: plugin)
-            let properties = try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
-            let (speeds, descriptors) = try PluginUSBType.descriptors(of: raw, name: name)
+            var problems = PluginTypeValidation.Problems(type: name)
+            let properties = problems.collect { () throws(PluginTypeValidation.TypeError) in
+                try PluginTypeValidation.properties(raw.properties, count: raw.property_count, type: name)
+            }
+            let checked = problems.collect { () throws(PluginTypeValidation.TypeError) in try PluginUSBType.descriptors(of: raw, name: name) }
+            try problems.finish()
             usbTypes.append(PluginUSBType(raw: raw, name: name, summary: raw.summary.map { String(cString: $0) } ?? "",
-                                          properties: properties, speeds: speeds, descriptors: descriptors, plugin: plugin))
+                                          properties: properties!, speeds: checked!.0, descriptors: checked!.1, plugin: plugin))
         }
     }
 
@@ -314,7 +333,8 @@ public final class PluginHost {
             try body()
             return BP_OK
         } catch {
-            plugin.record(error.description)
+            // One line per bad field: the install reports each.
+            for line in error.description.split(separator: "\n") { plugin.record(String(line)) }
             return error.code
         }
     }

@@ -35,46 +35,63 @@ public final class PluginUSBType {
     /// BP_USB_SPEED_* bit of `speed`.
     static func bit(_ speed: USBSpeed) -> UInt32 { 1 << UInt32(speed.rawValue) }
 
-    /// Checks a type's descriptors and copies them (usb.h `bp_usb_device_type`).
+    /// Checks a type's descriptors and copies them (usb.h `bp_usb_device_type`). Every
+    /// problem is reported, one reason each; only a missing device descriptor or configuration
+    /// framing stops the checks that depend on it.
     static func descriptors(of raw: bp_usb_device_type, name: String) throws(PluginTypeValidation.TypeError) -> (Set<USBSpeed>, USBDescriptorSet) {
         typealias TypeError = PluginTypeValidation.TypeError
+        var problems = PluginTypeValidation.Problems(type: name)
         let speeds = Set(USBSpeed.allCases.filter { raw.speeds & bit($0) != 0 })
-        guard !speeds.isEmpty, raw.speeds & ~0xf == 0 else {
-            throw TypeError.invalidDescriptor(type: name, reason: "speeds 0x\(String(raw.speeds, radix: 16)) is not a non-zero mask of BP_USB_SPEED_* bits")
+        if speeds.isEmpty || raw.speeds & ~0xf != 0 {
+            problems.add("speeds 0x\(String(raw.speeds, radix: 16)) is not a non-zero mask of BP_USB_SPEED_* bits")
         }
-        guard raw.device_descriptor_length == 18, let devicePointer = raw.device_descriptor else {
-            throw TypeError.invalidDescriptor(type: name, reason: "the device descriptor has \(raw.device_descriptor_length) bytes; it takes 18 (USB 2.0 §9.6.1)")
-        }
-        let device = Array(UnsafeBufferPointer(start: devicePointer, count: 18))
-        guard device[0] == 18, device[1] == USBDescriptorType.device else {
-            throw TypeError.invalidDescriptor(type: name, reason: "the device descriptor does not start with bLength 18 and bDescriptorType 1")
-        }
-        guard raw.configuration_count == 0 || raw.configurations != nil else {
-            throw TypeError.invalidDescriptor(type: name, reason: "configuration_count is \(raw.configuration_count) but configurations is NULL")
+        var device: [UInt8]?
+        if raw.device_descriptor_length == 18, let devicePointer = raw.device_descriptor {
+            let bytes = Array(UnsafeBufferPointer(start: devicePointer, count: 18))
+            if bytes[0] == 18, bytes[1] == USBDescriptorType.device {
+                device = bytes
+            } else {
+                problems.add("the device descriptor does not start with bLength 18 and bDescriptorType 1")
+            }
+        } else {
+            problems.add("the device descriptor has \(raw.device_descriptor_length) bytes; it takes 18 (USB 2.0 §9.6.1)")
         }
         var bySpeed: [USBSpeed: [[UInt8]]] = [:]
-        for index in 0..<Int(raw.configuration_count) {
-            let entry = raw.configurations![index]
-            guard let bytes = entry.bytes, entry.length >= 9 else {
-                throw TypeError.invalidDescriptor(type: name, reason: "configuration #\(index) has \(entry.length) bytes; it takes at least 9 (USB 2.0 §9.6.3)")
+        /// Configurations whose framing is sound, by index, for the deeper checks.
+        var framed: [(index: Int, bytes: [UInt8], speeds: UInt32)] = []
+        if raw.configuration_count != 0 && raw.configurations == nil {
+            problems.add("configuration_count is \(raw.configuration_count) but configurations is NULL")
+        } else {
+            for index in 0..<Int(raw.configuration_count) {
+                let entry = raw.configurations![index]
+                guard let bytes = entry.bytes, entry.length >= 9 else {
+                    problems.add("configuration #\(index) has \(entry.length) bytes; it takes at least 9 (USB 2.0 §9.6.3)")
+                    continue
+                }
+                let copy = Array(UnsafeBufferPointer(start: bytes, count: Int(entry.length)))
+                let total = Int(copy[2]) | Int(copy[3]) << 8
+                guard copy[1] == USBDescriptorType.configuration, total == copy.count else {
+                    problems.add("configuration #\(index) is not a configuration descriptor of wTotalLength \(entry.length) (it says type \(copy[1]), length \(total))")
+                    continue
+                }
+                for speed in speeds where entry.speeds & bit(speed) != 0 { bySpeed[speed, default: []].append(copy) }
+                framed.append((index, copy, entry.speeds))
             }
-            let copy = Array(UnsafeBufferPointer(start: bytes, count: Int(entry.length)))
-            let total = Int(copy[2]) | Int(copy[3]) << 8
-            guard copy[1] == USBDescriptorType.configuration, total == copy.count else {
-                throw TypeError.invalidDescriptor(type: name, reason: "configuration #\(index) is not a configuration descriptor of wTotalLength \(entry.length) (it says type \(copy[1]), length \(total))")
+        }
+        if let device {
+            for speed in speeds.sorted() where bySpeed[speed]?.count != Int(device[17]) {
+                problems.add("\(bySpeed[speed]?.count ?? 0) configurations for \(speed) speed, but the device descriptor says bNumConfigurations \(device[17])")
             }
-            for speed in speeds where entry.speeds & bit(speed) != 0 { bySpeed[speed, default: []].append(copy) }
         }
-        for speed in speeds.sorted() where bySpeed[speed]?.count != Int(device[17]) {
-            throw TypeError.invalidDescriptor(type: name, reason: "\(bySpeed[speed]?.count ?? 0) configurations for \(speed) speed, but the device descriptor says bNumConfigurations \(device[17])")
-        }
-        try checkEndpointsAndStrings(raw, device: device, speeds: speeds, name: name)
+        checkEndpointsAndStrings(raw, device: device, configurations: framed, speeds: speeds, into: &problems)
         var strings: [String] = []
         if raw.string_count > 0 {
-            guard let pointer = raw.strings else { throw TypeError.invalidDescriptor(type: name, reason: "string_count is \(raw.string_count) but strings is NULL") }
-            for index in 0..<Int(raw.string_count) {
-                guard let text = pointer[index] else { throw TypeError.invalidDescriptor(type: name, reason: "string \(index + 1) is NULL") }
-                strings.append(String(cString: text))
+            if let pointer = raw.strings {
+                for index in 0..<Int(raw.string_count) {
+                    if let text = pointer[index] { strings.append(String(cString: text)) } else { problems.add("string \(index + 1) is NULL") }
+                }
+            } else {
+                problems.add("string_count is \(raw.string_count) but strings is NULL")
             }
         }
         var bos: [UInt8]?
@@ -82,9 +99,11 @@ public final class PluginUSBType {
             bos = Array(UnsafeBufferPointer(start: pointer, count: Int(raw.bos_length)))
         }
         if speeds.contains(.superSpeed), bos == nil {
-            throw TypeError.invalidDescriptor(type: name, reason: "super speed needs a BOS descriptor (USB 3.2 §9.6.2)")
+            problems.add("super speed needs a BOS descriptor (USB 3.2 §9.6.2)")
         }
-        return (speeds, USBDescriptorSet(device: device, configurations: bySpeed, strings: strings, bos: bos))
+        PluginTypeValidation.snapshotHooks(save: raw.save != nil, restore: raw.restore != nil, into: &problems)
+        try problems.finish()
+        return (speeds, USBDescriptorSet(device: device!, configurations: bySpeed, strings: strings, bos: bos))
     }
 }
 
@@ -92,71 +111,84 @@ extension PluginUSBType {
     /// What USB 2.0 §9.6 and the packet-size rules of §5.5.3, 5.6.3, 5.7.3, 5.8.3 (and USB 3.2
     /// §9.6.6 at super speed) require of the descriptors beyond their framing: each
     /// interface's bNumEndpoints equals the endpoint descriptors that follow it, every
-    /// wMaxPacketSize is legal at every speed its configuration is given for, bMaxPacketSize0
-    /// suits the speeds, and every string index names a string the type has.
-    static func checkEndpointsAndStrings(_ raw: bp_usb_device_type, device: [UInt8], speeds: Set<USBSpeed>,
-                                         name: String) throws(PluginTypeValidation.TypeError) {
-        typealias TypeError = PluginTypeValidation.TypeError
+    /// wMaxPacketSize and bInterval is legal at every speed its configuration is given for,
+    /// a default interface setting has no isochronous bandwidth, bMaxPacketSize0 suits the
+    /// speeds, and every string index names a string the type has.
+    static func checkEndpointsAndStrings(_ raw: bp_usb_device_type, device: [UInt8]?, configurations: [(index: Int, bytes: [UInt8], speeds: UInt32)],
+                                         speeds: Set<USBSpeed>, into problems: inout PluginTypeValidation.Problems) {
         let strings = Int(raw.string_count)
-        for (field, offset) in [("iManufacturer", 14), ("iProduct", 15), ("iSerialNumber", 16)] where Int(device[offset]) > strings {
-            throw TypeError.invalidDescriptor(type: name, reason: "device descriptor \(field) is \(device[offset]) but the type has \(strings) strings")
-        }
-        let packet0 = device[7]
-        for speed in speeds.sorted() {
-            let legal: [UInt8]
-            switch speed {
-            case .low: legal = [8]
-            case .full: legal = [8, 16, 32, 64]
-            case .high: legal = [64]
-            default: legal = [] // the core sets 9 (512 bytes) at super speed
+        if let device {
+            for (field, offset) in [("iManufacturer", 14), ("iProduct", 15), ("iSerialNumber", 16)] where Int(device[offset]) > strings {
+                problems.add("device descriptor \(field) is \(device[offset]) but the type has \(strings) strings")
             }
-            if !legal.isEmpty, !legal.contains(packet0) {
-                throw TypeError.invalidDescriptor(type: name, reason: "device descriptor bMaxPacketSize0 \(packet0) is not \(legal.map(String.init).joined(separator: ", ")) at \(speed) speed (USB 2.0 §5.5.3)")
+            let packet0 = device[7]
+            for speed in speeds.sorted() {
+                let legal: [UInt8]
+                switch speed {
+                case .low: legal = [8]
+                case .full: legal = [8, 16, 32, 64]
+                case .high: legal = [64]
+                default: legal = [] // the core sets 9 (512 bytes) at super speed
+                }
+                if !legal.isEmpty, !legal.contains(packet0) {
+                    problems.add("device descriptor bMaxPacketSize0 \(packet0) is not \(legal.map(String.init).joined(separator: ", ")) at \(speed) speed (USB 2.0 §5.5.3)")
+                }
             }
         }
-        for index in 0..<Int(raw.configuration_count) {
-            let entry = raw.configurations![index]
-            let bytes = Array(UnsafeBufferPointer(start: entry.bytes!, count: Int(entry.length)))
+        for (index, bytes, mask) in configurations {
             let where_ = "configuration #\(index)"
             if Int(bytes[6]) > strings {
-                throw TypeError.invalidDescriptor(type: name, reason: "\(where_) iConfiguration is \(bytes[6]) but the type has \(strings) strings")
+                problems.add("\(where_) iConfiguration is \(bytes[6]) but the type has \(strings) strings")
             }
-            let entrySpeeds = speeds.filter { entry.speeds & bit($0) != 0 }.sorted()
+            let entrySpeeds = speeds.filter { mask & bit($0) != 0 }.sorted()
             var interface: (number: UInt8, alternate: UInt8, declared: Int, found: Int)?
-            func close() throws(TypeError) {
+            func close(_ problems: inout PluginTypeValidation.Problems) {
                 guard let current = interface, current.declared != current.found else { return }
-                throw TypeError.invalidDescriptor(type: name, reason: "\(where_) interface \(current.number) alternate \(current.alternate): bNumEndpoints is \(current.declared) but \(current.found) endpoint descriptors follow it (USB 2.0 §9.6.5)")
+                problems.add("\(where_) interface \(current.number) alternate \(current.alternate): bNumEndpoints is \(current.declared) but \(current.found) endpoint descriptors follow it (USB 2.0 §9.6.5)")
             }
             var cursor = Int(bytes[0])
             while cursor + 2 <= bytes.count {
                 let length = Int(bytes[cursor])
                 guard length >= 2, cursor + length <= bytes.count else {
-                    throw TypeError.invalidDescriptor(type: name, reason: "\(where_): the descriptor at byte \(cursor) has bLength \(length), which runs past wTotalLength \(bytes.count)")
+                    problems.add("\(where_): the descriptor at byte \(cursor) has bLength \(length), which runs past wTotalLength \(bytes.count)")
+                    break
                 }
                 let kind = bytes[cursor + 1]
                 if kind == USBDescriptorType.interface, length >= 9 {
-                    try close()
+                    close(&problems)
                     interface = (bytes[cursor + 2], bytes[cursor + 3], Int(bytes[cursor + 4]), 0)
                     if Int(bytes[cursor + 8]) > strings {
-                        throw TypeError.invalidDescriptor(type: name, reason: "\(where_) interface \(bytes[cursor + 2]) iInterface is \(bytes[cursor + 8]) but the type has \(strings) strings")
+                        problems.add("\(where_) interface \(bytes[cursor + 2]) iInterface is \(bytes[cursor + 8]) but the type has \(strings) strings")
                     }
                 } else if kind == USBDescriptorType.endpoint, length >= 7 {
                     let address = bytes[cursor + 2]
-                    guard interface != nil else {
-                        throw TypeError.invalidDescriptor(type: name, reason: "\(where_): endpoint 0x\(String(address, radix: 16)) comes before any interface descriptor")
+                    let endpoint = "\(where_) endpoint 0x\(String(address, radix: 16))"
+                    if interface == nil {
+                        problems.add("\(where_): endpoint 0x\(String(address, radix: 16)) comes before any interface descriptor")
+                    } else {
+                        interface!.found += 1
                     }
-                    interface!.found += 1
                     let transfer = bytes[cursor + 3] & 0x3
                     let raw = UInt16(bytes[cursor + 4]) | UInt16(bytes[cursor + 5]) << 8
+                    let interval = bytes[cursor + 6]
                     for speed in entrySpeeds {
                         if let problem = packetSizeProblem(transfer: transfer, raw: raw, speed: speed) {
-                            throw TypeError.invalidDescriptor(type: name, reason: "\(where_) endpoint 0x\(String(address, radix: 16)) wMaxPacketSize \(raw & 0x7ff): \(problem)")
+                            problems.add("\(endpoint) wMaxPacketSize \(raw & 0x7ff): \(problem)")
                         }
+                        if let problem = intervalProblem(transfer: transfer, interval: interval, speed: speed) {
+                            problems.add("\(endpoint) bInterval \(interval): \(problem)")
+                        }
+                    }
+                    // USB 2.0 §5.6.3: "All device default interface settings must not include
+                    // any isochronous endpoints with non-zero data payload sizes": bandwidth is
+                    // claimed by selecting an alternate setting.
+                    if transfer == 1, raw & 0x7ff != 0, let current = interface, current.alternate == 0 {
+                        problems.add("\(endpoint): an isochronous endpoint in interface \(current.number)'s default setting (alternate 0) must have wMaxPacketSize 0; put the bandwidth in an alternate setting (USB 2.0 §5.6.3)")
                     }
                 }
                 cursor += length
             }
-            try close()
+            close(&problems)
         }
     }
 
@@ -166,6 +198,10 @@ extension PluginUSBType {
         let size = Int(raw & 0x7ff)
         let extra = Int(raw >> 11) & 0x3
         let kind = ["control", "isochronous", "bulk", "interrupt"][Int(transfer)]
+        if raw >> 13 != 0 { return "bits 15:13 are reserved and must be zero (USB 2.0 §9.6.6)" }
+        if extra != 0, !(speed == .high && (transfer == 1 || transfer == 3)) {
+            return "bits 12:11 (additional transactions per microframe) are \(extra); only high-speed isochronous and interrupt endpoints have them (USB 2.0 §9.6.6)"
+        }
         switch (speed, transfer) {
         case (.low, 1), (.low, 2): return "a low-speed device has no \(kind) endpoints (USB 2.0 §5.6.3, §5.8.3)"
         case (.low, 3): return size <= 8 ? nil : "a low-speed interrupt endpoint takes at most 8 bytes (USB 2.0 §5.7.3)"
@@ -176,10 +212,30 @@ extension PluginUSBType {
         case (.high, 1), (.high, 3):
             if size > 1024 { return "a high-speed \(kind) endpoint takes at most 1024 bytes (USB 2.0 §5.6.3, §5.7.3)" }
             if extra == 3 { return "bits 12:11 (additional transactions) are 3, a reserved value (USB 2.0 §9.6.6)" }
+            // Table 9-14: 2 transactions per microframe take 513-1024 bytes each, 3 take 683-1024.
+            if extra == 1, size < 513 { return "2 transactions per microframe (bits 12:11 = 1) take 513...1024 bytes each (USB 2.0 Table 9-14)" }
+            if extra == 2, size < 683 { return "3 transactions per microframe (bits 12:11 = 2) take 683...1024 bytes each (USB 2.0 Table 9-14)" }
             return nil
         case (.superSpeed, 2): return size == 1024 ? nil : "a super-speed bulk endpoint takes exactly 1024 bytes (USB 3.2 §9.6.6)"
         case (.superSpeed, 1), (.superSpeed, 3): return size <= 1024 ? nil : "a super-speed \(kind) endpoint takes at most 1024 bytes (USB 3.2 §9.6.6)"
         default: return nil
+        }
+    }
+
+    /// Why bInterval `interval` is not legal for a `transfer` endpoint at `speed` (USB 2.0
+    /// §9.6.6, USB 3.2 §9.6.6), or nil. Isochronous endpoints poll every 2^(bInterval-1)
+    /// (micro)frames, 1...16, at every speed; interrupt endpoints take 1...255 frames at low and
+    /// full speed and 2^(bInterval-1) microframes, 1...16, at high and super speed.
+    static func intervalProblem(transfer: UInt8, interval: UInt8, speed: USBSpeed) -> String? {
+        switch (transfer, speed) {
+        case (1, _):
+            return (1...16).contains(interval) ? nil : "an isochronous endpoint takes 1...16 (a period of 2^(bInterval-1) \(speed == .full ? "frames" : "microframes"), USB 2.0 §9.6.6)"
+        case (3, .low), (3, .full):
+            return interval >= 1 ? nil : "a \(speed)-speed interrupt endpoint takes 1...255 frames (USB 2.0 §9.6.6)"
+        case (3, _):
+            return (1...16).contains(interval) ? nil : "a \(speed)-speed interrupt endpoint takes 1...16 (2^(bInterval-1) microframes, USB 2.0 §9.6.6)"
+        default:
+            return nil
         }
     }
 }
@@ -289,6 +345,41 @@ public final class PluginUSBDevice: USBDevice {
     /// Records the speed the port chose (what `usb->speed` reports).
     public func attached(at speed: USBSpeed) { self.speed = speed }
 
+    /// The port's USB state and host side (remote wakeup, the frame clock); nil until plugged.
+    public private(set) weak var core: USBDeviceCore?
+
+    public func plugged(into core: USBDeviceCore) {
+        self.core = core
+        speed = core.speed
+    }
+
+    /// `usb->remote_wakeup` (ABI 1.3).
+    func remoteWakeup() -> Int32 {
+        guard let core else {
+            type.plugin.identity.refuse("usb->remote_wakeup: device '\(name)' is not plugged into a port; refused with BP_ERR_STATE")
+            return BP_ERR_STATE
+        }
+        switch core.signalRemoteWakeup() {
+        case .resumed:
+            return BP_OK
+        case .notEnabled:
+            let why = core.configuration == 0 ? "the device is not configured"
+                : !core.configurationSupportsRemoteWakeup ? "configuration \(core.configuration) does not declare remote wakeup (bmAttributes bit 5, USB 2.0 §9.6.3)"
+                : "the host has not enabled it with SET_FEATURE(DEVICE_REMOTE_WAKEUP) (USB 2.0 §9.4.9)"
+            type.plugin.identity.refuse("usb->remote_wakeup: device '\(name)': \(why); refused with BP_ERR_DISABLED")
+            return BP_ERR_DISABLED
+        case .notSuspended:
+            // A normal answer (the host resumed the port first), not misuse: not logged.
+            return BP_ERR_STATE
+        case .notAttached:
+            type.plugin.identity.refuse("usb->remote_wakeup: device '\(name)' is not plugged into a port; refused with BP_ERR_STATE")
+            return BP_ERR_STATE
+        }
+    }
+
+    /// `usb->frame_number` (ABI 1.3): the controller's MFINDEX.
+    var frameNumber: UInt32 { core?.hostPort?.microframeIndex ?? UInt32.max }
+
     /// Wraps `packet` for the plugin; the returned handle stays valid until completion or cancel.
     private func hand(_ packet: USBPacket) -> (OpaquePointer, PluginUSBPacket) {
         let box = PluginUSBPacket(packet, owner: self)
@@ -350,6 +441,15 @@ extension HostInterface {
         }
         table.device_name = { handle in UnsafePointer(PluginUSBDevice.from(handle, in: "usb->device_name")?.cName) }
         table.speed = { handle in PluginUSBDevice.from(handle, in: "usb->speed")?.speedBit ?? 0 }
+        // ABI 1.3.
+        table.remote_wakeup = { handle in PluginUSBDevice.call(handle, in: "usb->remote_wakeup") { $0.remoteWakeup() } }
+        table.frame_number = { handle in PluginUSBDevice.from(handle, in: "usb->frame_number")?.frameNumber ?? UInt32.max }
+        table.packet_frame = { handle in
+            guard let box = PluginHandles.shared.resolve(handle, .usbPacket, as: PluginUSBPacket.self, in: "usb->packet_frame"),
+                  let device = box.owner,
+                  MachineThread.check(device.type.plugin.host, plugin: device.type.plugin.identity, function: "usb->packet_frame") else { return UInt32.max }
+            return box.packet.microframe ?? UInt32.max
+        }
         return table
     }
 }

@@ -125,6 +125,11 @@ public final class USBPacket {
     var isPending = false
     /// Its OUT data could not be fetched from guest memory (xHCI Data Buffer Error).
     var isDataBufferError = false
+    /// Isochronous packets: the microframe index (the controller's 14-bit MFINDEX count, 125 µs
+    /// units; the frame number is the value >> 3) the packet is scheduled in, from its TD's
+    /// Frame ID or Start Isoch ASAP (xHCI 1.2 §4.11.2.5, §4.14.2). The controller hands the
+    /// packet over once MFINDEX has reached it. nil on other endpoints.
+    public var microframe: UInt32?
 
     public init(endpoint: UInt8, setup: USBSetupPacket? = nil, length: Int, data: [UInt8] = []) {
         self.endpoint = endpoint
@@ -190,6 +195,32 @@ public protocol USBDevice: AnyObject {
     func endpointReset(_ endpoint: UInt8)
     /// Called from the machine's run loop: time for scripted input or finished I/O.
     func poll()
+    /// The device was plugged into a port: `core` keeps its USB state and reaches the host port
+    /// (remote wakeup, the frame clock). Called before any packet.
+    func plugged(into core: USBDeviceCore)
+}
+
+/// The host side of the port a device is plugged into, as the device sees it: the controller's
+/// frame clock and resume signalling. `XHCIController` is one.
+public protocol USBHostPort: AnyObject {
+    /// The microframe index software reads (xHCI MFINDEX, §5.5.1): 125 µs units, 14 bits.
+    var microframeIndex: UInt32 { get }
+    /// `core`'s device signals resume (USB 2.0 §7.1.7.7): its port leaves U3 for Resume and the
+    /// driver is told (xHCI 1.2 §4.15.2.1). Returns false when the port is not suspended.
+    func remoteWakeup(from core: USBDeviceCore) -> Bool
+}
+
+/// What a device's remote-wakeup request came to (`USBDeviceCore.signalRemoteWakeup`).
+public enum USBRemoteWakeupResult: Sendable, Equatable {
+    /// The port went from U3 to Resume; the driver sees the link state change.
+    case resumed
+    /// The host has not enabled remote wakeup (SET_FEATURE(DEVICE_REMOTE_WAKEUP), USB 2.0
+    /// §9.4.9) or the configuration in use does not declare it (bmAttributes bit 5, §9.6.3).
+    case notEnabled
+    /// The port is not suspended, so there is nothing to wake (§7.1.7.7).
+    case notSuspended
+    /// The device is not plugged into a port.
+    case notAttached
 }
 
 extension USBDevice {
@@ -199,4 +230,5 @@ extension USBDevice {
     public func interfaceChanged(_ interface: UInt8, alternateSetting: UInt8) {}
     public func endpointReset(_ endpoint: UInt8) {}
     public func poll() {}
+    public func plugged(into core: USBDeviceCore) {}
 }

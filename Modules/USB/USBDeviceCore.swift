@@ -41,6 +41,8 @@ public final class USBDeviceCore {
     /// Endpoint addresses that are halted (USB 2.0 §9.4.5).
     private var halted: Set<UInt8> = []
     private var remoteWakeup = false
+    /// The controller port the device is plugged into; nil once unplugged.
+    public weak var hostPort: (any USBHostPort)?
 
     public init(device: any USBDevice, speed: USBSpeed) {
         self.device = device
@@ -55,6 +57,24 @@ public final class USBDeviceCore {
         halted = []
         remoteWakeup = false
         device.reset()
+    }
+
+    /// Whether the host enabled remote wakeup with SET_FEATURE(DEVICE_REMOTE_WAKEUP) (USB 2.0
+    /// §9.4.9); a bus reset or CLEAR_FEATURE disables it.
+    public var isRemoteWakeupEnabled: Bool { remoteWakeup }
+
+    /// Whether the configuration in use declares remote wakeup (bmAttributes bit 5, §9.6.3).
+    public var configurationSupportsRemoteWakeup: Bool {
+        configurationBytes(configuration).map { $0[7] & 0x20 != 0 } ?? false
+    }
+
+    /// The device asks to wake the host (USB 2.0 §7.1.7.7): allowed only when the host enabled
+    /// remote wakeup and the configuration declares it (§9.2.5.2); then the port must be
+    /// suspended for resume signalling to mean anything.
+    public func signalRemoteWakeup() -> USBRemoteWakeupResult {
+        guard let hostPort else { return .notAttached }
+        guard remoteWakeup, configuration != 0, configurationSupportsRemoteWakeup else { return .notEnabled }
+        return hostPort.remoteWakeup(from: self) ? .resumed : .notSuspended
     }
 
     /// The host controller assigned `address` (xHCI issues SET_ADDRESS itself, §4.6.5).
@@ -145,7 +165,8 @@ public final class USBDeviceCore {
         guard hasEndpoint(packet.endpoint), configuration != 0 else { return packet.complete(.stall) }
         if halted.contains(packet.endpoint) { return packet.complete(.stall) }
         device.handleData(packet)
-        if packet.status == .stall { halted.insert(packet.endpoint) }
+        // Isochronous pipes have no handshake and never halt (USB 2.0 §5.6.4).
+        if packet.status == .stall, packet.microframe == nil { halted.insert(packet.endpoint) }
     }
 
     /// Marks `endpoint` halted after the model stalled a packet asynchronously.

@@ -93,6 +93,8 @@ extension XHCIController {
             let pointer = trb.parameter & ~0xf
             guard pointer != 0 else { return (.trbError, slotID) }
             endpoint.ring = XHCIRing(dequeue: pointer, cycle: trb.parameter & 1 != 0)
+            endpoint.isochWait = nil
+            endpoint.isochStreaming = false
             return (writeEndpointContext(endpoint), slotID)
         case .resetDevice?:
             return (resetDevice(slotID), slotID)

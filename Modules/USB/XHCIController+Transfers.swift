@@ -31,6 +31,8 @@ extension XHCIController {
             case .failure:
                 return hostSystemError()
             case .success(nil):
+                // The ring ran dry: an isochronous stream starts afresh with its next TD.
+                endpoint.isochStreaming = false
                 return
             case .success(let found?):
                 entries = found
@@ -43,6 +45,24 @@ extension XHCIController {
                                         slot: endpoint.slot.id, endpoint: endpoint.dci), interrupter: entries[0].trb.interrupterTarget)
                 return
             }
+            var microframe: UInt64?
+            if endpoint.isIsochronous, let first = entries.first(where: { $0.trb.type == .isoch }) {
+                switch scheduleIsochronous(endpoint, first) {
+                case .wait:
+                    // The ring is not advanced: the TD is read again when its frame comes.
+                    if !isochWaiting.contains(where: { $0 === endpoint }) { isochWaiting.append(endpoint) }
+                    return
+                case .missed:
+                    // §4.10.3.2: the frame is gone; Missed Service Error on the TD, which never
+                    // reaches the device, and the endpoint keeps running (isoch never halts).
+                    endpoint.ring = ring
+                    post(XHCIEvent.transfer(trb: first.address, residual: first.trb.transferLength, code: .missedService,
+                                            slot: endpoint.slot.id, endpoint: endpoint.dci), interrupter: first.trb.interrupterTarget)
+                    continue
+                case .now(let at):
+                    microframe = at
+                }
+            }
             guard let packet = makePacket(endpoint, entries) else {
                 // A TD this controller cannot carry out (a control transfer without a Setup
                 // Stage, a bad TRB type): TRB Error on its first TRB, and skip it (§4.10.2.1).
@@ -51,6 +71,7 @@ extension XHCIController {
                                         slot: endpoint.slot.id, endpoint: endpoint.dci), interrupter: entries[0].trb.interrupterTarget)
                 continue
             }
+            if let microframe { packet.microframe = UInt32(truncatingIfNeeded: microframe & 0x3fff) }
             endpoint.transfer = XHCIEndpoint.Transfer(packet: packet, entries: entries, ringAfter: ring)
             if packet.endpoint == USBPacket.noOpEndpoint {
                 packet.complete()
@@ -194,7 +215,8 @@ extension XHCIController {
             let at = buffers.first?.entry ?? transfer.entries.last!
             post(XHCIEvent.transfer(trb: at.address, residual: at.trb.transferLength, code: code, slot: slot, endpoint: dci),
                  interrupter: at.trb.interrupterTarget)
-            if code == .stallError || code == .babbleDetected || code == .usbTransactionError || code == .dataBufferError {
+            // Isochronous endpoints report the error on the TD and go on (§4.10.2: they never halt).
+            if !endpoint.isIsochronous, code == .stallError || code == .babbleDetected || code == .usbTransactionError || code == .dataBufferError {
                 endpoint.state = .halted
                 _ = writeEndpointContext(endpoint)
             }
@@ -255,6 +277,88 @@ extension XHCIController {
             default:
                 break
             }
+        }
+    }
+}
+
+extension XHCIController {
+    enum IsochronousSlot {
+        /// Run the TD now; it is scheduled in this absolute microframe.
+        case now(UInt64)
+        /// Its microframe has not come yet (`isochWait`).
+        case wait
+        /// Its frame has passed.
+        case missed
+    }
+
+    /// When the isochronous TD whose Isoch TRB is `first` runs (xHCI 1.2 §4.11.2.5, §4.14.2).
+    /// Start Isoch ASAP takes the service interval (2^Interval microframes) after the previous
+    /// TD's when the TD was queued behind it, else the first aligned interval at or after now
+    /// (the ring had run dry: the stream starts again); a Frame ID names
+    /// a 1 ms frame modulo 2048, taken as the one nearest now. A frame that has wholly passed
+    /// is missed. Transfers happen synchronously, so a TD whose microframe is still ahead waits
+    /// for `poll` (between instruction slices; up to the machine's idle sleep when the guest
+    /// idles) rather than being served early: a device never sees a frame MFINDEX has not reached.
+    func scheduleIsochronous(_ endpoint: XHCIEndpoint, _ first: XHCIRingEntry) -> IsochronousSlot {
+        let now = currentMicroframe
+        let target: UInt64
+        if let waiting = endpoint.isochWait, waiting.trb == first.address {
+            target = waiting.microframe
+        } else if first.trb.startIsochASAP {
+            let period = UInt64(1) << UInt64(min(endpoint.interval, 15))
+            if endpoint.isochStreaming {
+                // Queued behind the previous TD: the interval right after it (it may already
+                // have passed if the controller got here late; the TD then runs at once).
+                target = endpoint.nextIsochMicroframe
+            } else {
+                let earliest = max(now, endpoint.nextIsochMicroframe)
+                target = (earliest + period - 1) / period * period
+            }
+        } else {
+            // The frame's first microframe, taken in the 2048-frame window centred on now (a
+            // Frame ID is MFINDEX >> 3 modulo 2048).
+            var offset = Int64(first.trb.frameID * 8) - Int64(now & 0x3fff)
+            if offset >= 0x2000 { offset -= 0x4000 } else if offset < -0x2000 { offset += 0x4000 }
+            let candidate = Int64(now) + offset
+            if candidate + 8 <= Int64(now) {
+                endpoint.isochWait = nil
+                return .missed
+            }
+            target = UInt64(max(candidate, Int64(now)))
+        }
+        if target > now {
+            endpoint.isochWait = (first.address, target)
+            return .wait
+        }
+        endpoint.isochWait = nil
+        let period = UInt64(1) << UInt64(min(endpoint.interval, 15))
+        endpoint.nextIsochMicroframe = target + period
+        endpoint.isochStreaming = true
+        return .now(target)
+    }
+
+    /// Nanoseconds until the earliest waiting isochronous TD's microframe (0 when one is due),
+    /// nil when none waits: what the machine should sleep at most while every hart is in WFI
+    /// (`DeviceLifecycle.nanosecondsUntilNextEvent`), so a TD is not served up to the idle
+    /// sleep late.
+    public func nanosecondsUntilNextEvent() -> UInt64? {
+        guard let earliest = isochWaiting.compactMap({ $0.isochWait?.microframe }).min() else { return nil }
+        let due = frameEpoch &+ earliest * 125_000
+        let now = machineNanoseconds()
+        return due > now ? due - now : 0
+    }
+
+    /// Runs the isochronous endpoints whose waiting TD's microframe has come (from `poll`).
+    func runDueIsochronousEndpoints() {
+        let now = currentMicroframe
+        let due = isochWaiting.filter { ($0.isochWait?.microframe ?? 0) <= now }
+        guard !due.isEmpty else { return }
+        isochWaiting.removeAll { endpoint in due.contains { $0 === endpoint } }
+        for endpoint in due {
+            // Skip an endpoint that was stopped, dropped or whose slot went away meanwhile.
+            guard endpoint.isochWait != nil, endpoint.state == .running, slots.indices.contains(endpoint.slot.id),
+                  slots[endpoint.slot.id] === endpoint.slot, endpoint.slot.endpoints[endpoint.dci] === endpoint else { continue }
+            runEndpoint(endpoint)
         }
     }
 }

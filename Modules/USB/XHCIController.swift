@@ -59,15 +59,17 @@ public final class XHCIController: PCIFunction {
     public internal(set) var deviceContextBaseArray: UInt64 = 0
     var configure: UInt32 = 0
     /// Machine time when MFINDEX was last zero (it counts 125 µs microframes, §5.5.1).
-    private var frameEpoch = DispatchTime.now().uptimeNanoseconds
-    /// The machine's clock (virtual or host), which MFINDEX follows; nil: the host's monotonic
-    /// clock (a controller built alone, in tests).
+    private(set) var frameEpoch = DispatchTime.now().uptimeNanoseconds
+    /// The machine's clock (virtual or host), which MFINDEX and isochronous scheduling follow;
+    /// nil: the host's monotonic clock (a controller built alone, in tests).
     public var timebase: Timebase? { didSet { frameEpoch = machineNanoseconds() } }
 
     /// Nanoseconds of machine time.
     func machineNanoseconds() -> UInt64 { timebase?.nanoseconds() ?? DispatchTime.now().uptimeNanoseconds }
     /// Devices polled from the run loop (`poll`).
     private var attachedDevices: [any USBDevice] = []
+    /// Isochronous endpoints whose next TD waits for its microframe (`poll` runs them).
+    var isochWaiting: [XHCIEndpoint] = []
 
     /// - Parameters:
     ///   - usb2Ports: USB 2 ports, numbered 1...usb2Ports.
@@ -109,8 +111,10 @@ public final class XHCIController: PCIFunction {
             throw .speedMismatch(port: number, portIsUSB3: port.isUSB3, deviceSpeeds: speeds.sorted())
         }
         let core = USBDeviceCore(device: device, speed: speed)
+        core.hostPort = self
         port.connect(core)
         attachedDevices.append(device)
+        device.plugged(into: core)
         portChanged(port)
         return core
     }
@@ -122,6 +126,7 @@ public final class XHCIController: PCIFunction {
             for case let endpoint? in slot.endpoints { _ = endpoint.cancelTransfer() }
         }
         attachedDevices.removeAll { $0 === core.device }
+        core.hostPort = nil
         ports[number - 1].disconnect()
         portChanged(ports[number - 1])
     }
@@ -129,6 +134,7 @@ public final class XHCIController: PCIFunction {
     /// Lets devices with timed work (scripted input, I/O) make progress; called from the run loop.
     public func poll() {
         for device in attachedDevices { device.poll() }
+        if !isochWaiting.isEmpty { runDueIsochronousEndpoints() }
     }
 
     // MARK: Reset
@@ -159,6 +165,7 @@ public final class XHCIController: PCIFunction {
             port.reset()
         }
         frameEpoch = machineNanoseconds()
+        isochWaiting = []
         bus.setINTx(false)
     }
 
@@ -230,9 +237,24 @@ public final class XHCIController: PCIFunction {
         post(XHCIEvent.portStatusChange(port: port.number))
     }
 
-    /// MFINDEX (§5.5.1): 125 µs microframes since the controller started, 14 bits.
-    var microframeIndex: UInt32 {
+    /// MFINDEX (§5.5.1): 125 µs microframes since the controller started, 14 bits. Isochronous
+    /// scheduling and plugins (`usb->frame_number`) read the same count.
+    public var microframeIndex: UInt32 {
         guard isRunning else { return 0 }
-        return UInt32(truncatingIfNeeded: (machineNanoseconds() &- frameEpoch) / 125_000) & 0x3fff
+        return UInt32(truncatingIfNeeded: currentMicroframe & 0x3fff)
+    }
+
+    /// Microframes since the controller was reset, not wrapped: what MFINDEX counts modulo 2^14.
+    var currentMicroframe: UInt64 { (machineNanoseconds() &- frameEpoch) / 125_000 }
+}
+
+extension XHCIController: USBHostPort {
+    /// Device-initiated resume (USB 2.0 §7.1.7.7): the port goes from U3 to Resume with PLC set
+    /// and, while the controller runs, a Port Status Change Event tells the driver (xHCI 1.2
+    /// §4.15.2.1); a halted controller reports it when it runs again (§4.19.2).
+    public func remoteWakeup(from core: USBDeviceCore) -> Bool {
+        guard let port = ports.first(where: { $0.device === core }), port.remoteWakeup() else { return false }
+        portChanged(port)
+        return true
     }
 }

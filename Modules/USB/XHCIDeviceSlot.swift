@@ -38,6 +38,19 @@ public final class XHCIEndpoint: USBPacketOwner {
     public internal(set) var ring: XHCIRing
     public internal(set) var state: XHCIEndpointState = .running
     var transfer: Transfer?
+    /// Endpoint Context Interval: the service period is 2^interval microframes (§6.2.3.6).
+    public let interval: UInt32
+    /// Isochronous endpoints: the TD (its first TRB's address) waiting for the absolute
+    /// microframe it is scheduled in, and the first microframe the next ASAP TD may use.
+    var isochWait: (trb: UInt64, microframe: UInt64)?
+    var nextIsochMicroframe: UInt64 = 0
+    /// Whether the next TD was on the ring when the previous one was served: an ASAP TD then
+    /// continues the stream in the following service interval, even if the controller (which
+    /// serves TDs between instruction slices) got to it late; after the ring ran dry it starts
+    /// afresh at the next interval after now.
+    var isochStreaming = false
+
+    public var isIsochronous: Bool { type == .isochIn || type == .isochOut }
 
     init(controller: XHCIController, slot: XHCIDeviceSlot, dci: Int, context: XHCIContext) {
         self.controller = controller
@@ -45,6 +58,7 @@ public final class XHCIEndpoint: USBPacketOwner {
         self.dci = dci
         type = context.endpointType
         maxPacketSize = context.maxPacketSize
+        interval = context.interval
         ring = XHCIRing(dequeue: context.dequeue & ~0xf, cycle: context.dequeue & 1 != 0)
     }
 
@@ -60,6 +74,13 @@ public final class XHCIEndpoint: USBPacketOwner {
 
     /// Drops the transfer in progress: the device forgets its packet.
     func cancelTransfer() -> Transfer? {
+        // A TD waiting for its frame is dropped with the rest; the controller forgets the
+        // endpoint, so dropped endpoints never pile up in its waiting list.
+        if isochWait != nil {
+            isochWait = nil
+            controller.isochWaiting.removeAll { $0 === self }
+        }
+        isochStreaming = false
         guard let transfer else { return nil }
         self.transfer = nil
         let packet = transfer.packet

@@ -104,6 +104,17 @@ public final class XHCIPort {
         return (status & XHCIPortBit.changeBits) & ~before != 0
     }
 
+    /// The device signals resume (USB 2.0 §7.1.7.7; USB 3 exit from U3): a suspended port goes
+    /// to Resume with Port Link State Change set (xHCI 1.2 §4.15.2.1, §4.19.1.2.13); software
+    /// then writes U0, which sets PLC again when the link is back. Returns false (nothing
+    /// changes) unless the port is enabled and in U3.
+    public func remoteWakeup() -> Bool {
+        guard device != nil, isEnabled, linkState == XHCILinkState.u3 else { return false }
+        setLinkState(XHCILinkState.resume)
+        status |= XHCIPortBit.linkStateChange
+        return true
+    }
+
     private func setLinkState(_ state: UInt32) {
         status = (status & ~XHCIPortBit.linkStateMask) | state << XHCIPortBit.linkStateShift
     }

@@ -71,6 +71,12 @@ public struct XHCITRB: Sendable, Equatable {
     public var transferStatePreserve: Bool { control & (1 << 9) != 0 }
     /// Suspend (Stop Endpoint, bit 23).
     public var suspend: Bool { control & (1 << 23) != 0 }
+    /// Isoch TRB Frame ID (bits 30:20): the 1 ms frame, MFINDEX >> 3 modulo 2048, the TD is for
+    /// (xHCI 1.2 §6.4.1.3).
+    public var frameID: Int { Int((control >> 20) & 0x7ff) }
+    /// Isoch TRB Start Isoch ASAP (bit 31): schedule in the next free service interval and
+    /// ignore Frame ID.
+    public var startIsochASAP: Bool { control & (1 << 31) != 0 }
 
     /// `control` with the type field set.
     public static func control(type: XHCITRBType, cycle: Bool) -> UInt32 {

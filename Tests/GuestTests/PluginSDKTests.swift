@@ -35,7 +35,7 @@ final class PluginSDKTests: XCTestCase {
         XCTAssertEqual(cflags.status, 0, cflags.output)
         XCTAssertEqual(cflags.output.trimmingCharacters(in: .whitespacesAndNewlines), "-I\(prefix.appendingPathComponent("include").path)")
         let version = try GuestHarness.run(environment(prefix) + ["pkg-config", "--modversion", "backplane-plugin"], timeout: 30)
-        XCTAssertEqual(version.output, "1.2\n")
+        XCTAssertEqual(version.output, "1.3\n")
     }
 
     private func skeleton(_ bus: String) throws -> (URL, GuestHarness.Run) {
@@ -65,8 +65,8 @@ final class PluginSDKTests: XCTestCase {
         let info = try GuestHarness.run(environment(try prefix()) + ["backplane", "plugin", "info", folder.appendingPathComponent("libmy_pci.so").path], timeout: 30)
         XCTAssertEqual(info.status, 0, info.output)
         XCTAssertTrue(info.output.contains("name: my_pci\n"), info.output)
-        XCTAssertTrue(info.output.contains("abi: 1.2 (this backplane: 1.2)\n"), info.output)
-        XCTAssertTrue(info.output.contains("  my_pci.dev (PCI 1234:0b0a, BAR0 0x1000): my_pci PCI function\n"), info.output)
+        XCTAssertTrue(info.output.contains("abi: 1.3 (this backplane: 1.3)\n"), info.output)
+        XCTAssertTrue(info.output.contains("  my_pci.dev (PCI 1234:0b0a, BAR0 0x1000, snapshot hooks): my_pci PCI function\n"), info.output)
     }
 
     func testTheUSBSkeletonBuildsAndItsGuestSeesTheDeviceOnItsPort() throws {

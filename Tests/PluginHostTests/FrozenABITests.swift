@@ -6,8 +6,8 @@ import PluginHost
 import USB
 import XCTest
 
-/// Plugins compiled against the frozen ABI 1.0 and 1.1 headers (abi-1.0/, abi-1.1/) keep loading
-/// and working, with the meanings their headers promised.
+/// Plugins compiled against the frozen ABI 1.0, 1.1 and 1.2 headers (abi-1.0/, abi-1.1/, abi-1.2/)
+/// keep loading and working, with the meanings their headers promised.
 final class FrozenABITests: XCTestCase {
     func testAPluginBuiltAgainstABI10LoadsAndWorks() throws {
         let folder = PluginBuilder.packageRoot.appendingPathComponent("Tests/PluginHostTests/abi-1.0")
@@ -64,5 +64,37 @@ final class FrozenABITests: XCTestCase {
                                    to: (@convention(c) (Int32) -> Int32).self)
         XCTAssertEqual(report(0), 0, "msix_notify with MSI-X disabled is BP_OK for a 1.1 plugin, as its header said")
         XCTAssertEqual(report(1), 1, "a 1.1 plugin gets the usb and instrument tables")
+    }
+
+    func testAPluginBuiltAgainstABI12LoadsAndWorksAndASnapshotOfItsDevicesIsRefusedNamingThem() throws {
+        let folder = PluginBuilder.packageRoot.appendingPathComponent("Tests/PluginHostTests/abi-1.2")
+        let path = try PluginBuilder.build("legacy_1_2", sources: [folder.appendingPathComponent("legacy_device.c").path], include: [folder.path])
+        let host = PluginHost()
+        defer { host.shutdown() }
+        try host.load([PluginRequest(path: path)])
+        XCTAssertEqual(host.plugins.first.map { "\($0.abiMajor).\($0.abiMinor)" }, "1.2")
+        host.attach(timebase: Timebase())
+        XCTAssertNil(host.snapshotRefusal, "no instances yet")
+
+        let space = AddressSpace() // the bridge holds it unowned
+        let bridge = PCIHostBridge(name: "pcie0", space: space, busCount: 1, windows: [], intx: [])
+        let function = try bridge.attach(at: PCIAddress(device: 1)) { bus in
+            try host.createPCIFunction(type: XCTUnwrap(host.pciType(named: "legacy12.pci")), device: "old-pci", properties: [], bus: bus)
+        }
+        XCTAssertEqual(function.readBAR(0, offset: 0, size: 4), 0x12aa)
+        let usb = try host.createUSBDevice(type: XCTUnwrap(host.usbType(named: "legacy12.usb")), device: "old-usb", properties: [])
+        let core = USBDeviceCore(device: usb, speed: .full)
+        let packet = USBPacket(endpoint: 0x80, setup: USBSetupPacket(requestType: 0xc0, request: 6, length: 1), length: 1)
+        core.submit(packet)
+        XCTAssertEqual(packet.data, [8], "the 1.2 USB device answers")
+
+        // Its types have no snapshot hooks (1.3 added them): the devices run, a snapshot refuses.
+        XCTAssertEqual(host.snapshotRefusal,
+                       "device 'old-pci' (plugin 'legacy_1_2', type 'legacy12.pci') has no save/restore hooks (ABI 1.3, docs/plugins.md \"Snapshots\"), so its state cannot be saved")
+        XCTAssertEqual(host.snapshotParticipants.map(\.snapshotRefusal),
+                       ["device 'old-pci' (plugin 'legacy_1_2', type 'legacy12.pci') has no save/restore hooks (ABI 1.3, docs/plugins.md \"Snapshots\"), so its state cannot be saved",
+                        "device 'old-usb' (plugin 'legacy_1_2', type 'legacy12.usb') has no save/restore hooks (ABI 1.3, docs/plugins.md \"Snapshots\"), so its state cannot be saved"])
+        XCTAssertFalse(host.snapshotParticipant(for: usb).canSaveState)
+        withExtendedLifetime(space) {}
     }
 }

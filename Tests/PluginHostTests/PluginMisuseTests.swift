@@ -103,6 +103,18 @@ final class PluginMisuseTests: XCTestCase {
         XCTAssertTrue(log.contains("plugin misuse: error: platform->set_irq called from a thread other than the machine thread"), log)
     }
 
+    func testTheABI13USBCallsRefuseAnotherThreadAForeignHandleAndNULL() throws {
+        let (thread, threadLog) = try captureStandardError { run(15) }
+        XCTAssertEqual(thread, BP_ERR_WRONG_THREAD)
+        XCTAssertTrue(threadLog.contains("plugin misuse: error: usb->remote_wakeup called from a thread other than the machine thread"), threadLog)
+        let (foreign, foreignLog) = try captureStandardError { run(16) }
+        XCTAssertEqual(foreign, BP_ERR_INVALID)
+        XCTAssertTrue(foreignLog.contains("usb->remote_wakeup: 0x"), foreignLog)
+        XCTAssertTrue(foreignLog.contains("is a bp_pci_device handle, not a bp_usb_device"), foreignLog)
+        // (NULL handles are logged for "(unknown plugin)", whose lines are capped per process.)
+        XCTAssertEqual(run(17), 1, "frame_number and packet_frame answer UINT32_MAX for NULL")
+    }
+
     func testOutOfRangeArgumentsNameTheDevice() throws {
         let (msix, log) = try captureStandardError { run(8) }
         XCTAssertEqual(msix, BP_ERR_INVALID)

@@ -54,7 +54,9 @@ public struct PluginPCIKind: DeviceKind, @unchecked Sendable {
 
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let arguments = pluginArguments(device, type.properties)
-        try machine.attachPCI(device) { bus in try host.createPCIFunction(type: type, device: device.name, properties: arguments, bus: bus) }
+        let function = try machine.attachPCI(device) { bus in try host.createPCIFunction(type: type, device: device.name, properties: arguments, bus: bus) }
+        // Its host bridge resets it; the lifecycle saves its state through the plugin's hooks.
+        machine.manage(host.snapshotParticipant(for: function))
     }
 }
 
@@ -79,6 +81,7 @@ public struct PluginUSBKind: DeviceKind, @unchecked Sendable {
         let usb = try host.createUSBDevice(type: type, device: device.name, properties: pluginArguments(device, type.properties))
         let core = try machine.plugUSB(usb, for: device)
         usb.attached(at: core.speed)
+        machine.manage(host.snapshotParticipant(for: usb))
     }
 }
 

@@ -48,4 +48,6 @@ final class XHCIPoller: DeviceLifecycle {
     let controller: XHCIController
     init(controller: XHCIController) { self.controller = controller }
     func poll() { controller.poll() }
+    /// A waiting isochronous TD's microframe: the machine does not idle past it.
+    func nanosecondsUntilNextEvent() -> UInt64? { controller.nanosecondsUntilNextEvent() }
 }

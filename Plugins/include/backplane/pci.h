@@ -124,6 +124,10 @@ typedef struct bp_pci_device_type {
      * vector_masked. Lets a device raise INTx for a condition it could not signal while MSI-X
      * was off, or start DMA queued while bus mastering was off. May be NULL. */
     void (*config_changed)(void *instance, uint32_t changes);
+
+    /* Since 1.3: snapshot hooks (plugin.h "Snapshots"): both or neither. May be NULL. */
+    int (*save)(void *instance, bp_snapshot *snapshot);
+    int (*restore)(void *instance, bp_snapshot *snapshot);
 } bp_pci_device_type;
 
 /* config_changed events (since 1.2). */

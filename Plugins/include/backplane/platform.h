@@ -46,6 +46,10 @@ typedef struct bp_platform_device_type {
     /* Frees the instance at shutdown. May be NULL. */
     void (*destroy)(void *instance);
     void *type_opaque;
+
+    /* Since 1.3: snapshot hooks (plugin.h "Snapshots"): both or neither. May be NULL. */
+    int (*save)(void *instance, bp_snapshot *snapshot);
+    int (*restore)(void *instance, bp_snapshot *snapshot);
 } bp_platform_device_type;
 
 typedef struct bp_platform_interface {

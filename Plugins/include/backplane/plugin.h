@@ -1,5 +1,5 @@
 /*
- * Backplane plugin ABI, version 1.2: the core of the SDK (C11; usable from C, C++, Rust, Swift).
+ * Backplane plugin ABI, version 1.3: the core of the SDK (C11; usable from C, C++, Rust, Swift).
  *
  * A plugin is a shared library that exports ONE symbol, the function
  *     const bp_plugin_descriptor *backplane_plugin_descriptor(void);
@@ -25,6 +25,11 @@
  *  - 1.2 added `wake`, BP_ERR_WRONG_THREAD/MASKED/DISABLED, checked handles, PCI config-change
  *    notification, per-instance PCI shapes, scatter-gather DMA (pci.h) and platform DMA
  *    (platform.h).
+ *  - 1.3 added snapshot hooks: `save`/`restore` at the end of every device type (pci.h,
+ *    platform.h, usb.h) and `host->snapshot` (below); USB remote wakeup and isochronous
+ *    transfers with their (micro)frame number (usb.h `remote_wakeup`, `frame_number`,
+ *    `isoch_transfer`). A device type without the hooks (every type of a 1.0-1.2 plugin) still
+ *    works; only a snapshot of a machine that has one is refused, naming the device.
  *
  * THREADING: unless a function says otherwise, the host calls plugins and expects to be
  * called on the machine thread (the thread running the harts): install, exit, device
@@ -47,7 +52,7 @@ extern "C" {
 
 /* ABI version of this header. The host provides BP_ABI_MAJOR.BP_ABI_MINOR of its own. */
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 2
+#define BP_ABI_MINOR 3
 
 /* "BPLG": first word of every descriptor, so a stray symbol of the same name is not taken. */
 #define BP_PLUGIN_MAGIC 0x42504c47u
@@ -93,7 +98,9 @@ extern "C" {
  * pending bit is set and the message goes out when software unmasks it (PCI 3.0 §6.8.2.9). */
 #define BP_ERR_MASKED (-10)
 /* Since 1.2, PCI msi_notify/msix_notify: MSI/MSI-X is disabled, nothing was sent (the
- * function signals with INTx, pci->set_intx, instead). */
+ * function signals with INTx, pci->set_intx, instead). Since 1.3 also usb->remote_wakeup: the
+ * host has not enabled remote wakeup (SET_FEATURE(DEVICE_REMOTE_WAKEUP), USB 2.0 §9.4.9) or the
+ * configuration does not declare it (bmAttributes bit 5, §9.6.3); nothing was signalled. */
 #define BP_ERR_DISABLED (-11)
 
 /* HANDLES (since 1.2 promised, enforced for every version): every handle a plugin passes back
@@ -112,6 +119,7 @@ typedef struct bp_pci_device bp_pci_device;         /* one instance of a plugin 
 typedef struct bp_platform_device bp_platform_device; /* one instance of a platform type */
 typedef struct bp_timer bp_timer;                   /* a virtual-time timer */
 typedef struct bp_qpp_callback bp_qpp_callback;     /* a named QPP callback */
+typedef struct bp_snapshot bp_snapshot;             /* since 1.3: one device's saved state, during save/restore */
 
 /* ---------------------------------------------------------------------------------------- */
 /* Arguments: `--plugin PATH,key=value,...`, a board file's `plugins: [{path, args}]`, and the
@@ -170,6 +178,7 @@ struct bp_time_interface;
 struct bp_qpp_interface;
 struct bp_usb_interface;
 struct bp_instrument_interface;
+struct bp_snapshot_interface;
 
 typedef struct bp_host {
     uint32_t struct_size;
@@ -202,6 +211,9 @@ typedef struct bp_host {
      * queued. BP_OK; BP_ERR_INVALID (NULL fire, bad plugin handle); BP_ERR_STATE once the
      * plugin's exit has started (the callback will not run). */
     int (*wake)(bp_plugin *self, void (*fire)(void *opaque), void *opaque);
+    /* Since 1.3 (check BP_HAS(host, snapshot)): the stream a device type's save/restore hooks
+     * write and read. */
+    const struct bp_snapshot_interface *snapshot;
 } bp_host;
 
 /* Whether sub-interface `iface` (a pointer, possibly NULL) has member `member`: use it
@@ -258,6 +270,36 @@ typedef struct bp_time_interface {
      * freed after the plugin's exit. */
     void (*timer_free)(bp_timer *timer);
 } bp_time_interface;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Snapshots (since 1.3; docs/plugins.md "Snapshots").
+ *
+ * Every device type (pci.h, platform.h, usb.h) ends with two optional hooks,
+ *     int (*save)(void *instance, bp_snapshot *snapshot);
+ *     int (*restore)(void *instance, bp_snapshot *snapshot);
+ * which the host calls on the machine thread, between instruction slices, when the machine is
+ * saved or restored (the machine lifecycle's save/restore). `save` writes the instance's
+ * guest-visible state with snapshot->write; `restore` runs on an instance `create` built from
+ * the same board and reads back exactly the bytes `save` wrote, in order. Write a version
+ * number first if the layout may change. Return 0, or non-zero when the state cannot be saved
+ * or does not fit (the snapshot or restore then fails with a message naming the device).
+ * Give both hooks or neither (register_type refuses one alone). A machine with an instance of
+ * a type without them (every type of a plugin built against 1.0-1.2) runs as before, but a
+ * snapshot of it is refused with "device 'NAME' (plugin 'P', type 'T') has no save/restore
+ * hooks". The host saves nothing of a plugin device beyond what the hooks write. */
+
+typedef struct bp_snapshot_interface {
+    uint32_t struct_size;
+    /* During save: appends `length` bytes. BP_OK; BP_ERR_INVALID (NULL data with a non-zero
+     * length, a stream that is not being saved, a stale handle: streams live for one call). */
+    int (*write)(bp_snapshot *snapshot, const void *data, size_t length);
+    /* During restore: copies the next `length` bytes to `data`. BP_OK; BP_ERR_INVALID when
+     * fewer than `length` bytes remain (nothing is read), NULL data, a stream that is not being
+     * restored or a stale handle. A restore that leaves bytes unread fails. */
+    int (*read)(bp_snapshot *snapshot, void *data, size_t length);
+    /* During restore: the bytes not yet read (0 for a stale handle). */
+    size_t (*remaining)(bp_snapshot *snapshot);
+} bp_snapshot_interface;
 
 /* ---------------------------------------------------------------------------------------- */
 /* The descriptor a plugin exports. */

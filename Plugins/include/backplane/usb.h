@@ -1,5 +1,5 @@
 /*
- * Backplane plugin ABI 1.1: USB devices (host->usb; NULL on a 1.0 host, check it).
+ * Backplane plugin ABI 1.1 (1.3 additions marked): USB devices (host->usb; NULL on a 1.0 host, check it).
  *
  * A plugin registers a USB device type (bp_usb_device_type) at install; a board file plugs
  * instances into a port of an xHCI controller with `type: NAME, at: xhci0/port2` (or
@@ -18,6 +18,23 @@
  * `cancel` callback returns for it (the host abandoned it: an endpoint stop, a port reset, a
  * detach). A type without `cancel` keeps every handle valid until it completes it; completing
  * a packet the host abandoned is then ignored.
+ *
+ * Isochronous endpoints (since 1.3; USB 2.0 §5.6): declare them in the configuration like any
+ * other endpoint (register_type checks wMaxPacketSize per speed, §5.6.3/§9.6.6, and bInterval,
+ * §9.6.6: 1...16 at full, high and super speed). Each isochronous TD the guest's driver queues
+ * (an xHCI Isoch TRB, xHCI 1.2 §4.11.2.5, §4.14.2) reaches `transfer` in the (micro)frame it is
+ * scheduled for: the one its Frame ID names, or with Start Isoch ASAP the next service interval
+ * not yet used on the endpoint. usb->packet_frame tells the plugin which; usb->frame_number
+ * reads the same clock the guest reads in MFINDEX (xHCI 1.2 §5.5.1). A TD whose frame has
+ * already passed when the controller reaches it completes with Missed Service Error and never
+ * reaches the plugin. Complete isochronous packets at once (there is no retry and no NAK on an
+ * isochronous pipe, USB 2.0 §5.6.4); BP_USB_TRANSACTION_ERROR reports a damaged frame.
+ *
+ * Remote wakeup (since 1.3; USB 2.0 §7.1.7.7, §9.2.5.2): a device the host suspended (the
+ * root port is in U3) may call usb->remote_wakeup if its configuration declares it
+ * (bmAttributes bit 5) and the host enabled it with SET_FEATURE(DEVICE_REMOTE_WAKEUP). The
+ * port goes to Resume and the guest's driver sees a Port Status Change Event with the link
+ * state change (xHCI 1.2 §4.15.2.1); it then drives the port back to U0.
  *
  * Threading: every callback and every function here runs on the machine thread.
  */
@@ -126,6 +143,10 @@ typedef struct bp_usb_device_type {
     /* Frees the instance at shutdown (before the plugin's exit). May be NULL. */
     void (*destroy)(void *instance);
     void *type_opaque;
+
+    /* Since 1.3: snapshot hooks (plugin.h "Snapshots"): both or neither. May be NULL. */
+    int (*save)(void *instance, bp_snapshot *snapshot);
+    int (*restore)(void *instance, bp_snapshot *snapshot);
 } bp_usb_device_type;
 
 typedef struct bp_usb_interface {
@@ -142,6 +163,24 @@ typedef struct bp_usb_interface {
     const char *(*device_name)(bp_usb_device *device);
     /* The speed the port runs the device at (one BP_USB_SPEED_* bit); 0 before it is attached. */
     uint32_t (*speed)(bp_usb_device *device);
+
+    /* --- Since 1.3 (check BP_HAS). --- */
+    /* Signals remote wakeup (resume signalling, USB 2.0 §7.1.7.7) on the device's port. BP_OK:
+     * the port went from U3 to Resume and the guest was told. BP_ERR_DISABLED: the host has not
+     * enabled remote wakeup (SET_FEATURE(DEVICE_REMOTE_WAKEUP)) or the current configuration
+     * does not declare it (bmAttributes bit 5). BP_ERR_STATE: the device is not attached or its
+     * port is not suspended (U3): there is nothing to wake. BP_ERR_INVALID: a bad handle. */
+    int (*remote_wakeup)(bp_usb_device *device);
+    /* The microframe index of the controller the device is attached to, exactly what the guest
+     * reads in MFINDEX at this moment (xHCI 1.2 §5.5.1): 125 µs microframes, 14 bits; the
+     * frame number is the value >> 3. 0 while the controller is stopped; UINT32_MAX for a
+     * device that is not attached or a bad handle. */
+    uint32_t (*frame_number)(bp_usb_device *device);
+    /* The microframe index (the same 14-bit MFINDEX count) an isochronous packet is scheduled
+     * in, from its TRB's Frame ID or Start Isoch ASAP. The host hands the packet over once
+     * MFINDEX has reached it, so frame_number() is never behind it. UINT32_MAX for a packet of
+     * a non-isochronous endpoint or a bad handle. */
+    uint32_t (*packet_frame)(bp_usb_packet *packet);
 } bp_usb_interface;
 
 #ifdef __cplusplus

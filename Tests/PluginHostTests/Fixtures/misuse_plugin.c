@@ -81,6 +81,12 @@ static void *other_thread(void *argument) {
     return NULL;
 }
 
+static void *other_thread_wakeup(void *argument) {
+    int *result = argument;
+    *result = host->usb->remote_wakeup(usb_device);
+    return NULL;
+}
+
 static int misuse_run(int what) {
     switch (what) {
     case 1: return second_completion;
@@ -103,6 +109,16 @@ static int misuse_run(int what) {
     case 12: return host->usb->complete(pending_packet, 99, NULL, 0);
     case 13: return host->usb->complete(pending_packet, BP_USB_SUCCESS, NULL, 4);
     case 14: return host->usb->complete(pending_packet, BP_USB_STALL, NULL, 0);
+    /* ABI 1.3 calls with a wrong thread, a foreign handle, NULL. */
+    case 15: {
+        int result = 12345;
+        pthread_t thread;
+        pthread_create(&thread, NULL, other_thread_wakeup, &result);
+        pthread_join(thread, NULL);
+        return result;
+    }
+    case 16: return host->usb->remote_wakeup((bp_usb_device *)pci_device);
+    case 17: return host->usb->frame_number(NULL) == UINT32_MAX && host->usb->packet_frame(NULL) == UINT32_MAX;
     default: return -100;
     }
 }

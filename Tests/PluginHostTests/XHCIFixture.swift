@@ -1,0 +1,1 @@
+../USBTests/XHCIFixture.swift
