@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "IRQ", dependencies: ["Memory", "Trace"], path: "Modules/IRQ"),
         .target(name: "CHartState", path: "Modules/CPU/CHartState",
                 cSettings: [.unsafeFlags(["-O2", "-frounding-math"])]),
-        .target(name: "CPU", dependencies: ["CHartState", "Memory", "IRQ", "Trace"], path: "Modules/CPU/Hart",
+        // Instrumentation: what an observer of a hart sees (the CPU reports, the plugin host forwards).
+        .target(name: "Instrumentation", path: "Modules/Instrumentation"),
+        .target(name: "CPU", dependencies: ["CHartState", "Memory", "IRQ", "Trace", "Instrumentation"], path: "Modules/CPU/Hart",
                 swiftSettings: hotPathFlags),
         .target(name: "Devices", dependencies: ["Memory", "IRQ"], path: "Modules/Devices"),
         .target(name: "PCI", dependencies: ["Memory", "IRQ", "Trace"], path: "Modules/PCI"),
@@ -56,7 +58,7 @@ let package = Package(
         // The control socket (docs/debugging.md): a line-in, JSON-line-out command channel into a
         // running machine, and its client for `backplane ctl`.
         .target(name: "Control", path: "Modules/Control"),
-        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "CPU", "Trace"], path: "Modules/PluginHost"),
+        .target(name: "PluginHost", dependencies: ["CBackplane", "QPP", "PCI", "USB", "Memory", "IRQ", "Instrumentation", "Trace"], path: "Modules/PluginHost"),
         .target(name: "acme_edu", dependencies: ["CBackplane"], path: "Plugins/examples/acme_edu", exclude: ["linux"], publicHeadersPath: ".",
                 cSettings: pluginSDK),
         .target(name: "acme_timer", dependencies: ["CBackplane"], path: "Plugins/examples/acme_timer", publicHeadersPath: ".",

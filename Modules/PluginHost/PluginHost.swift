@@ -1,5 +1,5 @@
 import CBackplane
-import CPU
+import Instrumentation
 import Foundation
 import IRQ
 import Memory
@@ -221,7 +221,7 @@ public final class PluginHost {
 
     /// Lets instrumentation observe the machine's harts (costs nothing while no plugin
     /// registers an instrumentation callback).
-    public func attach(harts: [Hart]) { instrumentation.attach(harts: harts) }
+    public func attach(harts: [any InstrumentedHart]) { instrumentation.attach(harts: harts) }
 
     /// The machine starts running: hart-start callbacks fire (once per hart).
     public func startHarts() {

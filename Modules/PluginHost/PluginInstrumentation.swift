@@ -1,5 +1,5 @@
 import CBackplane
-import CPU
+import Instrumentation
 import Foundation
 
 /// The plugins' instrumentation callbacks (instrument.h, ABI 1.1) and the harts they observe.
@@ -25,8 +25,8 @@ public final class PluginInstrumentation: HartInstrumentation {
     var stops: [Registration<bp_hart_fn>] = []
     private var nextID: Int32 = 1
     /// The machine's harts (empty before the machine is built).
-    public private(set) var harts: [Hart] = []
-    private var started: [Hart] = []
+    public private(set) var harts: [any InstrumentedHart] = []
+    private var started: [any InstrumentedHart] = []
 
     public private(set) var events: InstrumentationEvents = []
 
@@ -35,7 +35,7 @@ public final class PluginInstrumentation: HartInstrumentation {
     // MARK: Harts
 
     /// Observes `harts` (the machine calls it once its harts exist).
-    func attach(harts: [Hart]) {
+    func attach(harts: [any InstrumentedHart]) {
         self.harts = harts
         for hart in harts { hart.attach(instrumentation: self) }
     }
@@ -44,21 +44,21 @@ public final class PluginInstrumentation: HartInstrumentation {
     func startHarts() {
         for hart in harts where !started.contains(where: { $0 === hart }) {
             started.append(hart)
-            for registration in starts { registration.function(registration.udata, UInt32(truncatingIfNeeded: hart.state.pointee.hartid)) }
+            for registration in starts { registration.function(registration.udata, hart.hartNumber) }
         }
     }
 
     /// Fires hart-stop callbacks for started harts (once) and detaches from every hart.
     func stopHarts() {
         for hart in started {
-            for registration in stops { registration.function(registration.udata, UInt32(truncatingIfNeeded: hart.state.pointee.hartid)) }
+            for registration in stops { registration.function(registration.udata, hart.hartNumber) }
         }
         started = []
         for hart in harts { hart.attach(instrumentation: nil) }
         harts = []
     }
 
-    func hart(_ id: UInt32) -> Hart? { harts.first { $0.state.pointee.hartid == UInt64(id) } }
+    func hart(_ id: UInt32) -> (any InstrumentedHart)? { harts.first { $0.hartNumber == id } }
 
     // MARK: Registration
 
@@ -110,29 +110,24 @@ public final class PluginInstrumentation: HartInstrumentation {
 
     // MARK: HartInstrumentation
 
-    public func blockTranslated(hart: Hart, pc: UInt64, instructions count: Int, bytes: Int) {
-        let id = UInt32(truncatingIfNeeded: hart.state.pointee.hartid)
+    public func blockTranslated(hart id: UInt32, pc: UInt64, instructions count: Int, bytes: Int) {
         for r in translated { r.function(r.udata, id, pc, UInt32(count), UInt32(bytes)) }
     }
 
-    public func blockExecuted(hart: Hart, pc: UInt64, instructions count: Int) {
-        let id = UInt32(truncatingIfNeeded: hart.state.pointee.hartid)
+    public func blockExecuted(hart id: UInt32, pc: UInt64, instructions count: Int) {
         for r in executed { r.function(r.udata, id, pc, UInt32(count)) }
     }
 
-    public func instruction(hart: Hart, pc: UInt64, encoding: UInt32) {
-        let id = UInt32(truncatingIfNeeded: hart.state.pointee.hartid)
+    public func instruction(hart id: UInt32, pc: UInt64, encoding: UInt32) {
         for r in instructions { r.function(r.udata, id, pc, encoding) }
     }
 
-    public func memoryAccess(hart: Hart, address: UInt64, size: Int, isStore: Bool, value: UInt64) {
-        let id = UInt32(truncatingIfNeeded: hart.state.pointee.hartid)
+    public func memoryAccess(hart id: UInt32, address: UInt64, size: Int, isStore: Bool, value: UInt64) {
         let kind = UInt32(isStore ? BP_MEM_STORE : BP_MEM_LOAD)
         for r in memory { r.function(r.udata, id, address, UInt32(size), kind, value) }
     }
 
-    public func trap(hart: Hart, cause: UInt64, value: UInt64, pc: UInt64, privilege: UInt64) {
-        let id = UInt32(truncatingIfNeeded: hart.state.pointee.hartid)
+    public func trap(hart id: UInt32, cause: UInt64, value: UInt64, pc: UInt64, privilege: UInt64) {
         for r in traps { r.function(r.udata, id, cause, value, pc, UInt32(truncatingIfNeeded: privilege)) }
     }
 }

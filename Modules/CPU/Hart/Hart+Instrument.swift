@@ -1,4 +1,5 @@
 import CHartState
+import Instrumentation
 
 // Instrumentation (plugin ABI 1.1, Plugins/include/backplane/instrument.h, docs/plugins.md).
 //
@@ -14,48 +15,6 @@ import CHartState
 // - memory: `fillTLB` stops filling the load/store TLBs, so every access of both engines takes
 //   `loadSlow`/`storeSlow` (or the AMO path), which report it;
 // - trap: reported at the top of `enterTrap`.
-
-/// The kinds of events an observer wants.
-public struct InstrumentationEvents: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    public static let blockTranslated = InstrumentationEvents(rawValue: 1 << 0)
-    public static let blockExecuted = InstrumentationEvents(rawValue: 1 << 1)
-    public static let instruction = InstrumentationEvents(rawValue: 1 << 2)
-    public static let memory = InstrumentationEvents(rawValue: 1 << 3)
-    public static let trap = InstrumentationEvents(rawValue: 1 << 4)
-}
-
-/// Receives a hart's instrumentation events (the plugin host implements it). Called on the
-/// thread running the hart, in the middle of its execution.
-public protocol HartInstrumentation: AnyObject {
-    /// The kinds wanted now; read by each hart at the start of every slice.
-    var events: InstrumentationEvents { get }
-    /// A block was decoded (interpreter) or translated (JIT): its first pc, length and bytes.
-    func blockTranslated(hart: Hart, pc: UInt64, instructions: Int, bytes: Int)
-    /// A block is about to run `instructions` instructions (state.pc is `pc`).
-    func blockExecuted(hart: Hart, pc: UInt64, instructions: Int)
-    /// An instruction is about to execute; `encoding` is its bits as in memory.
-    func instruction(hart: Hart, pc: UInt64, encoding: UInt32)
-    /// A data access completed; `value` is zero-extended to `size` bytes.
-    func memoryAccess(hart: Hart, address: UInt64, size: Int, isStore: Bool, value: UInt64)
-    /// `cause` as mcause encodes it; `privilege` the one the trap was taken from.
-    func trap(hart: Hart, cause: UInt64, value: UInt64, pc: UInt64, privilege: UInt64)
-    /// When the only block-executed work is one C function
-    /// `void f(void *udata, uint32_t hart, uint64_t pc, uint32_t instructions)`, that function:
-    /// the JIT then calls it straight from translated code (no Swift on the path).
-    var directBlockExecuted: DirectBlockCallback? { get }
-}
-
-/// A C block-executed callback and its `udata`, as addresses.
-public struct DirectBlockCallback: Equatable, Sendable {
-    public let function: UInt
-    public let udata: UInt
-    public init(function: UInt, udata: UInt) {
-        self.function = function
-        self.udata = udata
-    }
-}
 
 extension Hart {
     /// Attaches (or with nil, detaches) the observer; it takes effect at the next slice.
@@ -118,7 +77,7 @@ extension Hart {
         let count = min(Int(blocks.headers[slot].count), limit)
         // Encodings come from guest memory: decoded `raw` is the expanded form for some RVC.
         let host = blocks.headers[slot].host
-        if instrumentedEvents.contains(.blockExecuted) { observer.blockExecuted(hart: self, pc: pc, instructions: count) }
+        if instrumentedEvents.contains(.blockExecuted) { observer.blockExecuted(hart: hartNumber, pc: pc, instructions: count) }
         guard instrumentedEvents.contains(.instruction) else { return execute(code, count: count) }
         // One at a time, as the JIT's `jitInterpret` does: stop where execute would have.
         var used = 0
@@ -132,7 +91,7 @@ extension Hart {
                 let bytes = UnsafeRawPointer(bitPattern: host &+ UInt(truncatingIfNeeded: at &- pc))!
                 encoding = length == 2 ? UInt32(bytes.loadUnaligned(as: UInt16.self)) : bytes.loadUnaligned(as: UInt32.self)
             }
-            observer.instruction(hart: self, pc: at, encoding: length == 2 ? encoding & 0xFFFF : encoding)
+            observer.instruction(hart: hartNumber, pc: at, encoding: length == 2 ? encoding & 0xFFFF : encoding)
             state.pointee.clockBudget = Int64(limit - used)
             used += execute(instruction, count: 1)
             let s = state
@@ -154,7 +113,7 @@ extension Hart {
             let count = Int(blocks.headers[slot].count)
             var bytes = 0
             for index in 0..<count { bytes += Int(code[index].length) }
-            observer.blockTranslated(hart: self, pc: pc, instructions: count, bytes: bytes)
+            observer.blockTranslated(hart: hartNumber, pc: pc, instructions: count, bytes: bytes)
         }
         return slot
     }
@@ -162,7 +121,7 @@ extension Hart {
     /// Reports a translated JIT block (called by `Hart+JIT.translate`).
     func noteBlockTranslated(pc: UInt64, instructions: Int, bytes: Int) {
         guard instrumentedEvents.contains(.blockTranslated), let observer = instrumentation else { return }
-        observer.blockTranslated(hart: self, pc: pc, instructions: instructions, bytes: bytes)
+        observer.blockTranslated(hart: hartNumber, pc: pc, instructions: instructions, bytes: bytes)
     }
 
     /// Reports a completed data access (memory kind on).
@@ -170,13 +129,13 @@ extension Hart {
     func noteMemoryAccess(_ address: UInt64, size: Int, isStore: Bool, value: UInt64) {
         guard let observer = instrumentation else { return }
         let mask: UInt64 = size >= 8 ? ~0 : (1 << UInt64(size * 8)) - 1
-        observer.memoryAccess(hart: self, address: address, size: size, isStore: isStore, value: value & mask)
+        observer.memoryAccess(hart: hartNumber, address: address, size: size, isStore: isStore, value: value & mask)
     }
 
     /// Reports a trap about to be entered (trap kind on).
     @inline(never)
     func noteTrap(cause: UInt64, value: UInt64) {
-        instrumentation?.trap(hart: self, cause: cause, value: value, pc: state.pointee.pc, privilege: state.pointee.privilege)
+        instrumentation?.trap(hart: hartNumber, cause: cause, value: value, pc: state.pointee.pc, privilege: state.pointee.privilege)
     }
 }
 
@@ -230,4 +189,9 @@ extension Hart {
               String(number) == String(name.dropFirst()) else { return nil }
         return number
     }
+}
+
+extension Hart: InstrumentedHart {
+    /// `mhartid` as the instrumentation ABI numbers harts.
+    @inline(__always) public var hartNumber: UInt32 { UInt32(truncatingIfNeeded: state.pointee.hartid) }
 }

@@ -1,6 +1,7 @@
 import CHartState
 import IRQ
 import Memory
+import Instrumentation
 
 /// One RV64GC hart: the interpreter that is Backplane's reference CPU.
 ///

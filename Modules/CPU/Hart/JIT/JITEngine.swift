@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Instrumentation
 
 /// Debug output of the JIT, set once by the command line before the machine runs.
 public struct JITDebugOptions: Sendable {

@@ -1,5 +1,6 @@
 #if arch(x86_64)
 import CHartState
+import Instrumentation
 
 // Instrumentation in translated code (Hart+Instrument.swift, docs/plugins.md): while a
 // block-executed callback is registered, every block is translated with a helper call at its
@@ -13,7 +14,7 @@ extension JITHelpers {
     static let blockExecuted: UInt = {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64) -> Void = { state, pc, count in
             Hart.withJIT(state) { hart in
-                hart.instrumentation?.blockExecuted(hart: hart, pc: pc, instructions: Int(truncatingIfNeeded: count))
+                hart.instrumentation?.blockExecuted(hart: hart.hartNumber, pc: pc, instructions: Int(truncatingIfNeeded: count))
             }
         }
         return unsafeBitCast(function, to: UInt.self)
