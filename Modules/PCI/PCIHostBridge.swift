@@ -109,7 +109,9 @@ public final class PCIHostBridge: MMIODevice {
         let bus = PCIBusInterface(address: address, config: config, memory: space, intx: intx)
         let function = try build(bus)
         precondition(function.config === config, "a function must use the configuration space of its bus interface")
-        slots[index] = Slot(function: function, bus: bus)
+        let slot = Slot(function: function, bus: bus)
+        slots[index] = slot
+        bus.remapBARsHandler = { [unowned self, unowned slot] in self.remap(slot) }
         // Software scans functions 1-7 only when function 0 says it has siblings (PCI 3.0 §6.2.1).
         if address.function != 0 {
             slots[Int(address.device) * 8]?.function.config.isMultiFunction = true
@@ -246,6 +248,15 @@ public final class PCIHostBridge: MMIODevice {
                            ["bar": .number(UInt64(index)), "address": .hex(target), "size": .hex(bar.size), "direct": .hex(direct)])
             }
         }
+    }
+
+    /// Unmaps every BAR of `slot` and maps them again as their registers and the function say.
+    private func remap(_ slot: Slot) {
+        for (index, regions) in slot.regions.enumerated() {
+            for region in regions { space.unmap(region) }
+            slot.regions[index] = []
+        }
+        updateMappings(slot)
     }
 
     /// Maps a BAR whose function has direct windows as device memory for the windows and trapped

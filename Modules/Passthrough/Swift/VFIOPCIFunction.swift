@@ -42,6 +42,10 @@ public final class VFIOPCIFunction: PCIFunction {
     /// Whether the direct windows hold the device (true) or scratch memory (parked while the
     /// device's memory decoding is off; see `VFIOKernel.park`).
     private var directArmed = true
+    /// Whether the direct windows are withdrawn so every BAR access traps: from an INTx until
+    /// the poll after its end of interrupt (QEMU's `vfio_intx_interrupt` disables its mmaps the
+    /// same way). The end of an INTx is the guest's next BAR access, which must reach us.
+    private var directSuspended = false
     /// Guest accesses that reached `readBAR`/`writeBAR` per BAR: trapped ones, MSI-X table and
     /// PBA included. Accesses through direct windows never count.
     public private(set) var trappedAccesses = [UInt64](repeating: 0, count: 6)
@@ -122,7 +126,7 @@ public final class VFIOPCIFunction: PCIFunction {
     public func mappedBytes(bar: Int) -> UInt64 { bar < bars.count ? bars[bar]?.mappedBytes ?? 0 : 0 }
 
     /// The parts of BAR `bar` the bus maps as device memory (`PCIFunction.directWindows`).
-    public func directWindows(bar: Int) -> [PCIDirectWindow] { bar < direct.count ? direct[bar] : [] }
+    public func directWindows(bar: Int) -> [PCIDirectWindow] { bar < direct.count && !directSuspended ? direct[bar] : [] }
 
     /// Whether VFIO routes any interrupt index to eventfds now (the machine then polls often).
     public var interruptsRouted: Bool { interrupts.mode != .none }
@@ -219,7 +223,7 @@ public final class VFIOPCIFunction: PCIFunction {
     public func poll() {
         switch interrupts.mode {
         case .none:
-            return
+            break
         case .intx:
             interrupts.poll { _ in
                 if !intxAsserted {
@@ -227,10 +231,20 @@ public final class VFIOPCIFunction: PCIFunction {
                     bus.setINTx(true)
                 }
             }
+            if intxAsserted && !directSuspended && direct.contains(where: { !$0.isEmpty }) {
+                // Unmapping device memory bumps `ramUnmaps`: the machine flushes the harts'
+                // TLBs at the end of this same poll, before any hart runs.
+                directSuspended = true
+                bus.remapBARs()
+            }
         case .msi:
             interrupts.poll { msi?.signal(vector: $0) }
         case .msix:
             interrupts.poll { msix?.notify(vector: $0) }
+        }
+        if directSuspended && !intxAsserted {
+            directSuspended = false
+            bus.remapBARs()
         }
     }
 
@@ -242,6 +256,8 @@ public final class VFIOPCIFunction: PCIFunction {
     }
 
     public func reset() {
+        // The bridge has unmapped the BARs already; they are mapped with the windows next time.
+        directSuspended = false
         _ = interrupts.set(.none)
         if intxAsserted {
             intxAsserted = false
