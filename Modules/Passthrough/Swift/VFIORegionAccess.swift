@@ -44,8 +44,6 @@ final class VFIORegionAccess {
         let holes = excluded.filter { !$0.isEmpty }.map { ($0.lowerBound & ~(page - 1))..<(($0.upperBound + page - 1) & ~(page - 1)) }
         var windows: [PCIDirectWindow] = []
         for area in areas {
-            // SAFETY: mmap returns page-aligned addresses for page-aligned offsets, so the host
-            // address of a page-aligned region offset inside the area is page aligned too.
             var pieces: [Range<UInt64>] = []
             let start = (area.range.lowerBound + page - 1) & ~(page - 1)
             let end = area.range.upperBound & ~(page - 1)
@@ -57,6 +55,9 @@ final class VFIORegionAccess {
                             min(piece.upperBound, hole.upperBound)..<piece.upperBound].filter { !$0.isEmpty }
                 }
             }
+            // A window's host address must be page aligned too (a TLB entry maps a whole host
+            // page): true when the area starts on a page, as VFIO's sparse areas do; a piece
+            // that is not stays trapped.
             for piece in pieces where UInt(bitPattern: area.base + Int(piece.lowerBound - area.range.lowerBound)) & UInt(page - 1) == 0 {
                 windows.append(PCIDirectWindow(offset: piece.lowerBound, size: UInt64(piece.count),
                                                host: area.base + Int(piece.lowerBound - area.range.lowerBound)))
