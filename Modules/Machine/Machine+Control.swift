@@ -179,7 +179,7 @@ extension Machine {
         var bytes: [UInt8] = []
         for offset in 0..<length {
             // RAM and ROM only: reading a device register can change it (a FIFO pops).
-            guard let region = space.region(containing: address &+ offset), region.kind != .mmio,
+            guard let region = space.region(containing: address &+ offset), region.kind == .ram || region.kind == .rom,
                   let value = space.read(address &+ offset, size: 1) else {
                 if bytes.isEmpty { return .failure("read: \(hex(address &+ offset, width: 1)) is not RAM or ROM") }
                 break

@@ -60,6 +60,18 @@ public final class AddressSpace {
         try insert(MemoryRegion(name: name, base: base, size: size, borrowing: storage, owner: owner))
     }
 
+    /// Maps a device's registers that are host memory (`RegionKind.deviceMemory`: an mmapped
+    /// VFIO BAR), so harts enter its pages in their TLBs and each guest load or store is one host
+    /// access of the same width. `base`, `size` and `storage` must be 4 KiB aligned: a TLB entry
+    /// covers a whole page, and a page only partly device memory would let accesses spill into
+    /// whatever follows it. The region keeps `owner` alive.
+    @discardableResult
+    public func mapDeviceMemory(name: String, base: UInt64, size: UInt64, storage: UnsafeMutableRawPointer, owner: AnyObject) throws -> MemoryRegion {
+        precondition(base & 0xFFF == 0 && size & 0xFFF == 0 && size > 0 && UInt(bitPattern: storage) & 0xFFF == 0,
+                     "device memory '\(name)' must be whole 4 KiB pages")
+        return try insert(MemoryRegion(name: name, base: base, size: size, borrowing: storage, owner: owner, kind: .deviceMemory))
+    }
+
     /// Maps read-only memory holding `contents` (zero-padded to `size`).
     @discardableResult
     public func mapROM(name: String, base: UInt64, size: UInt64, contents: [UInt8] = []) throws -> MemoryRegion {
@@ -76,10 +88,11 @@ public final class AddressSpace {
         return try insert(MemoryRegion(name: name, base: base, size: size, kind: .mmio, device: device))
     }
 
-    /// Removes a region (a PCI BAR being moved or disabled). Hart TLBs hold only RAM pages, so
-    /// unmapping MMIO needs no TLB flush; unmapping RAM does, and is the caller's business.
+    /// Removes a region (a PCI BAR being moved or disabled). Hart TLBs hold only RAM and device
+    /// memory pages, so unmapping MMIO needs no TLB flush; unmapping those does, and is the
+    /// caller's business (`ramUnmaps`).
     public func unmap(_ region: MemoryRegion) {
-        if region.kind == .ram { ramUnmaps &+= 1 }
+        if region.kind == .ram || region.kind == .deviceMemory { ramUnmaps &+= 1 }
         regions.removeAll { $0 === region }
         if lastHit === region { lastHit = nil }
     }
@@ -111,13 +124,14 @@ public final class AddressSpace {
         return nil
     }
 
-    /// Host memory for `[address, address+length)` when it lies wholly in one RAM region
-    /// (or ROM, if `forWrite` is false). This is what the hart's TLB caches.
+    /// Host memory for `[address, address+length)` when it lies wholly in one RAM or device
+    /// memory region (or ROM, if `forWrite` is false). This is what the hart's TLB caches;
+    /// callers that copy bytes (DMA) must check the region is RAM.
     @inline(__always)
     public func hostPointer(_ address: UInt64, length: UInt64, forWrite: Bool) -> UnsafeMutableRawPointer? {
         guard let region = region(containing: address), let host = region.host,
               address &- region.base &+ length <= region.size else { return nil }
-        if forWrite && region.kind != .ram { return nil }
+        if forWrite && region.kind == .rom { return nil }
         return host + Int(address &- region.base)
     }
 
@@ -162,6 +176,10 @@ public final class AddressSpace {
             storeLittleEndian(region.host! + Int(offset), size: size, value: value)
         case .rom:
             break
+        case .deviceMemory:
+            // One host store of the guest's width (storeLittleEndian is a single move): the
+            // device sees the access as made. No code pages to note: device memory is never code.
+            storeLittleEndian(region.host! + Int(offset), size: size, value: value)
         case .mmio:
             guard enterDispatch() else { return false }
             defer { dispatchDepth -= 1 }
@@ -175,7 +193,7 @@ public final class AddressSpace {
     @inline(never)
     private func traceAccess(_ region: MemoryRegion, _ what: String, offset: UInt64, size: Int, value: UInt64) {
         Trace.emit(.mmio, device: region.traceName, what, [
-            "region": .text(region.name), "offset": .hex(offset), "size": .number(UInt64(size)),
+            "region": .text(region.name), "offset": .hex(offset &+ region.traceOffset), "size": .number(UInt64(size)),
             "value": .hex(size >= 8 ? value : value & ((1 << UInt64(8 * size)) - 1)),
         ])
     }

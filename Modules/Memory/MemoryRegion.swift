@@ -8,6 +8,12 @@ public enum RegionKind: Sendable, Equatable {
     case rom
     /// A device answering through `MMIODevice`.
     case mmio
+    /// A device's registers that are host memory: a mapping of the device itself (an mmapped
+    /// VFIO BAR, docs/passthrough.md). Loads and stores go straight to it, through the harts'
+    /// TLBs too, one host access of the guest's width each, so the device sees the access the
+    /// guest made. Unlike RAM it is never executed (a fetch faults), never a DMA source or
+    /// target, never mapped for a VFIO device's DMA, never saved, never read by debuggers.
+    case deviceMemory
 }
 
 /// One mapped range of the guest physical address space.
@@ -33,6 +39,9 @@ public final class MemoryRegion {
     private let ownsHost: Bool
     /// Keeps borrowed host memory alive while the region exists (a PCI function's RAM BAR).
     private let owner: AnyObject?
+    /// Added to region offsets in `mmio` trace events: a region that is one part of a PCI BAR
+    /// split around directly mapped pages names the BAR offset, not its own.
+    public var traceOffset: UInt64 = 0
 
     public var end: UInt64 { base &+ size }
 
@@ -67,21 +76,27 @@ public final class MemoryRegion {
         }
     }
 
-    /// RAM whose host memory `storage` (`size` bytes) belongs to `owner`.
-    init(name: String, base: UInt64, size: UInt64, borrowing storage: UnsafeMutableRawPointer, owner: AnyObject) {
+    /// RAM (or device memory) whose host memory `storage` (`size` bytes) belongs to `owner`.
+    init(name: String, base: UInt64, size: UInt64, borrowing storage: UnsafeMutableRawPointer, owner: AnyObject,
+         kind: RegionKind = .ram) {
         self.name = name
         self.traceName = name
         self.base = base
         self.size = size
-        kind = .ram
+        self.kind = kind
         device = nil
         implementedSizes = .all
         host = storage
         ownsHost = false
         self.owner = owner
-        let pages = Int((size + 4095) >> 12)
-        codePages = .allocate(capacity: pages)
-        codePages!.initialize(repeating: 0, count: pages)
+        if kind == .ram {
+            let pages = Int((size + 4095) >> 12)
+            codePages = .allocate(capacity: pages)
+            codePages!.initialize(repeating: 0, count: pages)
+        } else {
+            // Device memory never holds code: fetches from it fault (Hart+Run.swift).
+            codePages = nil
+        }
     }
 
     deinit {

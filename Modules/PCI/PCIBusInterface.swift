@@ -166,6 +166,16 @@ public final class PCIBusInterface {
     /// Re-evaluates the INTx output after the command register changed.
     public func commandChanged() { updateINTx() }
 
+    // MARK: BAR mappings
+
+    /// Set by the host bridge the function is attached to.
+    var remapBARsHandler: (() -> Void)?
+
+    /// Maps the function's BARs again, asking `memoryBacking` and `directWindows` anew: for a
+    /// function whose direct windows change while the BARs stay where they are (a VFIO function
+    /// trapping its BARs while an INTx waits for the guest's end of interrupt).
+    public func remapBARs() { remapBARsHandler?() }
+
     private func updateINTx() {
         let drive = intxLevel && !config.command.contains(.interruptDisable) && config.interruptPin != nil
         guard drive != intxDriven, let intx else { return }

@@ -25,6 +25,27 @@ public protocol PCIFunction: AnyObject {
     /// into the harts' TLBs instead of through `readBAR`/`writeBAR`. Nil (the default) for a BAR
     /// of registers.
     func memoryBacking(bar: Int) -> UnsafeMutableRawPointer?
+    /// Parts of memory BAR `bar` that are the device's own registers mapped into host memory
+    /// (a VFIO BAR's mmap, docs/passthrough.md): the bus maps each as device memory
+    /// (`RegionKind.deviceMemory`), so guest loads and stores reach the device with no trap,
+    /// and sends the rest of the BAR to `readBAR`/`writeBAR` as usual. Empty (the default) for a
+    /// BAR that is all registers. The host memory must stay valid as long as the function.
+    func directWindows(bar: Int) -> [PCIDirectWindow]
+}
+
+/// A page-aligned part of a BAR whose accesses go straight to host memory that is the device.
+public struct PCIDirectWindow: Equatable {
+    /// BAR offset and length, both multiples of 4 KiB.
+    public var offset: UInt64
+    public var size: UInt64
+    /// Host address of the window's first byte, 4 KiB aligned.
+    public var host: UnsafeMutableRawPointer
+
+    public init(offset: UInt64, size: UInt64, host: UnsafeMutableRawPointer) {
+        self.offset = offset
+        self.size = size
+        self.host = host
+    }
 }
 
 extension PCIFunction {
@@ -32,4 +53,5 @@ extension PCIFunction {
     public func configWritten(offset: Int, size: Int) {}
     public func reset() {}
     public func memoryBacking(bar: Int) -> UnsafeMutableRawPointer? { nil }
+    public func directWindows(bar: Int) -> [PCIDirectWindow] { [] }
 }

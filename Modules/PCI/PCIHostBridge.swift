@@ -51,12 +51,13 @@ public final class PCIHostBridge: MMIODevice {
     private final class Slot {
         let function: any PCIFunction
         let bus: PCIBusInterface
-        /// Mapped region per BAR index (nil when not decoded).
-        var regions: [MemoryRegion?]
+        /// Mapped regions per BAR index (empty when not decoded): one, or for a BAR with direct
+        /// windows its direct and trapped parts in address order.
+        var regions: [[MemoryRegion]]
         init(function: any PCIFunction, bus: PCIBusInterface) {
             self.function = function
             self.bus = bus
-            regions = [MemoryRegion?](repeating: nil, count: function.config.bars.count)
+            regions = [[MemoryRegion]](repeating: [], count: function.config.bars.count)
         }
     }
 
@@ -108,7 +109,9 @@ public final class PCIHostBridge: MMIODevice {
         let bus = PCIBusInterface(address: address, config: config, memory: space, intx: intx)
         let function = try build(bus)
         precondition(function.config === config, "a function must use the configuration space of its bus interface")
-        slots[index] = Slot(function: function, bus: bus)
+        let slot = Slot(function: function, bus: bus)
+        slots[index] = slot
+        bus.remapBARsHandler = { [unowned self, unowned slot] in self.remap(slot) }
         // Software scans functions 1-7 only when function 0 says it has siblings (PCI 3.0 §6.2.1).
         if address.function != 0 {
             slots[Int(address.device) * 8]?.function.config.isMultiFunction = true
@@ -124,10 +127,16 @@ public final class PCIHostBridge: MMIODevice {
         address.bus == 0 ? slots[Int(address.device) * 8 + Int(address.function)]?.function : nil
     }
 
-    /// Where BAR `bar` of the function at `address` is mapped in the CPU's address space.
+    /// Where BAR `bar` of the function at `address` is mapped in the CPU's address space (the
+    /// region at its first byte, for a BAR split around direct windows).
     public func mappedRegion(of address: PCIAddress, bar: Int) -> MemoryRegion? {
+        mappedRegions(of: address, bar: bar).first
+    }
+
+    /// Every region BAR `bar` of the function at `address` is mapped as, in address order.
+    public func mappedRegions(of address: PCIAddress, bar: Int) -> [MemoryRegion] {
         guard address.bus == 0, let slot = slots[Int(address.device) * 8 + Int(address.function)],
-              bar < slot.regions.count else { return nil }
+              bar < slot.regions.count else { return [] }
         return slot.regions[bar]
     }
 
@@ -135,9 +144,9 @@ public final class PCIHostBridge: MMIODevice {
     /// internal state back to power-on.
     public func reset() {
         for case let slot? in slots {
-            for (bar, region) in slot.regions.enumerated() where region != nil {
-                space.unmap(region!)
-                slot.regions[bar] = nil
+            for (bar, regions) in slot.regions.enumerated() {
+                for region in regions { space.unmap(region) }
+                slot.regions[bar] = []
             }
             slot.bus.config.reset()
             slot.function.reset()
@@ -206,12 +215,14 @@ public final class PCIHostBridge: MMIODevice {
             if decodes, let address = config.barAddress(index) {
                 target = cpuAddress(of: bar, at: address)
             }
-            if let region = slot.regions[index] {
-                if region.base == target { continue }
-                space.unmap(region)
-                slot.regions[index] = nil
+            if let first = slot.regions[index].first {
+                if first.base == target { continue }
+                // Unmapping device memory counts in `space.ramUnmaps`: the machine flushes the
+                // harts' TLBs before they run again.
+                for region in slot.regions[index] { space.unmap(region) }
+                slot.regions[index] = []
                 if Trace.mask & TraceGroup.pci.bit != 0 {
-                    Trace.emit(.pci, device: slot.bus.name, "bar-unmap", ["bar": .number(UInt64(index)), "address": .hex(region.base)])
+                    Trace.emit(.pci, device: slot.bus.name, "bar-unmap", ["bar": .number(UInt64(index)), "address": .hex(first.base)])
                 }
             }
             guard let target else { continue }
@@ -219,17 +230,69 @@ public final class PCIHostBridge: MMIODevice {
             // Two BARs programmed over each other (or over another device) cannot both decode;
             // the later one stays unmapped, as the overlap is the guest's mistake.
             if bar.kind != .io, let storage = slot.function.memoryBacking(bar: index) {
-                slot.regions[index] = try? space.mapRAM(name: regionName, base: target, size: bar.size, storage: storage, owner: slot.function)
+                if let region = try? space.mapRAM(name: regionName, base: target, size: bar.size, storage: storage, owner: slot.function) {
+                    slot.regions[index] = [region]
+                }
+            } else if bar.kind != .io, case let windows = slot.function.directWindows(bar: index), !windows.isEmpty {
+                slot.regions[index] = mapSplit(slot, bar: index, declared: bar, at: target, name: regionName, windows: windows)
             } else {
                 let window = PCIBARWindow(function: slot.function, bar: index, sizes: bar.accessSizes)
-                slot.regions[index] = try? space.mapMMIO(name: regionName, base: target, size: bar.size, device: window)
+                if let region = try? space.mapMMIO(name: regionName, base: target, size: bar.size, device: window) {
+                    slot.regions[index] = [region]
+                }
             }
-            slot.regions[index]?.traceName = slot.bus.name
+            for region in slot.regions[index] { region.traceName = slot.bus.name }
             if Trace.mask & TraceGroup.pci.bit != 0 {
-                Trace.emit(.pci, device: slot.bus.name, slot.regions[index] == nil ? "bar-map-refused" : "bar-map",
-                           ["bar": .number(UInt64(index)), "address": .hex(target), "size": .hex(bar.size)])
+                let direct = slot.regions[index].reduce(0) { $0 + ($1.kind == .deviceMemory ? $1.size : 0) }
+                Trace.emit(.pci, device: slot.bus.name, slot.regions[index].isEmpty ? "bar-map-refused" : "bar-map",
+                           ["bar": .number(UInt64(index)), "address": .hex(target), "size": .hex(bar.size), "direct": .hex(direct)])
             }
         }
+    }
+
+    /// Unmaps every BAR of `slot` and maps them again as their registers and the function say.
+    private func remap(_ slot: Slot) {
+        for (index, regions) in slot.regions.enumerated() {
+            for region in regions { space.unmap(region) }
+            slot.regions[index] = []
+        }
+        updateMappings(slot)
+    }
+
+    /// Maps a BAR whose function has direct windows as device memory for the windows and trapped
+    /// MMIO (`PCIBARWindow`) for the gaps between them, as QEMU's vfio-pci overlays its mmap
+    /// subregions on the BAR. Windows that are not whole 4 KiB pages at a page-aligned address
+    /// (a BAR smaller than a page, placed off a page boundary) stay trapped: a TLB entry covers
+    /// a page. All or nothing: if one part cannot be mapped (an overlap), none is.
+    private func mapSplit(_ slot: Slot, bar index: Int, declared bar: PCIBAR, at target: UInt64, name: String,
+                          windows: [PCIDirectWindow]) -> [MemoryRegion] {
+        var regions: [MemoryRegion] = []
+        var cursor: UInt64 = 0
+        func trap(upTo end: UInt64) throws {
+            guard end > cursor else { return }
+            let window = PCIBARWindow(function: slot.function, bar: index, sizes: bar.accessSizes, offset: cursor)
+            let region = try space.mapMMIO(name: cursor == 0 ? name : "\(name)+0x\(String(cursor, radix: 16))",
+                                           base: target + cursor, size: end - cursor, device: window)
+            region.traceOffset = cursor
+            regions.append(region)
+            cursor = end
+        }
+        do {
+            for window in windows.sorted(by: { $0.offset < $1.offset })
+            where window.offset >= cursor && window.size > 0 && window.offset &+ window.size <= bar.size
+                && (target &+ window.offset) & 0xFFF == 0 && window.size & 0xFFF == 0 && UInt(bitPattern: window.host) & 0xFFF == 0 {
+                try trap(upTo: window.offset)
+                regions.append(try space.mapDeviceMemory(name: "\(name)+0x\(String(window.offset, radix: 16)) direct",
+                                                         base: target + window.offset, size: window.size,
+                                                         storage: window.host, owner: slot.function))
+                cursor = window.offset + window.size
+            }
+            try trap(upTo: bar.size)
+        } catch {
+            for region in regions { space.unmap(region) }
+            return []
+        }
+        return regions
     }
 
     /// The CPU address of a BAR at PCI address `address`, if a window of its space covers it.
@@ -243,19 +306,23 @@ public final class PCIHostBridge: MMIODevice {
 }
 
 /// Forwards guest accesses to a mapped BAR to its function.
+/// A window onto part of a BAR (`offset` is where it starts, for a BAR split around direct
+/// windows) adds that offset, so the function always sees BAR offsets.
 final class PCIBARWindow: MMIODevice {
     unowned let function: any PCIFunction
     let bar: Int
     let implementedSizes: AccessSizes
+    let offset: UInt64
 
-    init(function: any PCIFunction, bar: Int, sizes: AccessSizes) {
+    init(function: any PCIFunction, bar: Int, sizes: AccessSizes, offset: UInt64 = 0) {
         self.function = function
         self.bar = bar
         implementedSizes = sizes
+        self.offset = offset
     }
 
-    func read(offset: UInt64, size: Int) -> UInt64 { function.readBAR(bar, offset: offset, size: size) }
-    func write(offset: UInt64, size: Int, value: UInt64) { function.writeBAR(bar, offset: offset, size: size, value: value) }
+    func read(offset: UInt64, size: Int) -> UInt64 { function.readBAR(bar, offset: self.offset &+ offset, size: size) }
+    func write(offset: UInt64, size: Int, value: UInt64) { function.writeBAR(bar, offset: self.offset &+ offset, size: size, value: value) }
 }
 
 /// The host bridge's own function at 00.0: identity only, no BARs (QEMU `gpex` host).

@@ -7,6 +7,12 @@ import XCTest
 /// ways through the host IOMMU (IOVA = guest physical), and its MSI delivered to the guest's
 /// IMSIC; built with -DINTX, the same through INTx and the PLIC (VFIO's INTx with unmask). Both
 /// programs pass on qemu-system-riscv64 with QEMU's own edu.
+///
+/// edu's BAR 0 (1 MiB, no MSI-X table) is mmappable through VFIO, so it is mapped into the guest
+/// address space whole (`bar-map … direct=0x100000` in the `pci` trace) and the guest's loads and
+/// stores reach the device with no trap: the `mmio` trace of edu0 stays empty under the JIT and
+/// the interpreter alike. With INTx the BAR traps from the interrupt until the poll after its end
+/// (`direct=0x0`), so the handler's BAR access is seen and VFIO's INTx unmasked.
 final class NestedVFIOTests: XCTestCase {
     /// Builds the guest program with Debian's riscv64-unknown-elf toolchain.
     static func eduGuest(intx: Bool = false) throws -> String {
@@ -40,7 +46,7 @@ final class NestedVFIOTests: XCTestCase {
         XCTAssertTrue(refused.first?.hasPrefix("backplane: error: ") == true, run.output)
         XCTAssertTrue(refused.first?.hasSuffix(": host PCI function 0000:00:04.0 is bound to no driver, not vfio-pci: echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override; echo 0000:00:04.0 > /sys/bus/pci/drivers_probe") == true, run.output)
         XCTAssertEqual(refused.last, "backplane status 2")
-        XCTAssertEqual(run.lines(after: "bound", until: "run took"), [
+        let direct = [
             "edu vfio guest",
             "edu at 00:0x0000000000000003",
             "factorial ok",
@@ -48,8 +54,13 @@ final class NestedVFIOTests: XCTestCase {
             "MSI interrupt ok",
             "PASS",
             "backplane status 0",
-        ], run.output)
-        XCTAssertEqual(run.lines(after: "intx", until: "nested: exit"), [
+            "pci edu0 bar-map bar=0 address=0x40000000 size=0x100000 direct=0x100000",
+            "trapped BAR accesses: 0",
+        ]
+        XCTAssertEqual(run.lines(after: "bound", until: "run took"), direct, "JIT: " + run.output)
+        XCTAssertEqual(run.lines(after: "interpreter", until: "nested: exit"), direct, "interpreter: " + run.output)
+        let intxLines = run.lines(after: "intx", until: "interpreter")
+        XCTAssertEqual(Array(intxLines.prefix(8)), [
             "edu vfio guest",
             "edu at 00:0x0000000000000003",
             "factorial ok",
@@ -57,7 +68,11 @@ final class NestedVFIOTests: XCTestCase {
             "INTx interrupt ok",
             "PASS",
             "backplane status 0",
+            "pci edu0 bar-map bar=0 address=0x40000000 size=0x100000 direct=0x100000",
         ], run.output)
+        XCTAssertTrue(intxLines.contains("pci edu0 bar-map bar=0 address=0x40000000 size=0x100000 direct=0x0"), run.output)
+        let trapped = intxLines.last.flatMap { $0.hasPrefix("trapped BAR accesses: ") ? Int($0.dropFirst(22)) : nil }
+        XCTAssertGreaterThan(try XCTUnwrap(trapped, run.output), 0, "the INTx handler's BAR accesses trap")
     }
 }
 
@@ -80,6 +95,16 @@ final class NestedNVMeVFIOTests: XCTestCase {
         let pci = try XCTUnwrap(boot.lines("pci 0000:00:05.0").first, tail)
         XCTAssertTrue(pci.hasPrefix("pci 0000:00:05.0 vendor=1b36 device=0010 class=010802 driver=nvme "), pci)
         XCTAssertTrue(pci.contains(" msi=msix:"), "the nvme driver uses MSI-X: \(pci)")
+        // BAR 0 (16 KiB): registers and doorbells in [0, 0x2000) mapped directly, the MSI-X table
+        // (0x2000) and PBA (0x3000) pages trapped, and only those ever trapped.
+        XCTAssertTrue(run.output.contains("pci nvme0 bar-map bar=0 address="), tail)
+        let maps = run.output.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("pci nvme0 bar-map bar=0 ") }
+        XCTAssertFalse(maps.isEmpty, tail)
+        XCTAssertTrue(maps.allSatisfy { $0.hasSuffix(" size=0x4000 direct=0x2000") }, maps.joined(separator: "\n"))
+        let offsets = try XCTUnwrap(run.output.split(whereSeparator: \.isNewline).first { $0.hasPrefix("trapped BAR offsets: ") }, tail)
+            .dropFirst(21).split(separator: " ").compactMap { UInt64($0.dropFirst(2), radix: 16) }
+        XCTAssertFalse(offsets.isEmpty, "the driver programs the MSI-X table through the trap")
+        XCTAssertTrue(offsets.allSatisfy { (0x2000..<0x4000).contains($0) }, "trapped outside the MSI-X pages: \(offsets.map { String($0, radix: 16) })")
         XCTAssertTrue(boot.report.contains("blk nvme0n1 rw ok offset=\(LinuxGuest.blockTestOffset) len=\(LinuxGuest.blockTestLength)"), tail)
         let image = try Data(contentsOf: disk)
         let block = image[LinuxGuest.blockTestOffset..<(LinuxGuest.blockTestOffset + LinuxGuest.blockTestLength)]

@@ -4,7 +4,10 @@ import Foundation
 /// A fake of the VFIO system calls (`VFIOKernel`) for the cases the real kernel of the nested
 /// test machine cannot produce: a BAR that may not be mmapped, sparse mmap areas, a container
 /// without type1, an API version mismatch, a failing DMA map. One device in one group; its
-/// configuration space and BARs are byte arrays, "mmap" hands out pointers into them.
+/// configuration space is a byte array. Each BAR is a shared file (an unlinked temporary file
+/// standing in for the device's memory): `memory` is one mapping of it, which pread/pwrite and
+/// `word` use, and "mmap" maps it again, so an access through a direct window lands in the same
+/// bytes by another address, as a store into a VFIO mmap lands in the device.
 final class VFIOFakeKernel: VFIOKernel {
     var files: Set<String> = ["/dev/vfio/vfio", "/dev/vfio/7"]
     var version: Int32 = 0                  // VFIO_API_VERSION
@@ -17,6 +20,12 @@ final class VFIOFakeKernel: VFIOKernel {
     var regions: [Int: VFIORegionInfo] = [:]
     /// Backing bytes per region index (BARs and config).
     var memory: [Int: UnsafeMutableRawBufferPointer] = [:]
+    /// The file behind each BAR.
+    private var barFiles: [Int: Int32] = [:]
+    /// Live "device" mappings handed out by `mmap` (and `remap`), by host address.
+    var mappings: [UnsafeMutableRawPointer: UInt64] = [:]
+    var parks = 0
+    var remaps = 0
 
     // What happened.
     var dmaMaps: [(iova: UInt64, size: UInt64)] = []
@@ -37,15 +46,33 @@ final class VFIOFakeKernel: VFIOKernel {
         for (index, size) in bars {
             regions[index] = VFIORegionInfo(index: index, size: size, offset: UInt64(index) * VFIOFakeKernel.regionStride,
                                             readable: true, writable: true, mappable: mappable.contains(index), sparseAreas: sparse[index])
-            memory[index] = .allocate(byteCount: Int(size), alignment: 8)
-            memory[index]!.initializeMemory(as: UInt8.self, repeating: 0)
+            var template = Array("/tmp/vfio-fake-bar-XXXXXX".utf8CString)
+            let fd = mkstemp(&template)
+            precondition(fd >= 0, "mkstemp failed")
+            unlink(template)
+            let length = Int(VFIOFakeKernel.pageRounded(size))
+            precondition(ftruncate(fd, off_t(length)) == 0)
+            let mapped = Glibc.mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)!
+            barFiles[index] = fd
+            memory[index] = UnsafeMutableRawBufferPointer(start: mapped, count: Int(size))
         }
         regions[7] = VFIORegionInfo(index: 7, size: 256, offset: 7 * VFIOFakeKernel.regionStride, readable: true, writable: true, mappable: false)
         memory[7] = .allocate(byteCount: 256, alignment: 8)
         memory[7]!.copyBytes(from: config.prefix(256))
     }
 
-    deinit { for buffer in memory.values { buffer.deallocate() } }
+    deinit {
+        for (index, buffer) in memory {
+            if let fd = barFiles[index] {
+                Glibc.munmap(buffer.baseAddress, Int(VFIOFakeKernel.pageRounded(UInt64(buffer.count))))
+                Glibc.close(fd)
+            } else {
+                buffer.deallocate()
+            }
+        }
+    }
+
+    static func pageRounded(_ size: UInt64) -> UInt64 { (size + 4095) & ~4095 }
 
     func open(_ path: String, writable: Bool) -> Result<Int32, VFIOErrno> {
         guard files.contains(path) else { return .failure(VFIOErrno(ENOENT)) }
@@ -100,10 +127,27 @@ final class VFIOFakeKernel: VFIOKernel {
     }
     func mmap(device: Int32, offset: UInt64, size: UInt64, writable: Bool) -> Result<UnsafeMutableRawPointer, VFIOErrno> {
         let (region, at) = locate(offset)
-        guard let bytes = memory[region] else { return .failure(VFIOErrno(EINVAL)) }
-        return .success(bytes.baseAddress! + Int(at))
+        guard let fd = barFiles[region], at & 4095 == 0 else { return .failure(VFIOErrno(EINVAL)) }
+        let mapped = Glibc.mmap(nil, Int(size), PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, off_t(at))
+        guard let mapped, mapped != MAP_FAILED else { return .failure(VFIOErrno(errno)) }
+        mappings[mapped] = size
+        return .success(mapped)
     }
-    func munmap(_ pointer: UnsafeMutableRawPointer, size: UInt64) {}
+    func munmap(_ pointer: UnsafeMutableRawPointer, size: UInt64) {
+        mappings[pointer] = nil
+        Glibc.munmap(pointer, Int(size))
+    }
+    func remap(_ pointer: UnsafeMutableRawPointer, device: Int32, offset: UInt64, size: UInt64, writable: Bool) -> VFIOErrno? {
+        let (region, at) = locate(offset)
+        guard let fd = barFiles[region] else { return VFIOErrno(EINVAL) }
+        remaps += 1
+        let mapped = Glibc.mmap(pointer, Int(size), PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED, fd, off_t(at))
+        return mapped == pointer ? nil : VFIOErrno(errno)
+    }
+    func park(_ pointer: UnsafeMutableRawPointer, size: UInt64) -> VFIOErrno? {
+        parks += 1
+        return LinuxVFIOKernel.shared.park(pointer, size: size)
+    }
     func eventfd() -> Result<Int32, VFIOErrno> {
         nextEventFD += 1
         events[nextEventFD] = 0

@@ -62,6 +62,9 @@ final class VFIOPCIFunctionTests: XCTestCase {
         let kernel = try fake(mappable: [3], sparse: [3: [0x3000..<0x4000]])
         let (function, _) = try open(kernel)
         XCTAssertEqual(function.mappedBytes(bar: 3), 0x1000)
+        // Memory decoding on: until then the mapped pages are parked (VFIODirectMappingTests).
+        function.config.write(offset: 0x04, size: 2, value: 0x0002)
+        function.configWritten(offset: 0x04, size: 2)
         let before = kernel.preads.count
         function.writeBAR(3, offset: 0x3004, size: 4, value: 0x1234_5678)   // mapped: a plain store
         XCTAssertEqual(function.readBAR(3, offset: 0x3004, size: 4), 0x1234_5678)

@@ -167,7 +167,7 @@ extension Hart {
         var virtual = address
         while bytes.count < length {
             guard let physical = debugTranslate(virtual), let region = bus.region(containing: physical),
-                  region.kind != .mmio, let value = bus.read(physical, size: 1) else { break }
+                  region.kind == .ram || region.kind == .rom, let value = bus.read(physical, size: 1) else { break }
             bytes.append(UInt8(truncatingIfNeeded: value))
             virtual &+= 1
         }

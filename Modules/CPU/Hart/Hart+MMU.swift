@@ -167,6 +167,11 @@ extension Hart {
     /// Code-page marks stay: other harts on the bus may still hold blocks from those pages.
     public func flushTranslations() {
         flushTLBs()
+        // The JIT's second-level TLB copies first-level entries: a region that went away (an
+        // unmapped RAM or device-memory BAR) must not be reached through it either.
+#if arch(x86_64)
+        jitIfCreated?.invalidateVictims()
+#endif
         blocks.invalidateAll()
     }
 }

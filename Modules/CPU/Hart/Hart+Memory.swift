@@ -134,7 +134,7 @@ extension Hart {
         guard physical &- region.base &+ UInt64(size) <= region.size else { throw .storeAccessFault(address) }
         // Through the bus, so a write to a code page notifies `codeWritten`; ROM ignores it.
         bus.write(in: region, offset: physical &- region.base, size: size, value: value)
-        if region.kind == .ram && !bus.isCodePage(physical) {
+        if region.kind != .rom && !bus.isCodePage(physical) {
             fillTLB(tlbStore, virtual: address, physical: physical, region: region, kind: .store, privilege: privilege)
         }
     }
@@ -185,7 +185,8 @@ extension Hart {
             }
             return (region.host! + Int(physical &- region.base), physical)
         }
-        guard region.kind == .mmio else { throw .storeAccessFault(address) } // ROM is not writable
+        // ROM is not writable; MMIO and device memory take a read and a write through the bus.
+        guard region.kind != .rom else { throw .storeAccessFault(address) }
         return (nil, physical)
     }
 

@@ -121,7 +121,9 @@ extension Hart {
     func fetchTranslation(_ pc: UInt64) throws(Trap) -> UInt? {
         let privilege = state.pointee.privilege
         let physical = try translate(pc, kind: .fetch, privilege: privilege)
-        guard let region = bus.region(containing: physical), let host = region.host else {
+        // Device memory (an mmapped VFIO BAR) is never executed: no PMA of an I/O region
+        // allows it here, and translating it would read the device (privileged spec §3.6.1).
+        guard let region = bus.region(containing: physical), region.kind != .deviceMemory, let host = region.host else {
             throw .instructionAccessFault(pc)
         }
         let page = physical & ~0xFFF

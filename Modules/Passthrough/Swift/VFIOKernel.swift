@@ -91,6 +91,14 @@ public protocol VFIOKernel: AnyObject {
     func write(device: Int32, offset: UInt64, from buffer: UnsafeRawBufferPointer) -> Result<Int, VFIOErrno>
     func mmap(device: Int32, offset: UInt64, size: UInt64, writable: Bool) -> Result<UnsafeMutableRawPointer, VFIOErrno>
     func munmap(_ pointer: UnsafeMutableRawPointer, size: UInt64)
+    /// Maps `size` bytes at `offset` of the device file at `pointer` (MAP_FIXED), replacing
+    /// what `park` put there: the same host address reaches the device again.
+    func remap(_ pointer: UnsafeMutableRawPointer, device: Int32, offset: UInt64, size: UInt64, writable: Bool) -> VFIOErrno?
+    /// Replaces `size` bytes of a device mapping at `pointer` with private zero-filled memory
+    /// (MAP_FIXED): while the device's memory decoding is off, vfio-pci answers a touch of its
+    /// mapping with SIGBUS, and a hart may still hold a TLB entry for the page until the
+    /// machine flushes it. Parked, such a stale access lands in scratch memory instead.
+    func park(_ pointer: UnsafeMutableRawPointer, size: UInt64) -> VFIOErrno?
     func eventfd() -> Result<Int32, VFIOErrno>
     /// How often the eventfd fired since the last call (non-blocking; 0 when it did not).
     func takeEvents(_ fd: Int32) -> UInt64
@@ -208,6 +216,17 @@ public final class LinuxVFIOKernel: VFIOKernel, Sendable {
     }
 
     public func munmap(_ pointer: UnsafeMutableRawPointer, size: UInt64) { _ = Glibc.munmap(pointer, Int(size)) }
+
+    public func remap(_ pointer: UnsafeMutableRawPointer, device: Int32, offset: UInt64, size: UInt64, writable: Bool) -> VFIOErrno? {
+        let mapped = Glibc.mmap(pointer, Int(size), PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+                                device, off_t(Int64(bitPattern: offset)))
+        return mapped == pointer ? nil : VFIOErrno(errno)
+    }
+
+    public func park(_ pointer: UnsafeMutableRawPointer, size: UInt64) -> VFIOErrno? {
+        let mapped = Glibc.mmap(pointer, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0)
+        return mapped == pointer ? nil : VFIOErrno(errno)
+    }
 
     public func eventfd() -> Result<Int32, VFIOErrno> {
         let fd = bp_vfio_eventfd()

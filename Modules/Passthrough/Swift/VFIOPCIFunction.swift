@@ -16,7 +16,10 @@ import PCI
 ///   interrupt index is routed (`VFIOInterrupts`).
 /// - BARs: the MSI-X table and PBA are always emulated (the vectors the guest programs are not
 ///   the host's; the kernel programs the device's own table, §6.8.2). Everything else reaches
-///   the device: through an mmap of the region where VFIO allows it, pread/pwrite otherwise.
+///   the device. The pages of a region VFIO lets us mmap, except those holding the MSI-X table
+///   or PBA, are direct windows (`directWindows(bar:)`): the bus maps them as device memory, so
+///   guest loads and stores (the JIT's inline TLB path included) reach the device with no trap.
+///   The rest is trapped: one access through the mmap, or pread/pwrite where there is none.
 /// - DMA: every RAM region of the machine is mapped in the container with IOVA = guest
 ///   physical address, so bus addresses the guest programs are guest physical addresses.
 /// - Interrupts: `poll()` (machine thread) drains the vectors' eventfds; an MSI-X or MSI vector
@@ -34,6 +37,18 @@ public final class VFIOPCIFunction: PCIFunction {
     /// Host capabilities the mirror left out.
     public let droppedCapabilities: [String]
     private let bars: [VFIORegionAccess?]
+    /// Direct windows per BAR (page-aligned parts of the mmaps, the MSI-X pages left out).
+    private let direct: [[PCIDirectWindow]]
+    /// Whether the direct windows hold the device (true) or scratch memory (parked while the
+    /// device's memory decoding is off; see `VFIOKernel.park`).
+    private var directArmed = true
+    /// Whether the direct windows are withdrawn so every BAR access traps: from an INTx until
+    /// the poll after its end of interrupt (QEMU's `vfio_intx_interrupt` disables its mmaps the
+    /// same way). The end of an INTx is the guest's next BAR access, which must reach us.
+    private var directSuspended = false
+    /// Guest accesses that reached `readBAR`/`writeBAR` per BAR: trapped ones, MSI-X table and
+    /// PBA included. Accesses through direct windows never count.
+    public private(set) var trappedAccesses = [UInt64](repeating: 0, count: 6)
     private let interrupts: VFIOInterrupts
     private var intxAsserted = false
     /// Where interrupt set-up failures go (one line each); stderr by default.
@@ -84,6 +99,15 @@ public final class VFIOPCIFunction: PCIFunction {
         } catch {
             throw .bar(address, bar: 0, reason: error.description)
         }
+        // The MSI-X table and PBA stay trapped, at page granularity (host pages, and never less
+        // than the guest's 4 KiB: a hart TLB entry covers a guest page).
+        var excluded = [[Range<UInt64>]](repeating: [], count: 6)
+        if let msix = result.msix {
+            if msix.tableBAR < 6 { excluded[msix.tableBAR].append(msix.tableOffset..<(msix.tableOffset + msix.tableSize)) }
+            if msix.pbaBAR < 6 { excluded[msix.pbaBAR].append(msix.pbaOffset..<(msix.pbaOffset + msix.pbaSize)) }
+        }
+        let page = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
+        direct = (0..<6).map { index in bars[index]?.directWindows(excluding: excluded[index], page: page) ?? [] }
         self.bus = bus
         self.device = device
         self.container = container
@@ -101,6 +125,9 @@ public final class VFIOPCIFunction: PCIFunction {
     /// Bytes of BAR `bar` reached through an mmap (the rest goes through pread/pwrite).
     public func mappedBytes(bar: Int) -> UInt64 { bar < bars.count ? bars[bar]?.mappedBytes ?? 0 : 0 }
 
+    /// The parts of BAR `bar` the bus maps as device memory (`PCIFunction.directWindows`).
+    public func directWindows(bar: Int) -> [PCIDirectWindow] { bar < direct.count && !directSuspended ? direct[bar] : [] }
+
     /// Whether VFIO routes any interrupt index to eventfds now (the machine then polls often).
     public var interruptsRouted: Bool { interrupts.mode != .none }
 
@@ -117,6 +144,7 @@ public final class VFIOPCIFunction: PCIFunction {
     // MARK: BARs
 
     public func readBAR(_ bar: Int, offset: UInt64, size: Int) -> UInt64 {
+        if bar < 6 { trappedAccesses[bar] &+= 1 }
         if let msix, let value = msix.readBAR(bar, offset: offset, size: size) { return value }
         if intxAsserted { endOfINTx() }
         guard bar < bars.count, let access = bars[bar] else { return 0 }
@@ -124,6 +152,7 @@ public final class VFIOPCIFunction: PCIFunction {
     }
 
     public func writeBAR(_ bar: Int, offset: UInt64, size: Int, value: UInt64) {
+        if bar < 6 { trappedAccesses[bar] &+= 1 }
         if let msix, msix.writeBAR(bar, offset: offset, size: size, value: value) { return }
         guard bar < bars.count, let access = bars[bar] else { return }
         access.write(offset: offset, size: size, value: value)
@@ -140,10 +169,31 @@ public final class VFIOPCIFunction: PCIFunction {
         updateInterruptMode()
     }
 
+    /// Writes the guest's enables to the device. The direct windows are parked before the device
+    /// stops decoding memory and armed again once it decodes (vfio-pci zaps its mappings and
+    /// raises SIGBUS for a touch while memory decoding is off; a hart's stale TLB entry must not
+    /// reach them before the machine flushes it).
     private func forwardCommand() {
         let host = UInt16(truncatingIfNeeded: device.readConfig(offset: 0x04, size: 2))
         let wanted = (host & ~VFIOPCIFunction.forwardedCommandBits) | (config.command.rawValue & VFIOPCIFunction.forwardedCommandBits)
+        let decodes = wanted & 0x0002 != 0
+        if !decodes && directArmed {
+            directArmed = false
+            for (index, windows) in direct.enumerated() where !windows.isEmpty {
+                if let problem = bars[index]?.park(windows) {
+                    report("backplane: host PCI function \(device.address): cannot park the direct mapping of BAR \(index): \(problem)")
+                }
+            }
+        }
         if wanted != host { device.writeConfig(offset: 0x04, size: 2, value: UInt32(wanted)) }
+        if decodes && !directArmed {
+            directArmed = true
+            for (index, windows) in direct.enumerated() where !windows.isEmpty {
+                if let problem = bars[index]?.arm(windows) {
+                    report("backplane: host PCI function \(device.address): cannot map BAR \(index) for direct access again (\(problem)): the guest reads zeros there")
+                }
+            }
+        }
     }
 
     /// Routes the VFIO interrupt index the guest's capability state asks for (MSI-X over MSI
@@ -173,7 +223,7 @@ public final class VFIOPCIFunction: PCIFunction {
     public func poll() {
         switch interrupts.mode {
         case .none:
-            return
+            break
         case .intx:
             interrupts.poll { _ in
                 if !intxAsserted {
@@ -181,10 +231,20 @@ public final class VFIOPCIFunction: PCIFunction {
                     bus.setINTx(true)
                 }
             }
+            if intxAsserted && !directSuspended && direct.contains(where: { !$0.isEmpty }) {
+                // Unmapping device memory bumps `ramUnmaps`: the machine flushes the harts'
+                // TLBs at the end of this same poll, before any hart runs.
+                directSuspended = true
+                bus.remapBARs()
+            }
         case .msi:
             interrupts.poll { msi?.signal(vector: $0) }
         case .msix:
             interrupts.poll { msix?.notify(vector: $0) }
+        }
+        if directSuspended && !intxAsserted {
+            directSuspended = false
+            bus.remapBARs()
         }
     }
 
@@ -196,6 +256,8 @@ public final class VFIOPCIFunction: PCIFunction {
     }
 
     public func reset() {
+        // The bridge has unmapped the BARs already; they are mapped with the windows next time.
+        directSuspended = false
         _ = interrupts.set(.none)
         if intxAsserted {
             intxAsserted = false

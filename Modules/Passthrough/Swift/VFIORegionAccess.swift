@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CLibPCI
+import PCI
 
 /// Guest accesses to one BAR of a VFIO device. The parts of the region the kernel lets us mmap
 /// (the whole BAR, or its sparse-mmap areas, which usually leave out the MSI-X table) are
@@ -28,6 +32,58 @@ final class VFIORegionAccess {
 
     deinit {
         for area in areas { device.kernel.munmap(area.base, size: UInt64(area.range.count)) }
+    }
+
+    /// The parts of the mapped areas the guest may reach with no trap: whole `page`s of the
+    /// areas that hold none of `excluded` (region offsets; the MSI-X table and PBA, which must
+    /// stay emulated), as QEMU's vfio-pci carves its mmap subregions around the MSI-X table at
+    /// page granularity (`vfio_pci_fixup_msix_region`). A region that is not both readable and
+    /// writable has none: a guest store to a read-only mapping would fault the host.
+    func directWindows(excluding excluded: [Range<UInt64>], page: UInt64) -> [PCIDirectWindow] {
+        guard region.readable, region.writable, page > 0, page & (page - 1) == 0 else { return [] }
+        let holes = excluded.filter { !$0.isEmpty }.map { ($0.lowerBound & ~(page - 1))..<(($0.upperBound + page - 1) & ~(page - 1)) }
+        var windows: [PCIDirectWindow] = []
+        for area in areas {
+            var pieces: [Range<UInt64>] = []
+            let start = (area.range.lowerBound + page - 1) & ~(page - 1)
+            let end = area.range.upperBound & ~(page - 1)
+            if start < end { pieces.append(start..<end) }
+            for hole in holes {
+                pieces = pieces.flatMap { piece -> [Range<UInt64>] in
+                    guard piece.overlaps(hole) else { return [piece] }
+                    return [piece.lowerBound..<max(piece.lowerBound, hole.lowerBound),
+                            min(piece.upperBound, hole.upperBound)..<piece.upperBound].filter { !$0.isEmpty }
+                }
+            }
+            // A window's host address must be page aligned too (a TLB entry maps a whole host
+            // page): true when the area starts on a page, as VFIO's sparse areas do; a piece
+            // that is not stays trapped.
+            for piece in pieces where UInt(bitPattern: area.base + Int(piece.lowerBound - area.range.lowerBound)) & UInt(page - 1) == 0 {
+                windows.append(PCIDirectWindow(offset: piece.lowerBound, size: UInt64(piece.count),
+                                               host: area.base + Int(piece.lowerBound - area.range.lowerBound)))
+            }
+        }
+        return windows.sorted { $0.offset < $1.offset }
+    }
+
+    /// Puts scratch memory (`park`) or the device (`arm`) behind `windows`, keeping their host
+    /// addresses: the guest address space maps those addresses for as long as the BAR decodes.
+    /// The first failure is returned; the other windows are still done.
+    func park(_ windows: [PCIDirectWindow]) -> VFIOErrno? {
+        var first: VFIOErrno?
+        for window in windows {
+            if let failure = device.kernel.park(window.host, size: window.size), first == nil { first = failure }
+        }
+        return first
+    }
+
+    func arm(_ windows: [PCIDirectWindow]) -> VFIOErrno? {
+        var first: VFIOErrno?
+        for window in windows {
+            if let failure = device.kernel.remap(window.host, device: device.fd, offset: region.offset + window.offset,
+                                                 size: window.size, writable: region.writable), first == nil { first = failure }
+        }
+        return first
     }
 
     /// Bytes of the BAR reached through a mapping rather than pread/pwrite.
