@@ -202,7 +202,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let artifacts = try LinuxGuest.artifacts()
         let arguments = ["virt", "--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M",
-                         "--append", "console=ttyS0 earlycon bp.usbwatch=4", "--timeout", "200"]
+                         "--append", "console=ttyS0 earlycon bp.usbwatch=4", "--clock", "virtual", "--timeout", "200"]
         let whole = try GuestHarness.run([binary, "run"] + arguments, timeout: 230)
         XCTAssertEqual(whole.status, 0, whole.output)
         let file = scratch.appendingPathComponent("linux.snap").path
@@ -217,6 +217,9 @@ final class SnapshotGuestTests: XCTestCase {
         let expected = reportTail(whole.output, from: "usbwatch count=0")
         XCTAssertGreaterThan(expected.count, 5, whole.output)
         XCTAssertEqual(reportTail(before + resumed.output, from: "usbwatch count=0"), expected)
+        // Under the virtual clock the resumed run is the uninterrupted one, byte for byte
+        // (kernel timestamps and interrupt counts included).
+        XCTAssertEqual(before + resumed.output, whole.output)
         let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int ?? .max
         XCTAssertLessThan(size, 64 << 20, "a 256 MiB guest's snapshot holds its used pages only")
     }
@@ -238,7 +241,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let artifacts = try LinuxGuest.artifacts()
         let common = ["--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M", "--smp", "2",
-                      "--append", "console=ttyS0 earlycon bp.usbwatch=4", "--timeout", "200"]
+                      "--append", "console=ttyS0 earlycon bp.usbwatch=4", "--clock", "virtual", "--timeout", "200"]
         let wholeDisk = try LinuxGuest.makeDisk()
         let whole = try GuestHarness.run([binary, "run", try aiaDiskBoard(wholeDisk)] + common, timeout: 230)
         XCTAssertEqual(whole.status, 0, whole.output)
@@ -253,6 +256,7 @@ final class SnapshotGuestTests: XCTestCase {
         let report = LinuxGuest.Boot(status: 0, output: resumed.output, seconds: 0)
         XCTAssertEqual(report.lines("blk vda rw ok"), ["blk vda rw ok offset=65536 len=4096"], resumed.output)
         XCTAssertEqual(reportTail(before + resumed.output, from: "usbwatch count=0"), reportTail(whole.output, from: "usbwatch count=0"))
+        XCTAssertEqual(before + resumed.output, whole.output, "under the virtual clock, byte for byte")
         let written = try Data(contentsOf: disk)
         let block = [UInt8](written[LinuxGuest.blockTestOffset..<LinuxGuest.blockTestOffset + LinuxGuest.blockTestLength])
         XCTAssertEqual(block, (0..<LinuxGuest.blockTestLength).map(LinuxGuest.patternByte), "the resumed guest's disk write")
@@ -276,7 +280,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let artifacts = try LinuxGuest.artifacts()
         let common = ["--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M",
-                      "--append", "console=ttyS0 earlycon usb-storage.delay_use=0 bp.usb=4 bp.usbdisk=1 bp.usbwatch=3", "--timeout", "300"]
+                      "--append", "console=ttyS0 earlycon usb-storage.delay_use=0 bp.usb=4 bp.usbdisk=1 bp.usbwatch=3", "--clock", "virtual", "--timeout", "300"]
         let wholeDisk = try LinuxGuest.makeDisk()
         let whole = try GuestHarness.run([binary, "run", try usbBoard(name, disk: wholeDisk)] + common, timeout: 330)
         XCTAssertEqual(whole.status, 0, whole.output)
@@ -295,6 +299,7 @@ final class SnapshotGuestTests: XCTestCase {
         // After the marker line (whose id order is the order the devices enumerated in).
         XCTAssertEqual(reportTail(before + resumed.output, from: "usbwatch count=4").dropFirst(),
                        reportTail(whole.output, from: "usbwatch count=4").dropFirst())
+        XCTAssertEqual(before + resumed.output, whole.output, "under the virtual clock, byte for byte")
         let written = try Data(contentsOf: disk)
         let block = [UInt8](written[LinuxGuest.blockTestOffset..<LinuxGuest.blockTestOffset + LinuxGuest.blockTestLength])
         XCTAssertEqual(block, (0..<LinuxGuest.blockTestLength).map(LinuxGuest.patternByte), "the resumed guest's write through /dev/sda")
