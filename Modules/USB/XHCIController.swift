@@ -303,6 +303,12 @@ extension XHCIController: PCIFunctionSnapshot {
                 state.put(endpoint.ring.cycle)
                 state.put(UInt64(endpoint.state.rawValue))
                 state.put(endpoint.transfer != nil)
+                state.put(endpoint.interval)
+                state.put(endpoint.isochWait != nil)
+                state.put(endpoint.isochWait?.trb ?? 0)
+                state.put(endpoint.isochWait?.microframe ?? 0)
+                state.put(endpoint.nextIsochMicroframe)
+                state.put(endpoint.isochStreaming)
             }
         }
     }
@@ -322,6 +328,7 @@ extension XHCIController: PCIFunctionSnapshot {
         for port in ports { try port.restore(from: &state) }
         guard try state.uint64() == UInt64(slots.count) else { throw .mismatch("xHCI slot count") }
         var resume: [XHCIEndpoint] = []
+        var isochWaitingRestored: [XHCIEndpoint] = []
         for slot in slots {
             guard let slotState = XHCISlotState(rawValue: try state.uint32("slot state")) else { throw .mismatch("slot state") }
             let portNumber = try state.int(in: 0...ports.count, "slot port")
@@ -332,13 +339,30 @@ extension XHCIController: PCIFunctionSnapshot {
             for dci in 1..<32 {
                 guard try state.bool() else { continue }
                 guard let type = XHCIEndpointType(rawValue: try state.uint32("endpoint type")) else { throw .mismatch("endpoint type") }
-                let endpoint = XHCIEndpoint(controller: self, slot: slot, dci: dci, context: XHCIContext())
-                endpoint.type = type
-                endpoint.maxPacketSize = try state.int(in: 0...65536, "max packet size")
-                endpoint.ring = XHCIRing(dequeue: try state.uint64(), cycle: try state.bool())
+                let maxPacketSize = try state.int(in: 0...65536, "max packet size")
+                let ring = XHCIRing(dequeue: try state.uint64(), cycle: try state.bool())
                 guard let endpointState = XHCIEndpointState(rawValue: try state.uint32("endpoint state")) else { throw .mismatch("endpoint state") }
+                let held = try state.bool()
+                let interval = try state.uint32("endpoint interval")
+                guard interval <= 0xff else { throw .mismatch("endpoint interval \(interval)") }
+                let waiting = try state.bool()
+                let wait = (trb: try state.uint64(), microframe: try state.uint64())
+                let next = try state.uint64()
+                let streaming = try state.bool()
+                // The Endpoint Context fields the endpoint keeps from Configure Endpoint (§6.2.3).
+                var context = XHCIContext()
+                context.words[0] = interval << 16
+                context.words[1] = type.rawValue << 3
+                let endpoint = XHCIEndpoint(controller: self, slot: slot, dci: dci, context: context)
+                endpoint.type = type
+                endpoint.maxPacketSize = maxPacketSize
+                endpoint.ring = ring
                 endpoint.state = endpointState
-                if try state.bool() { resume.append(endpoint) }
+                endpoint.isochWait = waiting ? wait : nil
+                endpoint.nextIsochMicroframe = next
+                endpoint.isochStreaming = streaming
+                if held { resume.append(endpoint) }
+                if waiting { isochWaitingRestored.append(endpoint) }
                 slot.endpoints[dci] = endpoint
             }
         }
@@ -350,6 +374,8 @@ extension XHCIController: PCIFunctionSnapshot {
         self.configure = configure
         frameEpoch = machineNanoseconds() &- elapsed
         slotEnabled = enabled
+        // Isochronous TDs waiting for their microframe (MFINDEX goes on from the saved one).
+        isochWaiting = isochWaitingRestored
         // The TDs devices were holding: handed over again, as when they were first fetched.
         for endpoint in resume { runEndpoint(endpoint) }
     }
