@@ -1,7 +1,7 @@
 /*
  * The snapshot guest (Tests/GuestTests/SnapshotTests.swift, docs/snapshots.md): M-mode, virt board.
  * It counts to ROUNDS, and each round
- *   - sleeps in WFI until an ACLINT timer interrupt 1 ms of mtime later (so the clock, mtimecmp,
+ *   - sleeps in WFI until an ACLINT timer interrupt 5 ms of mtime later (so the clock, mtimecmp,
  *     mie/mtvec/mstatus and the interrupt path must all survive a snapshot),
  *   - updates integer, FP and CSR state and a 64 KiB RAM table,
  *   - prints one line with everything it computed so far.
@@ -48,7 +48,7 @@ int main(void) {
     double accumulator = 1.0;
     for (uint64_t round = 1; round <= ROUNDS; round++) {
         uint64_t before = ticks;
-        w64(MTIMECMP, r64(MTIME) + 10000);   /* 1 ms at 10 MHz */
+        w64(MTIMECMP, r64(MTIME) + 50000);   /* 5 ms at 10 MHz */
         __asm__ volatile("csrs mstatus, 8");  /* MIE */
         while (ticks == before) __asm__ volatile("wfi");
         __asm__ volatile("csrc mstatus, 8");

@@ -22,6 +22,8 @@ final class SnapshotGuestTests: XCTestCase {
     }
 
     /// Guests/snapshot/count.c: 400 timer-paced rounds, each printing what it computed so far.
+    /// Tests that pause it from outside run it under `--clock host` (2 s of 5 ms waits); under
+    /// the virtual clock it is over in milliseconds of host time.
     private func countGuest() throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("snapshot")
@@ -55,7 +57,7 @@ final class SnapshotGuestTests: XCTestCase {
     func testABareMetalGuestResumedInANewProcessPrintsWhatTheUninterruptedRunPrintsAfterTheSave() throws {
         let binary = try backplane()
         let elf = try countGuest()
-        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--timeout", "60"]
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--clock", "host", "--timeout", "60"]
         let whole = try GuestHarness.run([binary, "run"] + arguments, timeout: 90)
         XCTAssertEqual(whole.status, 0, whole.output)
         XCTAssertTrue(whole.output.hasSuffix("round 400 ticks 400 hash 0x3656d3e429df57c3 fp 27093493 mscratch 80200\nPASS\n"),
@@ -119,10 +121,10 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let elf = try countGuest()
         let file = scratch.appendingPathComponent("virt.snap").path
-        _ = try saveWhileRunning(binary, ["virt", "--bios", "none", "--kernel", elf, "--timeout", "60"], at: "round 10 ", to: file)
+        _ = try saveWhileRunning(binary, ["virt", "--bios", "none", "--kernel", elf, "--clock", "host", "--timeout", "60"], at: "round 10 ", to: file)
 
-        let other = try GuestHarness.run([binary, "run", "virt-aia", "--bios", "none", "--kernel", elf, "--snapshot-load", file], timeout: 60)
-        let twoHarts = try GuestHarness.run([binary, "run", "virt", "--smp", "2", "--bios", "none", "--kernel", elf, "--snapshot-load", file], timeout: 60)
+        let other = try GuestHarness.run([binary, "run", "virt-aia", "--bios", "none", "--kernel", elf, "--clock", "host", "--snapshot-load", file], timeout: 60)
+        let twoHarts = try GuestHarness.run([binary, "run", "virt", "--smp", "2", "--bios", "none", "--kernel", elf, "--clock", "host", "--snapshot-load", file], timeout: 60)
 
         XCTAssertEqual(other.status, 2)
         XCTAssertTrue(other.output.hasPrefix("backplane: error: snapshot '\(file)' was saved on board 'virt' (board hash "), other.output)
@@ -136,7 +138,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let elf = try countGuest()
         let file = scratch.appendingPathComponent("whole.snap").path
-        _ = try saveWhileRunning(binary, ["virt", "--bios", "none", "--kernel", elf, "--timeout", "60"], at: "round 10 ", to: file)
+        _ = try saveWhileRunning(binary, ["virt", "--bios", "none", "--kernel", elf, "--clock", "host", "--timeout", "60"], at: "round 10 ", to: file)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         let cut = scratch.appendingPathComponent("cut.snap").path
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
@@ -145,7 +147,7 @@ final class SnapshotGuestTests: XCTestCase {
         let flipped = scratch.appendingPathComponent("flipped.snap").path
         try Data(flippedBytes).write(to: URL(fileURLWithPath: flipped))
 
-        let arguments = [binary, "run", "virt", "--bios", "none", "--kernel", elf, "--snapshot-load"]
+        let arguments = [binary, "run", "virt", "--bios", "none", "--kernel", elf, "--clock", "host", "--snapshot-load"]
         let truncated = try GuestHarness.run(arguments + [cut], timeout: 60)
         let corrupt = try GuestHarness.run(arguments + [flipped], timeout: 60)
 
@@ -164,7 +166,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let elf = try countGuest()
         let machine = try ControlSocketTests.RunningMachine(backplane: binary, arguments: [
-            "virt", "--bios", "none", "--kernel", elf, "--timeout", "60",
+            "virt", "--bios", "none", "--kernel", elf, "--clock", "host", "--timeout", "60",
             "--plugin", try PluginGuestTests.plugin("acme_timer"), "--device", "acme.timer,name=timer0,reg=0x10002000:0x1000,irq=plic0@12",
             "--plugin", try PluginGuestTests.plugin("acme_edu"), "--device", "acme.edu,name=edu1,at=pcie0/04.0",
         ])
@@ -195,14 +197,15 @@ final class SnapshotGuestTests: XCTestCase {
         }
     }
 
-    /// Linux boots to its init, which watches for USB devices for 4 s (`bp.usbwatch=4`): saved
+    /// Linux boots to its init, which watches for USB devices for 60 s of virtual time
+    /// (`bp.usbwatch=60`: about a second of host time, room to pause it from outside): saved
     /// there, resumed in a new process, it finishes its report and powers off as the
     /// uninterrupted run does.
     func testLinuxSavedAtItsInitResumesInANewProcessAndPowersOff() throws {
         let binary = try backplane()
         let artifacts = try LinuxGuest.artifacts()
         let arguments = ["virt", "--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M",
-                         "--append", "console=ttyS0 earlycon bp.usbwatch=4", "--clock", "virtual", "--timeout", "200"]
+                         "--append", "console=ttyS0 earlycon bp.usbwatch=60", "--clock", "virtual", "--timeout", "200"]
         let whole = try GuestHarness.run([binary, "run"] + arguments, timeout: 230)
         XCTAssertEqual(whole.status, 0, whole.output)
         let file = scratch.appendingPathComponent("linux.snap").path
@@ -241,7 +244,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let artifacts = try LinuxGuest.artifacts()
         let common = ["--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M", "--smp", "2",
-                      "--append", "console=ttyS0 earlycon bp.usbwatch=4", "--clock", "virtual", "--timeout", "200"]
+                      "--append", "console=ttyS0 earlycon bp.usbwatch=60", "--clock", "virtual", "--timeout", "200"]
         let wholeDisk = try LinuxGuest.makeDisk()
         let whole = try GuestHarness.run([binary, "run", try aiaDiskBoard(wholeDisk)] + common, timeout: 230)
         XCTAssertEqual(whole.status, 0, whole.output)
@@ -280,7 +283,7 @@ final class SnapshotGuestTests: XCTestCase {
         let binary = try backplane()
         let artifacts = try LinuxGuest.artifacts()
         let common = ["--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M",
-                      "--append", "console=ttyS0 earlycon usb-storage.delay_use=0 bp.usb=4 bp.usbdisk=1 bp.usbwatch=3", "--clock", "virtual", "--timeout", "300"]
+                      "--append", "console=ttyS0 earlycon usb-storage.delay_use=0 bp.usb=4 bp.usbdisk=1 bp.usbwatch=60", "--clock", "virtual", "--timeout", "300"]
         let wholeDisk = try LinuxGuest.makeDisk()
         let whole = try GuestHarness.run([binary, "run", try usbBoard(name, disk: wholeDisk)] + common, timeout: 330)
         XCTAssertEqual(whole.status, 0, whole.output)
