@@ -9,7 +9,7 @@ struct Ctl: ParsableCommand {
         abstract: "Send a command to a running machine's control socket.",
         discussion: """
             Commands: info harts|pci|usb|devices|memory, pause, resume, step [N], read ADDR [LEN], \
-            write ADDR HEX, usb attach PORT TYPE [key=value...], usb detach PORT, quit, help. \
+            write ADDR HEX, usb attach PORT TYPE [key=value...], usb detach PORT, snapshot save FILE, quit, help. \
             See docs/debugging.md.
             """)
 

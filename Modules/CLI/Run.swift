@@ -107,6 +107,10 @@ struct Run: ParsableCommand {
                                valueName: "unix:PATH"))
     var control: String?
 
+    @Option(help: ArgumentHelp("Resume from a snapshot saved on the same board with the same options (docs/snapshots.md).",
+                               valueName: "FILE"))
+    var snapshotLoad: String?
+
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
         if let clock, clock != "virtual" && clock != "host" { fail("--clock: '\(clock)' is not one of virtual, host") }
@@ -190,6 +194,7 @@ struct Run: ParsableCommand {
                 journal.attach(machine.timebase)
             }
             try machine.boot(boot)
+            if let snapshotLoad { try machine.loadSnapshot(from: snapshotLoad) }
         } catch {
             if serial == "stdio" { StdioSerialBackend.restoreTerminal() }
             // RAM the host cannot reserve was asked for by --memory when it was given.

@@ -157,3 +157,30 @@ extension GoldfishRTC: DeviceLifecycle {
 
     public func nanosecondsUntilNextEvent() -> UInt64? { nanosecondsUntilAlarm() }
 }
+
+/// Snapshots (docs/snapshots.md): the time the guest reads (so a restored guest's clock goes on
+/// from the saved moment, as `mtime` does, instead of jumping to the host's time), the latched
+/// high half, the alarm and the interrupt state. The restore drives the line to its level.
+extension GoldfishRTC {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(now)
+        state.put(latchedTimeHigh)
+        state.put(alarm)
+        state.put(alarmArmed)
+        state.put(interruptEnabled)
+        state.put(interruptPending)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let time = try state.uint64()
+        let latched = try state.uint32("latched TIME_HIGH")
+        let alarm = try state.uint64()
+        let flags = (try state.bool(), try state.bool(), try state.bool())
+        setTime(time, current: now)
+        latchedTimeHigh = latched
+        self.alarm = alarm
+        (alarmArmed, interruptEnabled, interruptPending) = flags
+        irqLevel = interruptPending && interruptEnabled
+        irq?.set(irqLevel)
+    }
+}

@@ -285,3 +285,21 @@ final class HTIFWindow: MMIODevice {
 
     func write(offset: UInt64, size: Int, value: UInt64) { htif.write(address: base &+ offset, size: size, value: value) }
 }
+
+/// Snapshots (docs/snapshots.md): the MMIO mailboxes and the command handshake. With the
+/// `.memory` placement the mailboxes are RAM and come back with it.
+extension HTIF {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(tohost)
+        state.put(fromhostRegister)
+        state.put(lowHalfAccepted)
+        state.put(pendingRead)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        tohost = try state.uint64()
+        fromhostRegister = try state.uint64()
+        lowHalfAccepted = try state.bool()
+        pendingRead = try state.bool()
+    }
+}

@@ -378,3 +378,43 @@ extension UART16550: DeviceLifecycle {
         updateInterrupt()
     }
 }
+
+/// Snapshots (docs/snapshots.md): every register, the interrupt latches and the receive FIFO's
+/// contents, oldest byte first. Bytes still in the host backend are the host's, not the UART's,
+/// and are not saved. The restore drives the interrupt line to the restored level.
+extension UART16550 {
+    public func save(to state: inout DeviceStateWriter) {
+        var fifo: [UInt8] = []
+        for index in 0..<receiveCount { fifo.append(receiveFIFO[(receiveHead + index) % Self.fifoDepth]) }
+        state.put(fifo)
+        state.put(interruptEnable)
+        state.put(fifoControl)
+        state.put(lineControl)
+        state.put(modemControl)
+        state.put(lineStatus)
+        state.put(modemStatus)
+        state.put(scratch)
+        state.put(divisor)
+        state.put(transmitterInterruptPending)
+        state.put(timeoutPending)
+        state.put(receivedSinceLastPoll)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let fifo = try state.data()
+        guard fifo.count <= Self.fifoDepth else { throw .mismatch("UART FIFO holds \(fifo.count) bytes, at most \(Self.fifoDepth)") }
+        let registers = (try state.uint8("IER"), try state.uint8("FCR"), try state.uint8("LCR"), try state.uint8("MCR"),
+                         try state.uint8("LSR"), try state.uint8("MSR"), try state.uint8("SCR"))
+        let divisor = try state.uint16("divisor")
+        let latches = (try state.bool(), try state.bool(), try state.bool())
+        for (index, byte) in fifo.enumerated() { receiveFIFO[index] = byte }
+        receiveHead = 0
+        receiveCount = fifo.count
+        (interruptEnable, fifoControl, lineControl, modemControl, lineStatus, modemStatus, scratch) = registers
+        self.divisor = divisor
+        (transmitterInterruptPending, timeoutPending, receivedSinceLastPoll) = latches
+        updateInterrupt()
+        // updateInterrupt drives the line only when its level changes: drive it once anyway.
+        irq?.set(irqLevel)
+    }
+}

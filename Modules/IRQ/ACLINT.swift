@@ -212,3 +212,40 @@ extension CLINT: DeviceLifecycle {
         nextDeadline().map { timer.timebase.nanoseconds(until: $0) }
     }
 }
+
+/// Snapshots (docs/snapshots.md): `msip` and `mtimecmp` of every hart. `mtime` is the
+/// machine's clock, saved with it; the restore drives MSIP and MTIP to their restored levels
+/// (the clock is restored before the devices, so MTIP compares against the saved time).
+extension CLINT {
+    public func save(to state: inout DeviceStateWriter) {
+        software.save(to: &state)
+        timer.save(to: &state)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        try software.restore(from: &state)
+        try timer.restore(from: &state)
+    }
+}
+
+extension ACLINTMSWI {
+    func save(to state: inout DeviceStateWriter) { state.put(flags: msip) }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        msip = try state.flags(count: harts.count, "ACLINT msip registers")
+        for hart in harts.indices { harts[hart].setInterruptPending(bit: InterruptBit.machineSoftware, msip[hart]) }
+    }
+}
+
+extension ACLINTMTimer {
+    func save(to state: inout DeviceStateWriter) { state.put(words: timeCompare) }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        timeCompare = try state.words64(count: harts.count, "ACLINT mtimecmp registers")
+        let now = timebase.now()
+        for hart in harts.indices {
+            timerPending[hart] = now >= timeCompare[hart]
+            harts[hart].setInterruptPending(bit: InterruptBit.machineTimer, timerPending[hart])
+        }
+    }
+}

@@ -684,3 +684,59 @@ extension APLIC: DeviceLifecycle {
         }
     }
 }
+
+/// Snapshots (docs/snapshots.md): every register of the domain (AIA 1.0 §4.5) and, in the root,
+/// the wire levels; the domain tree itself is the board's. A direct-mode restore drives every
+/// IDC's pin to the level the restored registers give; an MSI-mode domain has nothing pending
+/// and enabled at a save (it forwards such a source at once), so it sends nothing on restore.
+extension APLIC {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(interruptsEnabled)
+        state.put(words: sourceConfiguration)
+        state.put(words: target)
+        state.put(words: pending)
+        state.put(words: enabled)
+        state.put(words: input)
+        state.put(machineMSIAddress)
+        state.put(machineMSIAddressHigh)
+        state.put(supervisorMSIAddress)
+        state.put(supervisorMSIAddressHigh)
+        state.put(lastGeneratedMSI)
+        state.put(flags: idelivery)
+        state.put(flags: iforce)
+        state.put(words: ithreshold)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let enabledDomain = try state.bool()
+        let sourceConfiguration = try state.words32(count: sourceCount + 1, "APLIC sourcecfg")
+        let target = try state.words32(count: sourceCount + 1, "APLIC target")
+        let pending = try state.words32(count: words, "APLIC pending words")
+        let enabled = try state.words32(count: words, "APLIC enable words")
+        let input = try state.words32(count: words, "APLIC input words")
+        let machineAddress = try state.uint32(), machineAddressHigh = try state.uint32()
+        let supervisorAddress = try state.uint32(), supervisorAddressHigh = try state.uint32()
+        let generated = try state.uint32()
+        let idelivery = try state.flags(count: output.count, "APLIC IDCs")
+        let iforce = try state.flags(count: output.count, "APLIC IDCs")
+        let ithreshold = try state.words32(count: output.count, "APLIC IDCs")
+        interruptsEnabled = enabledDomain
+        self.sourceConfiguration = sourceConfiguration
+        self.target = target
+        self.pending = pending
+        self.enabled = enabled
+        self.input = input
+        machineMSIAddress = machineAddress
+        machineMSIAddressHigh = machineAddressHigh
+        supervisorMSIAddress = supervisorAddress
+        supervisorMSIAddressHigh = supervisorAddressHigh
+        lastGeneratedMSI = generated
+        self.idelivery = idelivery
+        self.iforce = iforce
+        self.ithreshold = ithreshold
+        for index in output.indices {
+            output[index] = interruptsEnabled && idelivery[index] && (iforce[index] || topInterrupt(hart: index) != 0)
+            harts[index].setInterruptPending(bit: level.externalInterruptBit, output[index])
+        }
+    }
+}

@@ -56,3 +56,17 @@ extension IMSIC: DeviceLifecycle {
         for file in files { file.reset() }
     }
 }
+
+/// Snapshots (docs/snapshots.md): every hart's interrupt file of this level, in hart order.
+extension IMSIC {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(UInt64(files.count))
+        for file in files { file.save(to: &state) }
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let count = try state.uint64()
+        guard count == UInt64(files.count) else { throw .mismatch("IMSIC files: \(count) saved, \(files.count) here") }
+        for file in files { try file.restore(from: &state) }
+    }
+}

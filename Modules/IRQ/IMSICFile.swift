@@ -1,3 +1,4 @@
+import Memory
 /// The privilege level an IMSIC interrupt file or an APLIC interrupt domain serves (RISC-V AIA
 /// 1.0 §1.3.2: machine and supervisor level; guest files are not modelled).
 public enum InterruptLevel: Sendable, Equatable, CustomStringConvertible {
@@ -233,5 +234,29 @@ public final class IMSICHart: HartInterruptFile {
 
     public func claimTopExternalInterrupt(level: InterruptLevel) {
         file(level)?.claimTop()
+    }
+}
+
+/// Snapshots (docs/snapshots.md): the file's `eidelivery`, `eithreshold`, `eip*` and `eie*`
+/// (AIA 1.0 §3.8); the restore drives the hart's external-interrupt pin to the level they give.
+extension IMSICFile {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(deliveryEnabled)
+        state.put(threshold)
+        state.put(words: pending)
+        state.put(words: enabled)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let delivery = try state.bool()
+        let threshold = try state.uint64()
+        let pending = try state.words64(count: self.pending.count, "IMSIC eip words")
+        let enabled = try state.words64(count: self.enabled.count, "IMSIC eie words")
+        deliveryEnabled = delivery
+        self.threshold = threshold & thresholdMask
+        self.pending = pending
+        self.enabled = enabled
+        output = deliveryEnabled && topIdentity != 0
+        hart?.setInterruptPending(bit: level.externalInterruptBit, output)
     }
 }

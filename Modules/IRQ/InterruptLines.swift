@@ -1,4 +1,5 @@
 import Foundation
+import Memory
 
 /// Anything that takes numbered wired interrupt sources: a PLIC, an APLIC.
 public protocol InterruptController: AnyObject {
@@ -114,6 +115,46 @@ public final class Timebase {
     public func nanoseconds() -> UInt64 {
         if isVirtual { return scale(units, to: 1_000_000_000) }
         return Timebase.hostNanoseconds() &- start
+    }
+
+    /// Saves the clock for a snapshot (docs/snapshots.md): its frequency and kind, then under
+    /// the virtual clock the units elapsed and the `mtime` offset (so the restored machine's
+    /// time, `mtime` and machine nanoseconds all go on from the saved point); under the host
+    /// clock the ticks `mtime` reads now. Call between slices.
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(frequency)
+        state.put(isVirtual)
+        state.put(rate)
+        if isVirtual {
+            state.put(units)
+            state.put(offset)
+        } else {
+            state.put(now())
+        }
+    }
+
+    /// Restores what `save(to:)` wrote.
+    /// - Throws: `mismatch` when the snapshot's clock ran at another frequency, under the other
+    ///   clock, or at another instruction rate.
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let savedFrequency = try state.uint64()
+        guard savedFrequency == frequency else {
+            throw .mismatch("the clock ran at \(savedFrequency) Hz, this machine's runs at \(frequency) Hz")
+        }
+        let savedVirtual = try state.bool()
+        let savedRate = try state.uint64()
+        guard savedVirtual == isVirtual, savedRate == rate else {
+            let saved = savedVirtual ? "--clock virtual (\(savedRate) instructions per second)" : "--clock host"
+            throw .mismatch("the snapshot was saved under \(saved); this machine runs \(isVirtual ? "--clock virtual (\(rate) instructions per second)" : "--clock host")")
+        }
+        if isVirtual {
+            let units = try state.uint64()
+            let offset = try state.uint64()
+            restart(atUnits: units)
+            self.offset = offset
+        } else {
+            set(try state.uint64())
+        }
     }
 
     /// Nanoseconds of machine time until the timebase reaches `deadline` ticks (0 if already

@@ -298,3 +298,37 @@ extension PLIC: DeviceLifecycle {
         updateOutputs()
     }
 }
+
+/// Snapshots (docs/snapshots.md): every register and gateway bit plus the input levels; a
+/// restore drives every context's pin to the level the restored registers give, whatever the
+/// hart's `mip` said before.
+extension PLIC {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(words: priority)
+        state.put(words: pending)
+        state.put(words: claimed)
+        state.put(words: level)
+        state.put(words: enable)
+        state.put(words: threshold)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let priority = try state.words32(count: self.priority.count, "PLIC priorities")
+        let pending = try state.words32(count: words, "PLIC pending words")
+        let claimed = try state.words32(count: words, "PLIC claimed words")
+        let level = try state.words32(count: words, "PLIC input levels")
+        let enable = try state.words32(count: self.enable.count, "PLIC enable words")
+        let threshold = try state.words32(count: contexts.count, "PLIC thresholds")
+        self.priority = priority
+        self.pending = pending
+        self.claimed = claimed
+        self.level = level
+        self.enable = enable
+        self.threshold = threshold
+        for index in contexts.indices {
+            output[index] = isAsserted(context: index)
+            let context = contexts[index]
+            harts[context.hart].setInterruptPending(bit: context.mode.interruptBit, output[index])
+        }
+    }
+}

@@ -66,8 +66,7 @@ extension Machine {
         case "quit":
             controlState.quit = true
             return .output("quitting\n")
-        case "snapshot":
-            return .failure("snapshots are not implemented yet")
+        case "snapshot": return snapshotCommand(arguments)
         default:
             return .failure("unknown command '\(verb)' (try 'help')")
         }
@@ -81,6 +80,7 @@ extension Machine {
         write ADDR HEX                      physical RAM, the bytes HEX spells
         usb attach CTRL/portN TYPE [k=v,..] plug a USB device in (a type `backplane boards` lists)
         usb detach CTRL/portN               unplug it
+        snapshot save FILE                  save the machine to FILE (load it with run --snapshot-load FILE)
         quit                                end the run (exit status 0)
 
         """
@@ -252,6 +252,26 @@ extension Machine {
         default:
             return .failure("usb: attach or detach")
         }
+    }
+
+    // MARK: snapshots
+
+    /// `snapshot save FILE` (docs/snapshots.md): between slices, where every hart and device is
+    /// at rest. A relative FILE is relative to the machine's working directory.
+    private func snapshotCommand(_ arguments: [String]) -> ControlReply {
+        guard arguments.first == "save" else {
+            if arguments.first == "load" {
+                return .failure("snapshot load: a snapshot is loaded when the machine starts (backplane run ... --snapshot-load FILE)")
+            }
+            return .failure("snapshot save FILE")
+        }
+        guard arguments.count == 2 else { return .failure("snapshot save FILE (one path, without spaces)") }
+        do throws(MachineError) {
+            try saveSnapshot(to: arguments[1])
+        } catch {
+            return .failure("\(error)")
+        }
+        return .output("saved \(arguments[1])\n")
     }
 
     // MARK: helpers

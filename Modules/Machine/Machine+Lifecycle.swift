@@ -54,10 +54,10 @@ extension Machine {
         nanosleep(&request, nil)
     }
 
-    // MARK: Snapshots (the shape issue "virtual time" fills in)
+    // MARK: Snapshots (Machine+Snapshot.swift writes these with RAM, harts and the clock)
 
     /// The save loop: every lifecycle participant's state, in lifecycle order (empty for one
-    /// that saves nothing; no built-in device saves anything yet).
+    /// that saves nothing).
     public func saveDeviceStates() -> [[UInt8]] {
         lifecycle.map { participant in
             var writer = DeviceStateWriter()

@@ -42,8 +42,7 @@ public protocol DeviceLifecycle: AnyObject {
     /// while every hart waits for an interrupt.
     func nanosecondsUntilNextEvent() -> UInt64?
 
-    /// Appends the device's guest-visible state to `state` (the shape snapshots use; no built-in
-    /// device writes anything yet: issue "virtual time" fills them in).
+    /// Appends the device's guest-visible state to `state` (snapshots, docs/snapshots.md).
     func save(to state: inout DeviceStateWriter)
 
     /// Restores what `save(to:)` wrote, in the same order.

@@ -1,3 +1,4 @@
+import Memory
 /// QEMU's `edu` teaching device (QEMU docs/specs/edu.rst) as a PCI function: an ID register, a
 /// liveness check, a factorial unit, an interrupt raise/acknowledge pair and a DMA engine with a
 /// 4 KiB buffer. It interrupts through MSI-X (one vector, table in BAR 1) when software enabled
@@ -196,5 +197,33 @@ public final class EduFunction: PCIFunction {
 
     private func updateINTx() {
         bus.setINTx(!msix.isEnabled && interruptStatus != 0)
+    }
+}
+
+/// Snapshots (docs/snapshots.md): every register, the DMA buffer and the MSI-X table; the
+/// configuration space and INTx level are the bridge's to save.
+extension EduFunction: PCIFunctionSnapshot {
+    public func saveFunction(to state: inout DeviceStateWriter) {
+        state.put(liveness)
+        state.put(factorial)
+        state.put(status)
+        state.put(interruptStatus)
+        state.put(dmaSource)
+        state.put(dmaDestination)
+        state.put(dmaCount)
+        state.put(dmaCommand)
+        state.put(buffer)
+        msix.save(to: &state)
+    }
+
+    public func restoreFunction(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let registers = (try state.uint32(), try state.uint32(), try state.uint32(), try state.uint32())
+        let dma = (try state.uint64(), try state.uint64(), try state.uint64(), try state.uint64())
+        let buffer = try state.data()
+        guard buffer.count == EduFunction.dmaBufferSize else { throw .mismatch("edu DMA buffer of \(buffer.count) bytes") }
+        try msix.restore(from: &state)
+        (liveness, factorial, status, interruptStatus) = registers
+        (dmaSource, dmaDestination, dmaCount, dmaCommand) = dma
+        self.buffer = buffer
     }
 }

@@ -1,3 +1,4 @@
+import Memory
 import Trace
 
 /// An MSI-X capability (PCI Local Bus 3.0 §6.8.2) with its vector table and pending-bit array
@@ -163,5 +164,20 @@ public final class MSIXCapability: PCIConfigWriteObserver {
             value |= bits << UInt64(8 * byte)
         }
         return value
+    }
+}
+
+/// Snapshots (docs/snapshots.md): the vector table and the pending bits (Message Control is in
+/// configuration space, saved with it).
+extension MSIXCapability {
+    public func save(to state: inout DeviceStateWriter) {
+        state.put(words: table)
+        state.put(words: pendingBits)
+    }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        table = try state.words32(count: table.count, "MSI-X table dwords")
+        pendingBits = try state.words64(count: pendingBits.count, "MSI-X pending words")
+        tracedControl = control
     }
 }

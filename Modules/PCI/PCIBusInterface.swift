@@ -187,3 +187,14 @@ public final class PCIBusInterface {
         }
     }
 }
+
+/// Snapshots (docs/snapshots.md): the function's own INTx level. The restore drives it again
+/// (after the configuration space, whose command register gates it, is back), so the shared
+/// INTx lines count this function again.
+extension PCIBusInterface {
+    public func save(to state: inout DeviceStateWriter) { state.put(intxLevel) }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        setINTx(try state.bool())
+    }
+}

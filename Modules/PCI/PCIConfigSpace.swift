@@ -1,3 +1,4 @@
+import Memory
 /// Told after the guest wrote configuration-space bytes in its range (MSI, MSI-X control and
 /// mask registers react to unmasking by sending pending messages).
 public protocol PCIConfigWriteObserver: AnyObject {
@@ -280,5 +281,20 @@ public final class PCIConfigSpace {
         let multiFunction = isMultiFunction
         bytes = resetBytes
         isMultiFunction = multiFunction
+    }
+}
+
+/// Snapshots (docs/snapshots.md): the 4 KiB of register contents. The writable and
+/// write-1-to-clear masks, the BAR declarations and the capability layout are the function's
+/// construction, the same in the machine a snapshot is loaded into, so they are not saved.
+extension PCIConfigSpace {
+    public func save(to state: inout DeviceStateWriter) { state.put(bytes) }
+
+    public func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let saved = try state.data()
+        guard saved.count == PCIConfigSpace.size else {
+            throw .mismatch("configuration space of \(saved.count) bytes, not \(PCIConfigSpace.size)")
+        }
+        bytes = saved
     }
 }

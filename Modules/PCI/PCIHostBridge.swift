@@ -48,7 +48,7 @@ public struct PCIAttachError: Error, Equatable, CustomStringConvertible {
 /// unmaps them when the guest moves or disables them.
 public final class PCIHostBridge: MMIODevice {
     /// A function on bus 0 and its current BAR mappings.
-    private final class Slot {
+    final class Slot {
         let function: any PCIFunction
         let bus: PCIBusInterface
         /// Mapped regions per BAR index (empty when not decoded): one, or for a BAR with direct
@@ -73,7 +73,7 @@ public final class PCIHostBridge: MMIODevice {
     private unowned let space: AddressSpace
     private let intx: PCIINTxRouter
     /// 256 entries: device × 8 + function on bus 0.
-    private var slots: [Slot?] = [Slot?](repeating: nil, count: 256)
+    var slots: [Slot?] = [Slot?](repeating: nil, count: 256)
 
     /// The host bridge function itself (00.0): Red Hat's QEMU PCIe host bridge IDs, so guests
     /// that know QEMU's `virt` recognise it.
@@ -205,7 +205,7 @@ public final class PCIHostBridge: MMIODevice {
     // MARK: BAR mapping
 
     /// Maps, moves or unmaps each BAR of `slot` to match its registers and command bits.
-    private func updateMappings(_ slot: Slot) {
+    func updateMappings(_ slot: Slot) {
         let config = slot.function.config
         let command = config.command
         for (index, declared) in config.bars.enumerated() {

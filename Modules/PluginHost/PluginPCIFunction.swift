@@ -326,3 +326,18 @@ public final class PluginPCIFunction: PCIFunction {
         }
     }
 }
+
+/// Snapshots (docs/snapshots.md): the host bridge saves the configuration space and INTx level,
+/// the plugin's own state goes through its `save`/`restore` hooks (`PluginSnapshotParticipant`);
+/// this adds the MSI-X table the host keeps for the plugin and takes the restored command and
+/// MSI state as the last seen, so the plugin is not told of changes that are not.
+extension PluginPCIFunction: PCIFunctionSnapshot {
+    public func saveFunction(to state: inout DeviceStateWriter) {
+        msix?.save(to: &state)
+    }
+
+    public func restoreFunction(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        try msix?.restore(from: &state)
+        (lastCommand, lastMSIState, lastMSIXState) = observedState()
+    }
+}

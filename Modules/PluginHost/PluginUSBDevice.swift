@@ -1,5 +1,6 @@
 import CBackplane
 import Foundation
+import Memory
 import USB
 
 /// A USB device type a plugin registered (`usb->register_type`, usb.h): its descriptors copied
@@ -452,4 +453,12 @@ extension HostInterface {
         }
         return table
     }
+}
+
+/// Snapshots (docs/snapshots.md): the xHCI saves what the bus knows of the device; the plugin's
+/// own state goes through its `save`/`restore` hooks (`PluginSnapshotParticipant`). Packets the
+/// plugin held are handed to it again by the restored controller.
+extension PluginUSBDevice: USBDeviceSnapshot {
+    public func saveDevice(to state: inout DeviceStateWriter) {}
+    public func restoreDevice(from state: inout DeviceStateReader) throws(DeviceStateError) {}
 }

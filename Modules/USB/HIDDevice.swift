@@ -1,3 +1,4 @@
+import Memory
 import Foundation
 import IRQ
 
@@ -242,5 +243,33 @@ public final class USBTablet: HIDDevice {
             }
         }
         queue = items
+    }
+}
+
+/// Snapshots: where the input script is, the time left in a pause, the class-request state
+/// and the last report. The pending packet is the controller's to hand over again.
+extension HIDDevice: USBDeviceSnapshot {
+    public func saveDevice(to state: inout DeviceStateWriter) {
+        state.put(queueIndex)
+        let now = machineNanoseconds()
+        state.put(waitUntil != nil)
+        state.put(waitUntil.map { $0 > now ? $0 - now : 0 } ?? 0)
+        state.put(configured)
+        state.put(idleRate)
+        state.put(bootProtocol)
+        state.put(lastReport)
+    }
+
+    public func restoreDevice(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let index = try state.int(in: 0...queue.count, "HID input script position")
+        let waiting = try state.bool()
+        let remaining = try state.uint64()
+        let flags = (try state.bool(), try state.uint8("idle rate"), try state.bool())
+        let report = try state.data()
+        queueIndex = index
+        waitUntil = waiting ? machineNanoseconds() + remaining : nil
+        (configured, idleRate, bootProtocol) = flags
+        lastReport = report
+        pending = nil
     }
 }

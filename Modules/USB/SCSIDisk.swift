@@ -1,3 +1,4 @@
+import Memory
 import Storage
 
 /// SCSI sense keys and additional sense codes used here (SPC-4 §4.5.6, Annex D).
@@ -241,4 +242,17 @@ public final class SCSIDisk {
 @inline(__always) func be64(_ value: UInt64) -> [UInt8] { be32(UInt32(value >> 32)) + be32(UInt32(value & 0xffff_ffff)) }
 @inline(__always) func be32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
     UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
+}
+
+/// Snapshots: the sense data the next REQUEST SENSE reports (the image is the host's).
+extension SCSIDisk {
+    func save(to state: inout DeviceStateWriter) {
+        state.put(sense.key)
+        state.put(sense.asc)
+        state.put(sense.ascq)
+    }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        sense = SCSISense(key: try state.uint8("sense key"), asc: try state.uint8("ASC"), ascq: try state.uint8("ASCQ"))
+    }
 }

@@ -1,3 +1,4 @@
+import Memory
 /// Standard request codes (USB 2.0 Table 9-4, USB 3.2 Table 9-4).
 public enum USBRequest {
     public static let getStatus: UInt8 = 0
@@ -302,5 +303,39 @@ public final class USBDeviceCore {
         default:
             return nil
         }
+    }
+}
+
+/// Snapshots: the standard device state the bus sees (USB 2.0 §9.1): address, configuration,
+/// alternate settings, halted endpoints, remote wakeup; then the model's own state.
+extension USBDeviceCore {
+    func save(to state: inout DeviceStateWriter) {
+        state.put(address)
+        state.put(configuration)
+        let alternates = alternateSettings.sorted { $0.key < $1.key }
+        state.put(UInt64(alternates.count))
+        for (interface, setting) in alternates { state.put(interface); state.put(setting) }
+        state.put(halted.sorted().map { UInt8($0) })
+        state.put(remoteWakeup)
+        var own = DeviceStateWriter()
+        (device as? USBDeviceSnapshot)?.saveDevice(to: &own)
+        state.put(own.bytes)
+    }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let address = try state.uint8("address"), configuration = try state.uint8("configuration")
+        var alternates: [UInt8: UInt8] = [:]
+        let count = try state.int(in: 0...256, "alternate settings")
+        for _ in 0..<count { alternates[try state.uint8("interface")] = try state.uint8("alternate setting") }
+        let halted = Set(try state.data())
+        let wakeup = try state.bool()
+        var own = DeviceStateReader(try state.data())
+        try (device as? USBDeviceSnapshot)?.restoreDevice(from: &own)
+        guard own.isAtEnd else { throw .mismatch("USB device state not all read") }
+        self.address = address
+        self.configuration = configuration
+        alternateSettings = alternates
+        self.halted = halted
+        remoteWakeup = wakeup
     }
 }

@@ -1,3 +1,4 @@
+import Memory
 /// The example device of docs/usb.md: a vendor-specific function that echoes what the host sends.
 ///
 /// - Bulk OUT 0x01: bytes are appended to a FIFO (up to `capacity`; beyond it the packet stays
@@ -107,5 +108,25 @@ public final class USBLoopback: USBDevice {
                 progress = true
             }
         }
+    }
+}
+
+/// Snapshots: the FIFO's bytes and the count last reported; held packets are the controller's
+/// to hand over again.
+extension USBLoopback: USBDeviceSnapshot {
+    public func saveDevice(to state: inout DeviceStateWriter) {
+        state.put(fifo)
+        state.put(reportedCount)
+    }
+
+    public func restoreDevice(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let fifo = try state.data()
+        guard fifo.count <= capacity else { throw .mismatch("loopback FIFO of \(fifo.count) bytes, capacity \(capacity)") }
+        let reported = try state.int(in: 0...capacity, "reported count")
+        self.fifo = fifo
+        reportedCount = reported
+        pendingIn = nil
+        pendingOut = nil
+        pendingStatus = nil
     }
 }

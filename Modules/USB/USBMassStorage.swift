@@ -1,3 +1,4 @@
+import Memory
 import Storage
 
 /// A USB mass-storage device speaking Bulk-Only Transport (USB Mass Storage Class BOT 1.0) with
@@ -143,4 +144,43 @@ public final class USBMassStorage: USBDevice {
 }
 @inline(__always) func le32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
     UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+}
+
+/// Snapshots: the Bulk-Only transport's phase with its buffered data, the command tag and the
+/// disk's sense data.
+extension USBMassStorage: USBDeviceSnapshot {
+    public func saveDevice(to state: inout DeviceStateWriter) {
+        switch phase {
+        case .command:
+            state.put(UInt64(0))
+        case let .dataIn(data, offset, expected, good):
+            state.put(UInt64(1)); state.put(data); state.put(offset); state.put(expected); state.put(good)
+        case let .dataOut(received, expected, needed, lba):
+            state.put(UInt64(2)); state.put(received); state.put(expected); state.put(needed); state.put(lba)
+        case let .status(good, residue):
+            state.put(UInt64(3)); state.put(good); state.put(residue)
+        }
+        state.put(tag)
+        disk.save(to: &state)
+    }
+
+    public func restoreDevice(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let phase: Phase
+        switch try state.uint64() {
+        case 0: phase = .command
+        case 1:
+            let data = try state.data()
+            phase = .dataIn(data: data, offset: try state.int(in: 0...data.count, "data offset"),
+                            expected: try state.int(in: 0...Int(UInt32.max), "expected length"), good: try state.bool())
+        case 2:
+            phase = .dataOut(received: try state.data(), expected: try state.int(in: 0...Int(UInt32.max), "expected length"),
+                             needed: try state.int(in: 0...Int(UInt32.max), "needed length"), lba: try state.uint64())
+        case 3: phase = .status(good: try state.bool(), residue: try state.int(in: Int(Int32.min)...Int(UInt32.max), "residue"))
+        case let other: throw .mismatch("mass storage phase \(other)")
+        }
+        let tag = try state.uint32("tag")
+        try disk.restore(from: &state)
+        self.phase = phase
+        self.tag = tag
+    }
 }

@@ -258,3 +258,125 @@ extension XHCIController: USBHostPort {
         return true
     }
 }
+
+/// Snapshots (docs/snapshots.md): the operational registers, MFINDEX, the command ring, every
+/// interrupter, port, slot and endpoint (rings by position: the TRBs are guest RAM) and every
+/// attached device's state; the configuration space and INTx level are the bridge's. A TD a
+/// device was holding (an interrupt IN waiting for input) is not saved: its endpoint's ring
+/// still points at it, and the restore hands it to the device again.
+extension XHCIController: PCIFunctionSnapshot {
+    public var snapshotRefusal: String? {
+        let unsaved = ports.compactMap { port in
+            port.device.flatMap { $0.device is USBDeviceSnapshot ? nil : "port \(port.number) (\(type(of: $0.device)))" }
+        }
+        return unsaved.isEmpty ? nil : "USB devices that cannot be saved: " + unsaved.joined(separator: ", ")
+    }
+
+    public func saveFunction(to state: inout DeviceStateWriter) {
+        state.put(command)
+        state.put(status)
+        state.put(notificationControl)
+        state.put(commandRing.dequeue)
+        state.put(commandRing.cycle)
+        state.put(commandRingRunning)
+        state.put(commandRingPointer)
+        state.put(deviceContextBaseArray)
+        state.put(configure)
+        state.put(machineNanoseconds() &- frameEpoch)
+        state.put(flags: slotEnabled)
+        msix.save(to: &state)
+        state.put(UInt64(interrupters.count))
+        for interrupter in interrupters { interrupter.save(to: &state) }
+        state.put(UInt64(ports.count))
+        for port in ports { port.save(to: &state) }
+        state.put(UInt64(slots.count))
+        for slot in slots {
+            state.put(UInt64(slot.state.rawValue))
+            state.put(UInt64(slot.port?.number ?? 0))
+            state.put(slot.contextAddress)
+            for dci in 1..<32 {
+                guard let endpoint = slot.endpoints[dci] else { state.put(false); continue }
+                state.put(true)
+                state.put(UInt64(endpoint.type.rawValue))
+                state.put(endpoint.maxPacketSize)
+                state.put(endpoint.ring.dequeue)
+                state.put(endpoint.ring.cycle)
+                state.put(UInt64(endpoint.state.rawValue))
+                state.put(endpoint.transfer != nil)
+                state.put(endpoint.interval)
+                state.put(endpoint.isochWait != nil)
+                state.put(endpoint.isochWait?.trb ?? 0)
+                state.put(endpoint.isochWait?.microframe ?? 0)
+                state.put(endpoint.nextIsochMicroframe)
+                state.put(endpoint.isochStreaming)
+            }
+        }
+    }
+
+    public func restoreFunction(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let registers = (try state.uint32("USBCMD"), try state.uint32("USBSTS"), try state.uint32("DNCTRL"))
+        let commandRing = XHCIRing(dequeue: try state.uint64(), cycle: try state.bool())
+        let running = try state.bool()
+        let pointer = try state.uint64(), contexts = try state.uint64()
+        let configure = try state.uint32("CONFIG")
+        let elapsed = try state.uint64()
+        let enabled = try state.flags(count: slotEnabled.count, "xHCI slots")
+        try msix.restore(from: &state)
+        guard try state.uint64() == UInt64(interrupters.count) else { throw .mismatch("xHCI interrupter count") }
+        for interrupter in interrupters { try interrupter.restore(from: &state) }
+        guard try state.uint64() == UInt64(ports.count) else { throw .mismatch("xHCI port count") }
+        for port in ports { try port.restore(from: &state) }
+        guard try state.uint64() == UInt64(slots.count) else { throw .mismatch("xHCI slot count") }
+        var resume: [XHCIEndpoint] = []
+        var isochWaitingRestored: [XHCIEndpoint] = []
+        for slot in slots {
+            guard let slotState = XHCISlotState(rawValue: try state.uint32("slot state")) else { throw .mismatch("slot state") }
+            let portNumber = try state.int(in: 0...ports.count, "slot port")
+            slot.state = slotState
+            slot.port = portNumber == 0 ? nil : ports[portNumber - 1]
+            slot.contextAddress = try state.uint64()
+            slot.endpoints = [XHCIEndpoint?](repeating: nil, count: 32)
+            for dci in 1..<32 {
+                guard try state.bool() else { continue }
+                guard let type = XHCIEndpointType(rawValue: try state.uint32("endpoint type")) else { throw .mismatch("endpoint type") }
+                let maxPacketSize = try state.int(in: 0...65536, "max packet size")
+                let ring = XHCIRing(dequeue: try state.uint64(), cycle: try state.bool())
+                guard let endpointState = XHCIEndpointState(rawValue: try state.uint32("endpoint state")) else { throw .mismatch("endpoint state") }
+                let held = try state.bool()
+                let interval = try state.uint32("endpoint interval")
+                guard interval <= 0xff else { throw .mismatch("endpoint interval \(interval)") }
+                let waiting = try state.bool()
+                let wait = (trb: try state.uint64(), microframe: try state.uint64())
+                let next = try state.uint64()
+                let streaming = try state.bool()
+                // The Endpoint Context fields the endpoint keeps from Configure Endpoint (§6.2.3).
+                var context = XHCIContext()
+                context.words[0] = interval << 16
+                context.words[1] = type.rawValue << 3
+                let endpoint = XHCIEndpoint(controller: self, slot: slot, dci: dci, context: context)
+                endpoint.type = type
+                endpoint.maxPacketSize = maxPacketSize
+                endpoint.ring = ring
+                endpoint.state = endpointState
+                endpoint.isochWait = waiting ? wait : nil
+                endpoint.nextIsochMicroframe = next
+                endpoint.isochStreaming = streaming
+                if held { resume.append(endpoint) }
+                if waiting { isochWaitingRestored.append(endpoint) }
+                slot.endpoints[dci] = endpoint
+            }
+        }
+        (command, status, notificationControl) = registers
+        self.commandRing = commandRing
+        commandRingRunning = running
+        commandRingPointer = pointer
+        deviceContextBaseArray = contexts
+        self.configure = configure
+        frameEpoch = machineNanoseconds() &- elapsed
+        slotEnabled = enabled
+        // Isochronous TDs waiting for their microframe (MFINDEX goes on from the saved one).
+        isochWaiting = isochWaitingRestored
+        // The TDs devices were holding: handed over again, as when they were first fetched.
+        for endpoint in resume { runEndpoint(endpoint) }
+    }
+}

@@ -1,3 +1,4 @@
+import Memory
 /// A device slot (xHCI 1.2 §4.5): the controller's view of one addressed device, its output
 /// Device Context in guest memory and its endpoints by Device Context Index (1 = EP0, 2n = EP n
 /// OUT, 2n + 1 = EP n IN; §4.5.1).

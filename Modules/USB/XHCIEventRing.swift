@@ -1,3 +1,4 @@
+import Memory
 import PCI
 
 /// The producer side of an event ring (xHCI 1.2 §4.9.4): segments listed in the Event Ring
@@ -113,5 +114,32 @@ public struct XHCIEventRing: Sendable, Equatable {
         index = next.index
         if next.wraps { cycle.toggle() }
         return .success(outcome)
+    }
+}
+
+/// Snapshots: the segment table as read at configuration, the enqueue position and cycle, the
+/// dequeue pointer and the full flag (the TRBs themselves are guest RAM).
+extension XHCIEventRing {
+    func save(to state: inout DeviceStateWriter) {
+        state.put(UInt64(segments.count))
+        for entry in segments { state.put(entry.base); state.put(entry.size) }
+        state.put(segment)
+        state.put(index)
+        state.put(cycle)
+        state.put(dequeue)
+        state.put(isFull)
+    }
+
+    mutating func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let count = try state.int(in: 0...4096, "event ring segments")
+        var table: [Segment] = []
+        for _ in 0..<count { table.append(Segment(base: try state.uint64(), size: try state.int(in: 16...4096, "segment size"))) }
+        let segment = try state.int(in: 0...max(0, count - 1), "event ring segment")
+        let index = try state.int(in: 0...(table.isEmpty ? 0 : table[segment].size - 1), "event ring index")
+        let flags = (try state.bool(), try state.uint64(), try state.bool())
+        segments = table
+        self.segment = segment
+        self.index = index
+        (cycle, dequeue, isFull) = flags
     }
 }

@@ -1,3 +1,4 @@
+import Memory
 import PCI
 
 /// One interrupter (xHCI 1.2 §4.17, §5.5.2): its event ring and the registers that decide when
@@ -99,4 +100,32 @@ public final class XHCIInterrupter {
 
     /// MSI/MSI-X messages clear IP once sent (§5.5.2.1).
     public func messageSent() { pending = false }
+}
+
+/// Snapshots: IMAN, IMOD, ERSTSZ, ERSTBA, ERDP and the event ring's position.
+extension XHCIInterrupter {
+    func save(to state: inout DeviceStateWriter) {
+        state.put(enabled)
+        state.put(pending)
+        state.put(moderation)
+        state.put(tableSize)
+        state.put(tableBase)
+        state.put(eventHandlerBusy)
+        state.put(segmentIndex)
+        ring.save(to: &state)
+    }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let flags = (try state.bool(), try state.bool())
+        let registers = (try state.uint32("IMOD"), try state.uint32("ERSTSZ"), try state.uint64())
+        let busy = try state.bool()
+        let segment = try state.uint64()
+        var ring = XHCIEventRing()
+        try ring.restore(from: &state)
+        (enabled, pending) = flags
+        (moderation, tableSize, tableBase) = registers
+        eventHandlerBusy = busy
+        segmentIndex = segment & 7
+        self.ring = ring
+    }
 }

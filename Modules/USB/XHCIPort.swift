@@ -1,3 +1,4 @@
+import Memory
 /// One root-hub port (xHCI 1.2 §4.19, PORTSC §5.4.8). A USB 2 port takes low, full and high speed
 /// devices and is enabled by a port reset (§4.19.1.1); a USB 3 port takes SuperSpeed devices and
 /// enables itself when the link trains (§4.19.1.2). Change bits are write-1-to-clear; setting
@@ -135,4 +136,26 @@ public final class XHCIPort {
     public func writePowerManagement(_ value: UInt32) { powerManagement = value }
     public func readHardwareLPM() -> UInt32 { hardwareLPM }
     public func writeHardwareLPM(_ value: UInt32) { hardwareLPM = value }
+}
+
+/// Snapshots: PORTSC (without the derived bits), PORTPMSC/PORTLI/PORTHLPMC, and whether a
+/// device is attached (the board attaches the same one when the machine is built).
+extension XHCIPort {
+    func save(to state: inout DeviceStateWriter) {
+        state.put(status)
+        state.put(powerManagement)
+        state.put(hardwareLPM)
+        state.put(device != nil)
+        device?.save(to: &state)
+    }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let registers = (try state.uint32("PORTSC"), try state.uint32("PORTPMSC"), try state.uint32("PORTHLPMC"))
+        let attached = try state.bool()
+        guard attached == (device != nil) else {
+            throw .mismatch("port \(number) \(attached ? "had a device" : "was empty") when saved")
+        }
+        try device?.restore(from: &state)
+        (status, powerManagement, hardwareLPM) = registers
+    }
 }

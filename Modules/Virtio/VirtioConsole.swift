@@ -1,3 +1,4 @@
+import Memory
 /// The host end of a byte stream (a console's line): bytes from the guest go out through
 /// `send`, bytes for the guest come in through `receive`.
 public protocol ByteStreamBackend: AnyObject {
@@ -78,4 +79,11 @@ public final class VirtioConsole: VirtioDeviceModel {
         }
         if delivered { transport.signalUsed(queue: VirtioConsole.receiveQueue) }
     }
+}
+
+/// Snapshots (docs/snapshots.md): the input bytes taken from the backend that no receive buffer
+/// has held yet.
+extension VirtioConsole: VirtioDeviceSnapshot {
+    public func saveModel(to state: inout DeviceStateWriter) { state.put(pending) }
+    public func restoreModel(from state: inout DeviceStateReader) throws(DeviceStateError) { pending = try state.data() }
 }

@@ -448,3 +448,65 @@ public final class VirtioPCIFunction: PCIFunction, VirtioQueueAccess {
 /// The machine polls the function between slices (its device's host side: sockets, timers)
 /// and resets it with the others.
 extension VirtioPCIFunction: DeviceLifecycle {}
+
+/// A virtio device model whose own state can be saved in a snapshot (docs/snapshots.md). A
+/// model that does not conform (virtio-net, whose user-mode network lives in libslirp on the
+/// host; virtio-9p, whose open files are host descriptors) makes a snapshot refuse, naming it.
+public protocol VirtioDeviceSnapshot: AnyObject {
+    /// Appends the model's state (nothing for a stateless one).
+    func saveModel(to state: inout DeviceStateWriter)
+    func restoreModel(from state: inout DeviceStateReader) throws(DeviceStateError)
+}
+
+/// Snapshots: the common configuration registers, the ISR, every queue, the MSI-X table, then
+/// the model's own state. The restore sends no interrupt: the ISR, the INTx level (the bridge's)
+/// and the MSI-X pending bits come back as they were.
+extension VirtioPCIFunction: PCIFunctionSnapshot {
+    public var snapshotRefusal: String? {
+        device is VirtioDeviceSnapshot ? nil : "\(type(of: device)) cannot be saved (its state is on the host or not saved yet)"
+    }
+
+    public func saveFunction(to state: inout DeviceStateWriter) {
+        state.put(deviceFeatureSelect)
+        state.put(driverFeatureSelect)
+        state.put(driverFeatures)
+        state.put(configVector)
+        state.put(status)
+        state.put(configGeneration)
+        state.put(queueSelect)
+        state.put(isr)
+        state.put(UInt64(queues.count))
+        for queue in queues { queue.save(to: &state) }
+        msix.save(to: &state)
+        (device as? VirtioDeviceSnapshot)?.saveModel(to: &state)
+    }
+
+    public func restoreFunction(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let selects = (try state.uint32("device feature select"), try state.uint32("driver feature select"))
+        let features = try state.uint64()
+        let vector = try state.uint16("config MSI-X vector")
+        let status = try state.uint8("device status")
+        let generation = try state.uint8("config generation")
+        let select = try state.uint16("queue select")
+        let isr = try state.uint8("ISR")
+        let count = try state.uint64()
+        guard count == UInt64(queues.count) else { throw .mismatch("\(count) virtqueues saved, this device has \(queues.count)") }
+        for queue in queues { try queue.restore(from: &state) }
+        try msix.restore(from: &state)
+        (deviceFeatureSelect, driverFeatureSelect) = selects
+        driverFeatures = features
+        configVector = vector
+        self.status = status
+        configGeneration = generation
+        queueSelect = select
+        self.isr = isr
+        try (device as? VirtioDeviceSnapshot)?.restoreModel(from: &state)
+    }
+}
+
+/// virtio-blk keeps no state of its own between requests (each is served whole when notified);
+/// the image file is the host's.
+extension VirtioBlock: VirtioDeviceSnapshot {
+    public func saveModel(to state: inout DeviceStateWriter) {}
+    public func restoreModel(from state: inout DeviceStateReader) throws(DeviceStateError) {}
+}

@@ -1,3 +1,4 @@
+import Memory
 /// A virtio entropy device (virtio 1.2 §5.4): every device-writable buffer the driver offers on
 /// its one queue is filled with bytes from the host's system generator. No
 /// features, no configuration.
@@ -14,8 +15,18 @@ public final class VirtioRNG: VirtioDeviceModel {
     /// Where the bytes come from; tests substitute a known pattern.
     private let source: (UnsafeMutableRawBufferPointer) -> Void
 
+    /// The seeded generator behind `source`, when there is one (virtual-clock runs): its state
+    /// is part of a snapshot, so a resumed run gives the guest the bytes the uninterrupted one would.
+    public private(set) var entropy: SeededEntropy?
+
     public init(source: ((UnsafeMutableRawBufferPointer) -> Void)? = nil) {
         self.source = source ?? VirtioRNG.hostRandom
+    }
+
+    /// Bytes from `entropy`, whose state snapshots save.
+    public convenience init(entropy: SeededEntropy) {
+        self.init(source: entropy.fill)
+        self.entropy = entropy
     }
 
     /// The standard library's system generator: getrandom(2) on Linux, arc4random on Darwin.
@@ -49,7 +60,7 @@ public final class VirtioRNG: VirtioDeviceModel {
 /// "Fast splittable pseudorandom number generators", 2014) from a seed, so the same seed gives
 /// the guest the same bytes every run. Not for secrets; `--clock host` uses the host's generator.
 public final class SeededEntropy {
-    private var state: UInt64
+    fileprivate var state: UInt64
 
     public init(seed: UInt64) { state = seed }
 
@@ -70,5 +81,22 @@ public final class SeededEntropy {
             withUnsafeBytes(of: &word) { buffer[index..<(index + piece)].copyBytes(from: $0[0..<piece]) }
             index += piece
         }
+    }
+}
+
+/// Snapshots (docs/snapshots.md): the seeded generator's position; the host's generator has
+/// nothing to save.
+extension VirtioRNG: VirtioDeviceSnapshot {
+    public func saveModel(to state: inout DeviceStateWriter) {
+        state.put(entropy != nil)
+        if let entropy { state.put(entropy.state) }
+    }
+
+    public func restoreModel(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let seeded = try state.bool()
+        guard seeded == (entropy != nil) else {
+            throw .mismatch(seeded ? "virtio-rng was seeded when saved (--clock virtual)" : "virtio-rng used the host's generator when saved (--clock host)")
+        }
+        if seeded { entropy?.state = try state.uint64() }
     }
 }

@@ -1,3 +1,4 @@
+import Memory
 import PCI
 
 /// Why a virtqueue cannot be processed. Any of these means the driver broke the ring format;
@@ -176,5 +177,34 @@ public final class SplitVirtqueue {
     public func interruptSuppressed(_ bus: PCIBusInterface) -> Bool {
         if case .success(let flags) = load16(bus, driverRing) { return flags & SplitVirtqueue.noInterrupt != 0 }
         return false
+    }
+}
+
+/// Snapshots (docs/snapshots.md): the queue's registers and the device's positions in its rings
+/// (the rings themselves are guest RAM, saved with it).
+extension SplitVirtqueue {
+    func save(to state: inout DeviceStateWriter) {
+        state.put(size)
+        state.put(enabled)
+        state.put(msixVector)
+        state.put(descriptorTable)
+        state.put(driverRing)
+        state.put(deviceRing)
+        state.put(lastAvailable)
+        state.put(usedIndex)
+    }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let size = try state.uint16("queue size")
+        guard size <= maximumSize else { throw .mismatch("queue size \(size) above the maximum \(maximumSize)") }
+        let enabled = try state.bool()
+        let vector = try state.uint16("queue MSI-X vector")
+        let rings = (try state.uint64(), try state.uint64(), try state.uint64())
+        let positions = (try state.uint16("last available"), try state.uint16("used index"))
+        self.size = size
+        self.enabled = enabled
+        msixVector = vector
+        (descriptorTable, driverRing, deviceRing) = rings
+        (lastAvailable, usedIndex) = positions
     }
 }

@@ -105,7 +105,7 @@ final class DeviceKindTests: XCTestCase {
         try machine.restoreDeviceStates(saved)
 
         XCTAssertEqual(machine.space.read(0x1000_3000, size: 4), 3)
-        XCTAssertThrowsError(try machine.restoreDeviceStates(saved.enumerated().map { $0.offset == 1 ? [1] : [] })) { error in
+        XCTAssertThrowsError(try machine.restoreDeviceStates(saved.enumerated().map { $0.offset == 1 ? [1] : $0.element })) { error in
             XCTAssertEqual("\(error)", "t.yaml: device 'counter0': saved device state ends early at byte 0")
         }
     }

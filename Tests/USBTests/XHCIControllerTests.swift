@@ -1,5 +1,6 @@
 import XCTest
 import PCI
+import Memory
 @testable import USB
 
 /// The controller driven through its registers: commands, ports, control and bulk transfers,
@@ -313,4 +314,39 @@ final class XHCIControllerTests: XCTestCase {
 
 extension XHCIFixture {
     func ram(_ offset: UInt64) -> UInt64 { XHCIFixture.ram + offset }
+}
+
+/// Snapshots (docs/snapshots.md): a controller restored from a saved one into a fresh controller
+/// with the same device, over a copy of guest RAM.
+extension XHCIControllerTests {
+    /// The loopback holds a bulk IN packet (nothing to read yet) when the controller is saved.
+    /// The restored controller hands that TD to the restored device again: once data goes out,
+    /// the IN TD completes with it, without another doorbell on its endpoint.
+    func testAHeldTransferIsHandedToTheDeviceAgainAfterASnapshot() throws {
+        let saved = XHCIFixture()
+        let slot = try configuredLoopback(saved)
+        let inBuffer = saved.ram(0x20000)
+        let inTRB = saved.enqueue(saved.ram(0x9000), [XHCITRB(parameter: inBuffer, status: 512, control: XHCITRB.control(type: .normal, cycle: false) | 1 << 5 | 1 << 2)])
+        saved.write(XHCILayout.doorbells + UInt64(4 * slot), 3)
+        XCTAssertEqual(saved.events(), [], "the packet is held")
+        var writer = DeviceStateWriter()
+        saved.xhci.saveFunction(to: &writer)
+
+        let restored = XHCIFixture()
+        try restored.xhci.attach(USBLoopback(), port: 3)
+        restored.store(XHCIFixture.ram, saved.load(XHCIFixture.ram, 1 << 20))
+        var reader = DeviceStateReader(writer.bytes)
+        try restored.xhci.restoreFunction(from: &reader)
+        XCTAssertTrue(reader.isAtEnd)
+        _ = restored.events()  // the saved run's events, in the copied RAM: the driver had read them
+        restored.store(restored.ram(0x21000), Array("ping".utf8))
+        let outTRB = restored.enqueue(restored.ram(0x8000), [XHCITRB(parameter: restored.ram(0x21000), status: 4, control: XHCITRB.control(type: .normal, cycle: false) | 1 << 5)])
+        restored.write(XHCILayout.doorbells + UInt64(4 * slot), 2)
+
+        let events = restored.events()
+        XCTAssertEqual(Set(events.map(\.parameter)), Set([outTRB[0], inTRB[0]]))
+        XCTAssertEqual(events.first { $0.parameter == inTRB[0] }.flatMap(XHCIFixture.code), .shortPacket)
+        XCTAssertEqual(restored.load(inBuffer, 4), Array("ping".utf8))
+        XCTAssertEqual(restored.xhci.slots[slot].state, .configured)
+    }
 }

@@ -39,4 +39,18 @@ final class HTIFMailbox: DeviceLifecycle {
 
     func reset() { htif?.reset() }
     func poll() { htif?.poll() }
+
+    /// The mailbox exists once the program is loaded; a snapshot records whether it was.
+    func save(to state: inout DeviceStateWriter) {
+        state.put(htif != nil)
+        htif?.save(to: &state)
+    }
+
+    func restore(from state: inout DeviceStateReader) throws(DeviceStateError) {
+        let booted = try state.bool()
+        guard booted == (htif != nil) else {
+            throw .mismatch(booted ? "the HTIF was connected when saved; load the same program (--kernel)" : "the HTIF was not connected when saved")
+        }
+        try htif?.restore(from: &state)
+    }
 }

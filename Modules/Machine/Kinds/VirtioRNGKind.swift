@@ -20,7 +20,7 @@ public struct VirtioRNGKind: DeviceKind {
         // Entropy from the host is an input from outside: a virtual-clock run takes it from a
         // seeded generator instead, so two runs with the same inputs stay identical.
         let rng = machine.timebase.isVirtual
-            ? VirtioRNG(source: SeededEntropy(seed: device.properties["seed"]?.integer ?? 0).fill)
+            ? VirtioRNG(entropy: SeededEntropy(seed: device.properties["seed"]?.integer ?? 0))
             : VirtioRNG()
         try machine.attachPCI(device) { bus in VirtioPCIFunction(bus: bus, device: rng) }
     }
