@@ -111,6 +111,15 @@ struct Run: ParsableCommand {
                                valueName: "FILE"))
     var snapshotLoad: String?
 
+    @Option(help: ArgumentHelp("Save a snapshot to FILE when the virtual clock reaches --snapshot-at; the run goes on (docs/snapshots.md).",
+                               valueName: "FILE"))
+    var snapshotSave: String?
+
+    @Option(help: ArgumentHelp("When to save --snapshot-save: seconds of virtual time (e.g. 0.25), or instructions with a trailing 'i' (e.g. 5000000i).",
+                               valueName: "TIME"))
+    var snapshotAt: String?
+
+
     func run() throws {
         guard let accelerator = Accelerator(rawValue: accel) else { fail("--accel: '\(accel)' is not one of interp, jit") }
         if let clock, clock != "virtual" && clock != "host" { fail("--clock: '\(clock)' is not one of virtual, host") }
@@ -204,6 +213,22 @@ struct Run: ParsableCommand {
             fail("\(error)")
         }
         for hart in machine.harts { hart.accelerator = accelerator }
+        if snapshotSave != nil || snapshotAt != nil {
+            guard let snapshotSave, let snapshotAt else { fail("--snapshot-save and --snapshot-at go together") }
+            guard machine.timebase.isVirtual else { fail("--snapshot-at counts virtual time: drop --clock host (or save through the control socket)") }
+            let refusals = machine.snapshotRefusals()
+            if !refusals.isEmpty { fail("--snapshot-save: " + refusals.joined(separator: "; ")) }
+            let rate = Double(board.harts.instructionsPerSecond)
+            let units: UInt64
+            if snapshotAt.hasSuffix("i"), let count = UInt64(snapshotAt.dropLast()) {
+                units = count
+            } else if let seconds = Double(snapshotAt), seconds.isFinite, seconds >= 0, seconds * rate < 1.8e19 {
+                units = UInt64((seconds * rate).rounded())
+            } else {
+                fail("--snapshot-at: '\(snapshotAt)' is neither seconds of virtual time (0.25) nor instructions (5000000i)")
+            }
+            machine.scheduledSnapshot = (snapshotSave, units)
+        }
         if gdbWait && gdb == nil { fail("--gdb-wait needs --gdb") }
         if let gdb {
             let endpoint: GDBEndpoint

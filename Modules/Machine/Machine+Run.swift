@@ -64,6 +64,7 @@ extension Machine {
                 if let divergence = journal.check() { return .replayDiverged(divergence) }
                 if let stop = journal.stopDue() { return stop }
             }
+            if let scheduled = scheduledSnapshot, timebase.units >= scheduled.units { takeScheduledSnapshot(scheduled.path) }
             if let event = power.take() {
                 switch event {
                 case .poweroff(let code):
@@ -125,7 +126,24 @@ extension Machine {
         for participant in lifecycle {
             if let next = participant.nanosecondsUntilNextEvent() { earliest = min(earliest ?? .max, next) }
         }
-        return earliest.map { timebase.units(forNanoseconds: $0) }
+        var units = earliest.map { timebase.units(forNanoseconds: $0) }
+        // A scheduled snapshot is a deadline too: the slice ends exactly at its time.
+        if let scheduled = scheduledSnapshot {
+            let now = timebase.units
+            units = min(units ?? .max, scheduled.units > now ? scheduled.units - now : 0)
+        }
+        return units
+    }
+
+    /// `--snapshot-at`: between slices, at the scheduled time; the run goes on afterwards.
+    private func takeScheduledSnapshot(_ path: String) {
+        scheduledSnapshot = nil
+        do {
+            try saveSnapshot(to: path)
+            FileHandle.standardError.write(Data("backplane: snapshot saved to \(path) at \(timebase.units) instructions of machine time\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("backplane: error: --snapshot-save: \(error)\n".utf8))
+        }
     }
 
     /// Every hart waits for an interrupt. Virtual clock: jump to the next deadline, costing no
