@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Control
 import Foundation
 import Synchronization
 
@@ -254,32 +255,8 @@ public final class GDBServer: @unchecked Sendable {
     }
 
     private static func listenUnix(path: String, endpoint: String) throws -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            throw GDBServerError.cannotListen(endpoint, reason: "the path is longer than \(capacity - 1) bytes")
-        }
-        // Never remove what is there: an existing file (socket or not) is the user's to delete.
-        var status = stat()
-        if lstat(path, &status) == 0 {
-            throw GDBServerError.cannotListen(endpoint, reason: "\(path) already exists")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-            raw[path.utf8.count] = 0
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw GDBServerError.cannotListen(endpoint, reason: String(cString: strerror(errno))) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, 1) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw GDBServerError.cannotListen(endpoint, reason: reason)
-        }
-        return fd
+        do throws(UnixSocket.Failure) { return try UnixSocket.listen(path: path, backlog: 1) }
+        catch { throw GDBServerError.cannotListen(endpoint, reason: error.reason) }
     }
 }
 
