@@ -69,6 +69,11 @@ public final class GDBServer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [GDBInput] = []
     private var disconnected = false
+    /// Counts connections; `served` is the one the last input came from. A detach or kill
+    /// closes that connection only: the client may already have left and a new one connected
+    /// between the reply and the close (found by Fuzz/sockets.py).
+    private var connection = 0
+    private var served = 0
     private var lastSent: [UInt8] = []
     private var closed = false
 
@@ -131,6 +136,10 @@ public final class GDBServer: @unchecked Sendable {
                 return  // The listener was shut down.
             }
             condition.lock()
+            // A client that reconnects right after a detach can arrive before the reader has let
+            // the old connection go (found by Fuzz/sockets.py): give it a second to do so.
+            let patience = Date(timeIntervalSinceNow: 1)
+            while client >= 0 && !closed && condition.wait(until: patience) {}
             if client >= 0 || closed {
                 condition.unlock()
                 Glibc.close(fd)  // One debugger at a time.
@@ -140,6 +149,7 @@ public final class GDBServer: @unchecked Sendable {
             // waitForClient then serves it with the request already taken into account.
             interruptRequested.store(true, ordering: .releasing)
             client = fd
+            connection += 1
             disconnected = false
             queue.removeAll()
             condition.broadcast()
@@ -169,6 +179,7 @@ public final class GDBServer: @unchecked Sendable {
         while queue.isEmpty && !disconnected {
             if !wait(deadline) { return nil }
         }
+        served = connection
         return queue.isEmpty ? nil : queue.removeFirst()
     }
 
@@ -182,10 +193,11 @@ public final class GDBServer: @unchecked Sendable {
 
     public func resendLast() { if !lastSent.isEmpty { write(lastSent) } }
 
-    /// Closes the connection (detach or kill); the reader thread ends on its own.
+    /// Closes the connection the last input came from (detach or kill); the reader thread ends
+    /// on its own.
     public func disconnect() {
         condition.lock()
-        if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
+        if client >= 0 && connection == served { shutdown(client, Int32(SHUT_RDWR)) }
         condition.unlock()
     }
 
