@@ -39,7 +39,18 @@ extension Machine {
             control.serve { execute(command: $0) }
         }
         while controlState.paused && !controlState.quit {
-            control.serve(wait: true, deadline: deadline) { execute(command: $0) }
+            // A GDB client that connects (or interrupts) while the machine is paused here would
+            // otherwise wait for its stop reply until someone resumed the machine from the control
+            // socket (found by Fuzz/sockets.py). The run loop serves it next, the machine being
+            // stopped as GDB expects; GDB then holds the run control, and whatever it does next
+            // (continue, step, detach) runs the machine on, so the control pause ends here.
+            if let debugger, debugger.stopRequested {
+                controlState.paused = false
+                return nil
+            }
+            // Commands wake the wait at once; a debugger is looked for every 20 ms.
+            let poll = DispatchTime.now().uptimeNanoseconds + 20_000_000
+            control.serve(wait: true, deadline: debugger == nil ? deadline : min(deadline ?? poll, poll)) { execute(command: $0) }
             if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
         }
         return controlState.quit ? .userQuit : nil
