@@ -121,6 +121,21 @@ class Machine:
             time.sleep(0.02)
         self.ctl_socket = None
 
+    def connect(self, path):
+        """A client socket on `path`. The file exists from bind() on, a moment before listen():
+        a refusal in that moment is retried, as any client would."""
+        for attempt in range(50):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(ANSWER_SECONDS)
+            try:
+                client.connect(path)
+                return client
+            except ConnectionRefusedError:
+                client.close()
+                self.alive()
+                time.sleep(0.02)
+        raise Failure(f'{path}: connection refused for a second')
+
     def alive(self):
         if self.process.poll() is not None:
             raise Failure(f'the process ended with status {self.process.returncode}: '
@@ -128,9 +143,7 @@ class Machine:
 
     def ctl(self, line):
         if self.ctl_socket is None:
-            self.ctl_socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.ctl_socket.settimeout(ANSWER_SECONDS)
-            self.ctl_socket.connect(self.control)
+            self.ctl_socket = self.connect(self.control)
             self.ctl_buffer = b''
         data = line.encode('utf-8', 'surrogateescape') if isinstance(line, str) else line
         self.ctl_socket.sendall(data + b'\n')
@@ -151,9 +164,7 @@ class Machine:
 
     def gdb_round(self, packets):
         """Connects (which stops the machine), sends each packet, reads its answer; detaches."""
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        client.settimeout(ANSWER_SECONDS)
-        client.connect(self.gdb)
+        client = self.connect(self.gdb)
         buffer = b''
 
         def frame(payload):
