@@ -71,13 +71,17 @@ def gdb_packet(payload):
 
 
 def gdb_seed(variant):
-    # What GDB sends on `target remote`, then reads, writes, breakpoints, steps and a monitor command.
+    # What GDB sends on `target remote`, then reads, writes, breakpoints, steps and a monitor command:
+    # as one stream (0), as lines the harness frames (1), and each packet alone (2...), so that
+    # mutations of one packet's numbers are not lost in a long conversation.
     packets = [b'qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+', b'vMustReplyEmpty', b'QStartNoAckMode',
                b'Hg0', b'qXfer:features:read:target.xml:0,ffb', b'qXfer:features:read:target.xml:ffb,ffb',
                b'qfThreadInfo', b'qsThreadInfo', b'qC', b'qAttached', b'?', b'g', b'p20', b'p1065',
                b'P20=0000008000000000', b'm80000000,40', b'M80000000,4:01020304', b'X80000010,3:}\x03a}]',
                b'Z0,80000000,4', b'Z2,80000100,8', b'z0,80000000,4', b'Hc2', b'vCont?', b'vCont;s:2;c',
                b'T2', b'qThreadExtraInfo,1', b'qRcmd,696e666f2068617274730a', b'G' + b'00' * 8 * 33, b'D']
+    if variant >= 2:
+        return bytes([0x41]) + packets[(variant - 2) % len(packets)]
     if variant == 1:
         return bytes([0x41]) + b'\n'.join(packets)      # payloads, framed by the harness
     stream = b'+'.join(gdb_packet(p) for p in packets) + b'\x03'
@@ -96,7 +100,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     make = {'xhci_rings': xhci_seed, 'virtio_chains': virtio_seed, 'gdb_protocol': gdb_seed,
             'control_protocol': control_seed}[target]
-    for variant in range(2):
+    for variant in range({'gdb_protocol': 31}.get(target, 2)):
         with open(os.path.join(out, f'seed-{variant}'), 'wb') as f:
             f.write(make(variant))
 

@@ -1,6 +1,6 @@
 // libFuzzer target: the GDB remote protocol as a hostile client speaks it (docs/reliability.md).
 // The bytes (or, for a first byte with 0x40 set, the lines of the input, each framed as a packet
-// with its checksum) go through the packet reader (framing, checksums, overlong packets, interrupts) twice,
+// with its checksum, bytes from 0xf8 up standing for edge numbers) go through the packet reader (framing, checksums, overlong packets, interrupts) twice,
 // whole and in chunks of 1 to 8 bytes, which must agree; every packet that comes out is answered by a
 // GDBSession over a model target (registers, 4 KiB of memory, breakpoints, monitor), which checks
 // that the session never hands the target more than it promised: a read longer than a reply can
@@ -87,8 +87,13 @@ public func fuzzGDBProtocol(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     // In some runs the input is payloads, one per line, that the harness frames with the right
     // checksum: the session's parsers are reached without the fuzzer solving checksums first.
+    // There, a byte from 0xf8 up stands for a number at an edge of what 16 hex digits say (a single
+    // byte is what mutations insert easily; a number of exactly 16 digits is not).
     if data[0] & 0x40 != 0 {
-        bytes = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).flatMap { GDBPacket.frame(Array($0)) }
+        let edges = ["ffffffffffffffff", "8000000000000000", "7fffffffffffffff", "80000000", "ffffffff",
+                     "100000000", "0", "fffffffffffffff0"].map { Array($0.utf8) }
+        let expanded = bytes.flatMap { $0 >= 0xf8 ? edges[Int($0 - 0xf8)] : [$0] }
+        bytes = expanded.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).flatMap { GDBPacket.frame(Array($0)) }
     }
     // A small maximum payload in some runs, so that overlong packets are reached.
     let small = data[0] & 0x80 != 0
