@@ -53,8 +53,9 @@ let package = Package(
         .systemLibrary(name: "CBackplane", path: "Plugins/include"),
         .target(name: "QPP", dependencies: ["Trace"], path: "Modules/QPP"),
         // The GDB remote serial protocol (docs/debugging.md): packets, the target description and
-        // the session; it knows no hart, only the GDBTarget protocol the machine implements.
-        .target(name: "GDB", path: "Modules/GDB"),
+        // the session; it knows no hart, only the GDBTarget protocol the machine implements. Its
+        // unix sockets are made as the control socket's are (Control's UnixSocket).
+        .target(name: "GDB", dependencies: ["Control"], path: "Modules/GDB"),
         // The control socket (docs/debugging.md): a line-in, JSON-line-out command channel into a
         // running machine, and its client for `backplane ctl`.
         .target(name: "Control", path: "Modules/Control"),

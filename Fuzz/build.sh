@@ -25,7 +25,7 @@ target() {
     local name=$1; shift
     local sources=("$ROOT/Fuzz/Targets/$name.swift") objects=()
     for m in "$@"; do objects+=("$OUT/modules/$m.o"); done
-    [ "$name" != fdt_reader ] && sources+=("$ROOT/Fuzz/Targets/FuzzBus.swift")
+    case "$name" in fdt_reader|gdb_protocol|control_protocol) ;; *) sources+=("$ROOT/Fuzz/Targets/FuzzBus.swift") ;; esac
     # The plugin-type checks are compiled in from PluginHost (which as a whole needs the CPU).
     [ "$name" = plugin_types ] && sources+=("$ROOT/Modules/PluginHost/PluginDeviceTypes.swift")
     local newer
@@ -49,10 +49,15 @@ if [ -d "$ROOT/Modules/Storage" ]; then module Storage Modules/Storage; BUS+=(St
 module Virtio Modules/Virtio
 module USB Modules/USB
 module DeviceTree Modules/DeviceTree/Swift
+# The socket protocols: GDB's framing and session, the control socket's lines and answers.
+module Control Modules/Control
+module GDB Modules/GDB
 BUS+=(Virtio USB)
 target pci_config "${BUS[@]}"
 target xhci_rings "${BUS[@]}"
 target virtio_chains "${BUS[@]}"
 target fdt_reader DeviceTree
 target plugin_types "${BUS[@]}"
+target gdb_protocol Control GDB
+target control_protocol Control
 echo "$OUT"

@@ -3,7 +3,8 @@
 # crashed or hung a target; each must now pass), then fuzzing for SECONDS per target, growing a
 # local corpus in .build/fuzz/corpus/TARGET (not committed). A new crash or a slow input (over 10 s)
 # fails the run and is written to Fuzz/regressions/TARGET/ to be fixed and committed.
-#   Fuzz/run.sh [SECONDS] [TARGET...]      (default 15 s; targets: pci_config xhci_rings virtio_chains fdt_reader plugin_types)
+#   Fuzz/run.sh [SECONDS] [TARGET...]      (default 15 s; targets: pci_config xhci_rings virtio_chains fdt_reader
+#                                          plugin_types gdb_protocol control_protocol)
 set -euo pipefail
 # A Swift trap under ASan: print libFuzzer's trace and go on, not the Swift backtracer's (slow).
 export SWIFT_BACKTRACE=enable=no
@@ -11,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_PER_TARGET=${1:-15}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(pci_config xhci_rings virtio_chains fdt_reader plugin_types)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(pci_config xhci_rings virtio_chains fdt_reader plugin_types gdb_protocol control_protocol)
 BIN=$("$ROOT/Fuzz/build.sh")
 CORPUS=$ROOT/.build/fuzz/corpus
 BACKPLANE=${BACKPLANE:-$ROOT/.build/release/backplane}
@@ -23,7 +24,8 @@ for target in "${TARGETS[@]}"; do
         for board in virt virt-aia spike; do "$BACKPLANE" dtb "$board" -o "$CORPUS/$target/$board.dtb" || true; done
     fi
     # Structured seeds for the ring targets: a driver's first steps (generated, never committed).
-    case "$target" in xhci_rings|virtio_chains) python3 "$ROOT/Fuzz/seeds.py" "$target" "$CORPUS/$target" ;; esac
+    # and for the protocols, a debugger's and a control client's conversation.
+    case "$target" in xhci_rings|virtio_chains|gdb_protocol|control_protocol) python3 "$ROOT/Fuzz/seeds.py" "$target" "$CORPUS/$target" ;; esac
     regressions=("$ROOT/Fuzz/regressions/$target"/*)
     if [ -e "${regressions[0]}" ]; then
         if ! "$BIN/$target" -timeout=10 -rss_limit_mb=2048 "${regressions[@]}" > "$BIN/$target.regressions.log" 2>&1; then
@@ -32,7 +34,10 @@ for target in "${TARGETS[@]}"; do
         fi
     fi
     log=$BIN/$target.log
-    if "$BIN/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
+    # The protocols' words and edge numbers, where a target has a dictionary.
+    dictionary=()
+    [ -f "$ROOT/Fuzz/dictionaries/$target.dict" ] && dictionary=(-dict="$ROOT/Fuzz/dictionaries/$target.dict")
+    if "$BIN/$target" "${dictionary[@]}" -max_total_time="$SECONDS_PER_TARGET" -max_len=20000 -timeout=10 -rss_limit_mb=2048 \
             -artifact_prefix="$ROOT/Fuzz/regressions/$target/" -print_final_stats=1 "$CORPUS/$target" > "$log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
         rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')

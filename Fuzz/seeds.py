@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes structured seed inputs for the ring targets into a corpus folder (generated at run time,
-never committed): a driver's first steps, so the fuzzer starts from rings that parse.
+"""Writes structured seed inputs for the ring and protocol targets into a corpus folder (generated
+at run time, never committed): a driver's first steps, a debugger's and a control client's
+conversation, so the fuzzer starts from inputs that parse.
 
-    seeds.py xhci_rings|virtio_chains CORPUS_DIR
+    seeds.py xhci_rings|virtio_chains|gdb_protocol|control_protocol CORPUS_DIR
 """
 import os
 import struct
@@ -65,11 +66,41 @@ def virtio_seed(variant):
     return bytes(ram) + bytes([3]) + bytes([0, 0])                              # size 8, notify
 
 
+def gdb_packet(payload):
+    return b'$' + payload + b'#' + b'%02x' % (sum(payload) & 0xff)
+
+
+def gdb_seed(variant):
+    # What GDB sends on `target remote`, then reads, writes, breakpoints, steps and a monitor command:
+    # as one stream (0), as lines the harness frames (1), and each packet alone (2...), so that
+    # mutations of one packet's numbers are not lost in a long conversation.
+    packets = [b'qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+', b'vMustReplyEmpty', b'QStartNoAckMode',
+               b'Hg0', b'qXfer:features:read:target.xml:0,ffb', b'qXfer:features:read:target.xml:ffb,ffb',
+               b'qfThreadInfo', b'qsThreadInfo', b'qC', b'qAttached', b'?', b'g', b'p20', b'p1065',
+               b'P20=0000008000000000', b'm80000000,40', b'M80000000,4:01020304', b'X80000010,3:}\x03a}]',
+               b'Z0,80000000,4', b'Z2,80000100,8', b'z0,80000000,4', b'Hc2', b'vCont?', b'vCont;s:2;c',
+               b'T2', b'qThreadExtraInfo,1', b'qRcmd,696e666f2068617274730a', b'G' + b'00' * 8 * 33, b'D']
+    if variant >= 2:
+        return bytes([0x41]) + packets[(variant - 2) % len(packets)]
+    if variant == 1:
+        return bytes([0x41]) + b'\n'.join(packets)      # payloads, framed by the harness
+    stream = b'+'.join(gdb_packet(p) for p in packets) + b'\x03'
+    return bytes([1]) + stream
+
+
+def control_seed(variant):
+    lines = [b'help', b'info harts', b'pause', b'step 3', b'read 0x80000000 32', b'write 0x80000000 deadbeef',
+             b'   ', b'usb attach xhci0/port1 usb-kbd', b'resume', b'a' * 40, b'quit']
+    data = b'\n'.join(lines) + b'\n' + b'{"ok":true,"output":"hart 0: pc=0x80000000 M-mode\\n"}'
+    return bytes([variant]) + data
+
+
 def main():
     target, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    make = {'xhci_rings': xhci_seed, 'virtio_chains': virtio_seed}[target]
-    for variant in range(2):
+    make = {'xhci_rings': xhci_seed, 'virtio_chains': virtio_seed, 'gdb_protocol': gdb_seed,
+            'control_protocol': control_seed}[target]
+    for variant in range({'gdb_protocol': 31}.get(target, 2)):
         with open(os.path.join(out, f'seed-{variant}'), 'wb') as f:
             f.write(make(variant))
 

@@ -37,28 +37,51 @@ func loadPlugins(board: String, plugins: [String]) -> (PluginHost, DeviceTypeCat
 }
 
 /// The board with every `--device` added, each checked as it is added: an error names the
-/// option and its text ("--device 'edu,at=pcie0/33.0': ..."), never the board file it was
-/// added to (for a bundled board that is a path inside the build's resource bundle).
+/// option, its text and the column of the key at fault ("--device #2 'edu,at=pcie0/33.0', column
+/// 5: ..."), never the board file it was added to (for a bundled board that is a path inside the
+/// build's resource bundle).
 func addDevices(_ devices: [String], to board: Board, catalog: DeviceTypeCatalog) -> Board {
     var board = board
-    for text in devices {
+    for (index, text) in devices.enumerated() {
         do {
-            board = try board.addingDevice(text, catalog: catalog)
+            board = try board.addingDevice(text, catalog: catalog, option: index + 1)
             try board.validate(catalog: catalog)
         } catch let error as MachineError {
-            fail(error.description.hasPrefix("--device ") ? error.description : "--device '\(text)': \(error.reason)")
+            fail(error.description.hasPrefix("--device ") ? error.description : "--device #\(index + 1) '\(text)': \(error.reason)")
         } catch let errors as BoardErrors {
             // Validation of the board with the device: each problem is the option's, not a line
             // of the board file.
             for error in errors.errors.dropLast() {
-                FileHandle.standardError.write(Data("backplane: error: --device '\(text)': \(error.message)\n".utf8))
+                let place = deviceOptionPlace(error.location, devices: devices) ?? "--device #\(index + 1) '\(text)'"
+                FileHandle.standardError.write(Data("backplane: error: \(place): \(error.message)\n".utf8))
             }
-            fail("--device '\(text)': \(errors.errors.last?.message ?? "\(errors)")")
+            let last = errors.errors.last
+            let place = deviceOptionPlace(last?.location, devices: devices) ?? "--device #\(index + 1) '\(text)'"
+            fail("\(place): \(last?.message ?? "\(errors)")")
         } catch {
-            fail("--device '\(text)': \(error)")
+            fail("--device #\(index + 1) '\(text)': \(error)")
         }
     }
     return board
+}
+
+/// "--device #N 'TEXT', column C" for a place in the text of a `--device` option, nil for any
+/// other place.
+func deviceOptionPlace(_ location: SourceLocation?, devices: [String]) -> String? {
+    guard let location, let option = location.option, option >= 1, option <= devices.count else { return nil }
+    return "--device #\(option) '\(devices[option - 1])', column \(location.column)"
+}
+
+/// A machine-building error about a device added with `--device`, placed at the option instead of
+/// the board file (whose name would point at a line that does not hold the device); nil for any
+/// other error.
+func deviceOptionError(_ error: any Error, board: Board, devices: [String]) -> String? {
+    guard let error = error as? MachineError else { return nil }
+    var location = error.location
+    // Errors raised by a device's lifecycle name the device but no place.
+    if location == nil, let name = error.device { location = board.device(named: name)?.location }
+    guard let place = deviceOptionPlace(location, devices: devices) else { return nil }
+    return "\(place): " + (error.device.map { "device '\($0)': \(error.reason)" } ?? error.reason)
 }
 
 /// Where PCI functions and USB devices sit (`backplane check`): they have no fixed registers,

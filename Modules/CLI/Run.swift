@@ -210,7 +210,7 @@ struct Run: ParsableCommand {
             if let memory, let reservation = (error as? MachineError)?.underlying as? RegionReservationError {
                 fail("--memory \(memory): \(reservation)")
             }
-            fail("\(error)")
+            fail(deviceOptionError(error, board: board, devices: devices) ?? "\(error)")
         }
         for hart in machine.harts { hart.accelerator = accelerator }
         if snapshotSave != nil || snapshotAt != nil {

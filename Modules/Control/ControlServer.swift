@@ -34,27 +34,8 @@ public final class ControlServer: @unchecked Sendable {
     /// Creates the socket at `path`; an existing file there is an error (never replaced).
     public init(path: String) throws(ControlError) {
         self.path = path
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw .cannotListen(path, "the path is longer than \(capacity - 1) bytes") }
-        var status = stat()
-        if lstat(path, &status) == 0 { throw .cannotListen(path, "\(path) already exists") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-            raw[path.utf8.count] = 0
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw .cannotListen(path, String(cString: strerror(errno))) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, 4) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw .cannotListen(path, reason)
-        }
-        listener = fd
+        do throws(UnixSocket.Failure) { listener = try UnixSocket.listen(path: path, backlog: 4) }
+        catch { throw .cannotListen(path, error.reason) }
     }
 
     /// Starts accepting clients on a background thread.
@@ -137,26 +118,18 @@ public final class ControlServer: @unchecked Sendable {
             condition.unlock()
             Glibc.close(fd)
         }
-        var pending: [UInt8] = []
-        var discarding = false
+        var reader = ControlLineReader()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return }
-            for byte in buffer[0..<count] {
-                if byte == UInt8(ascii: "\n") {
-                    if discarding {
-                        send(fd, Self.error("command longer than \(Self.maximumLine) bytes"))
-                    } else if !submitAndWait(String(decoding: pending, as: UTF8.self), fd: fd) {
-                        return
-                    }
-                    pending.removeAll(keepingCapacity: true)
-                    discarding = false
-                } else if pending.count >= Self.maximumLine {
-                    discarding = true
-                } else if !discarding {
-                    pending.append(byte)
+            for line in reader.feed(buffer[0..<count]) {
+                switch line {
+                case .command(let text):
+                    if !submitAndWait(text, fd: fd) { return }
+                case .overlong:
+                    send(fd, Self.error("command longer than \(Self.maximumLine) bytes"))
                 }
             }
         }
@@ -166,8 +139,7 @@ public final class ControlServer: @unchecked Sendable {
     /// closed. The answer is sent by whoever produces it (the machine thread), before it moves
     /// on: a `quit` is answered before the process can exit.
     private func submitAndWait(_ line: String, fd: Int32) -> Bool {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty { return true }
+        guard let trimmed = Self.command(line) else { return true }
         let done = DispatchSemaphore(value: 0)
         condition.lock()
         if closed {
@@ -202,7 +174,15 @@ public final class ControlServer: @unchecked Sendable {
 
     // MARK: Encoding
 
-    static func encode(_ reply: ControlReply) -> String {
+    /// The command a received line holds: without surrounding white space; nil for a blank line,
+    /// which gets no answer.
+    public static func command(_ line: String) -> String? {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// One reply line (without its newline): a JSON object, keys sorted.
+    public static func encode(_ reply: ControlReply) -> String {
         let object: [String: Any]
         switch reply {
         case .output(let text): object = ["ok": true, "output": text]
@@ -213,6 +193,42 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     static func error(_ message: String) -> String { encode(.failure(message)) }
+}
+
+/// Splits what a control client sends into lines, in chunks of any size. Bounded: a line longer
+/// than `maximumLine` bytes is not kept; it becomes one `.overlong` when its newline arrives.
+public struct ControlLineReader: Sendable {
+    public enum Line: Equatable, Sendable {
+        /// A complete line without its newline (not yet trimmed; invalid UTF-8 repaired).
+        case command(String)
+        /// A line that grew past `maximumLine`: answered with an error, never run.
+        case overlong
+    }
+
+    public let maximumLine: Int
+    private var pending: [UInt8] = []
+    private var discarding = false
+
+    public init(maximumLine: Int = ControlServer.maximumLine) {
+        self.maximumLine = maximumLine
+    }
+
+    /// The lines `bytes` completes, in order.
+    public mutating func feed<Bytes: Sequence>(_ bytes: Bytes) -> [Line] where Bytes.Element == UInt8 {
+        var lines: [Line] = []
+        for byte in bytes {
+            if byte == UInt8(ascii: "\n") {
+                lines.append(discarding ? .overlong : .command(String(decoding: pending, as: UTF8.self)))
+                pending.removeAll(keepingCapacity: true)
+                discarding = false
+            } else if pending.count >= maximumLine {
+                discarding = true
+            } else if !discarding {
+                pending.append(byte)
+            }
+        }
+        return lines
+    }
 }
 
 /// What a command produced.
@@ -235,19 +251,10 @@ public enum ControlError: Error, Equatable, CustomStringConvertible {
 public enum ControlClient {
     /// Sends `command` to the socket at `path` and returns the reply, or why there is none.
     public static func send(_ command: String, to path: String, timeout: Double = 30) -> ControlReply {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { return .failure("\(path): path too long") }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return .failure(String(cString: strerror(errno))) }
+        let fd: Int32
+        do throws(UnixSocket.Failure) { fd = try UnixSocket.connect(path: path) }
+        catch { return .failure("\(path): \(error.reason)") }
         defer { Glibc.close(fd) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else { return .failure("\(path): \(String(cString: strerror(errno)))") }
         var time = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
         let line = Array((command + "\n").utf8)
@@ -260,10 +267,14 @@ public enum ControlClient {
             if byte == UInt8(ascii: "\n") { break }
             reply.append(byte)
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any],
-              let ok = object["ok"] as? Bool else {
-            return .failure("\(path): no answer from the machine")
-        }
+        return decode(reply) ?? .failure("\(path): no answer from the machine")
+    }
+
+    /// A reply line as the server encodes it; nil for anything else (whatever is listening at the
+    /// path may answer anything).
+    public static func decode(_ line: [UInt8]) -> ControlReply? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+              let ok = object["ok"] as? Bool else { return nil }
         return ok ? .output(object["output"] as? String ?? "") : .failure(object["error"] as? String ?? "unknown error")
     }
 }

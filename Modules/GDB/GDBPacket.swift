@@ -154,7 +154,11 @@ public enum GDBHex {
     /// `bytes` as hex, two digits each.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var ascii: [UInt8] = []
-        for value in bytes { ascii += byte(value) }
+        ascii.reserveCapacity(2 * bytes.underestimatedCount)
+        for value in bytes {
+            ascii.append(digits[Int(value >> 4)])
+            ascii.append(digits[Int(value & 0xF)])
+        }
         return String(decoding: ascii, as: UTF8.self)
     }
 

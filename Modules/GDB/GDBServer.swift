@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Control
 import Foundation
 import Synchronization
 
@@ -68,6 +69,11 @@ public final class GDBServer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [GDBInput] = []
     private var disconnected = false
+    /// Counts connections; `served` is the one the last input came from. A detach or kill
+    /// closes that connection only: the client may already have left and a new one connected
+    /// between the reply and the close (found by Fuzz/sockets.py).
+    private var connection = 0
+    private var served = 0
     private var lastSent: [UInt8] = []
     private var closed = false
 
@@ -130,6 +136,10 @@ public final class GDBServer: @unchecked Sendable {
                 return  // The listener was shut down.
             }
             condition.lock()
+            // A client that reconnects right after a detach can arrive before the reader has let
+            // the old connection go (found by Fuzz/sockets.py): give it a second to do so.
+            let patience = Date(timeIntervalSinceNow: 1)
+            while client >= 0 && !closed && condition.wait(until: patience) {}
             if client >= 0 || closed {
                 condition.unlock()
                 Glibc.close(fd)  // One debugger at a time.
@@ -139,6 +149,7 @@ public final class GDBServer: @unchecked Sendable {
             // waitForClient then serves it with the request already taken into account.
             interruptRequested.store(true, ordering: .releasing)
             client = fd
+            connection += 1
             disconnected = false
             queue.removeAll()
             condition.broadcast()
@@ -168,6 +179,7 @@ public final class GDBServer: @unchecked Sendable {
         while queue.isEmpty && !disconnected {
             if !wait(deadline) { return nil }
         }
+        served = connection
         return queue.isEmpty ? nil : queue.removeFirst()
     }
 
@@ -181,10 +193,11 @@ public final class GDBServer: @unchecked Sendable {
 
     public func resendLast() { if !lastSent.isEmpty { write(lastSent) } }
 
-    /// Closes the connection (detach or kill); the reader thread ends on its own.
+    /// Closes the connection the last input came from (detach or kill); the reader thread ends
+    /// on its own.
     public func disconnect() {
         condition.lock()
-        if client >= 0 { shutdown(client, Int32(SHUT_RDWR)) }
+        if client >= 0 && connection == served { shutdown(client, Int32(SHUT_RDWR)) }
         condition.unlock()
     }
 
@@ -254,32 +267,8 @@ public final class GDBServer: @unchecked Sendable {
     }
 
     private static func listenUnix(path: String, endpoint: String) throws -> Int32 {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else {
-            throw GDBServerError.cannotListen(endpoint, reason: "the path is longer than \(capacity - 1) bytes")
-        }
-        // Never remove what is there: an existing file (socket or not) is the user's to delete.
-        var status = stat()
-        if lstat(path, &status) == 0 {
-            throw GDBServerError.cannotListen(endpoint, reason: "\(path) already exists")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
-            raw[path.utf8.count] = 0
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw GDBServerError.cannotListen(endpoint, reason: String(cString: strerror(errno))) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(fd, 1) == 0 else {
-            let reason = String(cString: strerror(errno))
-            Glibc.close(fd)
-            throw GDBServerError.cannotListen(endpoint, reason: reason)
-        }
-        return fd
+        do throws(UnixSocket.Failure) { return try UnixSocket.listen(path: path, backlog: 1) }
+        catch { throw GDBServerError.cannotListen(endpoint, reason: error.reason) }
     }
 }
 

@@ -149,13 +149,16 @@ public final class GDBSession {
     }
 
     private func readRegister(_ body: ArraySlice<UInt8>) -> Outcome {
-        guard let number = GDBHex.number(body), let register = registersByNumber[Int(number)] else { return Outcome("E45") }
+        // A number is up to 16 hex digits: past Int.max it names no register (and must not trap).
+        guard let number = GDBHex.number(body).flatMap({ Int(exactly: $0) }), let register = registersByNumber[number] else {
+            return Outcome("E45")
+        }
         return Outcome(registerHex(register, thread: generalThread))
     }
 
     private func writeRegister(_ body: ArraySlice<UInt8>) -> Outcome {
         let parts = body.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, let number = GDBHex.number(parts[0]), let register = registersByNumber[Int(number)],
+        guard parts.count == 2, let number = GDBHex.number(parts[0]).flatMap({ Int(exactly: $0) }), let register = registersByNumber[number],
               let bytes = GDBHex.decode(parts[1]), bytes.count == register.byteSize else { return Outcome("E01") }
         return Outcome(target.writeRegister(register.number, value: littleEndianValue(bytes[...]), thread: generalThread) ? "OK" : "E01")
     }
@@ -180,7 +183,8 @@ public final class GDBSession {
         guard let (address, length) = addressAndLength(body) else { return Outcome("E01") }
         guard length > 0 else { return Outcome("") }
         // Each byte is two hex digits in the reply, which must fit our advertised packet size.
-        let bytes = target.readMemory(address: address, length: min(Int(length), GDBPacket.maximumPayload / 2), thread: generalThread)
+        // The length is clamped before it becomes an Int: a client may ask for up to 2^64 - 1.
+        let bytes = target.readMemory(address: address, length: Int(min(length, UInt64(GDBPacket.maximumPayload / 2))), thread: generalThread)
         return bytes.isEmpty ? Outcome("E14") : Outcome(GDBHex.encode(bytes))
     }
 
@@ -209,7 +213,7 @@ public final class GDBSession {
     private func breakpoint(_ body: ArraySlice<UInt8>, insert: Bool) -> Outcome {
         let parts = body.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
         guard parts.count >= 3, let typeNumber = GDBHex.number(parts[0]) else { return Outcome("E01") }
-        guard let kind = GDBBreakpointKind(rawValue: Int(typeNumber)) else { return Outcome("") }
+        guard let kind = Int(exactly: typeNumber).flatMap(GDBBreakpointKind.init(rawValue:)) else { return Outcome("") }
         // Conditions and commands (";X..." after kind) are target-side extensions we do not claim.
         let kindField = parts[2].split(separator: UInt8(ascii: ";"), maxSplits: 1, omittingEmptySubsequences: false)[0]
         guard let address = GDBHex.number(parts[1]), let length = GDBHex.number(kindField), length > 0 else {

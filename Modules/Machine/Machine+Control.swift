@@ -39,7 +39,18 @@ extension Machine {
             control.serve { execute(command: $0) }
         }
         while controlState.paused && !controlState.quit {
-            control.serve(wait: true, deadline: deadline) { execute(command: $0) }
+            // A GDB client that connects (or interrupts) while the machine is paused here would
+            // otherwise wait for its stop reply until someone resumed the machine from the control
+            // socket (found by Fuzz/sockets.py). The run loop serves it next, the machine being
+            // stopped as GDB expects; GDB then holds the run control, and whatever it does next
+            // (continue, step, detach) runs the machine on, so the control pause ends here.
+            if let debugger, debugger.stopRequested {
+                controlState.paused = false
+                return nil
+            }
+            // Commands wake the wait at once; a debugger is looked for every 20 ms.
+            let poll = DispatchTime.now().uptimeNanoseconds + 20_000_000
+            control.serve(wait: true, deadline: debugger == nil ? deadline : min(deadline ?? poll, poll)) { execute(command: $0) }
             if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
         }
         return controlState.quit ? .userQuit : nil
@@ -198,7 +209,9 @@ extension Machine {
     private func writePhysical(_ arguments: [String]) -> ControlReply {
         guard arguments.count == 2, let address = parseNumber(arguments[0]) else { return .failure("write ADDR HEX") }
         let digits = Array(arguments[1].utf8)
-        guard digits.count % 2 == 0, digits.count <= 8192,
+        // Hex digits only: UInt8(_:radix:) alone would take "+f" as 0x0f.
+        let isHex = digits.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66) }
+        guard isHex, digits.count % 2 == 0, digits.count <= 8192,
               let bytes = stride(from: 0, to: digits.count, by: 2).map({ UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16) }) as [UInt8?]?,
               !bytes.contains(nil) else {
             return .failure("write: HEX must be an even number of hex digits (at most 4096 bytes)")
@@ -232,13 +245,26 @@ extension Machine {
                 return .failure("usb attach: '\(type)' is not a USB device type")
             }
             let name = "\(parts[0])-port\(port)-\(type)"
+            // The place and the name are the command's: an `at` or `name` among the properties
+            // (also after a comma inside one) would plug the device elsewhere than it says.
+            for property in arguments.dropFirst(3).flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
+                let key = property.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                if key == "at" || key == "name" {
+                    return .failure("usb attach: '\(key)' is not a property here: the device goes at \(place) and is named \(name)")
+                }
+            }
             let extra = arguments.dropFirst(3).joined(separator: ",")
             let text = "\(type),name=\(name),at=\(place)" + (extra.isEmpty ? "" : "," + extra)
             do {
-                // The same checks a --device option gets, then the kind builds and plugs it.
+                // The same checks a --device option gets (the option's text, then the board with
+                // the device: a `reg` or `irq` a USB device cannot have, a speed it does not
+                // support), then the kind builds and plugs it.
                 let checked = try board.addingDevice(text, catalog: catalog)
                 guard let device = checked.devices.last else { return .failure("usb attach: nothing to attach") }
+                try checked.validate(catalog: catalog)
                 try kind.build(device, in: self)
+            } catch let errors as BoardErrors {
+                return .failure("usb attach: " + errors.errors.map(\.message).joined(separator: "; "))
             } catch {
                 return .failure("usb attach: \(error)")
             }

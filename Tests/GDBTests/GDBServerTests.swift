@@ -77,6 +77,45 @@ final class GDBServerTests: XCTestCase {
         XCTAssertEqual(actions.values, [.resume(.continueAll), .detach])
     }
 
+    /// Detach and reconnect at once, over and over: each new connection is served, never turned
+    /// away because the old one was still being let go (Fuzz/sockets.py found a reconnect refused).
+    func testAClientThatReconnectsRightAfterDetachingIsServed() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gdb-again-\(getpid()).sock").path
+        let server = try GDBServer(endpoint: .unix(path: path))
+        defer { server.close() }
+        let stub = GDBStub(server: server, session: GDBSession(target: FakeTarget()))
+        server.startAccepting()
+        let rounds = 40
+        let finished = NSLock()
+        nonisolated(unsafe) var done = false
+        // The machine serves whoever is connected until the test ends (a round may find the old
+        // connection still there and serve it until it goes: that is a detach too).
+        let machine = Thread {
+            while finished.withLock({ !done }) {
+                let deadline = DispatchTime.now().uptimeNanoseconds + 100_000_000
+                if server.waitForClient(deadline: deadline) {
+                    _ = stub.stopped(nil, deadline: DispatchTime.now().uptimeNanoseconds + 5_000_000_000)
+                }
+            }
+        }
+        machine.start()
+        defer { finished.withLock { done = true } }
+        let detach = "+" + String(decoding: GDBPacket.frame("D"), as: UTF8.self)
+        let expected = "+" + String(decoding: GDBPacket.frame("OK"), as: UTF8.self)
+        for round in 0..<rounds {
+            let fd = try XCTUnwrap(connectUnix(path))
+            var limit = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+            _ = detach.withCString { Glibc.send(fd, $0, strlen($0), 0) }
+            var got: [UInt8] = []
+            var byte: UInt8 = 0
+            while got.count < expected.utf8.count, recv(fd, &byte, 1, 0) == 1 { got.append(byte) }
+            close(fd)
+            XCTAssertEqual(String(decoding: got, as: UTF8.self), expected, "round \(round)")
+            if got.isEmpty { break }
+        }
+    }
+
     func testAStoppedMachineGivesUpWhenTheDeadlinePasses() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("gdb-deadline-\(getpid()).sock").path
         let server = try GDBServer(endpoint: .unix(path: path))

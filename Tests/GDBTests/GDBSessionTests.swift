@@ -196,6 +196,22 @@ final class GDBSessionTests: XCTestCase {
         XCTAssertEqual(reply("!"), "")
         XCTAssertEqual(reply(""), "")
     }
+
+    /// Numbers are up to 16 hex digits, so a client can name 2^64 - 1 anywhere a number goes. Each
+    /// of these trapped converting to Int before (found by the `gdb_protocol` fuzzer's target;
+    /// inputs in Fuzz/regressions/gdb_protocol/): now a register past Int.max is no register, a
+    /// read is clamped to what a reply carries, a breakpoint type past Int.max is unsupported.
+    func testNumbersPastIntMaxAreRefusedNotTrapped() {
+        XCTAssertEqual(reply("pffffffffffffffff"), "E45")
+        XCTAssertEqual(reply("p8000000000000000"), "E45")
+        XCTAssertEqual(reply("P8000000000000000=0000000000000000"), "E01")
+        XCTAssertEqual(reply("Zffffffffffffffff,1000,4"), "")
+        XCTAssertEqual(reply("zffffffffffffffff,1000,4"), "")
+        XCTAssertTrue(target.breakpoints.isEmpty)
+        // The whole readable part comes back, as for any over-long read.
+        XCTAssertEqual(reply("m1000,ffffffffffffffff"), String(repeating: "00", count: 64))
+        XCTAssertEqual(reply("m1000,8000000000000000"), String(repeating: "00", count: 64))
+    }
 }
 
 final class GDBPacketTests: XCTestCase {

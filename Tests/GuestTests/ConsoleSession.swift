@@ -27,6 +27,9 @@ final class ConsoleSession: @unchecked Sendable {
         try process.run()
     }
 
+    /// The emulator's process id (to signal it, as the durability test kills it).
+    var processIdentifier: Int32 { process.processIdentifier }
+
     deinit {
         if process.isRunning { process.terminate() }
         output.fileHandleForReading.readabilityHandler = nil

@@ -101,15 +101,16 @@ final class DevGuestShell {
     let console: ConsoleSession
     private var counter = 0
 
-    /// Boots `board` (a bundled name or a board file) with `extra` arguments for `backplane run`.
+    /// Boots `board` (a bundled name or a board file) with `extra` arguments for `backplane run`,
+    /// under `wrapper` (a command such as strace that runs it) when given.
     init(board: String, artifacts: DevGuest.Artifacts, initramfs: String? = nil, extra: [String] = [],
-         timeout: TimeInterval = 600, file: StaticString = #filePath, line: UInt = #line) throws {
+         wrapper: [String] = [], timeout: TimeInterval = 600, file: StaticString = #filePath, line: UInt = #line) throws {
         guard case .backplane(let path) = GuestHarness.emulator else { throw XCTSkip("the development guest tests drive Backplane") }
         guard FileManager.default.isExecutableFile(atPath: path) else {
             XCTFail("backplane binary not found at \(path): build it with `swift build -c release --product backplane`", file: file, line: line)
             throw DevGuest.BuildError(description: "no backplane binary")
         }
-        console = try ConsoleSession([path, "run", board, "--kernel", artifacts.image, "--initrd", initramfs ?? artifacts.initramfs,
+        console = try ConsoleSession(wrapper + [path, "run", board, "--kernel", artifacts.image, "--initrd", initramfs ?? artifacts.initramfs,
                                       "--append", "console=ttyS0 earlycon quiet", "--memory", "256M", "--smp", "2",
                                       "--serial", "stdio", "--timeout", "\(Int(timeout))"] + extra)
     }

@@ -100,7 +100,37 @@ final class PluginSDKTests: XCTestCase {
     func testADeviceOptionErrorNamesTheOptionNotTheBundledBoardsPath() throws {
         let run = try GuestHarness.run([try binary(), "run", "virt", "--bios", "none", "--device", "ns16550a,reg=0x10000000:0x100"], timeout: 30)
         XCTAssertEqual(run.status, 2)
-        XCTAssertEqual(run.output, "backplane: error: --device 'ns16550a,reg=0x10000000:0x100': 'ns16550a0' [0x10000000,0x10000100) overlaps 'uart0' [0x10000000,0x10000100)\n")
+        XCTAssertEqual(run.output, "backplane: error: --device #1 'ns16550a,reg=0x10000000:0x100', column 10: 'ns16550a0' [0x10000000,0x10000100) overlaps 'uart0' [0x10000000,0x10000100)\n")
+    }
+
+    /// Every `--device` error names the option (its place among the `--device` options), its text
+    /// and the column of the key at fault: for a bad key, a check of the whole board, a clash with
+    /// an earlier option, and a failure while the machine is built (the disk image). Never the
+    /// bundled board's path, never a `:0:0` position.
+    func testDeviceOptionErrorsPointAtTheOptionAndTheColumn() throws {
+        let binary = try binary()
+        let first = "edu,at=pcie0/03.0"
+        func run(_ second: String) throws -> String {
+            let run = try GuestHarness.run([binary, "run", "virt", "--bios", "none", "--timeout", "5",
+                                            "--device", first, "--device", second], timeout: 30)
+            XCTAssertEqual(run.status, 2, run.output)
+            XCTAssertFalse(run.output.contains(":0:"), run.output)
+            XCTAssertFalse(run.output.contains("virt.yaml"), run.output)
+            return run.output
+        }
+        XCTAssertEqual(try run("edu,at=pcie0/02.0,bogus=1"),
+                       "backplane: error: --device #2 'edu,at=pcie0/02.0,bogus=1', column 19: unknown property 'bogus' for device type 'edu'\n")
+        XCTAssertEqual(try run("edu,at=pcie0/00.0"),
+                       "backplane: error: --device #2 'edu,at=pcie0/00.0', column 5: slot pcie0/00.0 of 'edu1' is taken by the host bridge of 'pcie0'\n")
+        XCTAssertEqual(try run("edu,name=e,at=pcie0/03.0"),
+                       "backplane: error: --device #2 'edu,name=e,at=pcie0/03.0', column 12: slot pcie0/03.0 of 'e' is already taken by 'edu0' (--device #1)\n")
+        XCTAssertEqual(try run("ns16550a,reg=0x10000000:0x100,irq=plic0@999"),
+                       "backplane: error: --device #2 'ns16550a,reg=0x10000000:0x100,irq=plic0@999', column 10: 'ns16550a0' [0x10000000,0x10000100) overlaps 'uart0' [0x10000000,0x10000100)\n"
+                       + "backplane: error: --device #2 'ns16550a,reg=0x10000000:0x100,irq=plic0@999', column 31: irq source 999 of 'ns16550a0' is out of range for 'plic0': sources are 1...96\n")
+        // Found only while the machine is built, after every check of the board passed.
+        let directory = FileManager.default.temporaryDirectory.path
+        XCTAssertEqual(try run("virtio-blk-pci,at=pcie0/02.0,file=\(directory)"),
+                       "backplane: error: --device #2 'virtio-blk-pci,at=pcie0/02.0,file=\(directory)', column 1: device 'virtio-blk-pci0': disk image '\(directory)': Is a directory\n")
     }
 
     func testCheckTakesDevicesAndShowsWherePCIAndUSBDevicesSit() throws {

@@ -27,6 +27,29 @@ final class PropertyValueTests: XCTestCase {
                        "invalid value of 'count' 'eight'; expected a number such as 4096 or 0x1000")
     }
 
+    /// A device added with `--device` is placed at the option and the column of each key, so
+    /// that checks of the whole board point there, not at a line of the board file.
+    func testCommandLineDevicesCarryTheOptionAndColumnAsTheirLocation() throws {
+        let board = try Board.bundled(name: "virt")
+        let added = try board.addingDevice("ns16550a,name=u,reg=0x10000000:0x100,irq=plic0@999", catalog: .builtIn, option: 3)
+        let device = try XCTUnwrap(added.device(named: "u"))
+        XCTAssertEqual(device.location, SourceLocation(option: 3, column: 1))
+        XCTAssertEqual(device.regLocation, SourceLocation(option: 3, column: 17))
+        XCTAssertEqual(device.irqs.first?.location, SourceLocation(option: 3, column: 38))
+        XCTAssertThrowsError(try added.validate(catalog: .builtIn)) { error in
+            let errors = (error as? BoardErrors)?.errors.map(\.description) ?? []
+            XCTAssertEqual(errors, ["--device #3, column 17: error: 'u' [0x10000000,0x10000100) overlaps 'uart0' [0x10000000,0x10000100)",
+                                    "--device #3, column 38: error: irq source 999 of 'u' is out of range for 'plic0': sources are 1...96"])
+        }
+        XCTAssertThrowsError(try board.addingDevice("ns16550a,reg=0x10001000:0x100,reg-shif=1", catalog: .builtIn, option: 2)) { error in
+            XCTAssertEqual("\(error)", "--device #2 'ns16550a,reg=0x10001000:0x100,reg-shif=1', column 31: unknown property 'reg-shif' for device type 'ns16550a'; did you mean 'reg-shift'?")
+        }
+        // A hot-plugged device (no option) keeps the old form, with no position.
+        XCTAssertThrowsError(try board.addingDevice("edu,bogus", catalog: .builtIn)) { error in
+            XCTAssertEqual("\(error)", "--device 'edu,bogus': 'bogus' is not key=value")
+        }
+    }
+
     func testTheCommandLineRefusesWhatABoardFileRefusesWithTheSameWords() throws {
         let board = try Board.bundled(name: "virt")
 

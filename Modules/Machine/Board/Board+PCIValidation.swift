@@ -83,7 +83,7 @@ extension Board {
                 continue
             }
             if let other = taken[address.description] {
-                let line = other.location.map { " (line \($0.line))" } ?? ""
+                let line = other.location.map { " (\($0.reference))" } ?? ""
                 diagnostics.error("slot \(address) of '\(device.name)' is already taken by '\(other.name)'\(line)", at: address.location)
                 continue
             }

@@ -71,7 +71,7 @@ extension Board {
             }
             let key = "\(controller.name)/\(place.port)"
             if let other = taken[key] {
-                let line = other.location.map { " (line \($0.line))" } ?? ""
+                let line = other.location.map { " (\($0.reference))" } ?? ""
                 diagnostics.error("port \(place.port) of '\(controller.name)' is already taken by '\(other.name)'\(line)", at: place.location)
                 continue
             }

@@ -40,7 +40,7 @@ extension Board {
         for (name, location) in named {
             if name.isEmpty { continue }
             if let first = seen[name] {
-                let line = first.map { " at line \($0.line)" } ?? ""
+                let line = first.map { " at \($0.reference)" } ?? ""
                 diagnostics.error("duplicate name '\(name)'; first used\(line)", at: location)
             } else {
                 seen[name] = location

@@ -66,16 +66,31 @@ public struct Board: Sendable {
 public struct SourceLocation: Equatable, Hashable, Sendable, Comparable, CustomStringConvertible {
     public let line: Int
     public let column: Int
+    /// For a device added with `--device`: which option it came from (1-based, in command-line
+    /// order); `column` is then a column in that option's text and `line` is 0.
+    public let option: Int?
 
     public init(line: Int, column: Int) {
         self.line = line
         self.column = column
+        self.option = nil
     }
 
-    public var description: String { "\(line):\(column)" }
+    /// Column `column` (1-based) of the text of the `option`th `--device`.
+    public init(option: Int, column: Int) {
+        self.line = 0
+        self.column = column
+        self.option = option
+    }
 
+    public var description: String { option.map { "--device #\($0), column \(column)" } ?? "\(line):\(column)" }
+
+    /// How another diagnostic refers to this place: "line 12" or "--device #2".
+    public var reference: String { option.map { "--device #\($0)" } ?? "line \(line)" }
+
+    /// File positions first, then command-line options in order.
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
-        (lhs.line, lhs.column) < (rhs.line, rhs.column)
+        (lhs.option ?? 0, lhs.line, lhs.column) < (rhs.option ?? 0, rhs.line, rhs.column)
     }
 }
 

@@ -13,6 +13,8 @@ public struct BoardError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
+        // A device added with --device has no place in the file: the option is the place.
+        if let location, location.option != nil { return "\(location): error: \(message)" }
         if let location { return "\(path):\(location.line):\(location.column): error: \(message)" }
         return "\(path): error: \(message)"
     }
