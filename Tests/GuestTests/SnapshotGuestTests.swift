@@ -75,6 +75,39 @@ final class SnapshotGuestTests: XCTestCase {
         }
     }
 
+    /// `--snapshot-save FILE --snapshot-at TIME` under the virtual clock: the snapshot is taken
+    /// at that machine time and the run goes on unchanged (its console is the uninterrupted run's,
+    /// with the "snapshot saved" line where the save happened); resumed in a new process, under
+    /// either engine, it prints exactly what followed that line.
+    func testASnapshotScheduledAtAVirtualTimeResumesWhereItWasTaken() throws {
+        let binary = try backplane()
+        let elf = try countGuest()
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--timeout", "60"]
+        let whole = try GuestHarness.run([binary, "run"] + arguments, timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        let file = scratch.appendingPathComponent("at.snap").path
+        // 400 rounds of 5 ms of mtime: 0.6 s is past round 100 and before round 400.
+        let saving = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", "0.6"], timeout: 90)
+        XCTAssertEqual(saving.status, 0, saving.output)
+        let notice = "backplane: snapshot saved to \(file) at 600000000 instructions of machine time\n"
+        let parts = saving.output.components(separatedBy: notice)
+        XCTAssertEqual(parts.count, 2, "no single save notice:\n\(saving.output.suffix(500))")
+        guard parts.count == 2 else { return }
+        XCTAssertEqual(parts[0] + parts[1], whole.output, "taking the snapshot changed the run")
+        XCTAssertTrue(parts[0].contains("round 100 "), "saved before round 100")
+        for accel in ["jit", "interp"] {
+            let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--accel", accel, "--snapshot-load", file], timeout: 90)
+            XCTAssertEqual(resumed.status, 0, "\(accel): \(resumed.output)")
+            XCTAssertEqual(resumed.output, parts[1], "\(accel): the resumed run's output differs")
+        }
+        let hostClock = try GuestHarness.run([binary, "run"] + arguments + ["--clock", "host", "--snapshot-save", file, "--snapshot-at", "1"], timeout: 60)
+        XCTAssertEqual(hostClock.status, 2)
+        XCTAssertTrue(hostClock.output.contains("--snapshot-at counts virtual time"), hostClock.output)
+        let bad = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", "soon"], timeout: 60)
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.output.contains("--snapshot-at: 'soon' is neither seconds"), bad.output)
+    }
+
     /// GDB's `monitor snapshot save` runs the same command: stopped at the guest's 50th timer
     /// interrupt, saved, killed; the snapshot resumes at that interrupt.
     func testGDBMonitorSavesASnapshotAtABreakpoint() throws {
