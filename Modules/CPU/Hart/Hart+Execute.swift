@@ -1,4 +1,5 @@
 import CHartState
+import Trace
 
 // The executor: one `switch` over `Operation` per pre-decoded instruction
 // (RISC-V unprivileged spec 20191213 §2, §5, §7, §8; privileged spec 1.12 §3.3).
@@ -26,6 +27,15 @@ extension Hart {
     /// Executes the first `count` instructions of a block starting at `state.pc`. Returns the
     /// budget used: instructions retired, plus one if a trap was taken.
     func execute(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int) -> Int {
+        // Device trace events name the pc of the instruction that caused them (Trace.swift), so a
+        // traced run takes a copy of the loop that stores each instruction's pc first; untraced,
+        // `exactPC` is a constant false and the copy below has no such store.
+        if Trace.mask != 0 { return interpret(code, count: count, exactPC: true) }
+        return interpret(code, count: count, exactPC: false)
+    }
+
+    @inline(__always)
+    private func interpret(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int, exactPC: Bool) -> Int {
         let x = registers
         let s = state
         var pc = s.pointee.pc
@@ -41,6 +51,7 @@ extension Hart {
                 let rd = Int(inst.rd), rs1 = Int(inst.rs1), rs2 = Int(inst.rs2)
                 let imm = inst.imm
                 var next = pc &+ UInt64(inst.length)
+                if exactPC { s.pointee.pc = pc }
                 switch inst.op {
                 case .lui: x[rd] = imm
                 case .auipc: x[rd] = pc &+ imm
