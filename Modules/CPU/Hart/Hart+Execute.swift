@@ -10,6 +10,14 @@ import Trace
 
 @inline(__always) private func signed(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
 
+/// Whether the interpreter loop stores each instruction's pc before executing it; a type, not a
+/// Bool argument, so the loop is specialized once per policy and the untraced copy has no test.
+private protocol PCPolicy { static var exact: Bool { get } }
+/// Device tracing is on: trace events read the hart's pc field (Trace.swift).
+private enum ExactPC: PCPolicy { static var exact: Bool { true } }
+/// The pc field holds the block's start until the block ends or calls out (CSRs, FP, traps).
+private enum BlockPC: PCPolicy { static var exact: Bool { false } }
+
 extension Hart {
     /// Adds `count` retired instructions to minstret and mcycle (one cycle per instruction),
     /// unless mcountinhibit stops them.
@@ -28,14 +36,12 @@ extension Hart {
     /// budget used: instructions retired, plus one if a trap was taken.
     func execute(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int) -> Int {
         // Device trace events name the pc of the instruction that caused them (Trace.swift), so a
-        // traced run takes a copy of the loop that stores each instruction's pc first; untraced,
-        // `exactPC` is a constant false and the copy below has no such store.
-        if Trace.mask != 0 { return interpret(code, count: count, exactPC: true) }
-        return interpret(code, count: count, exactPC: false)
+        // traced run takes the copy of the loop that stores each instruction's pc first.
+        if Trace.mask != 0 { return interpret(code, count: count, ExactPC.self) }
+        return interpret(code, count: count, BlockPC.self)
     }
 
-    @inline(__always)
-    private func interpret(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int, exactPC: Bool) -> Int {
+    private func interpret<Policy: PCPolicy>(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int, _: Policy.Type) -> Int {
         let x = registers
         let s = state
         var pc = s.pointee.pc
@@ -51,7 +57,7 @@ extension Hart {
                 let rd = Int(inst.rd), rs1 = Int(inst.rs1), rs2 = Int(inst.rs2)
                 let imm = inst.imm
                 var next = pc &+ UInt64(inst.length)
-                if exactPC { s.pointee.pc = pc }
+                if Policy.exact { s.pointee.pc = pc }
                 switch inst.op {
                 case .lui: x[rd] = imm
                 case .auipc: x[rd] = pc &+ imm
