@@ -6,8 +6,12 @@
 #   ${BACKPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/backplane}/linux/
 #     src-<package version>/   the unpacked kernel source (shared by every configuration)
 #     obj/                     the kernel's out-of-tree build directory (reused incrementally)
-#     kernel-<hash>/           Image and .config for one (fragment, script, source, compiler)
-#     <hash>/                  Image + initramfs.cpio for one (kernel, init.c, script, compiler)
+#     kernel-<hash>/           Image, vmlinux and .config for one (fragment, script, source, compiler)
+#     <hash>/                  Image + vmlinux + initramfs.cpio for one (kernel, init.c, script, compiler)
+#
+# `vmlinux` (the kernel ELF the Image is copied from) carries symbols and reduced DWARF
+# (DEBUG_INFO_REDUCED below) for `gdb-multiarch vmlinux` against `backplane run ... --gdb`
+# (docs/debugging.md). Debug information does not change the generated code.
 #
 #   scripts/build-linux.sh          build if needed; print the Image path, then the initramfs path
 #
@@ -45,7 +49,7 @@ HASH=$( { echo "$KHASH"; cat "$INIT_SRC"; } | sha256sum | cut -c1-16)
 OUT="$CACHE/$HASH"
 
 built() {
-    if [ -f "$OUT/Image" ] && [ -f "$OUT/initramfs.cpio" ]; then
+    if [ -f "$OUT/Image" ] && [ -f "$OUT/vmlinux" ] && [ -f "$OUT/initramfs.cpio" ]; then
         echo "$OUT/Image"
         echo "$OUT/initramfs.cpio"
         exit 0
@@ -105,18 +109,26 @@ if [ ! -f "$KOUT/Image" ]; then
     mkdir -p "$OBJ"
     $KMAKE tinyconfig >&2
     cat "$FRAGMENT" >> "$OBJ/.config"
+    # Debug information for GDB, kept out of the fragment (which scripts/linux-guest.sh shares):
+    # reduced DWARF gives functions, line numbers, variables and backtraces at a small build cost
+    # (struct types only in the file that defines them, no variable tracking).
+    printf '%s\n' CONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT=y CONFIG_DEBUG_INFO_REDUCED=y \
+        '# CONFIG_DEBUG_INFO_SPLIT is not set' '# CONFIG_GDB_SCRIPTS is not set' > "$OBJ/debug.fragment"
+    cat "$OBJ/debug.fragment" >> "$OBJ/.config"
     $KMAKE olddefconfig >&2
-    lost=$(lost_lines "$FRAGMENT" "$OBJ/.config")
+    lost=$( { lost_lines "$FRAGMENT" "$OBJ/.config"; lost_lines "$OBJ/debug.fragment" "$OBJ/.config"; } )
     if [ -n "$lost" ]; then
-        echo "build-linux: error: these lines of $FRAGMENT did not survive olddefconfig:" >&2
+        echo "build-linux: error: these lines of $FRAGMENT (or of the debug settings) did not survive olddefconfig:" >&2
         echo "$lost" >&2
         exit 1
     fi
     log "building Image with make -j$JOBS (5-10 minutes from clean on two cores)"
+    start=$(date +%s)
     nice -n 10 $KMAKE -j"$JOBS" Image >&2
+    log "kernel built in $(( $(date +%s) - start )) s"
     rm -rf "$KOUT.tmp"
     mkdir -p "$KOUT.tmp"
-    cp "$OBJ/arch/riscv/boot/Image" "$OBJ/.config" "$KOUT.tmp/"
+    cp "$OBJ/arch/riscv/boot/Image" "$OBJ/vmlinux" "$OBJ/.config" "$KOUT.tmp/"
     rm -rf "$KOUT"
     mv "$KOUT.tmp" "$KOUT"
 fi
@@ -135,7 +147,7 @@ dir /sys 0755 0 0
 file /init $OUT.tmp/init 0755 0 0
 EOF
 "$OUT.tmp/gen_init_cpio" -t 0 "$OUT.tmp/initramfs.list" > "$OUT.tmp/initramfs.cpio"
-cp "$KOUT/Image" "$KOUT/.config" "$OUT.tmp/"
+cp "$KOUT/Image" "$KOUT/vmlinux" "$KOUT/.config" "$OUT.tmp/"
 rm -f "$OUT.tmp/gen_init_cpio" "$OUT.tmp/initramfs.list"
 rm -rf "$OUT"
 mv "$OUT.tmp" "$OUT"

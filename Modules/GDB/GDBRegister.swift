@@ -45,8 +45,9 @@ public enum RISCVGDBRegisters {
                              "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
                              "ft8", "ft9", "ft10", "ft11"]
 
-    /// The registers of an RV64 hart with F/D: x0-x31, pc, f0-f31, fflags/frm/fcsr, the named CSRs
-    /// (number, name) and `priv`.
+    /// The registers of an RV64 hart with F/D: x0-x31, pc, f0-f31, the CSRs `csrs` (number, name)
+    /// and `priv`. The CSR names are the hart's own table (`Hart.debugCSRNames`); fflags, frm and
+    /// fcsr (CSRs 1-3) go in the FPU feature, where GDB looks for them (riscv_freg_feature).
     public static func rv64(csrs: [(number: Int, name: String)]) -> [GDBRegister] {
         var registers: [GDBRegister] = []
         for (index, name) in integerNames.enumerated() {
@@ -58,12 +59,10 @@ public enum RISCVGDBRegisters {
             registers.append(GDBRegister(number: firstFloat + index, name: name, bitSize: 64, type: "ieee_double",
                                          feature: fpuFeature, group: "float"))
         }
-        for (csr, name) in [(1, "fflags"), (2, "frm"), (3, "fcsr")] {
-            registers.append(GDBRegister(number: firstCSR + csr, name: name, bitSize: 64, feature: fpuFeature, group: "float"))
-        }
-        for csr in csrs.sorted(by: { $0.number < $1.number }) where csr.number > 3 {
+        for csr in csrs.sorted(by: { $0.number < $1.number }) {
+            let floating = (1...3).contains(csr.number)
             registers.append(GDBRegister(number: firstCSR + csr.number, name: csr.name, bitSize: 64,
-                                         feature: csrFeature, group: "system"))
+                                         feature: floating ? fpuFeature : csrFeature, group: floating ? "float" : "system"))
         }
         registers.append(GDBRegister(number: priv, name: "priv", bitSize: 64, feature: virtualFeature, group: "system"))
         return registers

@@ -139,4 +139,29 @@ final class DebugTests: XCTestCase {
         XCTAssertNil(m.hart.debugReadCSR(0x7FF))
         XCTAssertTrue(Hart.debugCSRNames.contains { $0.number == 0x180 && $0.name == "satp" })
     }
+
+    /// One table names the CSRs for CSR access, instrumentation and the GDB target description:
+    /// every name in it is a CSR the hart reads, under one number, and reading it by name
+    /// (`read_register`) gives what the debugger reads by number.
+    func testOneCSRTableServesAccessNamesAndTheDebugger() throws {
+        let m = try TestMachine("wfi")
+        let table = Hart.debugCSRNames
+        XCTAssertEqual(Set(table.map(\.name)).count, table.count, "names are unique")
+        XCTAssertEqual(Set(table.map(\.number)).count, table.count, "numbers are unique")
+        XCTAssertEqual(table.count, 57, "F (3), counters (5), S (11), M information (5), M trap setup/handling (12), PMP (18), mseccfg, mcountinhibit, menvcfg")
+        for (number, name) in table {
+            let value = m.hart.debugReadCSR(number)
+            XCTAssertNotNil(value, "\(name) (0x\(String(number, radix: 16))) is named but not readable")
+            if name != "cycle" && name != "mcycle" && name != "time" && name != "instret" && name != "minstret" {
+                XCTAssertEqual(m.hart.readRegister(named: name), value, name)
+            } else {
+                XCTAssertNotNil(m.hart.readRegister(named: name), name)
+            }
+        }
+        for (name, number) in [("fflags", 0x001), ("mstatus", 0x300), ("satp", 0x180), ("pmpcfg2", 0x3A2), ("pmpaddr15", 0x3BF),
+                               ("mseccfg", 0x747), ("minstret", 0xB02)] {
+            XCTAssertTrue(table.contains { $0.number == UInt32(number) && $0.name == name }, name)
+        }
+        XCTAssertNil(m.hart.readRegister(named: "pmpaddr16"), "read as zero through a range, but not named")
+    }
 }

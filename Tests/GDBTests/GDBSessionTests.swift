@@ -3,7 +3,7 @@ import XCTest
 
 /// A two-hart target with 64 bytes of memory at 0x1000 and registers that remember writes.
 final class FakeTarget: GDBTarget {
-    let registers = RISCVGDBRegisters.rv64(csrs: [(0x300, "mstatus"), (0x180, "satp")])
+    let registers = RISCVGDBRegisters.rv64(csrs: [(0x300, "mstatus"), (1, "fflags"), (0x180, "satp"), (2, "frm"), (3, "fcsr")])
     let threadCount = 2
     var values: [Int: [Int: UInt64]] = [1: [:], 2: [:]]
     var memory = [UInt8](repeating: 0, count: 64)
@@ -171,6 +171,13 @@ final class GDBSessionTests: XCTestCase {
         XCTAssertTrue(text.contains("<architecture>riscv:rv64</architecture>"))
         XCTAssertTrue(text.contains(#"<reg name="pc" bitsize="64" regnum="32" type="code_ptr"/>"#))
         XCTAssertTrue(text.contains(#"<reg name="mstatus" bitsize="64" regnum="833" type="int" group="system"/>"#))
+        // fflags/frm/fcsr come from the same CSR list as the rest but belong to the FPU feature,
+        // where GDB looks for them.
+        let fpu = try XCTUnwrap(text.range(of: "org.gnu.gdb.riscv.fpu")), csr = try XCTUnwrap(text.range(of: "org.gnu.gdb.riscv.csr"))
+        for (name, number) in [("fflags", 66), ("frm", 67), ("fcsr", 68)] {
+            let register = try XCTUnwrap(text.range(of: #"<reg name="\#(name)" bitsize="64" regnum="\#(number)" type="int" group="float"/>"#), name)
+            XCTAssertTrue(register.lowerBound > fpu.upperBound && register.lowerBound < csr.lowerBound, name)
+        }
         XCTAssertEqual(reply("qXfer:features:read:other.xml:0,100"), "E00")
     }
 

@@ -69,6 +69,83 @@ final class DeviceTraceTests: XCTestCase {
         XCTAssertTrue(dma.allSatisfy { ($0["result"] as? String) == "ok" }, "\(dma.filter { ($0["result"] as? String) != "ok" })")
     }
 
+    /// Every MMIO event names the instruction that made the access, under the interpreter as
+    /// under the JIT: a loop whose one block stores, loads and stores again the UART's scratch
+    /// register (16550 SCR, offset 7: no side effects), then the sifive_test pass. Both engines
+    /// give the same events, each at its own instruction's address (from the ELF's symbols), not
+    /// at the start of the block.
+    func testTracePCsAreTheAccessingInstructionsUnderBothEngines() throws {
+        guard let backplane = GuestHarness.command(board: "virt")?.first else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trace-pc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("access.S"), elf = directory.appendingPathComponent("access.elf").path
+        try """
+                .section .text.init
+                .globl _start, store_a, load_a, store_b, pass
+            _start:
+                li t0, 0x10000000
+                li s1, 40
+                li a0, 0x41
+            loop:
+                addi a0, a0, 1
+            store_a:
+                sb a0, 7(t0)
+                addi a2, a0, 3
+            load_a:
+                lbu a1, 7(t0)
+                xori a1, a1, 0x20
+            store_b:
+                sb a1, 7(t0)
+                addi s1, s1, -1
+                bnez s1, loop
+                li t1, 0x100000
+                li t2, 0x5555
+            pass:
+                sw t2, 0(t1)
+            1:  j 1b
+            """.write(to: source, atomically: false, encoding: .utf8)
+        let build = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-nostdlib", "-nostartfiles",
+                                          "-Wl,--no-warn-rwx-segments", "-T", GuestHarness.packageRoot.appendingPathComponent("Guests/isa/link.ld").path,
+                                          source.path, "-o", elf], timeout: 120)
+        XCTAssertEqual(build.status, 0, build.output)
+        let nm = try GuestHarness.run(["riscv64-unknown-elf-nm", elf], timeout: 30)
+        var symbols: [String: Int] = [:]
+        for line in nm.output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 3, let address = Int(fields[0], radix: 16) { symbols[String(fields[2])] = address }
+        }
+        let storeA = try XCTUnwrap(symbols["store_a"]), loadA = try XCTUnwrap(symbols["load_a"])
+        let storeB = try XCTUnwrap(symbols["store_b"]), pass = try XCTUnwrap(symbols["pass"])
+
+        var traces: [String: [[String: Any]]] = [:]
+        for accel in ["interp", "jit"] {
+            let trace = directory.appendingPathComponent("\(accel).jsonl")
+            let run = try GuestHarness.run([backplane, "run", "virt", "--bios", "none", "--kernel", elf, "--accel", accel,
+                                            "--serial", "none", "--timeout", "60", "--trace", "mmio", "--trace-format", "json",
+                                            "--trace-file", trace.path], timeout: 90)
+            XCTAssertEqual(run.status, 0, "\(accel): \(run.output)")
+            traces[accel] = try events(trace).filter { ($0["device"] as? String) == "uart0" || ($0["device"] as? String) == "test0" }
+        }
+        // What each event says, with its pc: the engines must agree on all of it.
+        func summary(_ event: [String: Any]) -> String {
+            ["device", "event", "offset", "size", "value", "hart", "pc"].map { "\($0)=\(event[$0].map { "\($0)" } ?? "-")" }.joined(separator: " ")
+        }
+        let interpreted = try XCTUnwrap(traces["interp"]), translated = try XCTUnwrap(traces["jit"])
+        XCTAssertEqual(interpreted.count, 40 * 3 + 1)
+        XCTAssertEqual(interpreted.map(summary), translated.map(summary))
+        for (index, event) in interpreted.enumerated() {
+            let expected: Int
+            switch index {
+            case 120: expected = pass
+            default: expected = [storeA, loadA, storeB][index % 3]
+            }
+            XCTAssertEqual(event["pc"] as? Int, expected, "event \(index): \(summary(event))")
+        }
+        let values = interpreted.prefix(6).map { $0["value"] as? Int }
+        XCTAssertEqual(values, [0x42, 0x42, 0x62, 0x43, 0x43, 0x63], "SCR written, read back, written again")
+    }
+
     func testTraceOptionsAreChecked() throws {
         guard let backplane = GuestHarness.command(board: "virt")?.first else { return }
         let bad = try GuestHarness.run([backplane, "run", "virt", "--trace", "pci,disk"], timeout: 30)

@@ -1,20 +1,31 @@
 import CHartState
 
-/// CSR numbers (RISC-V privileged spec 1.12 §2.2, tables 2.2–2.5).
-enum CSRNumber {
-    static let fflags: UInt32 = 0x001, frm: UInt32 = 0x002, fcsr: UInt32 = 0x003
-    static let cycle: UInt32 = 0xC00, time: UInt32 = 0xC01, instret: UInt32 = 0xC02
-    static let sstatus: UInt32 = 0x100, sie: UInt32 = 0x104, stvec: UInt32 = 0x105, scounteren: UInt32 = 0x106
-    static let senvcfg: UInt32 = 0x10A, sscratch: UInt32 = 0x140, sepc: UInt32 = 0x141, scause: UInt32 = 0x142
-    static let stval: UInt32 = 0x143, sip: UInt32 = 0x144, satp: UInt32 = 0x180
-    static let mvendorid: UInt32 = 0xF11, marchid: UInt32 = 0xF12, mimpid: UInt32 = 0xF13
-    static let mhartid: UInt32 = 0xF14, mconfigptr: UInt32 = 0xF15
-    static let mstatus: UInt32 = 0x300, misa: UInt32 = 0x301, medeleg: UInt32 = 0x302, mideleg: UInt32 = 0x303
-    static let mie: UInt32 = 0x304, mtvec: UInt32 = 0x305, mcounteren: UInt32 = 0x306, menvcfg: UInt32 = 0x30A
-    static let mcountinhibit: UInt32 = 0x320, mscratch: UInt32 = 0x340, mepc: UInt32 = 0x341
-    static let mcause: UInt32 = 0x342, mtval: UInt32 = 0x343, mip: UInt32 = 0x344
-    static let pmpcfg0: UInt32 = 0x3A0, pmpaddr0: UInt32 = 0x3B0, mseccfg: UInt32 = 0x747
-    static let mcycle: UInt32 = 0xB00, minstret: UInt32 = 0xB02
+/// The CSRs this hart implements by name: one table of numbers and names (RISC-V privileged spec
+/// 1.12 §2.2, tables 2.2–2.5). A case's name is the CSR's assembler name. CSR access switches on
+/// the numbers (`case CSRNumber.mstatus.rawValue:`), and the names serve
+/// `Hart.readRegister(named:)` (instrumentation's `read_register`) and `Hart.debugCSRNames` (the
+/// GDB stub's target description). The AIA CSRs are numbered in Hart+AIA.swift; CSRs that read as
+/// zero through a range (hpmcounters, pmpaddr16-63) have no name.
+enum CSRNumber: UInt32, CaseIterable {
+    case fflags = 0x001, frm = 0x002, fcsr = 0x003
+    case cycle = 0xC00, time = 0xC01, instret = 0xC02
+    case sstatus = 0x100, sie = 0x104, stvec = 0x105, scounteren = 0x106, senvcfg = 0x10A
+    case sscratch = 0x140, sepc = 0x141, scause = 0x142, stval = 0x143, sip = 0x144, satp = 0x180
+    case mvendorid = 0xF11, marchid = 0xF12, mimpid = 0xF13, mhartid = 0xF14, mconfigptr = 0xF15
+    case mstatus = 0x300, misa = 0x301, medeleg = 0x302, mideleg = 0x303, mie = 0x304, mtvec = 0x305
+    case mcounteren = 0x306, menvcfg = 0x30A, mcountinhibit = 0x320
+    case mscratch = 0x340, mepc = 0x341, mcause = 0x342, mtval = 0x343, mip = 0x344
+    case pmpcfg0 = 0x3A0, pmpcfg2 = 0x3A2
+    // Raw values count up from pmpaddr0 (0x3B0) to pmpaddr15 (0x3BF).
+    case pmpaddr0 = 0x3B0, pmpaddr1, pmpaddr2, pmpaddr3, pmpaddr4, pmpaddr5, pmpaddr6, pmpaddr7
+    case pmpaddr8, pmpaddr9, pmpaddr10, pmpaddr11, pmpaddr12, pmpaddr13, pmpaddr14, pmpaddr15
+    case mseccfg = 0x747, mcycle = 0xB00, minstret = 0xB02
+
+    /// The CSR's assembler name.
+    var name: String { "\(self)" }
+
+    /// Every CSR by name, built once from the cases.
+    static let byName: [String: UInt32] = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0.rawValue) })
 }
 
 /// Writable-bit masks (privileged spec §3.1.6–3.1.9, §4.1.1–4.1.3).
@@ -53,7 +64,7 @@ extension Hart {
         if writes {
             // mip/sip read-modify-writes use the software-written SEIP only (§3.1.9).
             let seip: UInt64 = 1 << 9
-            let base = csr == CSRNumber.mip ? old & ~seip | state.pointee.mip & seip : old
+            let base = csr == CSRNumber.mip.rawValue ? old & ~seip | state.pointee.mip & seip : old
             let value: UInt64
             switch inst.op {
             case .csrrw, .csrrwi: value = source
@@ -73,13 +84,13 @@ extension Hart {
         if UInt64((csr >> 8) & 3) > privilege { throw .illegalInstruction(raw) }
         if writes && csr >> 10 == 3 { throw .illegalInstruction(raw) }
         switch csr {
-        case CSRNumber.cycle...0xC1F:
-            let bit: UInt64 = 1 << UInt64(csr - CSRNumber.cycle)
+        case CSRNumber.cycle.rawValue...0xC1F:
+            let bit: UInt64 = 1 << UInt64(csr - CSRNumber.cycle.rawValue)
             if privilege < privilegeMachine && state.pointee.mcounteren & bit == 0 { throw .illegalInstruction(raw) }
             if privilege == privilegeUser && state.pointee.scounteren & bit == 0 { throw .illegalInstruction(raw) }
-        case CSRNumber.satp:
+        case CSRNumber.satp.rawValue:
             if privilege == privilegeSupervisor && state.pointee.mstatus & MStatus.tvm != 0 { throw .illegalInstruction(raw) }
-        case CSRNumber.fflags, CSRNumber.frm, CSRNumber.fcsr:
+        case CSRNumber.fflags.rawValue, CSRNumber.frm.rawValue, CSRNumber.fcsr.rawValue:
             if state.pointee.mstatus & MStatus.fs == 0 { throw .illegalInstruction(raw) }
         default:
             break
@@ -96,46 +107,46 @@ extension Hart {
     func readCSR(_ csr: UInt32, raw: UInt32) throws(Trap) -> UInt64 {
         let s = state
         switch csr {
-        case CSRNumber.fflags: return UInt64(s.pointee.fflags & 0x1F)
-        case CSRNumber.frm: return UInt64(s.pointee.frm & 7)
-        case CSRNumber.fcsr: return UInt64((s.pointee.frm & 7) << 5 | s.pointee.fflags & 0x1F)
-        case CSRNumber.cycle, CSRNumber.mcycle: return s.pointee.cycle
-        case CSRNumber.instret, CSRNumber.minstret: return s.pointee.instret
-        case CSRNumber.time: return timebase.now()
+        case CSRNumber.fflags.rawValue: return UInt64(s.pointee.fflags & 0x1F)
+        case CSRNumber.frm.rawValue: return UInt64(s.pointee.frm & 7)
+        case CSRNumber.fcsr.rawValue: return UInt64((s.pointee.frm & 7) << 5 | s.pointee.fflags & 0x1F)
+        case CSRNumber.cycle.rawValue, CSRNumber.mcycle.rawValue: return s.pointee.cycle
+        case CSRNumber.instret.rawValue, CSRNumber.minstret.rawValue: return s.pointee.instret
+        case CSRNumber.time.rawValue: return timebase.now()
         case 0xC03...0xC1F, 0xB03...0xB1F, 0x323...0x33F: return 0 // hpmcounters/events: not implemented, read 0
-        case CSRNumber.sstatus: return mstatusValue & CSRMask.sstatusVisible
-        case CSRNumber.sie: return s.pointee.mie & s.pointee.mideleg
-        case CSRNumber.stvec: return s.pointee.stvec
-        case CSRNumber.scounteren: return s.pointee.scounteren
-        case CSRNumber.senvcfg: return s.pointee.senvcfg
-        case CSRNumber.sscratch: return s.pointee.sscratch
-        case CSRNumber.sepc: return s.pointee.sepc
-        case CSRNumber.scause: return s.pointee.scause
-        case CSRNumber.stval: return s.pointee.stval
-        case CSRNumber.sip: return (s.pointee.mip | s.pointee.mipExternal) & s.pointee.mideleg
-        case CSRNumber.satp: return s.pointee.satp
-        case CSRNumber.mvendorid, CSRNumber.marchid, CSRNumber.mimpid, CSRNumber.mconfigptr: return 0
-        case CSRNumber.mhartid: return s.pointee.hartid
-        case CSRNumber.mstatus: return mstatusValue
-        case CSRNumber.misa: return CSRMask.misa
-        case CSRNumber.medeleg: return s.pointee.medeleg
-        case CSRNumber.mideleg: return s.pointee.mideleg
-        case CSRNumber.mie: return s.pointee.mie
-        case CSRNumber.mtvec: return s.pointee.mtvec
-        case CSRNumber.mcounteren: return s.pointee.mcounteren
-        case CSRNumber.menvcfg: return s.pointee.menvcfg
-        case CSRNumber.mcountinhibit: return s.pointee.mcountinhibit
-        case CSRNumber.mscratch: return s.pointee.mscratch
-        case CSRNumber.mepc: return s.pointee.mepc
-        case CSRNumber.mcause: return s.pointee.mcause
-        case CSRNumber.mtval: return s.pointee.mtval
-        case CSRNumber.mip: return s.pointee.mip | s.pointee.mipExternal
-        case CSRNumber.pmpcfg0: return s.pointee.pmpcfg.0
-        case CSRNumber.pmpcfg0 + 2: return s.pointee.pmpcfg.1
+        case CSRNumber.sstatus.rawValue: return mstatusValue & CSRMask.sstatusVisible
+        case CSRNumber.sie.rawValue: return s.pointee.mie & s.pointee.mideleg
+        case CSRNumber.stvec.rawValue: return s.pointee.stvec
+        case CSRNumber.scounteren.rawValue: return s.pointee.scounteren
+        case CSRNumber.senvcfg.rawValue: return s.pointee.senvcfg
+        case CSRNumber.sscratch.rawValue: return s.pointee.sscratch
+        case CSRNumber.sepc.rawValue: return s.pointee.sepc
+        case CSRNumber.scause.rawValue: return s.pointee.scause
+        case CSRNumber.stval.rawValue: return s.pointee.stval
+        case CSRNumber.sip.rawValue: return (s.pointee.mip | s.pointee.mipExternal) & s.pointee.mideleg
+        case CSRNumber.satp.rawValue: return s.pointee.satp
+        case CSRNumber.mvendorid.rawValue, CSRNumber.marchid.rawValue, CSRNumber.mimpid.rawValue, CSRNumber.mconfigptr.rawValue: return 0
+        case CSRNumber.mhartid.rawValue: return s.pointee.hartid
+        case CSRNumber.mstatus.rawValue: return mstatusValue
+        case CSRNumber.misa.rawValue: return CSRMask.misa
+        case CSRNumber.medeleg.rawValue: return s.pointee.medeleg
+        case CSRNumber.mideleg.rawValue: return s.pointee.mideleg
+        case CSRNumber.mie.rawValue: return s.pointee.mie
+        case CSRNumber.mtvec.rawValue: return s.pointee.mtvec
+        case CSRNumber.mcounteren.rawValue: return s.pointee.mcounteren
+        case CSRNumber.menvcfg.rawValue: return s.pointee.menvcfg
+        case CSRNumber.mcountinhibit.rawValue: return s.pointee.mcountinhibit
+        case CSRNumber.mscratch.rawValue: return s.pointee.mscratch
+        case CSRNumber.mepc.rawValue: return s.pointee.mepc
+        case CSRNumber.mcause.rawValue: return s.pointee.mcause
+        case CSRNumber.mtval.rawValue: return s.pointee.mtval
+        case CSRNumber.mip.rawValue: return s.pointee.mip | s.pointee.mipExternal
+        case CSRNumber.pmpcfg0.rawValue: return s.pointee.pmpcfg.0
+        case CSRNumber.pmpcfg2.rawValue: return s.pointee.pmpcfg.1
         case 0x3A4...0x3AF where csr & 1 == 0: return 0 // pmpcfg4..14: entries 16..63 not implemented
-        case CSRNumber.pmpaddr0...(CSRNumber.pmpaddr0 + 15): return pmpAddress(Int(csr - CSRNumber.pmpaddr0))
+        case CSRNumber.pmpaddr0.rawValue...CSRNumber.pmpaddr15.rawValue: return pmpAddress(Int(csr - CSRNumber.pmpaddr0.rawValue))
         case 0x3C0...0x3EF: return 0 // pmpaddr16..63
-        case CSRNumber.mseccfg: return 0
+        case CSRNumber.mseccfg.rawValue: return 0
         default: return try readAIACSR(csr, raw: raw)
         }
     }
@@ -144,65 +155,65 @@ extension Hart {
     func writeCSR(_ csr: UInt32, _ value: UInt64, raw: UInt32) throws(Trap) {
         let s = state
         switch csr {
-        case CSRNumber.fflags:
+        case CSRNumber.fflags.rawValue:
             s.pointee.fflags = UInt32(value & 0x1F)
             markFloatingPointDirty()
-        case CSRNumber.frm:
+        case CSRNumber.frm.rawValue:
             s.pointee.frm = UInt32(value & 7)
             markFloatingPointDirty()
-        case CSRNumber.fcsr:
+        case CSRNumber.fcsr.rawValue:
             s.pointee.fflags = UInt32(value & 0x1F)
             s.pointee.frm = UInt32((value >> 5) & 7)
             markFloatingPointDirty()
         // "If a CSR access instruction writes such a CSR, the write is done instead of the
         // increment" (unprivileged spec §9.1): the block's retirement adds 1 back.
-        case CSRNumber.mcycle: s.pointee.cycle = value &- (s.pointee.mcountinhibit & 1 == 0 ? 1 : 0)
-        case CSRNumber.minstret: s.pointee.instret = value &- (s.pointee.mcountinhibit & 4 == 0 ? 1 : 0)
+        case CSRNumber.mcycle.rawValue: s.pointee.cycle = value &- (s.pointee.mcountinhibit & 1 == 0 ? 1 : 0)
+        case CSRNumber.minstret.rawValue: s.pointee.instret = value &- (s.pointee.mcountinhibit & 4 == 0 ? 1 : 0)
         case 0xB03...0xB1F, 0x323...0x33F: break
-        case CSRNumber.sstatus:
+        case CSRNumber.sstatus.rawValue:
             writeMStatus(s.pointee.mstatus & ~CSRMask.sstatusWritable | value & CSRMask.sstatusWritable)
-        case CSRNumber.sie:
+        case CSRNumber.sie.rawValue:
             let mask = s.pointee.mideleg & CSRMask.supervisorInterrupts
             s.pointee.mie = s.pointee.mie & ~mask | value & mask
-        case CSRNumber.stvec: writeTrapVector(&s.pointee.stvec, value)
-        case CSRNumber.scounteren: s.pointee.scounteren = value & 0xFFFF_FFFF
-        case CSRNumber.senvcfg: s.pointee.senvcfg = value & 1 // FIOM only
-        case CSRNumber.sscratch: s.pointee.sscratch = value
-        case CSRNumber.sepc: s.pointee.sepc = value & ~1
-        case CSRNumber.scause: s.pointee.scause = value
-        case CSRNumber.stval: s.pointee.stval = value
-        case CSRNumber.sip:
+        case CSRNumber.stvec.rawValue: writeTrapVector(&s.pointee.stvec, value)
+        case CSRNumber.scounteren.rawValue: s.pointee.scounteren = value & 0xFFFF_FFFF
+        case CSRNumber.senvcfg.rawValue: s.pointee.senvcfg = value & 1 // FIOM only
+        case CSRNumber.sscratch.rawValue: s.pointee.sscratch = value
+        case CSRNumber.sepc.rawValue: s.pointee.sepc = value & ~1
+        case CSRNumber.scause.rawValue: s.pointee.scause = value
+        case CSRNumber.stval.rawValue: s.pointee.stval = value
+        case CSRNumber.sip.rawValue:
             // Only SSIP is writable through sip, and only when delegated (§4.1.3).
             let mask = s.pointee.mideleg & (1 << 1)
             s.pointee.mip = s.pointee.mip & ~mask | value & mask
-        case CSRNumber.satp:
+        case CSRNumber.satp.rawValue:
             // A write with an unsupported MODE has no effect at all (§4.1.11); Linux relies on
             // this to probe Sv57, then Sv48, then Sv39.
             let mode = value >> 60
             guard mode == 0 || mode == 8 || mode == 9 else { break }
             s.pointee.satp = value
             noteTranslationContextChange()
-        case CSRNumber.mstatus: writeMStatus(value)
-        case CSRNumber.misa: break
-        case CSRNumber.medeleg: s.pointee.medeleg = value & CSRMask.delegableExceptions
-        case CSRNumber.mideleg: s.pointee.mideleg = value & CSRMask.supervisorInterrupts
-        case CSRNumber.mie: s.pointee.mie = value & CSRMask.interrupts
-        case CSRNumber.mtvec: writeTrapVector(&s.pointee.mtvec, value)
-        case CSRNumber.mcounteren: s.pointee.mcounteren = value & 0xFFFF_FFFF
-        case CSRNumber.menvcfg: s.pointee.menvcfg = value & 1 // FIOM only: no Sstc, Svpbmt, Zicbo*
-        case CSRNumber.mcountinhibit: s.pointee.mcountinhibit = value & 0b101
-        case CSRNumber.mscratch: s.pointee.mscratch = value
-        case CSRNumber.mepc: s.pointee.mepc = value & ~1
-        case CSRNumber.mcause: s.pointee.mcause = value
-        case CSRNumber.mtval: s.pointee.mtval = value
-        case CSRNumber.mip:
+        case CSRNumber.mstatus.rawValue: writeMStatus(value)
+        case CSRNumber.misa.rawValue: break
+        case CSRNumber.medeleg.rawValue: s.pointee.medeleg = value & CSRMask.delegableExceptions
+        case CSRNumber.mideleg.rawValue: s.pointee.mideleg = value & CSRMask.supervisorInterrupts
+        case CSRNumber.mie.rawValue: s.pointee.mie = value & CSRMask.interrupts
+        case CSRNumber.mtvec.rawValue: writeTrapVector(&s.pointee.mtvec, value)
+        case CSRNumber.mcounteren.rawValue: s.pointee.mcounteren = value & 0xFFFF_FFFF
+        case CSRNumber.menvcfg.rawValue: s.pointee.menvcfg = value & 1 // FIOM only: no Sstc, Svpbmt, Zicbo*
+        case CSRNumber.mcountinhibit.rawValue: s.pointee.mcountinhibit = value & 0b101
+        case CSRNumber.mscratch.rawValue: s.pointee.mscratch = value
+        case CSRNumber.mepc.rawValue: s.pointee.mepc = value & ~1
+        case CSRNumber.mcause.rawValue: s.pointee.mcause = value
+        case CSRNumber.mtval.rawValue: s.pointee.mtval = value
+        case CSRNumber.mip.rawValue:
             let mask = CSRMask.supervisorInterrupts
             s.pointee.mip = s.pointee.mip & ~mask | value & mask
-        case CSRNumber.pmpcfg0: writePMPConfiguration(register: 0, value)
-        case CSRNumber.pmpcfg0 + 2: writePMPConfiguration(register: 1, value)
+        case CSRNumber.pmpcfg0.rawValue: writePMPConfiguration(register: 0, value)
+        case CSRNumber.pmpcfg2.rawValue: writePMPConfiguration(register: 1, value)
         case 0x3A4...0x3AF where csr & 1 == 0: break
-        case CSRNumber.pmpaddr0...(CSRNumber.pmpaddr0 + 15): writePMPAddress(Int(csr - CSRNumber.pmpaddr0), value)
-        case 0x3C0...0x3EF, CSRNumber.mseccfg: break
+        case CSRNumber.pmpaddr0.rawValue...CSRNumber.pmpaddr15.rawValue: writePMPAddress(Int(csr - CSRNumber.pmpaddr0.rawValue), value)
+        case 0x3C0...0x3EF, CSRNumber.mseccfg.rawValue: break
         default: try writeAIACSR(csr, value, raw: raw)
         }
     }

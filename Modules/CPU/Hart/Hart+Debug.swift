@@ -233,6 +233,6 @@ extension Hart {
 
     /// Every CSR the hart implements by name, for a debugger's register list.
     public static var debugCSRNames: [(number: UInt32, name: String)] {
-        csrNames.map { ($0.value, $0.key) }.sorted { $0.number < $1.number }
+        CSRNumber.allCases.map { ($0.rawValue, $0.name) }.sorted { $0.number < $1.number }
     }
 }

@@ -1,4 +1,5 @@
 import CHartState
+import Trace
 
 // The executor: one `switch` over `Operation` per pre-decoded instruction
 // (RISC-V unprivileged spec 20191213 §2, §5, §7, §8; privileged spec 1.12 §3.3).
@@ -8,6 +9,14 @@ import CHartState
 }
 
 @inline(__always) private func signed(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
+
+/// Whether the interpreter loop stores each instruction's pc before executing it; a type, not a
+/// Bool argument, so the loop is specialized once per policy and the untraced copy has no test.
+private protocol PCPolicy { static var exact: Bool { get } }
+/// Device tracing is on: trace events read the hart's pc field (Trace.swift).
+private enum ExactPC: PCPolicy { static var exact: Bool { true } }
+/// The pc field holds the block's start until the block ends or calls out (CSRs, FP, traps).
+private enum BlockPC: PCPolicy { static var exact: Bool { false } }
 
 extension Hart {
     /// Adds `count` retired instructions to minstret and mcycle (one cycle per instruction),
@@ -26,6 +35,13 @@ extension Hart {
     /// Executes the first `count` instructions of a block starting at `state.pc`. Returns the
     /// budget used: instructions retired, plus one if a trap was taken.
     func execute(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int) -> Int {
+        // Device trace events name the pc of the instruction that caused them (Trace.swift), so a
+        // traced run takes the copy of the loop that stores each instruction's pc first.
+        if Trace.mask != 0 { return interpret(code, count: count, ExactPC.self) }
+        return interpret(code, count: count, BlockPC.self)
+    }
+
+    private func interpret<Policy: PCPolicy>(_ code: UnsafeMutablePointer<DecodedInstruction>, count: Int, _: Policy.Type) -> Int {
         let x = registers
         let s = state
         var pc = s.pointee.pc
@@ -41,6 +57,7 @@ extension Hart {
                 let rd = Int(inst.rd), rs1 = Int(inst.rs1), rs2 = Int(inst.rs2)
                 let imm = inst.imm
                 var next = pc &+ UInt64(inst.length)
+                if Policy.exact { s.pointee.pc = pc }
                 switch inst.op {
                 case .lui: x[rd] = imm
                 case .auipc: x[rd] = pc &+ imm

@@ -150,22 +150,6 @@ private let floatNames = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7"
                           "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7",
                           "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
                           "ft8", "ft9", "ft10", "ft11"]
-/// CSR names (privileged spec 1.12 tables 2.2–2.5) this hart implements.
-let csrNames: [String: UInt32] = {
-    var table: [String: UInt32] = [
-        "fflags": 0x001, "frm": 0x002, "fcsr": 0x003, "cycle": 0xC00, "time": 0xC01, "instret": 0xC02,
-        "sstatus": 0x100, "sie": 0x104, "stvec": 0x105, "scounteren": 0x106, "senvcfg": 0x10A,
-        "sscratch": 0x140, "sepc": 0x141, "scause": 0x142, "stval": 0x143, "sip": 0x144, "satp": 0x180,
-        "mvendorid": 0xF11, "marchid": 0xF12, "mimpid": 0xF13, "mhartid": 0xF14, "mconfigptr": 0xF15,
-        "mstatus": 0x300, "misa": 0x301, "medeleg": 0x302, "mideleg": 0x303, "mie": 0x304, "mtvec": 0x305,
-        "mcounteren": 0x306, "menvcfg": 0x30A, "mcountinhibit": 0x320, "mscratch": 0x340, "mepc": 0x341,
-        "mcause": 0x342, "mtval": 0x343, "mip": 0x344, "mseccfg": 0x747, "mcycle": 0xB00, "minstret": 0xB02,
-        "pmpcfg0": 0x3A0, "pmpcfg2": 0x3A2,
-    ]
-    for index in 0..<16 { table["pmpaddr\(index)"] = 0x3B0 + UInt32(index) }
-    return table
-}()
-
 extension Hart {
     /// The value of guest register `name` ("pc", "x5"/"t0", "f1"/"ft1", a CSR's lower-case
     /// name such as "mstatus"), read without side effects; nil for an unknown name.
@@ -178,7 +162,7 @@ extension Hart {
         if let float {
             return withUnsafeBytes(of: state.pointee.f) { $0.load(fromByteOffset: float * 8, as: UInt64.self) }
         }
-        guard let csr = csrNames[name] else { return nil }
+        guard let csr = CSRNumber.byName[name] else { return nil }
         return try? readCSR(csr, raw: 0)
     }
 
