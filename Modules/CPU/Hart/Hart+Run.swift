@@ -24,6 +24,12 @@ extension Hart {
         state.pointee.mstatus = MStatus.xlFields
         registers[10] = a0
         registers[11] = a1
+        dropAllTranslations()
+    }
+
+    /// Forgets every cached translation, decoded block and translated block: after a reset or a
+    /// snapshot restore nothing cached under the previous state may be used.
+    func dropAllTranslations() {
         translationContext = (~0, 0, 0)
         flushTranslations()
         noteTranslationContextChange()

@@ -125,12 +125,7 @@ extension Hart {
         self.state.pointee.jitBudgetBase = 0
         _ = withUnsafeMutableBytes(of: &self.state.pointee.jitReturnStack) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
         self.state.pointee.jitReturnTop = 0
-        translationContext = (~0, 0, 0)
-        flushTranslations()
-        noteTranslationContextChange()
-#if arch(x86_64)
-        jitIfCreated?.flush()
-#endif
+        dropAllTranslations()
         // Look at interrupts before the first block.
         self.state.pointee.exitRequest = 1
     }
