@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "USBTests", dependencies: ["TestSupport", "USB", "Passthrough", "PCI", "Storage", "IRQ", "Memory"], path: "Tests/USBTests"),
         .testTarget(name: "DeviceTreeTests", dependencies: ["DeviceTree"], path: "Tests/DeviceTreeTests"),
         .testTarget(name: "QPPTests", dependencies: ["QPP"], path: "Tests/QPPTests"),
-        .testTarget(name: "GDBTests", dependencies: ["GDB"], path: "Tests/GDBTests"),
+        .testTarget(name: "GDBTests", dependencies: ["GDB", "CPU"], path: "Tests/GDBTests"),
         .testTarget(name: "ControlTests", dependencies: ["Control"], path: "Tests/ControlTests"),
         .testTarget(name: "TraceTests", dependencies: ["Trace"], path: "Tests/TraceTests"),
         .testTarget(name: "PluginHostTests", dependencies: ["TestSupport", "PluginHost", "QPP", "Machine", "PCI", "USB", "Memory", "IRQ", "Devices", "DeviceTree", "CPU"],

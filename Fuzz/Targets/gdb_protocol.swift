@@ -19,7 +19,10 @@ final class ModelTarget: GDBTarget {
     var values: [Int: UInt64] = [:]
 
     init(threads: Int) {
-        registers = RISCVGDBRegisters.rv64(csrs: [(0x300, "mstatus"), (0x305, "mtvec"), (0x341, "mepc"), (0x180, "satp")])
+        // The parsers do not care what the registers are called (the CPU module, which has the
+        // ABI names, is not part of this target).
+        registers = RISCVGDBRegisters.rv64(csrs: [(0x300, "mstatus"), (0x305, "mtvec"), (0x341, "mepc"), (0x180, "satp")],
+                                           integerNames: (0..<32).map { "x\($0)" }, floatNames: (0..<32).map { "f\($0)" })
         threadCount = threads
         numbers = Set(registers.map(\.number))
     }

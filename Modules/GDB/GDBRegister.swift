@@ -35,22 +35,17 @@ public enum RISCVGDBRegisters {
     static let csrFeature = "org.gnu.gdb.riscv.csr"
     static let virtualFeature = "org.gnu.gdb.riscv.virtual"
 
-    /// ABI names, which GDB accepts in place of x0-x31 (riscv_xreg_feature).
-    static let integerNames = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "fp", "s1",
-                               "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
-                               "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11",
-                               "t3", "t4", "t5", "t6"]
-    static let floatNames = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1",
-                             "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7",
-                             "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
-                             "ft8", "ft9", "ft10", "ft11"]
-
     /// The registers of an RV64 hart with F/D: x0-x31, pc, f0-f31, the CSRs `csrs` (number, name)
     /// and `priv`. The CSR names are the hart's own table (`Hart.debugCSRNames`); fflags, frm and
     /// fcsr (CSRs 1-3) go in the FPU feature, where GDB looks for them (riscv_freg_feature).
-    public static func rv64(csrs: [(number: Int, name: String)]) -> [GDBRegister] {
+    /// `integerNames` and `floatNames` are the ABI names in register order (the hart's
+    /// `ABIRegisterNames`), which GDB accepts in place of x0-x31 and f0-f31; x8 is named `fp`
+    /// as in GDB's own riscv_xreg_feature.
+    public static func rv64(csrs: [(number: Int, name: String)], integerNames: [String], floatNames: [String]) -> [GDBRegister] {
+        precondition(integerNames.count == 32 && floatNames.count == 32, "32 names each")
         var registers: [GDBRegister] = []
-        for (index, name) in integerNames.enumerated() {
+        for (index, abiName) in integerNames.enumerated() {
+            let name = index == 8 ? "fp" : abiName
             let type = index == 1 ? "code_ptr" : (index == 2 || index == 8) ? "data_ptr" : "int"
             registers.append(GDBRegister(number: index, name: name, bitSize: 64, type: type, feature: cpuFeature))
         }

@@ -1,9 +1,11 @@
 import XCTest
+import CPU
 @testable import GDB
 
 /// A two-hart target with 64 bytes of memory at 0x1000 and registers that remember writes.
 final class FakeTarget: GDBTarget {
-    let registers = RISCVGDBRegisters.rv64(csrs: [(0x300, "mstatus"), (1, "fflags"), (0x180, "satp"), (2, "frm"), (3, "fcsr")])
+    let registers = RISCVGDBRegisters.rv64(csrs: [(0x300, "mstatus"), (1, "fflags"), (0x180, "satp"), (2, "frm"), (3, "fcsr")],
+                                           integerNames: ABIRegisterNames.integer, floatNames: ABIRegisterNames.float)
     let threadCount = 2
     var values: [Int: [Int: UInt64]] = [1: [:], 2: [:]]
     var memory = [UInt8](repeating: 0, count: 64)

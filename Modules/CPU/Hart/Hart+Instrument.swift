@@ -141,24 +141,27 @@ extension Hart {
 
 // MARK: Registers by name (instrument.h `read_register`)
 
-/// Integer ABI names in register order (unprivileged spec §25, table 25.1).
-private let integerNames = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
-                            "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
-                            "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"]
-/// Floating-point ABI names in register order.
-private let floatNames = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1",
-                          "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7",
-                          "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
-                          "ft8", "ft9", "ft10", "ft11"]
+/// The registers' ABI names in register order (unprivileged spec §25, table 25.1): one list for
+/// `readRegister(named:)` and the GDB target description.
+public enum ABIRegisterNames {
+    public static let integer = ["zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1",
+                                 "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+                                 "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"]
+    public static let float = ["ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1",
+                               "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7",
+                               "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9", "fs10", "fs11",
+                               "ft8", "ft9", "ft10", "ft11"]
+}
+
 extension Hart {
     /// The value of guest register `name` ("pc", "x5"/"t0", "f1"/"ft1", a CSR's lower-case
     /// name such as "mstatus"), read without side effects; nil for an unknown name.
     public func readRegister(named name: String) -> UInt64? {
         if name == "pc" { return state.pointee.pc }
         if name == "fp" { return registers[8] }
-        if let index = integerNames.firstIndex(of: name) { return registers[index] }
+        if let index = ABIRegisterNames.integer.firstIndex(of: name) { return registers[index] }
         if let index = Self.numbered(name, prefix: "x") { return registers[index] }
-        let float = floatNames.firstIndex(of: name) ?? Self.numbered(name, prefix: "f")
+        let float = ABIRegisterNames.float.firstIndex(of: name) ?? Self.numbered(name, prefix: "f")
         if let float {
             return withUnsafeBytes(of: state.pointee.f) { $0.load(fromByteOffset: float * 8, as: UInt64.self) }
         }
