@@ -17,7 +17,10 @@ and mixes in what stresses a binary translator:
     a loop, and where a block runs on into) is remapped between two physical pages with
     different code, then run again;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
-    (a jump table of case routines picked by a random register).
+    (a jump table of case routines picked by a random register);
+  - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
+    instructions it runs through interpreter helpers in the middle of a block (mscratch swaps,
+    FP conversions), with sp moved around them.
 Only Backplane runs these (QEMU is not the reference): both engines must print identical dumps.
 """
 import argparse
@@ -169,9 +172,29 @@ class JITGen(base.Gen):
         self.emit(f'la x{a}, jit_trap')
         self.emit(f'csrw mtvec, x{a}')
 
+    def pinned_op(self):
+        """Helpers in the middle of a block that read and write the JIT's pinned registers (sp,
+        a0-a5, JITEngine.pinned): they must see the values generated code holds in host
+        registers and hand theirs back. sp (the scratch base) is moved first and restored after."""
+        r = self.r
+        pinned = [10, 11, 12, 13, 14, 15]
+        a, b, c = r.sample(pinned, 3)
+        k = r.randrange(1, 64) * 8
+        self.emit(f'addi sp, sp, {k}')
+        self.emit(f'csrrw x{a}, mscratch, sp')          # reads the moved sp, writes a pinned register
+        self.emit(f'add x{b}, x{a}, x{b}')
+        self.emit(f'csrrw sp, mscratch, x{b}')          # writes sp from a helper
+        self.emit(f'xor x{c}, sp, x{c}')
+        self.emit(f'csrrw sp, mscratch, sp')
+        self.emit(f'fcvt.l.d x{c}, f{r.randrange(32)}, rtz')   # an FP helper writing a pinned register
+        self.emit(f'csrr x{a}, mscratch')
+        self.emit(f'addi sp, x{a}, {-k}')
+
     def straight(self):
         c = self.r.random()
-        if c < 0.03:
+        if c < 0.01:
+            self.pinned_op()
+        elif c < 0.03:
             self.trap_op()
         elif c < 0.045:
             self.smc_op()

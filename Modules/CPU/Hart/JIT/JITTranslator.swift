@@ -3,14 +3,14 @@ import CHartState
 
 // Guest block → host code. Register conventions inside generated code:
 //   rbx  the HartState pointer (pinned for the whole run),
-//   r12  the jump cache (pinned),
-//   rbp, r13, r14, r15  the block's most used guest registers (callee-saved, so they survive
-//        helper calls),
-//   rax, rcx, rdx, rsi, rdi, r8–r11  scratch (clobbered by helper calls).
-// Other guest registers are read and written in `state.x` per instruction. Cached registers are
-// loaded after the entry checks (when the block reads them before writing them) and written back
-// — only if changed — before every exit and every helper that reads or writes guest registers
-// (and reloaded after it), so each exit and trap sees exact architectural registers.
+//   r12  the dispatch table (pinned),
+//   rbp, r13, r14, r15, r9, r10, r11  guest a5, a0, a4, sp, a3, a1, a2 (`JITEngine.pinned`), in
+//        every block: loaded by `enter`, stored by the shared epilogue on every way back to the
+//        run loop (so each exit and trap leaves exact architectural registers in `state.x`),
+//        and around helpers that read or write guest registers; r9–r11 are caller-saved and
+//        pushed around the load/store helpers,
+//   rax, rcx, rdx, rsi, rdi, r8  scratch (clobbered by helper calls).
+// Other guest registers are read and written in `state.x` per instruction.
 //
 // Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
 // block's instructions are already in minstret/mcycle and charged to `state.jitBudget`; a helper
@@ -36,21 +36,15 @@ struct JITTranslator {
     /// mstatus.FS is known to be Dirty from here to the block end (checked by an earlier inline
     /// FP instruction whose fallback leaves it Dirty or leaves the block).
     private var floatingPointDirty = false
-    /// Host register holding each guest register, if cached in this block.
-    private var cache = [X86Register?](repeating: nil, count: 32)
-    /// Guest registers whose cached value is newer than `state.x` (bit per register).
-    private var dirty: UInt32 = 0
-    /// In a block that loops to itself, every cached register counts as dirty everywhere: the
-    /// back edge keeps them in host registers, so a later iteration's exit may find values a
-    /// previous iteration wrote and never stored.
-    private var loopCarried: UInt32 = 0
-    /// Where the back edge of a self-loop jumps (after the entry checks and loads).
+    /// Host register holding each guest register: the pinned ones (`JITEngine.pinned`), the
+    /// same in every block, so chained blocks pass them in host registers.
+    private let cache: [X86Register?] = JITEngine.pinnedMap
+    /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
-    /// Callee-saved first (they survive helper calls); r9–r11 are caller-saved, so the load and
-    /// store slow paths save them around their helper calls (other helpers write registers back
-    /// and reload them anyway).
-    static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15, .r9, .r10, .r11]
-    static let callerSavedCacheRegisters: [X86Register] = [.r9, .r10, .r11]
+    /// The pinned host registers a helper call clobbers (System V caller-saved): the load and
+    /// store slow paths save them around their helper calls; helpers that read or write guest
+    /// registers get them all stored before the call and reloaded after it.
+    static let callerSavedCacheRegisters: [X86Register] = JITEngine.pinned.map(\.host).filter { [.r8, .r9, .r10, .r11].contains($0) }
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -84,7 +78,6 @@ struct JITTranslator {
         guard rd != 0 else { return }
         if let cached = cache[Int(rd)] {
             a.mov(cached, host)
-            dirty |= 1 << UInt32(rd)
         } else {
             a.store(reg(rd), host)
         }
@@ -96,7 +89,6 @@ struct JITTranslator {
         if let cached = cache[Int(rd)] {
             // Sign-extend straight into rd's host register.
             a.movsx(cached, .register(host), from: .bits32)
-            dirty |= 1 << UInt32(rd)
             return
         }
         a.movsx(host, .register(host), from: .bits32)
@@ -114,34 +106,8 @@ struct JITTranslator {
         return .memory(reg(r))
     }
 
-    /// The guest registers an instruction reads and writes (for choosing what to cache).
-    private static func access(_ inst: DecodedInstruction) -> (reads: [UInt8], writes: [UInt8]) {
-        switch inst.op {
-        case .lui, .auipc, .jal: return ([], [inst.rd])
-        case .jalr, .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .addi, .slti, .sltiu, .xori, .ori, .andi,
-             .slli, .srli, .srai, .addiw, .slliw, .srliw, .sraiw:
-            return ([inst.rs1], [inst.rd])
-        case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd: return ([inst.rs1, inst.rs2], [])
-        case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and, .addw, .subw, .sllw, .srlw, .sraw,
-             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
-            return ([inst.rs1, inst.rs2], [inst.rd])
-        case .floatingPoint:
-            // Integer registers the inline FP forms read (address base, fmv.*.x) or write
-            // (compares, fmv.x.*); over-approximating reads only costs a load at entry.
-            let raw = inst.raw, opcode = raw & 0x7F, funct7 = raw >> 25
-            let rs1 = UInt8((raw >> 15) & 31), rd = UInt8((raw >> 7) & 31)
-            if opcode == 0x07 || opcode == 0x27 { return ([rs1], []) }
-            if opcode == 0x53 && funct7 >= 0x60 { return ([rs1], []) }
-            if opcode == 0x53 && (funct7 & ~1 == 0x50 || funct7 & ~1 == 0x70) { return ([], [rd]) }
-            return ([], [])
-        default: return ([], [])
-        }
-    }
-
-    /// The caller-saved host registers holding guest registers in this block.
-    private var liveCallerSaved: [X86Register] {
-        Self.callerSavedCacheRegisters.filter { host in cache.contains { $0 == host } }
-    }
+    /// The caller-saved host registers holding guest registers.
+    private var liveCallerSaved: [X86Register] { Self.callerSavedCacheRegisters }
 
     /// Calls the helper in rax, preserving `saved` (caller-saved cache registers) around it with
     /// rsp kept 16-byte aligned.
@@ -153,43 +119,14 @@ struct JITTranslator {
         for r in saved.reversed() { a.pop(r) }
     }
 
-    /// Picks up to seven guest registers used at least twice and loads those read before written.
+    /// Marks the loop head of a self-loop (right after the entry checks: the pinned registers
+    /// are live in host registers on every path, so nothing is loaded at entry).
     private mutating func allocateRegisters() {
-        var uses = [Int](repeating: 0, count: 32)
-        var readFirst = [Bool?](repeating: nil, count: 32)
-        for inst in instructions {
-            let (reads, writes) = Self.access(inst)
-            for r in reads where r != 0 {
-                uses[Int(r)] += 1
-                if readFirst[Int(r)] == nil { readFirst[Int(r)] = true }
-            }
-            for r in writes where r != 0 {
-                uses[Int(r)] += 1
-                if readFirst[Int(r)] == nil { readFirst[Int(r)] = false }
-            }
-        }
-        let chosen = (1..<32).filter { uses[$0] >= 2 }.sorted { uses[$0] > uses[$1] }.prefix(Self.cacheRegisters.count)
-        let loops = isSelfLoop
-        for (host, guest) in zip(Self.cacheRegisters, chosen) {
-            cache[guest] = host
-            if readFirst[guest] == true || loops { a.load(host, reg(UInt8(guest))) }
-            if loops { loopCarried |= 1 << UInt32(guest) }
-        }
-        if loops {
+        if isSelfLoop {
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
         }
-    }
-
-    /// The cached registers that are dirty now, as (guest, host) pairs.
-    private var dirtyRegisters: [(UInt8, X86Register)] {
-        (1..<32).compactMap { r in (dirty | loopCarried) & (1 << UInt32(r)) != 0 ? (UInt8(r), cache[r]!) : nil }
-    }
-
-    /// Writes `pairs` back to `state.x`.
-    private static func writeBack(_ a: X86Assembler, _ pairs: [(UInt8, X86Register)]) {
-        for (guest, host) in pairs { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
     }
 
     /// Whether the block ends with a jump or branch back to its own start (a hot loop). Not
@@ -204,8 +141,8 @@ struct JITTranslator {
         }
     }
 
-    /// The back edge of a self-loop: the entry checks again, then straight to the loop head with
-    /// the guest registers still in host registers; a failed check stores them and leaves.
+    /// The back edge of a self-loop: the entry checks again, then straight to the loop head;
+    /// a failed check leaves (the epilogue stores the pinned registers).
     private mutating func emitBackEdge() {
         let leave = a.newLabel()
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
@@ -213,26 +150,28 @@ struct JITTranslator {
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
         a.jump(if: .less, leave)
         a.jump(loopHead!)
-        let registers = dirtyRegisters
         let pc = pc0
         slowPaths.append { [a, engine] in
             a.bind(leave)
-            JITTranslator.writeBack(a, registers)
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToLoop)
         }
     }
 
-    /// Writes every dirty cached register back (before an exit or a helper that reads registers).
-    private mutating func writeBackAll() {
-        Self.writeBack(a, dirtyRegisters)
-        dirty = 0
+    /// Before an exit or a jump to another block: nothing to do, the pinned registers stay in
+    /// host registers across chained blocks and the shared epilogue stores them on the way
+    /// out to the run loop (`JITEngine.emitRuntime`).
+    private mutating func writeBackAll() {}
+
+    /// Stores every pinned register to `state.x` (before a helper that reads guest registers).
+    static func storePinned(_ a: X86Assembler) {
+        for (guest, host) in JITEngine.pinned { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
     }
 
-    /// Reloads every cached register (after a helper that may have written guest registers).
-    private func reloadAll() {
-        for r in 1..<32 { if let host = cache[r] { a.load(host, reg(UInt8(r))) } }
+    /// Reloads every pinned register (after a helper that may have written guest registers).
+    static func reloadPinned(_ a: X86Assembler) {
+        for (guest, host) in JITEngine.pinned { a.load(host, X86Memory(.rbx, StateOffset.register(Int(guest)))) }
     }
 
     private func immediate32(_ value: UInt64) -> Int32? {
@@ -519,7 +458,6 @@ struct JITTranslator {
                     if rs1 != rd { read(d, rs1) }
                     if !(i == 0 && op != .and) { a.alu(op, d, immediate: i) }
                 }
-                dirty |= 1 << UInt32(rd)
                 break
             }
             read(.rax, rs1)
@@ -537,7 +475,7 @@ struct JITTranslator {
             let target = cache[Int(rd)] ?? .rax
             if !(target != .rax && rs1 == rd) { read(target, rs1) }
             a.shift(inst.op == .slli ? .shl : inst.op == .srli ? .shr : .sar, target, immediate: UInt8(imm & 63))
-            if target == .rax { write(rd, .rax) } else { dirty |= 1 << UInt32(rd) }
+            if target == .rax { write(rd, .rax) }
         case .add, .sub, .xor, .or, .and:
             guard rd != 0 else { break }
             let op: X86ALU
@@ -552,7 +490,6 @@ struct JITTranslator {
                 // Straight into rd's host register (rd = rs2 ≠ rs1 would clobber rs2 first).
                 if rs1 != rd { read(d, rs1) }
                 if rs2 != 0 { alu(op, d, rs2) } else if op == .and { a.alu(.xor, d, d, width: .bits32) }
-                dirty |= 1 << UInt32(rd)
                 break
             }
             read(.rax, rs1)
@@ -711,8 +648,6 @@ struct JITTranslator {
         default: size = 8
         }
         address(inst)
-        // What a trap exit must write back: the registers dirty before this load (not rd).
-        let dirtyNow = dirtyRegisters
         let miss = a.newLabel(), back = a.newLabel()
         probe(StateOffset.tlbLoad, size: size, miss: miss)
         let source = X86Operand.memory(X86Memory(.rsi))
@@ -730,8 +665,11 @@ struct JITTranslator {
         let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
         let helper = JITHelpers.load
         let saved = liveCallerSaved
+        let observed = engine.observed
         slowPaths.append { [a, engine] in
             a.bind(miss)
+            // A plugin's memory callback may read the guest registers.
+            if observed { JITTranslator.storePinned(a) }
             // rsi still holds the guest address (the probe only adds the addend after a hit).
             a.mov(.rdi, .rbx)
             a.mov(.rdx, immediate: pc)
@@ -740,7 +678,6 @@ struct JITTranslator {
             JITTranslator.callPreserving(a, saved)
             a.test(.rdx, .rdx)
             a.jump(if: .equal, back)
-            JITTranslator.writeBack(a, dirtyNow)
             a.jump(toAddress: engine.exitToLoop)
         }
     }
@@ -759,10 +696,11 @@ struct JITTranslator {
         a.bind(back)
         let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
         let helper = JITHelpers.store
-        let dirtyNow = dirtyRegisters
         let saved = liveCallerSaved
+        let observed = engine.observed
         slowPaths.append { [a, engine] in
             a.bind(miss)
+            if observed { JITTranslator.storePinned(a) }
             a.mov(.rdi, .rbx)
             a.mov(.rcx, immediate: pc)
             a.mov(.r8, immediate: argument)
@@ -770,7 +708,6 @@ struct JITTranslator {
             JITTranslator.callPreserving(a, saved)
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
-            JITTranslator.writeBack(a, dirtyNow)
             a.jump(toAddress: engine.exitToLoop)
         }
     }
@@ -833,8 +770,6 @@ struct JITTranslator {
             }
         default: break
         }
-        let dirtyNow = dirtyRegisters
-        let cached = (1..<32).compactMap { r in cache[r].map { (UInt8(r), $0) } }
         if inline {
             if !floatingPointDirty {
                 a.load(.rax, X86Memory(.rbx, StateOffset.mstatus), width: .bits32)
@@ -935,17 +870,18 @@ struct JITTranslator {
         let argument = UInt64(index - counted)
         slowPaths.append { [a, engine] in
             a.bind(slow)
-            JITTranslator.writeBack(a, dirtyNow)
+            JITTranslator.storePinned(a)
             a.mov(.rdi, .rbx)
             a.mov(.rsi, immediate: UInt64(raw))
             a.mov(.rdx, immediate: pc)
             a.mov(.rcx, immediate: argument)
             a.mov(.rax, immediate: UInt64(helper))
             a.call(.rax)
+            // The helper may have written an integer register (moves, compares, conversions);
+            // reloading leaves rax (the helper's answer) alone.
+            JITTranslator.reloadPinned(a)
             a.test(.rax, .rax)
             a.jump(if: .notEqual, toAddress: engine.exitToLoop)
-            // The helper may have written an integer register (moves, compares, conversions).
-            for (guest, host) in cached { a.load(host, X86Memory(.rbx, StateOffset.register(Int(guest)))) }
             a.jump(back)
         }
     }
@@ -993,7 +929,7 @@ struct JITTranslator {
         let slot = engine.instructionPool + engine.instructionPoolUsed
         slot.pointee = inst
         engine.instructionPoolUsed += 1
-        writeBackAll()
+        Self.storePinned(a)
         a.call(toAddress: engine.foldFlags) // a CSR instruction may read fflags
         a.mov(.rdi, .rbx)
         a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
@@ -1002,6 +938,9 @@ struct JITTranslator {
         a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
         a.call(.rax)
         counted = index + 1
+        // The instruction may have written any guest register (also on the way out: the
+        // epilogue stores the pinned registers again). Reloading leaves rax alone.
+        Self.reloadPinned(a)
         a.test(.rax, .rax)
         a.jump(if: .notEqual, toAddress: engine.exitToLoop)
         if inst.endsBlock && !inst.continuesBlockInJIT {
@@ -1009,7 +948,6 @@ struct JITTranslator {
             engine.emitLookup(a)
             return true
         }
-        reloadAll()
         return false
     }
 }
