@@ -9,7 +9,8 @@ import CHartState
 //        run loop (so each exit and trap leaves exact architectural registers in `state.x`),
 //        and around helpers that read or write guest registers; r9–r11 are caller-saved and
 //        pushed around the load/store helpers,
-//   rax, rcx, rdx, rsi, rdi, r8  scratch (clobbered by helper calls).
+//   rax, rcx, rdx, rsi, rdi, r8  scratch (clobbered by helper calls); r8 holds the budget in
+//        self-loops (`budgetRegister`).
 // Other guest registers are read and written in `state.x` per instruction.
 //
 // Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
@@ -41,6 +42,12 @@ struct JITTranslator {
     private let cache: [X86Register?] = JITEngine.pinnedMap
     /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
+    /// In a self-loop, `state.jitBudget` lives in `budgetRegister` from the loop head on: a
+    /// memory read-modify-write of the budget on every iteration made the budget the loop's
+    /// longest dependency chain (store-forwarding latency). It is stored before every exit
+    /// and every helper call, and reloaded after the call (a trapping helper charges it).
+    private var budgetInRegister = false
+    static let budgetRegister = X86Register.r8
     /// The pinned host registers a helper call clobbers (System V caller-saved): the load and
     /// store slow paths save them around their helper calls; helpers that read or write guest
     /// registers get them all stored before the call and reloaded after it.
@@ -123,6 +130,10 @@ struct JITTranslator {
     /// are live in host registers on every path, so nothing is loaded at entry).
     private mutating func allocateRegisters() {
         if isSelfLoop {
+            if !engine.instrumentBlocks {
+                budgetInRegister = true
+                a.load(Self.budgetRegister, X86Memory(.rbx, StateOffset.jitBudget))
+            }
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
@@ -147,12 +158,18 @@ struct JITTranslator {
         let leave = a.newLabel()
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
         a.jump(if: .notEqual, leave)
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        if budgetInRegister {
+            a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
+        } else {
+            a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        }
         a.jump(if: .less, leave)
         a.jump(loopHead!)
         let pc = pc0
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(leave)
+            if inRegister { JITTranslator.storeBudget(a) }
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToLoop)
@@ -163,6 +180,16 @@ struct JITTranslator {
     /// host registers across chained blocks and the shared epilogue stores them on the way
     /// out to the run loop (`JITEngine.emitRuntime`).
     private mutating func writeBackAll() {}
+
+    /// `state.jitBudget` ← the budget register (before an exit or a helper call in a self-loop).
+    static func storeBudget(_ a: X86Assembler) {
+        a.store(X86Memory(.rbx, StateOffset.jitBudget), budgetRegister)
+    }
+
+    /// The budget register ← `state.jitBudget` (after a helper call in a self-loop).
+    static func loadBudget(_ a: X86Assembler) {
+        a.load(budgetRegister, X86Memory(.rbx, StateOffset.jitBudget))
+    }
 
     /// Stores every pinned register to `state.x` (before a helper that reads guest registers).
     static func storePinned(_ a: X86Assembler) {
@@ -193,7 +220,11 @@ struct JITTranslator {
             a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
             a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudgetBase)), immediate: Int32(n))
         }
-        a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
+        if budgetInRegister {
+            a.alu(.sub, Self.budgetRegister, immediate: Int32(n))
+        } else {
+            a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
+        }
         counted = index
     }
 
@@ -207,6 +238,7 @@ struct JITTranslator {
     /// run loop finds the target afresh and links it again under the new generation.
     /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
+        if budgetInRegister { Self.storeBudget(a) }
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
         var flag: UInt64 = 0
         let stub = a.newLabel()
@@ -666,16 +698,19 @@ struct JITTranslator {
         let helper = JITHelpers.load
         let saved = liveCallerSaved
         let observed = engine.observed
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
             if observed { JITTranslator.storePinned(a) }
+            if inRegister { JITTranslator.storeBudget(a) }
             // rsi still holds the guest address (the probe only adds the addend after a hit).
             a.mov(.rdi, .rbx)
             a.mov(.rdx, immediate: pc)
             a.mov(.rcx, immediate: argument)
             a.mov(.rax, immediate: UInt64(helper))
             JITTranslator.callPreserving(a, saved)
+            if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rdx, .rdx)
             a.jump(if: .equal, back)
             a.jump(toAddress: engine.exitToLoop)
@@ -698,14 +733,17 @@ struct JITTranslator {
         let helper = JITHelpers.store
         let saved = liveCallerSaved
         let observed = engine.observed
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
+            if inRegister { JITTranslator.storeBudget(a) } // before r8 becomes the argument
             a.mov(.rdi, .rbx)
             a.mov(.rcx, immediate: pc)
             a.mov(.r8, immediate: argument)
             a.mov(.rax, immediate: UInt64(helper))
             JITTranslator.callPreserving(a, saved)
+            if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
             a.jump(toAddress: engine.exitToLoop)
@@ -868,9 +906,11 @@ struct JITTranslator {
         }
         let helper = JITHelpers.floatingPoint
         let argument = UInt64(index - counted)
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(slow)
             JITTranslator.storePinned(a)
+            if inRegister { JITTranslator.storeBudget(a) }
             a.mov(.rdi, .rbx)
             a.mov(.rsi, immediate: UInt64(raw))
             a.mov(.rdx, immediate: pc)
@@ -880,6 +920,7 @@ struct JITTranslator {
             // The helper may have written an integer register (moves, compares, conversions);
             // reloading leaves rax (the helper's answer) alone.
             JITTranslator.reloadPinned(a)
+            if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .notEqual, toAddress: engine.exitToLoop)
             a.jump(back)
@@ -930,6 +971,7 @@ struct JITTranslator {
         slot.pointee = inst
         engine.instructionPoolUsed += 1
         Self.storePinned(a)
+        if budgetInRegister { Self.storeBudget(a) }
         a.call(toAddress: engine.foldFlags) // a CSR instruction may read fflags
         a.mov(.rdi, .rbx)
         a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
@@ -941,6 +983,7 @@ struct JITTranslator {
         // The instruction may have written any guest register (also on the way out: the
         // epilogue stores the pinned registers again). Reloading leaves rax alone.
         Self.reloadPinned(a)
+        if budgetInRegister { Self.loadBudget(a) }
         a.test(.rax, .rax)
         a.jump(if: .notEqual, toAddress: engine.exitToLoop)
         if inst.endsBlock && !inst.continuesBlockInJIT {
