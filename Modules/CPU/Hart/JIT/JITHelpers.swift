@@ -100,6 +100,8 @@ extension Hart {
         state.pointee.pc = pc
         do throws(Trap) {
             try executeFloatingPoint(raw)
+            // An FP load or store may have reached a device that asked for an exit.
+            if state.pointee.exitRequest != 0 { leaveAtNextBlock() }
             return 0
         } catch {
             retire(Int(truncatingIfNeeded: retired))
@@ -211,6 +213,7 @@ extension Hart {
             case .lw: value = signExtend(raw, width: 32)
             default: value = raw
             }
+            if state.pointee.exitRequest != 0 { leaveAtNextBlock() }
             return BPJITLoadResult(value: value, trapped: 0)
         } catch {
             let retired = Int(truncatingIfNeeded: argument >> 16)
@@ -220,6 +223,19 @@ extension Hart {
             enterTrapForJIT(error)
             return BPJITLoadResult(value: 0, trapped: 1)
         }
+    }
+
+    /// A device access set `exitRequest` and the block goes on (loads, as under the interpreter,
+    /// which looks at the request at its next block boundary): generated code checks only the
+    /// budget at block entries, so the budget is moved out of reach — by the same amount as
+    /// its base, so the derived counters do not move — and the run loop gives it back
+    /// (`HartState.jitBudgetBias`).
+    func leaveAtNextBlock() {
+        guard state.pointee.jitBudgetBias == 0 else { return }
+        let bias = Int64(1) << 40
+        state.pointee.jitBudgetBias = bias
+        state.pointee.jitBudget -= bias
+        state.pointee.jitBudgetBase -= bias
     }
 
     func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {

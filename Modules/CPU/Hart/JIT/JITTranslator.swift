@@ -156,8 +156,6 @@ struct JITTranslator {
     /// a failed check leaves (the epilogue stores the pinned registers).
     private mutating func emitBackEdge() {
         let leave = a.newLabel()
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
-        a.jump(if: .notEqual, leave)
         if budgetInRegister {
             a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
         } else {
@@ -342,15 +340,20 @@ struct JITTranslator {
     mutating func emit() -> (entry: UInt, exitStub: UInt)? {
         let entry = a.address
         let entryExit = a.newLabel()
-        // Patchable: invalidation overwrites these first 5 bytes (see JITEngine.invalidate).
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
-        precondition(a.address - entry >= 5, "block entry too short to patch")
-        a.jump(if: .notEqual, entryExit)
         // The budget is charged as instructions retire (exactly as the interpreter charges it), so
         // a block runs only if the whole of it fits; otherwise the run loop interprets the rest of
-        // the slice and slices end at the same instruction under both engines.
+        // the slice and slices end at the same instruction under both engines. This is the only
+        // check: an exit request leaves at a helper (stores, interpreted instructions), through
+        // the budget (loads: `leaveAtNextBlock`), or at the end of the slice (other threads).
+        // Patchable: invalidation overwrites these first 5 bytes (see JITEngine.invalidate).
         a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        precondition(a.address - entry >= 5, "block entry too short to patch")
         a.jump(if: .less, entryExit)
+        if engine.instrumentBlocks {
+            // A block-executed callback may ask for an exit: seen at the next block, as before.
+            a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
+            a.jump(if: .notEqual, entryExit)
+        }
         if secondPage != 0 { emitSecondPageCheck() }
         if engine.instrumentBlocks { emitBlockExecutedCall() }
         allocateRegisters()
