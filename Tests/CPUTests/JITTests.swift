@@ -1,7 +1,23 @@
 #if arch(x86_64)
 import CHartState
+import Memory
 import XCTest
 @testable import CPU
+
+/// A device whose fifth read lowers an interrupt line of `hart` (as reading a UART's receive
+/// buffer does), which asks the run loop to look (`exitRequest`); writes are recorded.
+private final class ExitOnReadDevice: MMIODevice {
+    weak var hart: Hart?
+    var reads = 0
+    var writes: [UInt64] = []
+    var implementedSizes: AccessSizes { .all }
+    func read(offset: UInt64, size: Int) -> UInt64 {
+        reads += 1
+        if reads == 5 { hart?.setInterruptPending(bit: 11, false) }
+        return UInt64(reads)
+    }
+    func write(offset: UInt64, size: Int, value: UInt64) { writes.append(value) }
+}
 
 /// The JIT against the interpreter on small programs: each runs on two machines, one per engine,
 /// and must end in the same architectural state (registers, pc, counters, trap CSRs, memory);
@@ -167,6 +183,47 @@ final class JITTests: XCTestCase {
         let (_, jit) = try runBoth(source, budget: 1001, expect: .budgetExhausted)
         XCTAssertEqual(jit.s.instret, 1001)
         XCTAssertEqual(jit.x(Reg.a0) + jit.x(Reg.a1) / 2 + jit.x(Reg.a2) / 3, 751)
+    }
+
+    /// A self-loop (its budget kept in a host register) with a device store and a device load in
+    /// each iteration: the load that raises an exit request mid-block must stop the JIT at the
+    /// same instruction as the interpreter (at the block's end: the request moves the budget out
+    /// of reach, blocks compare only the budget), and a slice that ends in the middle of the
+    /// loop, and the store helper that takes r8 as an argument, must leave exact counters.
+    func testDeviceLoadAskingForAnExitInASelfLoopStopsWhereTheInterpreterDoes() throws {
+        let source = """
+            li t0, 0x10000000
+            li t1, 1000
+            loop:
+            addi a0, a0, 1
+            sw a0, 8(t0)
+            lw a1, 0(t0)
+            add a2, a2, a1
+            bne a0, t1, loop
+            wfi
+            """
+        var devices: [ExitOnReadDevice] = []
+        var machines: [TestMachine] = []
+        for jit in [false, true] {
+            let m = try TestMachine(source, compressed: true)
+            if jit { m.hart.accelerator = .jit }
+            let device = ExitOnReadDevice()
+            device.hart = m.hart
+            try m.bus.mapMMIO(name: "exit-on-read", base: 0x1000_0000, size: 0x100, device: device)
+            devices.append(device)
+            machines.append(m)
+        }
+        let (interpreter, jit) = (machines[0], machines[1])
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .exitRequested) }
+        assertSameState(interpreter, jit)
+        XCTAssertEqual(jit.x(Reg.a0), 5, "stopped at the end of the iteration whose load asked")
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 777), .budgetExhausted) }
+        assertSameState(interpreter, jit)
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .waitingForInterrupt) }
+        assertSameState(interpreter, jit)
+        XCTAssertEqual(jit.x(Reg.a0), 1000)
+        XCTAssertEqual(devices[0].writes, devices[1].writes)
+        XCTAssertEqual(devices[1].reads, 1000)
     }
 
     func testPendingTimerInterruptIsTakenBetweenBlocks() throws {
