@@ -13,9 +13,9 @@ and mixes in what stresses a binary translator:
   - code across page boundaries: functions laid a few bytes before a page end (some with a 32-bit
     instruction split across the two pages) called directly, so blocks span pages and calls and
     returns chain across them; one of them has a slot in its second page that is rewritten;
-  - remapped code: S-mode code at a virtual page whose neighbour (the target of a direct call in
-    a loop, and where a block runs on into) is remapped between two physical pages with
-    different code, then run again;
+  - remapped code: S-mode code at a virtual page whose neighbour (the target of a direct and an
+    indirect call in a loop, and where a block runs on into) is remapped between two physical
+    pages with different code, then run again;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
     (a jump table of case routines picked by a random register);
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
@@ -240,7 +240,10 @@ class JITGen(base.Gen):
         out += ['    .balign 8192', '    .skip 4096', 'xm_v1:', '    .skip 2048',
                 f'    li x27, {r.randrange(3, 30)}', 'xm_v1_loop:']
         out += ['    ' + x for x in self.alu_body(3, regs)]
-        out += ['    jal ra, xm_v1 + 4096 + 64', '    addi x27, x27, -1', '    bnez x27, xm_v1_loop',
+        # The same call direct and indirect: an indirect jump's inline cache must follow the
+        # remap of its target page too (the fetch generation guards it, as it guards chains).
+        out += ['    jal ra, xm_v1 + 4096 + 64', '    la x31, xm_v1 + 4096 + 64', '    jalr ra, 0(x31)',
+                '    addi x27, x27, -1', '    bnez x27, xm_v1_loop',
                 '    j xm_tail', '    .org xm_v1 + 4096 - 12', 'xm_tail:']
         out += ['    ' + x for x in self.alu_body(3, regs)]
         for q in (0, 1):
