@@ -71,7 +71,8 @@ final class JITEngine {
     /// cleared before generated code runs again (`Hart.runJIT`).
     var returnStackStale = false
 
-    /// (pc, host) → code, probed by the run loop and inline by generated code (r12 holds its base).
+    /// (pc, host) → code, probed by the run loop and inline by generated code (its base is an
+    /// immediate there: the table never moves).
     var table: DispatchTable
     /// Decoded instructions that generated code hands to `jitInterpret` (by address).
     let instructionPool: UnsafeMutablePointer<DecodedInstruction>
@@ -109,7 +110,7 @@ final class JITEngine {
     /// Returns 0 to the run loop (pc already stored).
     private(set) var exitToLoop: UInt = 0
     /// The rest of an inline dispatch-table probe whose first slot missed: rax = pc, rsi = host,
-    /// rdx = byte offset of the slot. Follows the probe sequence to the block or to an empty slot
+    /// rdx = byte offset of the slot, r8 = the table. Follows the probe sequence to the block or to an empty slot
     /// (then returns 0 to the run loop).
     private(set) var probeRest: UInt = 0
     /// Returns `JITEngine.interpretBlock` to the run loop (pc already stored): a block that runs
@@ -135,10 +136,11 @@ final class JITEngine {
     /// that read or write guest registers, so a chained jump or a return between blocks neither
     /// stores nor reloads them. a0–a5 and sp: the most used registers of RV64 code compiled by
     /// GCC (static counts over the bench workloads: x15, x10, x14, x2, x13, x11, x12 lead, then
-    /// x1, x8, x9). Callee-saved host registers hold the four most used, so helper calls need
-    /// not save them.
+    /// x1, x8, x9), and s0, s1, which non-leaf functions keep their loop state in (the host's
+    /// r12 and rdi: the dispatch table's base is an immediate in the lookups instead).
+    /// Callee-saved host registers hold the five most used, so helper calls need not save them.
     static let pinned: [(guest: UInt8, host: X86Register)] = [
-        (15, .rbp), (10, .r13), (14, .r14), (2, .r15), (13, .r9), (11, .r10), (12, .r11),
+        (15, .rbp), (10, .r13), (14, .r14), (2, .r15), (13, .r9), (11, .r10), (12, .r11), (8, .r12), (9, .rdi),
     ]
     /// `pinned` as a guest-register-indexed table.
     static let pinnedMap: [X86Register?] = {
@@ -233,7 +235,6 @@ final class JITEngine {
         a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
         a.loadMXCSR(X86Memory(.rsp))
         a.mov(.rbx, .rdi)
-        a.mov(.r12, immediate: UInt64(UInt(bitPattern: self.table.entries)))
         JITTranslator.reloadPinned(a)
         a.jump(.register(.rsi))
 
@@ -255,7 +256,7 @@ final class JITEngine {
         a.mov(.rax, immediate: UInt64(Self.interpretBlock))
         a.jump(toAddress: epilogue)
 
-        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match.
+        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, r8 = table.
         a.align(16)
         probeRest = a.address
         let probeNext = a.newLabel(), probeCompare = a.newLabel()
@@ -263,7 +264,7 @@ final class JITEngine {
         a.alu(.add, .rdx, immediate: Int32(MemoryLayout<DispatchEntry>.stride), width: .bits32)
         a.alu(.and, .rdx, immediate: Int32((self.table.capacity - 1) * MemoryLayout<DispatchEntry>.stride), width: .bits32)
         a.bind(probeCompare)
-        a.load(.rcx, X86Memory(.r12, 8, index: .rdx))
+        a.load(.rcx, X86Memory(.r8, 8, index: .rdx))
         a.alu(.cmp, .rcx, .rsi)
         let hostMatches = a.newLabel()
         a.jump(if: .equal, hostMatches)
@@ -271,9 +272,9 @@ final class JITEngine {
         a.jump(if: .notEqual, probeNext)
         a.jump(toAddress: exitToLoop)
         a.bind(hostMatches)
-        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.alu(.cmp, .rax, X86Memory(.r8, 0, index: .rdx))
         a.jump(if: .notEqual, probeNext)
-        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+        a.jump(.memory(X86Memory(.r8, 16, index: .rdx)))
         a.align(16)
         let cpuidAddress = a.address
         a.push(.rbx)
@@ -317,11 +318,12 @@ final class JITEngine {
         a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
         a.alu(.add, .rsi, .rax)
         emitTableSlot(a, host: .rsi, into: .rdx)
-        a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
+        a.mov(.r8, immediate: UInt64(UInt(bitPattern: table.entries)))
+        a.alu(.cmp, .rsi, X86Memory(.r8, 8, index: .rdx))
         a.jump(if: .notEqual, toAddress: probeRest)
-        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.alu(.cmp, .rax, X86Memory(.r8, 0, index: .rdx))
         a.jump(if: .notEqual, toAddress: probeRest)
-        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+        a.jump(.memory(X86Memory(.r8, 16, index: .rdx)))
     }
 
     /// Emits `into = table.slot(host) * 32`, matching `DispatchTable.slot(host:)`.

@@ -3,14 +3,13 @@ import CHartState
 
 // Guest block → host code. Register conventions inside generated code:
 //   rbx  the HartState pointer (pinned for the whole run),
-//   r12  the dispatch table (pinned),
-//   rbp, r13, r14, r15, r9, r10, r11  guest a5, a0, a4, sp, a3, a1, a2 (`JITEngine.pinned`), in
-//        every block: loaded by `enter`, stored by the shared epilogue on every way back to the
-//        run loop (so each exit and trap leaves exact architectural registers in `state.x`),
-//        and around helpers that read or write guest registers; r9–r11 are caller-saved and
-//        pushed around the load/store helpers,
-//   rax, rcx, rdx, rsi, rdi, r8  scratch (clobbered by helper calls); r8 holds the budget in
-//        self-loops (`budgetRegister`).
+//   rbp, r13, r14, r15, r9, r10, r11, r12, rdi  guest a5, a0, a4, sp, a3, a1, a2, s0, s1
+//        (`JITEngine.pinned`), in every block: loaded by `enter`, stored by the shared epilogue
+//        on every way back to the run loop (so each exit and trap leaves exact architectural
+//        registers in `state.x`), and around helpers that read or write guest registers;
+//        r9–r11 and rdi are caller-saved and pushed around the load/store helpers,
+//   rax, rcx, rdx, rsi, r8  scratch (clobbered by helper calls); r8 holds the budget in
+//        self-loops (`budgetRegister`) and the dispatch table's base in lookups.
 // Other guest registers are read and written in `state.x` per instruction.
 //
 // Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
@@ -51,7 +50,7 @@ struct JITTranslator {
     /// The pinned host registers a helper call clobbers (System V caller-saved): the load and
     /// store slow paths save them around their helper calls; helpers that read or write guest
     /// registers get them all stored before the call and reloaded after it.
-    static let callerSavedCacheRegisters: [X86Register] = JITEngine.pinned.map(\.host).filter { [.r8, .r9, .r10, .r11].contains($0) }
+    static let callerSavedCacheRegisters: [X86Register] = JITEngine.pinned.map(\.host).filter { [.rdi, .r8, .r9, .r10, .r11].contains($0) }
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -116,11 +115,13 @@ struct JITTranslator {
     /// The caller-saved host registers holding guest registers.
     private var liveCallerSaved: [X86Register] { Self.callerSavedCacheRegisters }
 
-    /// Calls the helper in rax, preserving `saved` (caller-saved cache registers) around it with
+    /// Pushes `saved` (caller-saved cache registers; rdi is one, so the arguments are set only
+    /// after the pushes), sets the arguments and rax (the helper), calls it and pops them, with
     /// rsp kept 16-byte aligned.
-    private static func callPreserving(_ a: X86Assembler, _ saved: [X86Register]) {
+    private static func callPreserving(_ a: X86Assembler, _ saved: [X86Register], arguments: () -> Void) {
         for r in saved { a.push(r) }
         if saved.count % 2 == 1 { a.alu(.sub, .rsp, immediate: 8) }
+        arguments()
         a.call(.rax)
         if saved.count % 2 == 1 { a.alu(.add, .rsp, immediate: 8) }
         for r in saved.reversed() { a.pop(r) }
@@ -708,11 +709,12 @@ struct JITTranslator {
             if observed { JITTranslator.storePinned(a) }
             if inRegister { JITTranslator.storeBudget(a) }
             // rsi still holds the guest address (the probe only adds the addend after a hit).
-            a.mov(.rdi, .rbx)
-            a.mov(.rdx, immediate: pc)
-            a.mov(.rcx, immediate: argument)
-            a.mov(.rax, immediate: UInt64(helper))
-            JITTranslator.callPreserving(a, saved)
+            JITTranslator.callPreserving(a, saved) {
+                a.mov(.rdi, .rbx)
+                a.mov(.rdx, immediate: pc)
+                a.mov(.rcx, immediate: argument)
+                a.mov(.rax, immediate: UInt64(helper))
+            }
             if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rdx, .rdx)
             a.jump(if: .equal, back)
@@ -741,11 +743,12 @@ struct JITTranslator {
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
             if inRegister { JITTranslator.storeBudget(a) } // before r8 becomes the argument
-            a.mov(.rdi, .rbx)
-            a.mov(.rcx, immediate: pc)
-            a.mov(.r8, immediate: argument)
-            a.mov(.rax, immediate: UInt64(helper))
-            JITTranslator.callPreserving(a, saved)
+            JITTranslator.callPreserving(a, saved) {
+                a.mov(.rdi, .rbx)
+                a.mov(.rcx, immediate: pc)
+                a.mov(.r8, immediate: argument)
+                a.mov(.rax, immediate: UInt64(helper))
+            }
             if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
