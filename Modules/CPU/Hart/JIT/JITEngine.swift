@@ -110,7 +110,7 @@ final class JITEngine {
     /// Returns 0 to the run loop (pc already stored).
     private(set) var exitToLoop: UInt = 0
     /// The rest of an inline dispatch-table probe whose first slot missed: rax = pc, rsi = host,
-    /// rdx = byte offset of the slot, r8 = the table. Follows the probe sequence to the block or to an empty slot
+    /// rdx = byte offset of the slot, rcx = the table. Follows the probe sequence to the block or to an empty slot
     /// (then returns 0 to the run loop).
     private(set) var probeRest: UInt = 0
     /// Returns `JITEngine.interpretBlock` to the run loop (pc already stored): a block that runs
@@ -142,6 +142,9 @@ final class JITEngine {
     static let pinned: [(guest: UInt8, host: X86Register)] = [
         (15, .rbp), (10, .r13), (14, .r14), (2, .r15), (13, .r9), (11, .r10), (12, .r11), (8, .r12), (9, .rdi),
     ]
+    /// Holds `state.jitBudget` in all generated code (see `JITTranslator.budgetInRegister`).
+    static let budgetRegister = X86Register.r8
+
     /// `pinned` as a guest-register-indexed table.
     static let pinnedMap: [X86Register?] = {
         var map = [X86Register?](repeating: nil, count: 32)
@@ -236,11 +239,13 @@ final class JITEngine {
         a.loadMXCSR(X86Memory(.rsp))
         a.mov(.rbx, .rdi)
         JITTranslator.reloadPinned(a)
+        JITTranslator.loadBudget(a)
         a.jump(.register(.rsi))
 
         a.align(16)
         epilogue = a.address
         JITTranslator.storePinned(a)
+        JITTranslator.storeBudget(a)
         a.call(toAddress: foldFlags)
         a.alu(.add, .rsp, immediate: 8)
         for r in [X86Register.r15, .r14, .r13, .r12, .rbp, .rbx] { a.pop(r) }
@@ -256,7 +261,7 @@ final class JITEngine {
         a.mov(.rax, immediate: UInt64(Self.interpretBlock))
         a.jump(toAddress: epilogue)
 
-        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, r8 = table.
+        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, rcx = table.
         a.align(16)
         probeRest = a.address
         let probeNext = a.newLabel(), probeCompare = a.newLabel()
@@ -264,17 +269,16 @@ final class JITEngine {
         a.alu(.add, .rdx, immediate: Int32(MemoryLayout<DispatchEntry>.stride), width: .bits32)
         a.alu(.and, .rdx, immediate: Int32((self.table.capacity - 1) * MemoryLayout<DispatchEntry>.stride), width: .bits32)
         a.bind(probeCompare)
-        a.load(.rcx, X86Memory(.r8, 8, index: .rdx))
-        a.alu(.cmp, .rcx, .rsi)
+        a.alu(.cmp, .rsi, X86Memory(.rcx, 8, index: .rdx))
         let hostMatches = a.newLabel()
         a.jump(if: .equal, hostMatches)
-        a.test(.rcx, .rcx)
+        a.alu(.cmp, .memory(X86Memory(.rcx, 8, index: .rdx)), immediate: 0)
         a.jump(if: .notEqual, probeNext)
         a.jump(toAddress: exitToLoop)
         a.bind(hostMatches)
-        a.alu(.cmp, .rax, X86Memory(.r8, 0, index: .rdx))
+        a.alu(.cmp, .rax, X86Memory(.rcx, 0, index: .rdx))
         a.jump(if: .notEqual, probeNext)
-        a.jump(.memory(X86Memory(.r8, 16, index: .rdx)))
+        a.jump(.memory(X86Memory(.rcx, 16, index: .rdx)))
         a.align(16)
         let cpuidAddress = a.address
         a.push(.rbx)
@@ -318,12 +322,12 @@ final class JITEngine {
         a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
         a.alu(.add, .rsi, .rax)
         emitTableSlot(a, host: .rsi, into: .rdx)
-        a.mov(.r8, immediate: UInt64(UInt(bitPattern: table.entries)))
-        a.alu(.cmp, .rsi, X86Memory(.r8, 8, index: .rdx))
+        a.mov(.rcx, immediate: UInt64(UInt(bitPattern: table.entries)))
+        a.alu(.cmp, .rsi, X86Memory(.rcx, 8, index: .rdx))
         a.jump(if: .notEqual, toAddress: probeRest)
-        a.alu(.cmp, .rax, X86Memory(.r8, 0, index: .rdx))
+        a.alu(.cmp, .rax, X86Memory(.rcx, 0, index: .rdx))
         a.jump(if: .notEqual, toAddress: probeRest)
-        a.jump(.memory(X86Memory(.r8, 16, index: .rdx)))
+        a.jump(.memory(X86Memory(.rcx, 16, index: .rdx)))
     }
 
     /// Emits `into = table.slot(host) * 32`, matching `DispatchTable.slot(host:)`.

@@ -35,6 +35,7 @@ extension JITTranslator {
         // 16 bytes keep rsp 16-aligned for the call: [rsp] MXCSR before, [rsp+4] after.
         a.alu(.sub, .rsp, immediate: 16)
         JITTranslator.storePinned(a)
+        JITTranslator.storeBudget(a)
         a.storeMXCSR(X86Memory(.rsp))
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
@@ -60,6 +61,7 @@ extension JITTranslator {
         a.bind(same)
         a.alu(.add, .rsp, immediate: 16)
         JITTranslator.reloadPinned(a)
+        JITTranslator.loadBudget(a)
     }
 }
 #endif

@@ -41,12 +41,13 @@ struct JITTranslator {
     private let cache: [X86Register?] = JITEngine.pinnedMap
     /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
-    /// In a self-loop, `state.jitBudget` lives in `budgetRegister` from the loop head on: a
-    /// memory read-modify-write of the budget on every iteration made the budget the loop's
-    /// longest dependency chain (store-forwarding latency). It is stored before every exit
-    /// and every helper call, and reloaded after the call (a trapping helper charges it).
-    private var budgetInRegister = false
-    static let budgetRegister = X86Register.r8
+    /// `state.jitBudget` lives in `budgetRegister` in all generated code (`enter` loads it, the
+    /// epilogue stores it): a memory read-modify-write of the budget in every block, then
+    /// compared at the next block's entry, made the budget the longest dependency chain of
+    /// branchy code (store-forwarding latency at each block). It is stored before every helper
+    /// call and reloaded after it (a trapping helper charges it, a device load may bias it).
+    private let budgetInRegister = true
+    static let budgetRegister = JITEngine.budgetRegister
     /// The pinned host registers a helper call clobbers (System V caller-saved): the load and
     /// store slow paths save them around their helper calls; helpers that read or write guest
     /// registers get them all stored before the call and reloaded after it.
@@ -131,10 +132,6 @@ struct JITTranslator {
     /// are live in host registers on every path, so nothing is loaded at entry).
     private mutating func allocateRegisters() {
         if isSelfLoop {
-            if !engine.instrumentBlocks {
-                budgetInRegister = true
-                a.load(Self.budgetRegister, X86Memory(.rbx, StateOffset.jitBudget))
-            }
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
@@ -165,10 +162,8 @@ struct JITTranslator {
         a.jump(if: .less, leave)
         a.jump(loopHead!)
         let pc = pc0
-        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(leave)
-            if inRegister { JITTranslator.storeBudget(a) }
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToLoop)
@@ -237,7 +232,6 @@ struct JITTranslator {
     /// run loop finds the target afresh and links it again under the new generation.
     /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
-        if budgetInRegister { Self.storeBudget(a) }
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
         var flag: UInt64 = 0
         let stub = a.newLabel()
@@ -346,10 +340,11 @@ struct JITTranslator {
         // the slice and slices end at the same instruction under both engines. This is the only
         // check: an exit request leaves at a helper (stores, interpreted instructions), through
         // the budget (loads: `leaveAtNextBlock`), or at the end of the slice (other threads).
-        // Patchable: invalidation overwrites these first 5 bytes (see JITEngine.invalidate).
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
-        precondition(a.address - entry >= 5, "block entry too short to patch")
+        // Patchable: invalidation overwrites the first 5 bytes of this compare and jump (see
+        // JITEngine.invalidate); nothing jumps between them.
+        a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
         a.jump(if: .less, entryExit)
+        precondition(a.overflowed || a.address - entry >= 5, "block entry too short to patch")
         if engine.instrumentBlocks {
             // A block-executed callback may ask for an exit: seen at the next block, as before.
             a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
