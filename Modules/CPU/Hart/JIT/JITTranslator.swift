@@ -52,6 +52,9 @@ struct JITTranslator {
     /// store slow paths save them around their helper calls; helpers that read or write guest
     /// registers get them all stored before the call and reloaded after it.
     static let callerSavedCacheRegisters: [X86Register] = JITEngine.pinned.map(\.host).filter { [.rdi, .r8, .r9, .r10, .r11].contains($0) }
+    /// Instructions that a forward branch earlier in the block jumps to (index → label): the
+    /// taken path goes there inside the block instead of leaving it.
+    private var mergeLabels: [Int: X86Label] = [:]
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -354,9 +357,16 @@ struct JITTranslator {
         if engine.instrumentBlocks { emitBlockExecutedCall() }
         allocateRegisters()
 
+        findMergePoints()
         var pc = pc0
         var ended = false
         for (index, inst) in instructions.enumerated() {
+            if let label = mergeLabels[index] {
+                // Both paths arrive having charged exactly what they ran up to here.
+                retire(upTo: index)
+                a.bind(label)
+                floatingPointDirty = false
+            }
             ended = emit(inst, index: index, pc: pc)
             pc &+= UInt64(inst.length)
         }
@@ -396,6 +406,41 @@ struct JITTranslator {
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToInterpreter)
+        }
+    }
+
+    /// The index of the instruction at `target` if it is a merge point after `index` (at `pc`).
+    private func mergeIndex(_ target: UInt64, after index: Int, pc: UInt64) -> Int? {
+        var address = pc
+        for i in index..<instructions.count {
+            if address == target { return mergeLabels[i] != nil && i > index ? i : nil }
+            address &+= UInt64(instructions[i].length)
+        }
+        return nil
+    }
+
+    /// Finds the forward branches whose target is a later instruction of this block (an `if`
+    /// that skips a few instructions: `translate` goes on past forward branches, so the skipped
+    /// code and the target are both here). Their taken path jumps to the target inside the
+    /// block: the pinned registers are in the same host registers on both paths, and the
+    /// fall-through path charges the budget up to the target before the paths meet, so both
+    /// have charged what they ran. Not while a plugin observes the hart (the blocks it sees
+    /// are the interpreter's, which end at every branch).
+    private mutating func findMergePoints() {
+        guard !engine.observed else { return }
+        var indexOf: [UInt64: Int] = [:]
+        var pc = pc0
+        for (index, inst) in instructions.enumerated() {
+            indexOf[pc] = index
+            pc &+= UInt64(inst.length)
+        }
+        pc = pc0
+        for (index, inst) in instructions.enumerated() {
+            if inst.isForwardBranch, index < instructions.count - 1,
+               let target = indexOf[pc &+ inst.imm], target > index, mergeLabels[target] == nil {
+                mergeLabels[target] = a.newLabel()
+            }
+            pc &+= UInt64(inst.length)
         }
     }
 
@@ -453,6 +498,11 @@ struct JITTranslator {
             case .bge: condition = .greaterOrEqual
             case .bltu: condition = .below
             default: condition = .aboveOrEqual
+            }
+            if index < instructions.count - 1, imm < (1 << 63), let merge = mergeIndex(pc &+ imm, after: index, pc: pc) {
+                // A forward branch to a later instruction of this block (`findMergePoints`).
+                a.jump(if: condition, mergeLabels[merge]!)
+                return false
             }
             if index < instructions.count - 1 {
                 // A forward branch inside a superblock (see `translate`): the taken path leaves
