@@ -185,6 +185,37 @@ final class JITTests: XCTestCase {
         XCTAssertEqual(jit.x(Reg.a0) + jit.x(Reg.a1) / 2 + jit.x(Reg.a2) / 3, 751)
     }
 
+    /// A loop whose body skips instructions with forward branches to later instructions of the
+    /// same block (the taken path jumps inside the block): every slice length from 1 to 40 must
+    /// end at the same instruction with the same registers and counters as the interpreter,
+    /// whichever path the iteration took (the fall-through charges the skipped instructions at
+    /// the merge point, the taken path must not).
+    func testForwardBranchesMergingInsideABlockChargeExactlyWhatRan() throws {
+        let source = """
+            li a3, 40
+            li s1, 0x5a5a
+            loop:
+            andi a5, s1, 1
+            srli s1, s1, 1
+            beqz a5, skip
+            xori s1, s1, 0x6b3
+            addi a1, a1, 7
+            skip:
+            andi a4, a3, 2
+            bnez a4, skip2
+            addi a2, a2, 1
+            skip2:
+            addi a3, a3, -1
+            bnez a3, loop
+            wfi
+            """
+        for budget in stride(from: 1, through: 40, by: 3) {
+            let (_, jit) = try runBoth(source, budget: budget, expect: .budgetExhausted)
+            XCTAssertEqual(jit.s.instret, UInt64(budget), "budget \(budget)")
+        }
+        try runBoth(source)
+    }
+
     /// A self-loop (its budget kept in a host register) with a device store and a device load in
     /// each iteration: the load that raises an exit request mid-block must stop the JIT at the
     /// same instruction as the interpreter (at the block's end: the request moves the budget out
