@@ -153,24 +153,15 @@ struct JITTranslator {
         }
     }
 
-    /// The back edge of a self-loop: the entry checks again, then straight to the loop head;
-    /// a failed check leaves (the epilogue stores the pinned registers).
+    /// The back edge of a self-loop: the entry check again, taken straight to the loop head (one
+    /// taken jump per iteration); a failed check falls through and leaves (the epilogue stores
+    /// the pinned registers and the budget).
     private mutating func emitBackEdge() {
-        let leave = a.newLabel()
-        if budgetInRegister {
-            a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
-        } else {
-            a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
-        }
-        a.jump(if: .less, leave)
-        a.jump(loopHead!)
-        let pc = pc0
-        slowPaths.append { [a, engine] in
-            a.bind(leave)
-            a.mov(.rax, immediate: pc)
-            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-            a.jump(toAddress: engine.exitToLoop)
-        }
+        a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
+        a.jump(if: .greaterOrEqual, loopHead!)
+        a.mov(.rax, immediate: pc0)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.jump(toAddress: engine.exitToLoop)
     }
 
     /// Before an exit or a jump to another block: nothing to do, the pinned registers stay in
@@ -514,12 +505,20 @@ struct JITTranslator {
                 a.bind(fallThrough)
                 return false
             }
+            if loops {
+                // The loop's exit out of the way: an iteration takes only the back edge's jump.
+                let exit = a.newLabel()
+                a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, exit)
+                emitBackEdge()
+                a.bind(exit)
+                goTo(next)
+                return true
+            }
             let taken = a.newLabel()
             a.jump(if: condition, taken)
-            if loops { writeBackAll() }
             goTo(next)
             a.bind(taken)
-            if loops { emitBackEdge() } else { goTo(pc &+ imm) }
+            goTo(pc &+ imm)
             return true
 
         case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
