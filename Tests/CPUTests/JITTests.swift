@@ -185,6 +185,39 @@ final class JITTests: XCTestCase {
         XCTAssertEqual(jit.x(Reg.a0) + jit.x(Reg.a1) / 2 + jit.x(Reg.a2) / 3, 751)
     }
 
+    /// lui/auipc + addi/addiw pairs are folded into one constant (`foldedConstant`): the
+    /// 32-bit wrap of addiw, a 64-bit addi after lui, pc-relative addresses, a pair whose addi is
+    /// a branch target (not folded) and a pair split by the end of a slice.
+    func testFoldedLuiAuipcConstantsMatchTheInterpreter() throws {
+        let source = """
+            lui a0, 0x80000
+            addiw a0, a0, -1
+            lui a1, 0x80000
+            addi a1, a1, -1
+            lui a2, 0x7ffff
+            addi a2, a2, 2047
+            auipc a3, 0
+            addi a3, a3, -4
+            la s1, data
+            li a4, 0x12345678
+            li a5, 1
+            beqz a5, merge
+            lui t0, 0x12345
+            merge:
+            addi t0, t0, 0x678
+            wfi
+            .balign 8
+            data: .dword 0
+            """
+        let (_, jit) = try runBoth(source)
+        XCTAssertEqual(jit.x(Reg.a0), 0x7FFF_FFFF, "lui + addiw wraps to 32 bits")
+        XCTAssertEqual(jit.x(Reg.a1), 0xFFFF_FFFF_7FFF_FFFF, "lui + addi does not")
+        XCTAssertEqual(jit.x(Reg.a3), ramBase + 16)
+        XCTAssertEqual(jit.x(Reg.a4), 0x1234_5678)
+        XCTAssertEqual(jit.x(5), 0x1234_5678)
+        for budget in stride(from: 1, through: 12, by: 2) { try runBoth(source, budget: budget, expect: .budgetExhausted) }
+    }
+
     /// A loop whose body skips instructions with forward branches to later instructions of the
     /// same block (the taken path jumps inside the block): every slice length from 1 to 40 must
     /// end at the same instruction with the same registers and counters as the interpreter,

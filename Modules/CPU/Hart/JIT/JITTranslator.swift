@@ -351,14 +351,27 @@ struct JITTranslator {
         findMergePoints()
         var pc = pc0
         var ended = false
+        var folded = false
         for (index, inst) in instructions.enumerated() {
+            if folded {
+                // The addi/addiw that `foldedConstant` merged into the previous instruction.
+                folded = false
+                pc &+= UInt64(inst.length)
+                continue
+            }
             if let label = mergeLabels[index] {
                 // Both paths arrive having charged exactly what they ran up to here.
                 retire(upTo: index)
                 a.bind(label)
                 floatingPointDirty = false
             }
-            ended = emit(inst, index: index, pc: pc)
+            if let value = foldedConstant(index, pc: pc) {
+                a.mov(.rax, immediate: value)
+                write(inst.rd, .rax)
+                folded = true
+            } else {
+                ended = emit(inst, index: index, pc: pc)
+            }
             pc &+= UInt64(inst.length)
         }
         if !ended {
@@ -432,6 +445,25 @@ struct JITTranslator {
                 mergeLabels[target] = a.newLabel()
             }
             pc &+= UInt64(inst.length)
+        }
+    }
+
+    /// `lui`/`auipc rd` followed by `addi rd, rd, k` (or `lui` + `addiw`), the way compilers
+    /// build 32-bit constants and pc-relative addresses (`li`, `la`): the value rd ends with,
+    /// written once. Neither instruction can trap, so counting them both at the next retire
+    /// point is exact; not when the second is a merge point (another path reaches it alone).
+    private func foldedConstant(_ index: Int, pc: UInt64) -> UInt64? {
+        let first = instructions[index]
+        guard first.op == .lui || first.op == .auipc, first.rd != 0, index + 1 < instructions.count,
+              mergeLabels[index + 1] == nil else { return nil }
+        let second = instructions[index + 1]
+        guard second.rd == first.rd, second.rs1 == first.rd else { return nil }
+        let base = first.op == .lui ? first.imm : pc &+ first.imm
+        switch second.op {
+        case .addi: return base &+ second.imm
+        case .addiw where first.op == .lui:
+            return UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: base &+ second.imm)))
+        default: return nil
         }
     }
 
