@@ -733,6 +733,11 @@ struct JITTranslator {
 
     private func address(_ inst: DecodedInstruction, immediate: Int32) {
         let rs1 = inst.op == .floatingPoint ? UInt8((inst.raw >> 15) & 31) : inst.rs1
+        if rs1 != 0, let base = cache[Int(rs1)] {
+            // One instruction from a pinned base.
+            if immediate != 0 { a.lea(.rsi, X86Memory(base, immediate)) } else { a.mov(.rsi, base) }
+            return
+        }
         read(.rsi, rs1)
         if immediate != 0 { a.lea(.rsi, X86Memory(.rsi, immediate)) }
     }
@@ -763,17 +768,20 @@ struct JITTranslator {
         let miss = a.newLabel(), back = a.newLabel()
         probe(StateOffset.tlbLoad, size: size, miss: miss)
         let source = X86Operand.memory(X86Memory(.rsi))
+        // Straight into rd's host register when it is pinned (the slow path moves its result
+        // there); a load to x0 still accesses memory (traps, device reads).
+        let target = inst.rd == 0 ? X86Register.rax : cache[Int(inst.rd)] ?? .rax
         switch inst.op {
-        case .lb: a.movsx(.rax, source, from: .bits8)
-        case .lbu: a.movzx(.rax, source, from: .bits8)
-        case .lh: a.movsx(.rax, source, from: .bits16)
-        case .lhu: a.movzx(.rax, source, from: .bits16)
-        case .lw: a.movsx(.rax, source, from: .bits32)
-        case .lwu: a.load(.rax, X86Memory(.rsi), width: .bits32)
-        default: a.load(.rax, X86Memory(.rsi))
+        case .lb: a.movsx(target, source, from: .bits8)
+        case .lbu: a.movzx(target, source, from: .bits8)
+        case .lh: a.movsx(target, source, from: .bits16)
+        case .lhu: a.movzx(target, source, from: .bits16)
+        case .lw: a.movsx(target, source, from: .bits32)
+        case .lwu: a.load(target, X86Memory(.rsi), width: .bits32)
+        default: a.load(target, X86Memory(.rsi))
         }
         a.bind(back)
-        write(inst.rd, .rax)
+        if target == .rax { write(inst.rd, .rax) }
         let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
         let helper = JITHelpers.load
         let saved = liveCallerSaved
@@ -793,8 +801,10 @@ struct JITTranslator {
             }
             if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rdx, .rdx)
-            a.jump(if: .equal, back)
-            a.jump(toAddress: engine.exitToLoop)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            // After the pops: a caller-saved rd is restored by them, then overwritten here.
+            if target != .rax { a.mov(target, .rax) }
+            a.jump(back)
         }
     }
 
