@@ -179,6 +179,22 @@ struct JITTranslator {
         a.load(budgetRegister, X86Memory(.rbx, StateOffset.jitBudget))
     }
 
+    /// Stores the pinned ones of `registers` to `state.x`: before a helper that runs one
+    /// instruction, which reads only its rs1/rs2 and writes only its rd among the integer
+    /// registers (rd is stored too, so that reloading it after a trap, when the helper did not
+    /// write it, reloads its current value).
+    static func storePinned(_ a: X86Assembler, _ registers: [UInt8]) {
+        for r in Set(registers) where r != 0 {
+            if let host = JITEngine.pinnedMap[Int(r)] { a.store(X86Memory(.rbx, StateOffset.register(Int(r))), host) }
+        }
+    }
+
+    /// Reloads `r` if it is pinned (after a helper that may have written it).
+    static func reloadPinned(_ a: X86Assembler, _ r: UInt8) {
+        guard r != 0, let host = JITEngine.pinnedMap[Int(r)] else { return }
+        a.load(host, X86Memory(.rbx, StateOffset.register(Int(r))))
+    }
+
     /// Stores every pinned register to `state.x` (before a helper that reads guest registers).
     static func storePinned(_ a: X86Assembler) {
         for (guest, host) in JITEngine.pinned { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
@@ -998,20 +1014,25 @@ struct JITTranslator {
         }
         let helper = JITHelpers.floatingPoint
         let argument = UInt64(index - counted)
+        let integerRS1 = UInt8(rs1), integerRD = UInt8(rd), observed = engine.observed
         let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(slow)
-            JITTranslator.storePinned(a)
+            // Integer registers an F/D instruction touches: rs1 (address, fmv/fcvt source), rd
+            // (fmv/fcvt/compare/fclass destination).
+            // A plugin's trap callback may read (or write) any guest register: all of them then.
+            if observed { JITTranslator.storePinned(a) } else { JITTranslator.storePinned(a, [integerRS1, integerRD]) }
             if inRegister { JITTranslator.storeBudget(a) }
-            a.mov(.rdi, .rbx)
-            a.mov(.rsi, immediate: UInt64(raw))
-            a.mov(.rdx, immediate: pc)
-            a.mov(.rcx, immediate: argument)
-            a.mov(.rax, immediate: UInt64(helper))
-            a.call(.rax)
-            // The helper may have written an integer register (moves, compares, conversions);
+            JITTranslator.callPreserving(a, JITTranslator.callerSavedCacheRegisters) {
+                a.mov(.rdi, .rbx)
+                a.mov(.rsi, immediate: UInt64(raw))
+                a.mov(.rdx, immediate: pc)
+                a.mov(.rcx, immediate: argument)
+                a.mov(.rax, immediate: UInt64(helper))
+            }
+            // The helper may have written rd (moves, compares, conversions), after the pops;
             // reloading leaves rax (the helper's answer) alone.
-            JITTranslator.reloadPinned(a)
+            if observed { JITTranslator.reloadPinned(a) } else { JITTranslator.reloadPinned(a, integerRD) }
             if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .notEqual, toAddress: engine.exitToLoop)
@@ -1062,19 +1083,21 @@ struct JITTranslator {
         let slot = engine.instructionPool + engine.instructionPoolUsed
         slot.pointee = inst
         engine.instructionPoolUsed += 1
-        Self.storePinned(a)
+        // A plugin's trap callback (ECALL, a faulting AMO) may read or write any guest register.
+        if engine.observed { Self.storePinned(a) } else { Self.storePinned(a, [inst.rs1, inst.rs2, inst.rd]) }
         if budgetInRegister { Self.storeBudget(a) }
         a.call(toAddress: engine.foldFlags) // a CSR instruction may read fflags
-        a.mov(.rdi, .rbx)
-        a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
-        a.mov(.rdx, immediate: pc)
-        a.mov(.rcx, immediate: UInt64(index - counted))
-        a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
-        a.call(.rax)
+        Self.callPreserving(a, Self.callerSavedCacheRegisters) {
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: UInt64(index - counted))
+            a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
+        }
         counted = index + 1
-        // The instruction may have written any guest register (also on the way out: the
-        // epilogue stores the pinned registers again). Reloading leaves rax alone.
-        Self.reloadPinned(a)
+        // The instruction may have written its rd (after the pops; the epilogue stores the
+        // pinned registers again on the way out). Reloading leaves rax alone.
+        if engine.observed { Self.reloadPinned(a) } else { Self.reloadPinned(a, inst.rd) }
         if budgetInRegister { Self.loadBudget(a) }
         a.test(.rax, .rax)
         a.jump(if: .notEqual, toAddress: engine.exitToLoop)
