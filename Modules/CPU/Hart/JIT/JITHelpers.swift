@@ -171,9 +171,15 @@ extension Hart {
     static func withJIT<R>(_ state: UnsafeMutablePointer<HartState>, _ body: (Hart) -> R) -> R {
         // Counters are exact inside helpers: generated code has only charged the budget.
         syncJITCounters(state)
+        // Inside a helper the budget is the real one (the virtual clock reads it), without the
+        // bias an earlier exit request put on it for generated code (`leaveAtNextBlock`).
+        let bias = state.pointee.jitBudgetBias
+        state.pointee.jitBudget &+= bias
+        state.pointee.jitBudgetBase &+= bias
         // SAFETY: the run loop sets jitContext to this hart before entering generated code,
         // and the hart outlives every call it makes.
         let result = Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
+        state.pointee.jitBudget &-= state.pointee.jitBudgetBias
         // What the helper charged itself (retire + budget) is already in the counters.
         state.pointee.jitBudgetBase = state.pointee.jitBudget
         return result
@@ -227,15 +233,13 @@ extension Hart {
 
     /// A device access set `exitRequest` and the block goes on (loads, as under the interpreter,
     /// which looks at the request at its next block boundary): generated code checks only the
-    /// budget at block entries, so the budget is moved out of reach — by the same amount as
-    /// its base, so the derived counters do not move — and the run loop gives it back
-    /// (`HartState.jitBudgetBias`).
+    /// budget at block entries, so the budget it sees is moved out of reach
+    /// (`HartState.jitBudgetBias`): `withJIT` subtracts the bias on the way back to generated
+    /// code (and adds it back on the way into any later helper, which must see the real
+    /// budget), and the run loop gives it back. minstret/mcycle do not move (`withJIT` sets the
+    /// base to the biased budget).
     func leaveAtNextBlock() {
-        guard state.pointee.jitBudgetBias == 0 else { return }
-        let bias = Int64(1) << 40
-        state.pointee.jitBudgetBias = bias
-        state.pointee.jitBudget -= bias
-        state.pointee.jitBudgetBase -= bias
+        state.pointee.jitBudgetBias = Int64(1) << 40
     }
 
     func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {
