@@ -13,11 +13,14 @@ and mixes in what stresses a binary translator:
   - code across page boundaries: functions laid a few bytes before a page end (some with a 32-bit
     instruction split across the two pages) called directly, so blocks span pages and calls and
     returns chain across them; one of them has a slot in its second page that is rewritten;
-  - remapped code: S-mode code at a virtual page whose neighbour (the target of a direct call in
-    a loop, and where a block runs on into) is remapped between two physical pages with
-    different code, then run again;
+  - remapped code: S-mode code at a virtual page whose neighbour (the target of a direct and an
+    indirect call in a loop, and where a block runs on into) is remapped between two physical
+    pages with different code, then run again;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
-    (a jump table of case routines picked by a random register).
+    (a jump table of case routines picked by a random register);
+  - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
+    instructions it runs through interpreter helpers in the middle of a block (mscratch swaps,
+    FP conversions), with sp moved around them.
 Only Backplane runs these (QEMU is not the reference): both engines must print identical dumps.
 """
 import argparse
@@ -169,9 +172,29 @@ class JITGen(base.Gen):
         self.emit(f'la x{a}, jit_trap')
         self.emit(f'csrw mtvec, x{a}')
 
+    def pinned_op(self):
+        """Helpers in the middle of a block that read and write the JIT's pinned registers (sp,
+        a0-a5, JITEngine.pinned): they must see the values generated code holds in host
+        registers and hand theirs back. sp (the scratch base) is moved first and restored after."""
+        r = self.r
+        pinned = [10, 11, 12, 13, 14, 15]
+        a, b, c = r.sample(pinned, 3)
+        k = r.randrange(1, 64) * 8
+        self.emit(f'addi sp, sp, {k}')
+        self.emit(f'csrrw x{a}, mscratch, sp')          # reads the moved sp, writes a pinned register
+        self.emit(f'add x{b}, x{a}, x{b}')
+        self.emit(f'csrrw sp, mscratch, x{b}')          # writes sp from a helper
+        self.emit(f'xor x{c}, sp, x{c}')
+        self.emit(f'csrrw sp, mscratch, sp')
+        self.emit(f'fcvt.l.d x{c}, f{r.randrange(32)}, rtz')   # an FP helper writing a pinned register
+        self.emit(f'csrr x{a}, mscratch')
+        self.emit(f'addi sp, x{a}, {-k}')
+
     def straight(self):
         c = self.r.random()
-        if c < 0.03:
+        if c < 0.01:
+            self.pinned_op()
+        elif c < 0.03:
             self.trap_op()
         elif c < 0.045:
             self.smc_op()
@@ -217,7 +240,10 @@ class JITGen(base.Gen):
         out += ['    .balign 8192', '    .skip 4096', 'xm_v1:', '    .skip 2048',
                 f'    li x27, {r.randrange(3, 30)}', 'xm_v1_loop:']
         out += ['    ' + x for x in self.alu_body(3, regs)]
-        out += ['    jal ra, xm_v1 + 4096 + 64', '    addi x27, x27, -1', '    bnez x27, xm_v1_loop',
+        # The same call direct and indirect: an indirect jump's inline cache must follow the
+        # remap of its target page too (the fetch generation guards it, as it guards chains).
+        out += ['    jal ra, xm_v1 + 4096 + 64', '    la x31, xm_v1 + 4096 + 64', '    jalr ra, 0(x31)',
+                '    addi x27, x27, -1', '    bnez x27, xm_v1_loop',
                 '    j xm_tail', '    .org xm_v1 + 4096 - 12', 'xm_tail:']
         out += ['    ' + x for x in self.alu_body(3, regs)]
         for q in (0, 1):

@@ -1,7 +1,23 @@
 #if arch(x86_64)
 import CHartState
+import Memory
 import XCTest
 @testable import CPU
+
+/// A device whose fifth read lowers an interrupt line of `hart` (as reading a UART's receive
+/// buffer does), which asks the run loop to look (`exitRequest`); writes are recorded.
+private final class ExitOnReadDevice: MMIODevice {
+    weak var hart: Hart?
+    var reads = 0
+    var writes: [UInt64] = []
+    var implementedSizes: AccessSizes { .all }
+    func read(offset: UInt64, size: Int) -> UInt64 {
+        reads += 1
+        if reads == 5 { hart?.setInterruptPending(bit: 11, false) }
+        return UInt64(reads)
+    }
+    func write(offset: UInt64, size: Int, value: UInt64) { writes.append(value) }
+}
 
 /// The JIT against the interpreter on small programs: each runs on two machines, one per engine,
 /// and must end in the same architectural state (registers, pc, counters, trap CSRs, memory);
@@ -167,6 +183,111 @@ final class JITTests: XCTestCase {
         let (_, jit) = try runBoth(source, budget: 1001, expect: .budgetExhausted)
         XCTAssertEqual(jit.s.instret, 1001)
         XCTAssertEqual(jit.x(Reg.a0) + jit.x(Reg.a1) / 2 + jit.x(Reg.a2) / 3, 751)
+    }
+
+    /// lui/auipc + addi/addiw pairs are folded into one constant (`foldedConstant`): the
+    /// 32-bit wrap of addiw, a 64-bit addi after lui, pc-relative addresses, a pair whose addi is
+    /// a branch target (not folded) and a pair split by the end of a slice.
+    func testFoldedLuiAuipcConstantsMatchTheInterpreter() throws {
+        let source = """
+            lui a0, 0x80000
+            addiw a0, a0, -1
+            lui a1, 0x80000
+            addi a1, a1, -1
+            lui a2, 0x7ffff
+            addi a2, a2, 2047
+            auipc a3, 0
+            addi a3, a3, -4
+            la s1, data
+            li a4, 0x12345678
+            li a5, 1
+            beqz a5, merge
+            lui t0, 0x12345
+            merge:
+            addi t0, t0, 0x678
+            wfi
+            .balign 8
+            data: .dword 0
+            """
+        let (_, jit) = try runBoth(source)
+        XCTAssertEqual(jit.x(Reg.a0), 0x7FFF_FFFF, "lui + addiw wraps to 32 bits")
+        XCTAssertEqual(jit.x(Reg.a1), 0xFFFF_FFFF_7FFF_FFFF, "lui + addi does not")
+        XCTAssertEqual(jit.x(Reg.a3), ramBase + 16)
+        XCTAssertEqual(jit.x(Reg.a4), 0x1234_5678)
+        XCTAssertEqual(jit.x(5), 0x1234_5678)
+        for budget in stride(from: 1, through: 12, by: 2) { try runBoth(source, budget: budget, expect: .budgetExhausted) }
+    }
+
+    /// A loop whose body skips instructions with forward branches to later instructions of the
+    /// same block (the taken path jumps inside the block): every slice length from 1 to 40 must
+    /// end at the same instruction with the same registers and counters as the interpreter,
+    /// whichever path the iteration took (the fall-through charges the skipped instructions at
+    /// the merge point, the taken path must not).
+    func testForwardBranchesMergingInsideABlockChargeExactlyWhatRan() throws {
+        let source = """
+            li a3, 40
+            li s1, 0x5a5a
+            loop:
+            andi a5, s1, 1
+            srli s1, s1, 1
+            beqz a5, skip
+            xori s1, s1, 0x6b3
+            addi a1, a1, 7
+            skip:
+            andi a4, a3, 2
+            bnez a4, skip2
+            addi a2, a2, 1
+            skip2:
+            addi a3, a3, -1
+            bnez a3, loop
+            wfi
+            """
+        for budget in stride(from: 1, through: 40, by: 3) {
+            let (_, jit) = try runBoth(source, budget: budget, expect: .budgetExhausted)
+            XCTAssertEqual(jit.s.instret, UInt64(budget), "budget \(budget)")
+        }
+        try runBoth(source)
+    }
+
+    /// A self-loop (its budget kept in a host register) with a device store and a device load in
+    /// each iteration: the load that raises an exit request mid-block must stop the JIT at the
+    /// same instruction as the interpreter (at the block's end: the request moves the budget out
+    /// of reach, blocks compare only the budget), and a slice that ends in the middle of the
+    /// loop, and the store helper that takes r8 as an argument, must leave exact counters.
+    func testDeviceLoadAskingForAnExitInASelfLoopStopsWhereTheInterpreterDoes() throws {
+        let source = """
+            li t0, 0x10000000
+            li t1, 1000
+            loop:
+            addi a0, a0, 1
+            sw a0, 8(t0)
+            lw a1, 0(t0)
+            add a2, a2, a1
+            bne a0, t1, loop
+            wfi
+            """
+        var devices: [ExitOnReadDevice] = []
+        var machines: [TestMachine] = []
+        for jit in [false, true] {
+            let m = try TestMachine(source, compressed: true)
+            if jit { m.hart.accelerator = .jit }
+            let device = ExitOnReadDevice()
+            device.hart = m.hart
+            try m.bus.mapMMIO(name: "exit-on-read", base: 0x1000_0000, size: 0x100, device: device)
+            devices.append(device)
+            machines.append(m)
+        }
+        let (interpreter, jit) = (machines[0], machines[1])
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .exitRequested) }
+        assertSameState(interpreter, jit)
+        XCTAssertEqual(jit.x(Reg.a0), 5, "stopped at the end of the iteration whose load asked")
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 777), .budgetExhausted) }
+        assertSameState(interpreter, jit)
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .waitingForInterrupt) }
+        assertSameState(interpreter, jit)
+        XCTAssertEqual(jit.x(Reg.a0), 1000)
+        XCTAssertEqual(devices[0].writes, devices[1].writes)
+        XCTAssertEqual(devices[1].reads, 1000)
     }
 
     func testPendingTimerInterruptIsTakenBetweenBlocks() throws {

@@ -132,6 +132,12 @@ typedef struct HartState {
     uint64_t jitReturnStack[32];
     /// Byte offset of the top entry in `jitReturnStack` (a multiple of 16 below 256).
     uint64_t jitReturnTop;
+    /// Budget taken away from what generated code sees of `jitBudget` (and `jitBudgetBase`, so
+    /// minstret and mcycle are unchanged) to make it leave at its next block entry: a device
+    /// load that set `exitRequest` (blocks check only the budget at entry). Helpers see the
+    /// real budget (`Hart.withJIT` adds the bias back while they run); the run loop adds it
+    /// back to what remains of the slice and clears it.
+    int64_t jitBudgetBias;
 
     // --- The virtual clock's view of the hart (never architecturally visible) -----------------
     /// Budget left before the instruction now executing, counted as every run loop counts it

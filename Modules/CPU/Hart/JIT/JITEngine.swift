@@ -72,7 +72,8 @@ final class JITEngine {
     /// cleared before generated code runs again (`Hart.runJIT`).
     var returnStackStale = false
 
-    /// (pc, host) → code, probed by the run loop and inline by generated code (r12 holds its base).
+    /// (pc, host) → code, probed by the run loop and inline by generated code (its base is an
+    /// immediate there: the table never moves).
     var table: DispatchTable
     /// Decoded instructions that generated code hands to `jitInterpret` (by address).
     let instructionPool: UnsafeMutablePointer<DecodedInstruction>
@@ -110,7 +111,7 @@ final class JITEngine {
     /// Returns 0 to the run loop (pc already stored).
     private(set) var exitToLoop: UInt = 0
     /// The rest of an inline dispatch-table probe whose first slot missed: rax = pc, rsi = host,
-    /// rdx = byte offset of the slot. Follows the probe sequence to the block or to an empty slot
+    /// rdx = byte offset of the slot, rcx = the table. Follows the probe sequence to the block or to an empty slot
     /// (then returns 0 to the run loop).
     private(set) var probeRest: UInt = 0
     /// Returns `JITEngine.interpretBlock` to the run loop (pc already stored): a block that runs
@@ -130,6 +131,27 @@ final class JITEngine {
     /// FMA3 usable: CPUID.1:ECX FMA (bit 12), AVX (28) and OSXSAVE (27), and the OS saves the
     /// SSE and AVX state (XGETBV(0) bits 1 and 2).
     private(set) var hostHasFMA = false
+
+    /// Guest registers kept in host registers across all generated code (guest, host): loaded by
+    /// `enter`, stored by the epilogue on every way back to the run loop, and around helpers
+    /// that read or write guest registers, so a chained jump or a return between blocks neither
+    /// stores nor reloads them. a0–a5 and sp: the most used registers of RV64 code compiled by
+    /// GCC (static counts over the bench workloads: x15, x10, x14, x2, x13, x11, x12 lead, then
+    /// x1, x8, x9), and s0, s1, which non-leaf functions keep their loop state in (the host's
+    /// r12 and rdi: the dispatch table's base is an immediate in the lookups instead).
+    /// Callee-saved host registers hold the five most used, so helper calls need not save them.
+    static let pinned: [(guest: UInt8, host: X86Register)] = [
+        (15, .rbp), (10, .r13), (14, .r14), (2, .r15), (13, .r9), (11, .r10), (12, .r11), (8, .r12), (9, .rdi),
+    ]
+    /// Holds `state.jitBudget` in all generated code (see `JITTranslator.budgetInRegister`).
+    static let budgetRegister = X86Register.r8
+
+    /// `pinned` as a guest-register-indexed table.
+    static let pinnedMap: [X86Register?] = {
+        var map = [X86Register?](repeating: nil, count: 32)
+        for (guest, host) in pinned { map[Int(guest)] = host }
+        return map
+    }()
 
     /// What `enter` returns when the run loop must interpret the block at `state.pc` (see
     /// `exitToInterpreter`); any other non-zero value is a chain site to patch.
@@ -217,11 +239,14 @@ final class JITEngine {
         a.alu(.and, .memory(X86Memory(.rsp)), immediate: ~0x3F, width: .bits32)
         a.loadMXCSR(X86Memory(.rsp))
         a.mov(.rbx, .rdi)
-        a.mov(.r12, immediate: UInt64(UInt(bitPattern: self.table.entries)))
+        JITTranslator.reloadPinned(a)
+        JITTranslator.loadBudget(a)
         a.jump(.register(.rsi))
 
         a.align(16)
         epilogue = a.address
+        JITTranslator.storePinned(a)
+        JITTranslator.storeBudget(a)
         a.call(toAddress: foldFlags)
         a.alu(.add, .rsp, immediate: 8)
         for r in [X86Register.r15, .r14, .r13, .r12, .rbp, .rbx] { a.pop(r) }
@@ -237,7 +262,7 @@ final class JITEngine {
         a.mov(.rax, immediate: UInt64(Self.interpretBlock))
         a.jump(toAddress: epilogue)
 
-        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match.
+        // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, rcx = table.
         a.align(16)
         probeRest = a.address
         let probeNext = a.newLabel(), probeCompare = a.newLabel()
@@ -245,17 +270,16 @@ final class JITEngine {
         a.alu(.add, .rdx, immediate: Int32(MemoryLayout<DispatchEntry>.stride), width: .bits32)
         a.alu(.and, .rdx, immediate: Int32((self.table.capacity - 1) * MemoryLayout<DispatchEntry>.stride), width: .bits32)
         a.bind(probeCompare)
-        a.load(.rcx, X86Memory(.r12, 8, index: .rdx))
-        a.alu(.cmp, .rcx, .rsi)
+        a.alu(.cmp, .rsi, X86Memory(.rcx, 8, index: .rdx))
         let hostMatches = a.newLabel()
         a.jump(if: .equal, hostMatches)
-        a.test(.rcx, .rcx)
+        a.alu(.cmp, .memory(X86Memory(.rcx, 8, index: .rdx)), immediate: 0)
         a.jump(if: .notEqual, probeNext)
         a.jump(toAddress: exitToLoop)
         a.bind(hostMatches)
-        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.alu(.cmp, .rax, X86Memory(.rcx, 0, index: .rdx))
         a.jump(if: .notEqual, probeNext)
-        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+        a.jump(.memory(X86Memory(.rcx, 16, index: .rdx)))
         a.align(16)
         let cpuidAddress = a.address
         a.push(.rbx)
@@ -299,11 +323,12 @@ final class JITEngine {
         a.load(.rsi, X86Memory(.rbx, StateOffset.tlbFetch + 8, index: .rdx))
         a.alu(.add, .rsi, .rax)
         emitTableSlot(a, host: .rsi, into: .rdx)
-        a.alu(.cmp, .rsi, X86Memory(.r12, 8, index: .rdx))
+        a.mov(.rcx, immediate: UInt64(UInt(bitPattern: table.entries)))
+        a.alu(.cmp, .rsi, X86Memory(.rcx, 8, index: .rdx))
         a.jump(if: .notEqual, toAddress: probeRest)
-        a.alu(.cmp, .rax, X86Memory(.r12, 0, index: .rdx))
+        a.alu(.cmp, .rax, X86Memory(.rcx, 0, index: .rdx))
         a.jump(if: .notEqual, toAddress: probeRest)
-        a.jump(.memory(X86Memory(.r12, 16, index: .rdx)))
+        a.jump(.memory(X86Memory(.rcx, 16, index: .rdx)))
     }
 
     /// Emits `into = table.slot(host) * 32`, matching `DispatchTable.slot(host:)`.

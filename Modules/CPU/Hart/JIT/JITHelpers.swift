@@ -101,6 +101,8 @@ extension Hart {
         state.pointee.clockBudget = state.pointee.jitBudget &- Int64(truncatingIfNeeded: retired)
         do throws(Trap) {
             try executeFloatingPoint(raw)
+            // An FP load or store may have reached a device that asked for an exit.
+            if state.pointee.exitRequest != 0 { leaveAtNextBlock() }
             return 0
         } catch {
             retire(Int(truncatingIfNeeded: retired))
@@ -170,9 +172,15 @@ extension Hart {
     static func withJIT<R>(_ state: UnsafeMutablePointer<HartState>, _ body: (Hart) -> R) -> R {
         // Counters are exact inside helpers: generated code has only charged the budget.
         syncJITCounters(state)
+        // Inside a helper the budget is the real one (the virtual clock reads it), without the
+        // bias an earlier exit request put on it for generated code (`leaveAtNextBlock`).
+        let bias = state.pointee.jitBudgetBias
+        state.pointee.jitBudget &+= bias
+        state.pointee.jitBudgetBase &+= bias
         // SAFETY: the run loop sets jitContext to this hart before entering generated code,
         // and the hart outlives every call it makes.
         let result = Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
+        state.pointee.jitBudget &-= state.pointee.jitBudgetBias
         // What the helper charged itself (retire + budget) is already in the counters.
         state.pointee.jitBudgetBase = state.pointee.jitBudget
         return result
@@ -214,6 +222,7 @@ extension Hart {
             case .lw: value = signExtend(raw, width: 32)
             default: value = raw
             }
+            if state.pointee.exitRequest != 0 { leaveAtNextBlock() }
             return BPJITLoadResult(value: value, trapped: 0)
         } catch {
             let retired = Int(truncatingIfNeeded: argument >> 16)
@@ -223,6 +232,17 @@ extension Hart {
             enterTrapForJIT(error)
             return BPJITLoadResult(value: 0, trapped: 1)
         }
+    }
+
+    /// A device access set `exitRequest` and the block goes on (loads, as under the interpreter,
+    /// which looks at the request at its next block boundary): generated code checks only the
+    /// budget at block entries, so the budget it sees is moved out of reach
+    /// (`HartState.jitBudgetBias`): `withJIT` subtracts the bias on the way back to generated
+    /// code (and adds it back on the way into any later helper, which must see the real
+    /// budget), and the run loop gives it back. minstret/mcycle do not move (`withJIT` sets the
+    /// base to the biased budget).
+    func leaveAtNextBlock() {
+        state.pointee.jitBudgetBias = Int64(1) << 40
     }
 
     func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {

@@ -24,8 +24,9 @@ extension JITHelpers {
 extension JITTranslator {
     /// The entry call: state.pc <- the block's pc (so `read_register("pc")` sees it; generated
     /// code otherwise writes it only at exits), then the plugin's C function directly when it
-    /// is the only one, else the helper. Nothing is cached in host registers yet, so no
-    /// write-back is needed; rbx and r12 are callee-saved.
+    /// is the only one, else the helper. The pinned registers are stored first (the callback may
+    /// read guest registers) and reloaded after (the caller-saved ones do not survive it); rbx
+    /// and r12 are callee-saved.
     ///
     /// MXCSR: inline FP code keeps the guest's IEEE flags sticky in MXCSR until a fold
     /// (`JITEngine.foldFlags`), so host FP in the callback must not add to them: MXCSR is saved
@@ -34,6 +35,8 @@ extension JITTranslator {
     func emitBlockExecutedCall() {
         // 16 bytes keep rsp 16-aligned for the call: [rsp] MXCSR before, [rsp+4] after.
         a.alu(.sub, .rsp, immediate: 16)
+        JITTranslator.storePinned(a)
+        JITTranslator.storeBudget(a)
         a.storeMXCSR(X86Memory(.rsp))
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
@@ -58,6 +61,8 @@ extension JITTranslator {
         a.loadMXCSR(X86Memory(.rsp))
         a.bind(same)
         a.alu(.add, .rsp, immediate: 16)
+        JITTranslator.reloadPinned(a)
+        JITTranslator.loadBudget(a)
     }
 }
 #endif

@@ -3,14 +3,14 @@ import CHartState
 
 // Guest block → host code. Register conventions inside generated code:
 //   rbx  the HartState pointer (pinned for the whole run),
-//   r12  the jump cache (pinned),
-//   rbp, r13, r14, r15  the block's most used guest registers (callee-saved, so they survive
-//        helper calls),
-//   rax, rcx, rdx, rsi, rdi, r8–r11  scratch (clobbered by helper calls).
-// Other guest registers are read and written in `state.x` per instruction. Cached registers are
-// loaded after the entry checks (when the block reads them before writing them) and written back
-// — only if changed — before every exit and every helper that reads or writes guest registers
-// (and reloaded after it), so each exit and trap sees exact architectural registers.
+//   rbp, r13, r14, r15, r9, r10, r11, r12, rdi  guest a5, a0, a4, sp, a3, a1, a2, s0, s1
+//        (`JITEngine.pinned`), in every block: loaded by `enter`, stored by the shared epilogue
+//        on every way back to the run loop (so each exit and trap leaves exact architectural
+//        registers in `state.x`), and around helpers that read or write guest registers;
+//        r9–r11 and rdi are caller-saved and pushed around the load/store helpers,
+//   rax, rcx, rdx, rsi, r8  scratch (clobbered by helper calls); r8 holds the budget in
+//        self-loops (`budgetRegister`) and the dispatch table's base in lookups.
+// Other guest registers are read and written in `state.x` per instruction.
 //
 // Instruction counting mirrors the interpreter (Hart+Execute): `counted` is how many of the
 // block's instructions are already in minstret/mcycle and charged to `state.jitBudget`; a helper
@@ -36,21 +36,25 @@ struct JITTranslator {
     /// mstatus.FS is known to be Dirty from here to the block end (checked by an earlier inline
     /// FP instruction whose fallback leaves it Dirty or leaves the block).
     private var floatingPointDirty = false
-    /// Host register holding each guest register, if cached in this block.
-    private var cache = [X86Register?](repeating: nil, count: 32)
-    /// Guest registers whose cached value is newer than `state.x` (bit per register).
-    private var dirty: UInt32 = 0
-    /// In a block that loops to itself, every cached register counts as dirty everywhere: the
-    /// back edge keeps them in host registers, so a later iteration's exit may find values a
-    /// previous iteration wrote and never stored.
-    private var loopCarried: UInt32 = 0
-    /// Where the back edge of a self-loop jumps (after the entry checks and loads).
+    /// Host register holding each guest register: the pinned ones (`JITEngine.pinned`), the
+    /// same in every block, so chained blocks pass them in host registers.
+    private let cache: [X86Register?] = JITEngine.pinnedMap
+    /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
-    /// Callee-saved first (they survive helper calls); r9–r11 are caller-saved, so the load and
-    /// store slow paths save them around their helper calls (other helpers write registers back
-    /// and reload them anyway).
-    static let cacheRegisters: [X86Register] = [.rbp, .r13, .r14, .r15, .r9, .r10, .r11]
-    static let callerSavedCacheRegisters: [X86Register] = [.r9, .r10, .r11]
+    /// `state.jitBudget` lives in `budgetRegister` in all generated code (`enter` loads it, the
+    /// epilogue stores it): a memory read-modify-write of the budget in every block, then
+    /// compared at the next block's entry, made the budget the longest dependency chain of
+    /// branchy code (store-forwarding latency at each block). It is stored before every helper
+    /// call and reloaded after it (a trapping helper charges it, a device load may bias it).
+    private let budgetInRegister = true
+    static let budgetRegister = JITEngine.budgetRegister
+    /// The pinned host registers a helper call clobbers (System V caller-saved): the load and
+    /// store slow paths save them around their helper calls; helpers that read or write guest
+    /// registers get them all stored before the call and reloaded after it.
+    static let callerSavedCacheRegisters: [X86Register] = JITEngine.pinned.map(\.host).filter { [.rdi, .r8, .r9, .r10, .r11].contains($0) }
+    /// Instructions that a forward branch earlier in the block jumps to (index → label): the
+    /// taken path goes there inside the block instead of leaving it.
+    private var mergeLabels: [Int: X86Label] = [:]
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -84,7 +88,6 @@ struct JITTranslator {
         guard rd != 0 else { return }
         if let cached = cache[Int(rd)] {
             a.mov(cached, host)
-            dirty |= 1 << UInt32(rd)
         } else {
             a.store(reg(rd), host)
         }
@@ -96,7 +99,6 @@ struct JITTranslator {
         if let cached = cache[Int(rd)] {
             // Sign-extend straight into rd's host register.
             a.movsx(cached, .register(host), from: .bits32)
-            dirty |= 1 << UInt32(rd)
             return
         }
         a.movsx(host, .register(host), from: .bits32)
@@ -114,82 +116,29 @@ struct JITTranslator {
         return .memory(reg(r))
     }
 
-    /// The guest registers an instruction reads and writes (for choosing what to cache).
-    private static func access(_ inst: DecodedInstruction) -> (reads: [UInt8], writes: [UInt8]) {
-        switch inst.op {
-        case .lui, .auipc, .jal: return ([], [inst.rd])
-        case .jalr, .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .addi, .slti, .sltiu, .xori, .ori, .andi,
-             .slli, .srli, .srai, .addiw, .slliw, .srliw, .sraiw:
-            return ([inst.rs1], [inst.rd])
-        case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd: return ([inst.rs1, inst.rs2], [])
-        case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and, .addw, .subw, .sllw, .srlw, .sraw,
-             .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .mulw, .divw, .divuw, .remw, .remuw:
-            return ([inst.rs1, inst.rs2], [inst.rd])
-        case .floatingPoint:
-            // Integer registers the inline FP forms read (address base, fmv.*.x) or write
-            // (compares, fmv.x.*); over-approximating reads only costs a load at entry.
-            let raw = inst.raw, opcode = raw & 0x7F, funct7 = raw >> 25
-            let rs1 = UInt8((raw >> 15) & 31), rd = UInt8((raw >> 7) & 31)
-            if opcode == 0x07 || opcode == 0x27 { return ([rs1], []) }
-            if opcode == 0x53 && funct7 >= 0x60 { return ([rs1], []) }
-            if opcode == 0x53 && (funct7 & ~1 == 0x50 || funct7 & ~1 == 0x70) { return ([], [rd]) }
-            return ([], [])
-        default: return ([], [])
-        }
-    }
+    /// The caller-saved host registers holding guest registers.
+    private var liveCallerSaved: [X86Register] { Self.callerSavedCacheRegisters }
 
-    /// The caller-saved host registers holding guest registers in this block.
-    private var liveCallerSaved: [X86Register] {
-        Self.callerSavedCacheRegisters.filter { host in cache.contains { $0 == host } }
-    }
-
-    /// Calls the helper in rax, preserving `saved` (caller-saved cache registers) around it with
+    /// Pushes `saved` (caller-saved cache registers; rdi is one, so the arguments are set only
+    /// after the pushes), sets the arguments and rax (the helper), calls it and pops them, with
     /// rsp kept 16-byte aligned.
-    private static func callPreserving(_ a: X86Assembler, _ saved: [X86Register]) {
+    private static func callPreserving(_ a: X86Assembler, _ saved: [X86Register], arguments: () -> Void) {
         for r in saved { a.push(r) }
         if saved.count % 2 == 1 { a.alu(.sub, .rsp, immediate: 8) }
+        arguments()
         a.call(.rax)
         if saved.count % 2 == 1 { a.alu(.add, .rsp, immediate: 8) }
         for r in saved.reversed() { a.pop(r) }
     }
 
-    /// Picks up to seven guest registers used at least twice and loads those read before written.
+    /// Marks the loop head of a self-loop (right after the entry checks: the pinned registers
+    /// are live in host registers on every path, so nothing is loaded at entry).
     private mutating func allocateRegisters() {
-        var uses = [Int](repeating: 0, count: 32)
-        var readFirst = [Bool?](repeating: nil, count: 32)
-        for inst in instructions {
-            let (reads, writes) = Self.access(inst)
-            for r in reads where r != 0 {
-                uses[Int(r)] += 1
-                if readFirst[Int(r)] == nil { readFirst[Int(r)] = true }
-            }
-            for r in writes where r != 0 {
-                uses[Int(r)] += 1
-                if readFirst[Int(r)] == nil { readFirst[Int(r)] = false }
-            }
-        }
-        let chosen = (1..<32).filter { uses[$0] >= 2 }.sorted { uses[$0] > uses[$1] }.prefix(Self.cacheRegisters.count)
-        let loops = isSelfLoop
-        for (host, guest) in zip(Self.cacheRegisters, chosen) {
-            cache[guest] = host
-            if readFirst[guest] == true || loops { a.load(host, reg(UInt8(guest))) }
-            if loops { loopCarried |= 1 << UInt32(guest) }
-        }
-        if loops {
+        if isSelfLoop {
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
         }
-    }
-
-    /// The cached registers that are dirty now, as (guest, host) pairs.
-    private var dirtyRegisters: [(UInt8, X86Register)] {
-        (1..<32).compactMap { r in (dirty | loopCarried) & (1 << UInt32(r)) != 0 ? (UInt8(r), cache[r]!) : nil }
-    }
-
-    /// Writes `pairs` back to `state.x`.
-    private static func writeBack(_ a: X86Assembler, _ pairs: [(UInt8, X86Register)]) {
-        for (guest, host) in pairs { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
     }
 
     /// Whether the block ends with a jump or branch back to its own start (a hot loop). Not
@@ -204,35 +153,56 @@ struct JITTranslator {
         }
     }
 
-    /// The back edge of a self-loop: the entry checks again, then straight to the loop head with
-    /// the guest registers still in host registers; a failed check stores them and leaves.
+    /// The back edge of a self-loop: the entry check again, taken straight to the loop head (one
+    /// taken jump per iteration); a failed check falls through and leaves (the epilogue stores
+    /// the pinned registers and the budget).
     private mutating func emitBackEdge() {
-        let leave = a.newLabel()
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
-        a.jump(if: .notEqual, leave)
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
-        a.jump(if: .less, leave)
-        a.jump(loopHead!)
-        let registers = dirtyRegisters
-        let pc = pc0
-        slowPaths.append { [a, engine] in
-            a.bind(leave)
-            JITTranslator.writeBack(a, registers)
-            a.mov(.rax, immediate: pc)
-            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-            a.jump(toAddress: engine.exitToLoop)
+        a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
+        a.jump(if: .greaterOrEqual, loopHead!)
+        a.mov(.rax, immediate: pc0)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+        a.jump(toAddress: engine.exitToLoop)
+    }
+
+    /// Before an exit or a jump to another block: nothing to do, the pinned registers stay in
+    /// host registers across chained blocks and the shared epilogue stores them on the way
+    /// out to the run loop (`JITEngine.emitRuntime`).
+    private mutating func writeBackAll() {}
+
+    /// `state.jitBudget` ← the budget register (before an exit or a helper call in a self-loop).
+    static func storeBudget(_ a: X86Assembler) {
+        a.store(X86Memory(.rbx, StateOffset.jitBudget), budgetRegister)
+    }
+
+    /// The budget register ← `state.jitBudget` (after a helper call in a self-loop).
+    static func loadBudget(_ a: X86Assembler) {
+        a.load(budgetRegister, X86Memory(.rbx, StateOffset.jitBudget))
+    }
+
+    /// Stores the pinned ones of `registers` to `state.x`: before a helper that runs one
+    /// instruction, which reads only its rs1/rs2 and writes only its rd among the integer
+    /// registers (rd is stored too, so that reloading it after a trap, when the helper did not
+    /// write it, reloads its current value).
+    static func storePinned(_ a: X86Assembler, _ registers: [UInt8]) {
+        for r in Set(registers) where r != 0 {
+            if let host = JITEngine.pinnedMap[Int(r)] { a.store(X86Memory(.rbx, StateOffset.register(Int(r))), host) }
         }
     }
 
-    /// Writes every dirty cached register back (before an exit or a helper that reads registers).
-    private mutating func writeBackAll() {
-        Self.writeBack(a, dirtyRegisters)
-        dirty = 0
+    /// Reloads `r` if it is pinned (after a helper that may have written it).
+    static func reloadPinned(_ a: X86Assembler, _ r: UInt8) {
+        guard r != 0, let host = JITEngine.pinnedMap[Int(r)] else { return }
+        a.load(host, X86Memory(.rbx, StateOffset.register(Int(r))))
     }
 
-    /// Reloads every cached register (after a helper that may have written guest registers).
-    private func reloadAll() {
-        for r in 1..<32 { if let host = cache[r] { a.load(host, reg(UInt8(r))) } }
+    /// Stores every pinned register to `state.x` (before a helper that reads guest registers).
+    static func storePinned(_ a: X86Assembler) {
+        for (guest, host) in JITEngine.pinned { a.store(X86Memory(.rbx, StateOffset.register(Int(guest))), host) }
+    }
+
+    /// Reloads every pinned register (after a helper that may have written guest registers).
+    static func reloadPinned(_ a: X86Assembler) {
+        for (guest, host) in JITEngine.pinned { a.load(host, X86Memory(.rbx, StateOffset.register(Int(guest)))) }
     }
 
     private func immediate32(_ value: UInt64) -> Int32? {
@@ -254,7 +224,11 @@ struct JITTranslator {
             a.alu(.add, .memory(X86Memory(.rbx, StateOffset.cycle)), immediate: Int32(n))
             a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudgetBase)), immediate: Int32(n))
         }
-        a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
+        if budgetInRegister {
+            a.alu(.sub, Self.budgetRegister, immediate: Int32(n))
+        } else {
+            a.alu(.sub, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(n))
+        }
         counted = index
     }
 
@@ -371,23 +345,49 @@ struct JITTranslator {
     mutating func emit() -> (entry: UInt, exitStub: UInt)? {
         let entry = a.address
         let entryExit = a.newLabel()
-        // Patchable: invalidation overwrites these first 5 bytes (see JITEngine.invalidate).
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
-        precondition(a.address - entry >= 5, "block entry too short to patch")
-        a.jump(if: .notEqual, entryExit)
         // The budget is charged as instructions retire (exactly as the interpreter charges it), so
         // a block runs only if the whole of it fits; otherwise the run loop interprets the rest of
-        // the slice and slices end at the same instruction under both engines.
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.jitBudget)), immediate: Int32(instructions.count))
+        // the slice and slices end at the same instruction under both engines. This is the only
+        // check: an exit request leaves at a helper (stores, interpreted instructions), through
+        // the budget (loads: `leaveAtNextBlock`), or at the end of the slice (other threads).
+        // Patchable: invalidation overwrites the first 5 bytes of this compare and jump (see
+        // JITEngine.invalidate); nothing jumps between them.
+        a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
         a.jump(if: .less, entryExit)
+        precondition(a.overflowed || a.address - entry >= 5, "block entry too short to patch")
+        if engine.instrumentBlocks {
+            // A block-executed callback may ask for an exit: seen at the next block, as before.
+            a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.exitRequest)), immediate: 0)
+            a.jump(if: .notEqual, entryExit)
+        }
         if secondPage != 0 { emitSecondPageCheck() }
         if engine.instrumentBlocks { emitBlockExecutedCall() }
         allocateRegisters()
 
+        findMergePoints()
         var pc = pc0
         var ended = false
+        var folded = false
         for (index, inst) in instructions.enumerated() {
-            ended = emit(inst, index: index, pc: pc)
+            if folded {
+                // The addi/addiw that `foldedConstant` merged into the previous instruction.
+                folded = false
+                pc &+= UInt64(inst.length)
+                continue
+            }
+            if let label = mergeLabels[index] {
+                // Both paths arrive having charged exactly what they ran up to here.
+                retire(upTo: index)
+                a.bind(label)
+                floatingPointDirty = false
+            }
+            if let value = foldedConstant(index, pc: pc) {
+                a.mov(.rax, immediate: value)
+                write(inst.rd, .rax)
+                folded = true
+            } else {
+                ended = emit(inst, index: index, pc: pc)
+            }
             pc &+= UInt64(inst.length)
         }
         if !ended {
@@ -426,6 +426,60 @@ struct JITTranslator {
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToInterpreter)
+        }
+    }
+
+    /// The index of the instruction at `target` if it is a merge point after `index` (at `pc`).
+    private func mergeIndex(_ target: UInt64, after index: Int, pc: UInt64) -> Int? {
+        var address = pc
+        for i in index..<instructions.count {
+            if address == target { return mergeLabels[i] != nil && i > index ? i : nil }
+            address &+= UInt64(instructions[i].length)
+        }
+        return nil
+    }
+
+    /// Finds the forward branches whose target is a later instruction of this block (an `if`
+    /// that skips a few instructions: `translate` goes on past forward branches, so the skipped
+    /// code and the target are both here). Their taken path jumps to the target inside the
+    /// block: the pinned registers are in the same host registers on both paths, and the
+    /// fall-through path charges the budget up to the target before the paths meet, so both
+    /// have charged what they ran. Not while a plugin observes the hart (the blocks it sees
+    /// are the interpreter's, which end at every branch).
+    private mutating func findMergePoints() {
+        guard !engine.observed else { return }
+        var indexOf: [UInt64: Int] = [:]
+        var pc = pc0
+        for (index, inst) in instructions.enumerated() {
+            indexOf[pc] = index
+            pc &+= UInt64(inst.length)
+        }
+        pc = pc0
+        for (index, inst) in instructions.enumerated() {
+            if inst.isForwardBranch, index < instructions.count - 1,
+               let target = indexOf[pc &+ inst.imm], target > index, mergeLabels[target] == nil {
+                mergeLabels[target] = a.newLabel()
+            }
+            pc &+= UInt64(inst.length)
+        }
+    }
+
+    /// `lui`/`auipc rd` followed by `addi rd, rd, k` (or `lui` + `addiw`), the way compilers
+    /// build 32-bit constants and pc-relative addresses (`li`, `la`): the value rd ends with,
+    /// written once. Neither instruction can trap, so counting them both at the next retire
+    /// point is exact; not when the second is a merge point (another path reaches it alone).
+    private func foldedConstant(_ index: Int, pc: UInt64) -> UInt64? {
+        let first = instructions[index]
+        guard first.op == .lui || first.op == .auipc, first.rd != 0, index + 1 < instructions.count,
+              mergeLabels[index + 1] == nil else { return nil }
+        let second = instructions[index + 1]
+        guard second.rd == first.rd, second.rs1 == first.rd else { return nil }
+        let base = first.op == .lui ? first.imm : pc &+ first.imm
+        switch second.op {
+        case .addi: return base &+ second.imm
+        case .addiw where first.op == .lui:
+            return UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: base &+ second.imm)))
+        default: return nil
         }
     }
 
@@ -484,6 +538,11 @@ struct JITTranslator {
             case .bltu: condition = .below
             default: condition = .aboveOrEqual
             }
+            if index < instructions.count - 1, imm < (1 << 63), let merge = mergeIndex(pc &+ imm, after: index, pc: pc) {
+                // A forward branch to a later instruction of this block (`findMergePoints`).
+                a.jump(if: condition, mergeLabels[merge]!)
+                return false
+            }
             if index < instructions.count - 1 {
                 // A forward branch inside a superblock (see `translate`): the taken path leaves
                 // through a chain; the fall-through goes on (registers already written back and
@@ -494,12 +553,20 @@ struct JITTranslator {
                 a.bind(fallThrough)
                 return false
             }
+            if loops {
+                // The loop's exit out of the way: an iteration takes only the back edge's jump.
+                let exit = a.newLabel()
+                a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, exit)
+                emitBackEdge()
+                a.bind(exit)
+                goTo(next)
+                return true
+            }
             let taken = a.newLabel()
             a.jump(if: condition, taken)
-            if loops { writeBackAll() }
             goTo(next)
             a.bind(taken)
-            if loops { emitBackEdge() } else { goTo(pc &+ imm) }
+            goTo(pc &+ imm)
             return true
 
         case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
@@ -519,7 +586,6 @@ struct JITTranslator {
                     if rs1 != rd { read(d, rs1) }
                     if !(i == 0 && op != .and) { a.alu(op, d, immediate: i) }
                 }
-                dirty |= 1 << UInt32(rd)
                 break
             }
             read(.rax, rs1)
@@ -537,7 +603,7 @@ struct JITTranslator {
             let target = cache[Int(rd)] ?? .rax
             if !(target != .rax && rs1 == rd) { read(target, rs1) }
             a.shift(inst.op == .slli ? .shl : inst.op == .srli ? .shr : .sar, target, immediate: UInt8(imm & 63))
-            if target == .rax { write(rd, .rax) } else { dirty |= 1 << UInt32(rd) }
+            if target == .rax { write(rd, .rax) }
         case .add, .sub, .xor, .or, .and:
             guard rd != 0 else { break }
             let op: X86ALU
@@ -552,7 +618,6 @@ struct JITTranslator {
                 // Straight into rd's host register (rd = rs2 ≠ rs1 would clobber rs2 first).
                 if rs1 != rd { read(d, rs1) }
                 if rs2 != 0 { alu(op, d, rs2) } else if op == .and { a.alu(.xor, d, d, width: .bits32) }
-                dirty |= 1 << UInt32(rd)
                 break
             }
             read(.rax, rs1)
@@ -684,6 +749,11 @@ struct JITTranslator {
 
     private func address(_ inst: DecodedInstruction, immediate: Int32) {
         let rs1 = inst.op == .floatingPoint ? UInt8((inst.raw >> 15) & 31) : inst.rs1
+        if rs1 != 0, let base = cache[Int(rs1)] {
+            // One instruction from a pinned base.
+            if immediate != 0 { a.lea(.rsi, X86Memory(base, immediate)) } else { a.mov(.rsi, base) }
+            return
+        }
         read(.rsi, rs1)
         if immediate != 0 { a.lea(.rsi, X86Memory(.rsi, immediate)) }
     }
@@ -711,37 +781,46 @@ struct JITTranslator {
         default: size = 8
         }
         address(inst)
-        // What a trap exit must write back: the registers dirty before this load (not rd).
-        let dirtyNow = dirtyRegisters
         let miss = a.newLabel(), back = a.newLabel()
         probe(StateOffset.tlbLoad, size: size, miss: miss)
         let source = X86Operand.memory(X86Memory(.rsi))
+        // Straight into rd's host register when it is pinned (the slow path moves its result
+        // there); a load to x0 still accesses memory (traps, device reads).
+        let target = inst.rd == 0 ? X86Register.rax : cache[Int(inst.rd)] ?? .rax
         switch inst.op {
-        case .lb: a.movsx(.rax, source, from: .bits8)
-        case .lbu: a.movzx(.rax, source, from: .bits8)
-        case .lh: a.movsx(.rax, source, from: .bits16)
-        case .lhu: a.movzx(.rax, source, from: .bits16)
-        case .lw: a.movsx(.rax, source, from: .bits32)
-        case .lwu: a.load(.rax, X86Memory(.rsi), width: .bits32)
-        default: a.load(.rax, X86Memory(.rsi))
+        case .lb: a.movsx(target, source, from: .bits8)
+        case .lbu: a.movzx(target, source, from: .bits8)
+        case .lh: a.movsx(target, source, from: .bits16)
+        case .lhu: a.movzx(target, source, from: .bits16)
+        case .lw: a.movsx(target, source, from: .bits32)
+        case .lwu: a.load(target, X86Memory(.rsi), width: .bits32)
+        default: a.load(target, X86Memory(.rsi))
         }
         a.bind(back)
-        write(inst.rd, .rax)
+        if target == .rax { write(inst.rd, .rax) }
         let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
         let helper = JITHelpers.load
         let saved = liveCallerSaved
+        let observed = engine.observed
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(miss)
+            // A plugin's memory callback may read the guest registers.
+            if observed { JITTranslator.storePinned(a) }
+            if inRegister { JITTranslator.storeBudget(a) }
             // rsi still holds the guest address (the probe only adds the addend after a hit).
-            a.mov(.rdi, .rbx)
-            a.mov(.rdx, immediate: pc)
-            a.mov(.rcx, immediate: argument)
-            a.mov(.rax, immediate: UInt64(helper))
-            JITTranslator.callPreserving(a, saved)
+            JITTranslator.callPreserving(a, saved) {
+                a.mov(.rdi, .rbx)
+                a.mov(.rdx, immediate: pc)
+                a.mov(.rcx, immediate: argument)
+                a.mov(.rax, immediate: UInt64(helper))
+            }
+            if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rdx, .rdx)
-            a.jump(if: .equal, back)
-            JITTranslator.writeBack(a, dirtyNow)
-            a.jump(toAddress: engine.exitToLoop)
+            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            // After the pops: a caller-saved rd is restored by them, then overwritten here.
+            if target != .rax { a.mov(target, .rax) }
+            a.jump(back)
         }
     }
 
@@ -759,18 +838,22 @@ struct JITTranslator {
         a.bind(back)
         let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
         let helper = JITHelpers.store
-        let dirtyNow = dirtyRegisters
         let saved = liveCallerSaved
+        let observed = engine.observed
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(miss)
-            a.mov(.rdi, .rbx)
-            a.mov(.rcx, immediate: pc)
-            a.mov(.r8, immediate: argument)
-            a.mov(.rax, immediate: UInt64(helper))
-            JITTranslator.callPreserving(a, saved)
+            if observed { JITTranslator.storePinned(a) }
+            if inRegister { JITTranslator.storeBudget(a) } // before r8 becomes the argument
+            JITTranslator.callPreserving(a, saved) {
+                a.mov(.rdi, .rbx)
+                a.mov(.rcx, immediate: pc)
+                a.mov(.r8, immediate: argument)
+                a.mov(.rax, immediate: UInt64(helper))
+            }
+            if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
-            JITTranslator.writeBack(a, dirtyNow)
             a.jump(toAddress: engine.exitToLoop)
         }
     }
@@ -833,8 +916,6 @@ struct JITTranslator {
             }
         default: break
         }
-        let dirtyNow = dirtyRegisters
-        let cached = (1..<32).compactMap { r in cache[r].map { (UInt8(r), $0) } }
         if inline {
             if !floatingPointDirty {
                 a.load(.rax, X86Memory(.rbx, StateOffset.mstatus), width: .bits32)
@@ -933,19 +1014,28 @@ struct JITTranslator {
         }
         let helper = JITHelpers.floatingPoint
         let argument = UInt64(index - counted)
+        let integerRS1 = UInt8(rs1), integerRD = UInt8(rd), observed = engine.observed
+        let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
             a.bind(slow)
-            JITTranslator.writeBack(a, dirtyNow)
-            a.mov(.rdi, .rbx)
-            a.mov(.rsi, immediate: UInt64(raw))
-            a.mov(.rdx, immediate: pc)
-            a.mov(.rcx, immediate: argument)
-            a.mov(.rax, immediate: UInt64(helper))
-            a.call(.rax)
+            // Integer registers an F/D instruction touches: rs1 (address, fmv/fcvt source), rd
+            // (fmv/fcvt/compare/fclass destination).
+            // A plugin's trap callback may read (or write) any guest register: all of them then.
+            if observed { JITTranslator.storePinned(a) } else { JITTranslator.storePinned(a, [integerRS1, integerRD]) }
+            if inRegister { JITTranslator.storeBudget(a) }
+            JITTranslator.callPreserving(a, JITTranslator.callerSavedCacheRegisters) {
+                a.mov(.rdi, .rbx)
+                a.mov(.rsi, immediate: UInt64(raw))
+                a.mov(.rdx, immediate: pc)
+                a.mov(.rcx, immediate: argument)
+                a.mov(.rax, immediate: UInt64(helper))
+            }
+            // The helper may have written rd (moves, compares, conversions), after the pops;
+            // reloading leaves rax (the helper's answer) alone.
+            if observed { JITTranslator.reloadPinned(a) } else { JITTranslator.reloadPinned(a, integerRD) }
+            if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .notEqual, toAddress: engine.exitToLoop)
-            // The helper may have written an integer register (moves, compares, conversions).
-            for (guest, host) in cached { a.load(host, X86Memory(.rbx, StateOffset.register(Int(guest)))) }
             a.jump(back)
         }
     }
@@ -993,15 +1083,22 @@ struct JITTranslator {
         let slot = engine.instructionPool + engine.instructionPoolUsed
         slot.pointee = inst
         engine.instructionPoolUsed += 1
-        writeBackAll()
+        // A plugin's trap callback (ECALL, a faulting AMO) may read or write any guest register.
+        if engine.observed { Self.storePinned(a) } else { Self.storePinned(a, [inst.rs1, inst.rs2, inst.rd]) }
+        if budgetInRegister { Self.storeBudget(a) }
         a.call(toAddress: engine.foldFlags) // a CSR instruction may read fflags
-        a.mov(.rdi, .rbx)
-        a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
-        a.mov(.rdx, immediate: pc)
-        a.mov(.rcx, immediate: UInt64(index - counted))
-        a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
-        a.call(.rax)
+        Self.callPreserving(a, Self.callerSavedCacheRegisters) {
+            a.mov(.rdi, .rbx)
+            a.mov(.rsi, immediate: UInt64(UInt(bitPattern: slot)))
+            a.mov(.rdx, immediate: pc)
+            a.mov(.rcx, immediate: UInt64(index - counted))
+            a.mov(.rax, immediate: UInt64(JITHelpers.interpret))
+        }
         counted = index + 1
+        // The instruction may have written its rd (after the pops; the epilogue stores the
+        // pinned registers again on the way out). Reloading leaves rax alone.
+        if engine.observed { Self.reloadPinned(a) } else { Self.reloadPinned(a, inst.rd) }
+        if budgetInRegister { Self.loadBudget(a) }
         a.test(.rax, .rax)
         a.jump(if: .notEqual, toAddress: engine.exitToLoop)
         if inst.endsBlock && !inst.continuesBlockInJIT {
@@ -1009,7 +1106,6 @@ struct JITTranslator {
             engine.emitLookup(a)
             return true
         }
-        reloadAll()
         return false
     }
 }
