@@ -166,7 +166,8 @@ struct Run: ParsableCommand {
         // default S-mode payload would make no sense.
         if bios == "none" && kernel == nil { boot.kernel = nil }
         // Images must be regular files: /dev/zero never ends, a FIFO blocks, a directory is no image.
-        for (option, path) in [("--bios", boot.firmware), ("--kernel", boot.kernel), ("--initrd", boot.initrd), ("--dtb", boot.dtb)] {
+        for (option, path) in [("--bios", boot.firmware), ("--kernel", boot.kernel), ("--initrd", boot.initrd), ("--dtb", boot.dtb),
+                               ("--replay", replay), ("--snapshot-load", snapshotLoad)] {
             guard let path else { continue }
             do { try InputFile.check(path) } catch { fail("\(option): \(error)") }
         }

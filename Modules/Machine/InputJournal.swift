@@ -56,6 +56,8 @@ public final class InputJournal {
     public private(set) var divergence: String?
 
     static let magic = "backplane-journal 1"
+    /// 256 MiB: about ten million input events.
+    static let largestJournal = 256 << 20
     static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
     static let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
 
@@ -78,7 +80,14 @@ public final class InputJournal {
         machineLine = machine
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
+        var status = stat()
+        let statted = fstat(descriptor, &status) == 0
         close(descriptor)
+        // A journal is text read whole: an endless or huge file is refused, never read.
+        guard statted, status.st_mode & S_IFMT == S_IFREG else { throw .cannotRead(path: path, reason: "not a regular file") }
+        guard status.st_size <= InputJournal.largestJournal else {
+            throw .cannotRead(path: path, reason: "\(status.st_size) bytes is more than a journal's \(InputJournal.largestJournal)")
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw .cannotRead(path: path, reason: "not a text file")
         }

@@ -126,6 +126,12 @@ final class InputJournalTests: XCTestCase {
             .contains("bad:4: time 4 is before the previous event's 5"))
         XCTAssertTrue(refusal("backplane-journal 1\nmachine m\n", machine: "n").contains("was recorded on 'm', this run is 'n'"))
         XCTAssertTrue(refusal("").contains("not a Backplane journal"))
+        // Endless or special files are refused before anything is read.
+        for special in ["/dev/zero", "/dev/null", folder.path] {
+            XCTAssertThrowsError(try InputJournal(replaying: special, machine: "m")) {
+                XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)")
+            }
+        }
     }
 
     func testBoardsWithHostInputAreRefusedNamingTheDevice() throws {
