@@ -40,7 +40,8 @@ static void putdec(uint64_t v) {
     puts_(&buffer[i]);
 }
 
-int main(void) {
+int main(unsigned long hartid) {
+    if (hartid != 0) for (;;) __asm__ volatile("wfi");
     __asm__ volatile("csrw mtvec, %0" :: "r"(trap));
     __asm__ volatile("csrs mie, %0" :: "r"(1UL << 7));   /* MTIE */
     __asm__ volatile("csrs mstatus, %0" :: "r"(1UL << 13)); /* FS = initial */

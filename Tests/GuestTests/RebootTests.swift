@@ -46,7 +46,7 @@ final class RebootTests: XCTestCase {
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
                                         "-Wl,--no-warn-rwx-segments", "-D\(define)",
                                         "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
-                                        root.appendingPathComponent("Guests/reboot/start.S").path,
+                                        root.appendingPathComponent("Guests/common/start.S").path,
                                         root.appendingPathComponent("Guests/reboot/reboot.c").path, "-o", elf], timeout: 120)
         guard run.status == 0 else { throw PluginBuildError(description: "riscv64-unknown-elf-gcc failed:\n\(run.output)") }
         return elf

@@ -32,7 +32,7 @@ final class SnapshotGuestTests: XCTestCase {
         let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
                                         "-Wl,--no-warn-rwx-segments", "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
-                                        root.appendingPathComponent("Guests/snapshot/start.S").path,
+                                        root.appendingPathComponent("Guests/common/start.S").path,
                                         root.appendingPathComponent("Guests/snapshot/count.c").path, "-o", elf], timeout: 120)
         guard run.status == 0 else { throw PluginBuildError(description: "riscv64-unknown-elf-gcc failed:\n\(run.output)") }
         return elf

@@ -239,7 +239,7 @@ final class VirtualTimeTests: XCTestCase {
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
                                         "-Wl,--no-warn-rwx-segments", "-DWAIT_TICKS=\(ticks)ull",
                                         "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
-                                        root.appendingPathComponent("Guests/reboot/start.S").path,
+                                        root.appendingPathComponent("Guests/common/start.S").path,
                                         root.appendingPathComponent("Guests/clock/wait.c").path, "-o", elf], timeout: 120)
         guard run.status == 0 else { throw PluginBuildError(description: "riscv64-unknown-elf-gcc failed:\n\(run.output)") }
         return elf
