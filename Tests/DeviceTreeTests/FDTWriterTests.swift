@@ -87,3 +87,22 @@ final class FDTWriterTests: XCTestCase {
         XCTAssertNotNil(tree.node(at: "/chosen/child"))
     }
 }
+
+/// Hostile blobs read through `FDTReader` get an error, never a crash.
+final class FDTReaderHostileTests: XCTestCase {
+    /// The fdt_reader fuzzer's find (Fuzz/regressions/fdt_reader/libfdt-version-11-null-name): a
+    /// version-11 header made libfdt's fdt_check_full read through NULL.
+    func testABlobOlderThanVersion16IsRefusedBeforeLibfdtReadsIt() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/regressions/fdt_reader/libfdt-version-11-null-name").path
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertThrowsError(try FDTReader(bytes)) {
+            XCTAssertTrue("\($0)".contains("version 11"), "\($0)")
+        }
+        // The same blob claiming version 17 goes through libfdt's own checks without crashing
+        // (the test process would die) and reads as a tree.
+        var seventeen = bytes
+        seventeen[23] = 17
+        XCTAssertNoThrow(try FDTReader(seventeen))
+    }
+}

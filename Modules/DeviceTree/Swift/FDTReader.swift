@@ -8,8 +8,20 @@ public struct FDTReader {
     /// Validates the whole blob with `fdt_check_full` before any lookup.
     public init(_ bytes: [UInt8]) throws(DeviceTreeError) {
         self.bytes = bytes
+        // Blobs older than version 16 store node names differently (full paths), and Debian's
+        // libfdt 1.6 `fdt_check_full` reads through a NULL name on such a blob (found by the
+        // fdt_reader fuzzer). Every dtc since 2008 writes version 17, so an older blob is
+        // refused here, before libfdt sees it. Header: magic at 0, version at 20 (DTSpec §5.2).
+        if bytes.count >= 24 && Self.bigEndian32(bytes, 0) == 0xd00d_feed && Self.bigEndian32(bytes, 20) < 16 {
+            throw DeviceTreeError(function: "fdt_check_full", code: -FDT_ERR_BADVERSION,
+                                  subject: "the blob (version \(Self.bigEndian32(bytes, 20)); versions 16 and 17 are read)")
+        }
         let result = bytes.withUnsafeBytes { fdt_check_full($0.baseAddress, $0.count) }
         if result < 0 { throw DeviceTreeError(function: "fdt_check_full", code: result, subject: "the blob") }
+    }
+
+    private static func bigEndian32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     /// The raw value of property `name` of the node at `path`; nil when either is missing.
