@@ -8,6 +8,7 @@ struct Backplane: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backplane",
         abstract: "A RISC-V machine emulator whose boards are description files.",
+        version: BackplaneVersion.string,
         subcommands: [Run.self, Check.self, DTB.self, Boards.self, Host.self, Ctl.self, PluginCommand.self],
         defaultSubcommand: Run.self)
 

@@ -23,9 +23,8 @@ public enum SnapshotFile {
     /// The layout this Backplane writes and reads. Bump it when a section's layout or any saved
     /// device's field list changes.
     public static let formatVersion: UInt32 = 1
-    /// The Backplane release that writes the file; a snapshot loads only into the same one,
-    /// since device state is saved field by field as this release models each device.
-    public static let backplaneVersion = "0.13.0"
+    /// The Backplane release that writes the file (`BackplaneVersion`).
+    public static var backplaneVersion: String { BackplaneVersion.string }
     /// Guest page size the RAM section counts in.
     static let pageSize = 4096
 

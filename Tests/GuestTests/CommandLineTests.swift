@@ -36,6 +36,13 @@ final class CommandLineTests: XCTestCase {
         try GuestHarness.run([binary] + arguments, timeout: timeout)
     }
 
+    /// `--version` prints the release (the one snapshots record) and nothing else.
+    func testVersionIsOneLine() throws {
+        let run = try backplane(["--version"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertNotNil(run.output.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+\n$"#, options: .regularExpression), run.output)
+    }
+
     func testHTIFWriteOfOneExitsZero() throws {
         let elf = try exitProgram(["HTIF_VALUE=1"])
         XCTAssertEqual(try backplane(["run", "spike", "--kernel", elf]).status, 0)
