@@ -21,12 +21,37 @@ public enum UnixSocket {
 
     /// A bound, listening socket at `path` with `backlog` pending connections; the caller owns
     /// the descriptor and the file it creates.
+    ///
+    /// The file appears at `path` only once the socket listens, so a client that waits for the
+    /// file to exist (scripts, tests, `backplane ctl`) never finds a socket that refuses it: the
+    /// socket is bound and listening under a private name in the same directory first, then
+    /// hard-linked to `path` (`link` never replaces anything: a file that appeared there
+    /// meanwhile makes it fail) and the private name removed. A path too long for the private
+    /// name is bound directly, with the short window between `bind` and `listen` that leaves.
     public static func listen(path: String, backlog: Int32) throws(Failure) -> Int32 {
-        guard var address = address(path) else {
+        guard address(path) != nil else {
             throw Failure(reason: "the path is longer than \(maximumPathLength) bytes")
         }
         var status = stat()
         if lstat(path, &status) == 0 { throw Failure(reason: "\(path) already exists") }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let hidden = directory + ".\(path[(slash.map(path.index(after:)) ?? path.startIndex)...]).\(getpid()).listening"
+        guard address(hidden) != nil else { return try bindAndListen(path, backlog: backlog) }
+        // A leftover of a crashed run with this pid (pids are reused) is ours to replace.
+        if lstat(hidden, &status) == 0 && status.st_mode & S_IFMT == S_IFSOCK { unlink(hidden) }
+        let fd = try bindAndListen(hidden, backlog: backlog)
+        defer { unlink(hidden) }
+        guard link(hidden, path) == 0 else {
+            let reason = errno == EEXIST ? "\(path) already exists" : String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw Failure(reason: reason)
+        }
+        return fd
+    }
+
+    private static func bindAndListen(_ path: String, backlog: Int32) throws(Failure) -> Int32 {
+        guard var address = address(path) else { throw Failure(reason: "path too long") }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(reason: String(cString: strerror(errno))) }
         let bound = withUnsafePointer(to: &address) {
@@ -35,6 +60,7 @@ public enum UnixSocket {
         guard bound == 0, Glibc.listen(fd, backlog) == 0 else {
             let reason = String(cString: strerror(errno))
             Glibc.close(fd)
+            if bound == 0 { unlink(path) }
             throw Failure(reason: reason)
         }
         return fd

@@ -41,13 +41,18 @@ public final class GoldfishRTC: MMIODevice {
     private var interruptEnabled = false
     private var interruptPending = false
     private var irqLevel = false
+    /// The machine's clock when `clock` follows it: told when a guest access arms the alarm or
+    /// moves the time, so the alarm fires at its instruction (`Timebase.deadlineArmed`).
+    private let timebase: Timebase?
 
     /// - Parameters:
     ///   - irq: the alarm interrupt output, if wired.
     ///   - clock: nanoseconds since the Unix epoch (default: the host's CLOCK_REALTIME).
-    public init(irq: IRQLine? = nil, clock: @escaping () -> UInt64 = GoldfishRTC.hostWallClock) {
+    ///   - timebase: the machine clock `clock` follows, if it does.
+    public init(irq: IRQLine? = nil, clock: @escaping () -> UInt64 = GoldfishRTC.hostWallClock, timebase: Timebase? = nil) {
         self.irq = irq
         self.clock = clock
+        self.timebase = timebase
     }
 
     /// Host CLOCK_REALTIME in nanoseconds.
@@ -116,6 +121,7 @@ public final class GoldfishRTC: MMIODevice {
 
     private func setTime(_ time: UInt64, current: UInt64) {
         offset = offset &+ (time &- current)
+        if let until = nanosecondsUntilAlarm() { timebase?.deadlineArmed(inNanoseconds: until) }
     }
 
     /// An alarm already in the past fires at once (QEMU `goldfish_rtc_set_alarm`).
@@ -124,6 +130,7 @@ public final class GoldfishRTC: MMIODevice {
             fireAlarm()
         } else {
             alarmArmed = true
+            timebase?.deadlineArmed(inNanoseconds: alarm - now)
         }
     }
 

@@ -283,14 +283,39 @@ public final class GDBStub: @unchecked Sendable {
         self.session = session
     }
 
+    /// How often a stopped machine looks up from the client for its other work (`whileStopped`).
+    static let stoppedPollNanoseconds: UInt64 = 20_000_000
+
     /// Reports `reason` (nil: the client just attached and asks with `?` itself) and answers
     /// packets until the client lets the machine run, detaches or kills it. A client that
     /// disconnects counts as a detach.
-    public func stopped(_ reason: GDBStopReason?, deadline: UInt64? = nil) -> GDBSession.Action {
+    ///
+    /// While it waits for the client, `whileStopped` runs every 20 ms on this (the machine's)
+    /// thread, so the machine answers its other clients (the control socket) while a debugger
+    /// holds it; when it returns true the machine is going away (a `quit`) and the client is
+    /// disconnected (a stop reply now would answer no request of the all-stop protocol; GDB
+    /// finds the connection closed at its next command).
+    public func stopped(_ reason: GDBStopReason?, deadline: UInt64? = nil,
+                        whileStopped: (() -> Bool)? = nil) -> GDBSession.Action {
         // Whatever interrupt was pending has done its job: the machine is stopped.
         server.interruptRequested.store(false, ordering: .relaxed)
         if let reason { server.send(session.stopReply(for: reason)) }
-        while let input = server.next(deadline: deadline) {
+        while true {
+            var wait = deadline
+            if whileStopped != nil {
+                let poll = DispatchTime.now().uptimeNanoseconds + Self.stoppedPollNanoseconds
+                wait = min(deadline ?? poll, poll)
+            }
+            guard let input = server.next(deadline: wait) else {
+                // The poll interval passed with the client still there (not the run's deadline).
+                let now = DispatchTime.now().uptimeNanoseconds
+                guard let whileStopped, server.isConnected, deadline.map({ now < $0 }) ?? true else { break }
+                if whileStopped() {
+                    server.disconnect()
+                    return .detach
+                }
+                continue
+            }
             switch input {
             case .packet(let payload):
                 if session.acknowledging { server.sendAck(true) }

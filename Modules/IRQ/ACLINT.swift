@@ -88,9 +88,14 @@ public final class ACLINTMTimer: MMIODevice {
         case .time:
             timebase.set(merge(timebase.now(), value, size: size, high: high))
             updateTimers()
+            // Every compare moved relative to the clock.
+            if let deadline = nextDeadline() { timebase.deadlineArmed(atTicks: deadline) }
         case .timeCompare(let hart):
             timeCompare[hart] = merge(timeCompare[hart], value, size: size, high: high)
-            update(hart: hart, now: timebase.now())
+            let now = timebase.now()
+            update(hart: hart, now: now)
+            // MTIP rises at exactly the instruction `mtime` reaches the compare.
+            if timeCompare[hart] > now && timeCompare[hart] != .max { timebase.deadlineArmed(atTicks: timeCompare[hart]) }
         }
     }
 

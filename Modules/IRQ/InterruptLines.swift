@@ -88,6 +88,8 @@ public final class Timebase {
     /// Virtual clock: the running hart's `clockBudget` and the budget its slice started with.
     private var runningBudget: UnsafePointer<Int64>?
     private var sliceBudget: Int64 = 0
+    /// Virtual clock: the running hart's `exitRequest`, which `deadlineArmed` sets.
+    private var runningExitRequest: UnsafeMutablePointer<UInt64>?
 
     public init(frequency: UInt64 = 10_000_000, clock: Clock = .host) {
         self.frequency = frequency
@@ -162,6 +164,26 @@ public final class Timebase {
     public func nanoseconds(until deadline: UInt64) -> UInt64 {
         let current = now()
         guard deadline > current else { return 0 }
+        if isVirtual {
+            // From the current unit, not the current tick: a tick is many units (100 at the
+            // defaults), and counting from the truncated tick would put the deadline up to a
+            // tick late. The first unit whose tick reaches `deadline`:
+            // ceil((deadline - offset) × rate / frequency).
+            let ticks = (deadline &- offset).multipliedFullWidth(by: rate)
+            guard ticks.high < frequency else { return .max }
+            let (whole, part) = frequency.dividingFullWidth((ticks.high, ticks.low))
+            let target = part == 0 ? whole : whole &+ 1
+            let current = units
+            guard target > current else { return 0 }
+            // Rounded so that `units(forNanoseconds:)` (which rounds up) gives the distance back
+            // exactly while a unit lasts at least a nanosecond (rate <= 10^9: round down). At
+            // faster rates a nanosecond spans several units; rounding up there keeps the
+            // deadline from ever being reached early, at most a nanosecond's units late.
+            let product = (target - current).multipliedFullWidth(by: 1_000_000_000)
+            guard product.high < rate else { return .max }
+            let (quotient, remainder) = rate.dividingFullWidth((product.high, product.low))
+            return remainder != 0 && rate > 1_000_000_000 ? quotient &+ 1 : quotient
+        }
         let product = (deadline - current).multipliedFullWidth(by: 1_000_000_000)
         let (quotient, remainder) = frequency.dividingFullWidth((product.high, product.low))
         return remainder == 0 ? quotient : quotient &+ 1
@@ -185,19 +207,45 @@ public final class Timebase {
     }
 
     /// A hart starts a slice of `budget` instructions; `clockBudget` is its
-    /// `HartState.clockBudget`, which it keeps at its budget left while it runs.
-    @inline(__always) public func beginSlice(budget: Int, clockBudget: UnsafeMutablePointer<Int64>) {
+    /// `HartState.clockBudget`, which it keeps at its budget left while it runs, and
+    /// `exitRequest` its `HartState.exitRequest`.
+    @inline(__always) public func beginSlice(budget: Int, clockBudget: UnsafeMutablePointer<Int64>,
+                                             exitRequest: UnsafeMutablePointer<UInt64>) {
         guard isVirtual else { return }
         clockBudget.pointee = Int64(budget)
         sliceBudget = Int64(budget)
         runningBudget = UnsafePointer(clockBudget)
+        runningExitRequest = exitRequest
     }
 
     /// The slice ended having used `used` units of its budget.
     @inline(__always) public func endSlice(used: Int) {
         guard isVirtual else { return }
         runningBudget = nil
+        runningExitRequest = nil
         elapsedUnits &+= UInt64(max(0, used))
+    }
+
+    /// A device armed or moved a timer to `nanoseconds` of machine time from now, usually in a
+    /// guest's register access (its `nanosecondsUntilNextEvent` reports it from now on). A
+    /// slice's budget is cut at the earliest deadline only when the slice starts, so a deadline
+    /// that falls before the running slice's end stops the running hart right after the access
+    /// (both engines leave after a device access that sets `exitRequest`): the machine then
+    /// starts the next slice with a budget that ends exactly at the deadline, and the timer
+    /// fires at the instruction it names instead of at the slice's end. Between slices, and
+    /// under the host clock, there is nothing to do.
+    public func deadlineArmed(inNanoseconds nanoseconds: UInt64) {
+        guard isVirtual, let runningBudget, let runningExitRequest else { return }
+        // The budget left before the accessing instruction; it retires, then the slice ends.
+        if units(forNanoseconds: nanoseconds) < UInt64(max(0, runningBudget.pointee)) {
+            runningExitRequest.pointee = 1
+        }
+    }
+
+    /// `deadlineArmed(inNanoseconds:)` for a deadline in timebase ticks (an `mtimecmp`).
+    public func deadlineArmed(atTicks deadline: UInt64) {
+        guard isVirtual, runningBudget != nil else { return }
+        deadlineArmed(inNanoseconds: nanoseconds(until: deadline))
     }
 
     /// Jumps the virtual clock `units` ahead (every hart waits; nothing happens until then).
@@ -210,6 +258,7 @@ public final class Timebase {
     public func restart(atUnits units: UInt64) {
         elapsedUnits = units
         runningBudget = nil
+        runningExitRequest = nil
     }
 
     /// `value` (units or host nanoseconds) in another rate: value × `to` / the clock's rate.

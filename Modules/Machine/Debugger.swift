@@ -60,9 +60,9 @@ final class Debugger: GDBTarget {
             // A step runs its hart one instruction with interrupts held, as QEMU's stub does by
             // default; with `othersRun` the other harts advance one instruction in lockstep.
             for (other, hart) in harts.enumerated() where resume.othersRun || other == index {
-                clock.beginSlice(budget: 1, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!)
+                clock.beginSlice(of: hart, budget: 1)
                 _ = hart.runDebug(budget: 1, points: points, resuming: true, interrupts: other != index)
-                clock.endSlice(used: 1 - Int(hart.state.pointee.budgetLeft))
+                clock.endSlice(of: hart, budget: 1)
             }
             standingOnStop.removeAll()
             resume = .continueAll
@@ -74,9 +74,9 @@ final class Debugger: GDBTarget {
         for (index, hart) in harts.enumerated() where !hart.isIdle {
             anyRunning = true
             let resuming = standingOnStop.remove(index) != nil
-            clock.beginSlice(budget: budget, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!)
+            clock.beginSlice(of: hart, budget: budget)
             let stop = hart.runDebug(budget: budget, points: points, resuming: resuming)
-            clock.endSlice(used: budget - Int(hart.state.pointee.budgetLeft))
+            clock.endSlice(of: hart, budget: budget)
             switch stop {
             case .hart:
                 continue
@@ -95,8 +95,8 @@ final class Debugger: GDBTarget {
 
     /// Tells the client why the machine stopped (nil: it just attached and will ask) and serves
     /// it until it resumes, detaches or kills; `deadline` is the run's `--timeout` in uptime ns.
-    func serve(_ reason: GDBStopReason?, deadline: UInt64?) -> Verdict {
-        switch stub.stopped(reason, deadline: deadline) {
+    func serve(_ reason: GDBStopReason?, deadline: UInt64?, whileStopped: (() -> Bool)? = nil) -> Verdict {
+        switch stub.stopped(reason, deadline: deadline, whileStopped: whileStopped) {
         case .resume(let request):
             resume = request
             return .run
@@ -172,12 +172,11 @@ final class Debugger: GDBTarget {
         switch kind {
         // Software and hardware breakpoints are the same here: the pc is compared before each
         // instruction, so neither writes an EBREAK into guest memory.
-        case .software, .hardware: points.insertBreakpoint(address)
-        case .writeWatchpoint: points.insertWatchpoint(.init(address: address, length: length, access: .write))
-        case .readWatchpoint: points.insertWatchpoint(.init(address: address, length: length, access: .read))
-        case .accessWatchpoint: points.insertWatchpoint(.init(address: address, length: length, access: .access))
+        case .software, .hardware: return points.insertBreakpoint(address)
+        case .writeWatchpoint: return points.insertWatchpoint(.init(address: address, length: length, access: .write))
+        case .readWatchpoint: return points.insertWatchpoint(.init(address: address, length: length, access: .read))
+        case .accessWatchpoint: return points.insertWatchpoint(.init(address: address, length: length, access: .access))
         }
-        return true
     }
 
     func removeBreakpoint(_ kind: GDBBreakpointKind, address: UInt64, length: UInt64) -> Bool {

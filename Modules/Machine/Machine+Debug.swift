@@ -32,14 +32,15 @@ extension Machine {
     func debuggerBeforeFirstInstruction(deadline: UInt64?) -> MachineExit? {
         guard let debugger, debugger.waitsForClient else { return nil }
         guard debugger.server.waitForClient(deadline: deadline) else { return .timeout }
-        return apply(debugger.serve(nil, deadline: deadline), deadline: deadline)
+        return apply(debugger.serve(nil, deadline: deadline, whileStopped: controlWhileStopped), deadline: deadline)
     }
 
     /// One round of the run loop with a debugger that wants control: serve a pending stop
     /// request, then run the harts exactly and serve the stop they hit.
     func debuggerSlice(_ debugger: Debugger, deadline: UInt64?) -> DebuggerSliceOutcome {
         if debugger.stopRequested {
-            if let exit = apply(debugger.serve(debugger.interruptReason, deadline: deadline), deadline: deadline) {
+            if let exit = apply(debugger.serve(debugger.interruptReason, deadline: deadline, whileStopped: controlWhileStopped),
+                                 deadline: deadline) {
                 return .exit(exit)
             }
         }
@@ -49,10 +50,21 @@ extension Machine {
             return .ran(anyRunning: true)
         }
         let (stop, anyRunning) = debugger.runSlice(budget: sliceBudget() ?? 0, clock: timebase)
-        if let stop, let exit = apply(debugger.serve(stop, deadline: deadline), deadline: deadline) {
+        if let stop, let exit = apply(debugger.serve(stop, deadline: deadline, whileStopped: controlWhileStopped), deadline: deadline) {
             return .exit(exit)
         }
         return .ran(anyRunning: anyRunning)
+    }
+
+    /// Serves the control socket while a GDB client holds the machine stopped (its commands see
+    /// the stopped machine: `info`, `snapshot save`, `quit`); true once a `quit` asks the
+    /// machine to go away, which ends the hold (the run loop then exits as for any quit).
+    var controlWhileStopped: (() -> Bool)? {
+        guard let control else { return nil }
+        return { [unowned self] in
+            if control.commandPending.load(ordering: .acquiring) { control.serve { self.execute(command: $0) } }
+            return controlState.quit
+        }
     }
 
     /// What a debugger's verdict means for the run: nil to go on.
@@ -62,7 +74,8 @@ extension Machine {
         case .detached:
             // A client that held the machine past --timeout ends the run as a timeout would.
             if let deadline, DispatchTime.now().uptimeNanoseconds >= deadline { return .timeout }
-            return nil
+            // A control `quit` while the client held the machine (`controlWhileStopped`).
+            return controlState.quit ? .userQuit : nil
         case .kill: return .killedByDebugger
         }
     }

@@ -104,9 +104,9 @@ extension Machine {
     /// Runs `hart` for at most `budget` instructions and moves the virtual clock by what it used.
     @inline(__always)
     func runSlice(_ hart: Hart, budget: Int) -> HartStop {
-        timebase.beginSlice(budget: budget, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!)
+        timebase.beginSlice(of: hart, budget: budget)
         let stop = hart.run(budget: budget)
-        timebase.endSlice(used: budget - Int(hart.state.pointee.budgetLeft))
+        timebase.endSlice(of: hart, budget: budget)
         return stop
     }
 
@@ -155,6 +155,19 @@ extension Machine {
             return
         }
         sleepUntilNextEvent(deadline: deadline)
+    }
+}
+
+extension Timebase {
+    /// `hart` starts a slice of `budget` units (the machine loop and the debugger's).
+    @inline(__always) func beginSlice(of hart: Hart, budget: Int) {
+        beginSlice(budget: budget, clockBudget: hart.state.pointer(to: \HartState.clockBudget)!,
+                   exitRequest: hart.state.pointer(to: \HartState.exitRequest)!)
+    }
+
+    /// `hart`'s slice of `budget` units ended: what it did not leave of it was used.
+    @inline(__always) func endSlice(of hart: Hart, budget: Int) {
+        endSlice(used: budget - Int(hart.state.pointee.budgetLeft))
     }
 }
 

@@ -67,6 +67,8 @@ public final class PluginTimerQueue {
         timer.active = true
         timer.sequence = nextSequence
         nextSequence += 1
+        // Started from a device access (usually): it fires at its instruction.
+        timebase?.deadlineArmed(inNanoseconds: delay)
     }
 
     /// Fires every timer whose deadline has passed; returns how many fired.

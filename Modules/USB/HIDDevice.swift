@@ -142,7 +142,11 @@ public class HIDDevice: USBDevice {
             case .wait(let nanoseconds):
                 // The pause starts when the queue reaches it.
                 let now = machineNanoseconds()
-                if waitUntil == nil { waitUntil = now + nanoseconds }
+                if waitUntil == nil {
+                    waitUntil = now + nanoseconds
+                    // Reached from a guest transfer, usually: the pause ends at its instruction.
+                    timebase?.deadlineArmed(inNanoseconds: nanoseconds)
+                }
                 if now < waitUntil! { return }
                 waitUntil = nil
                 queueIndex += 1

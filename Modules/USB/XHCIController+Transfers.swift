@@ -328,6 +328,9 @@ extension XHCIController {
         }
         if target > now {
             endpoint.isochWait = (first.address, target)
+            // From the guest's doorbell write: the TD runs at its microframe's instruction.
+            let due = frameEpoch &+ target * 125_000, current = machineNanoseconds()
+            timebase?.deadlineArmed(inNanoseconds: due > current ? due - current : 0)
             return .wait
         }
         endpoint.isochWait = nil

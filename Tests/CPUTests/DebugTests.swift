@@ -63,6 +63,26 @@ final class DebugTests: XCTestCase {
         XCTAssertEqual(m.read64(data), 10)
     }
 
+    /// A client cannot grow the breakpoints and watchpoints without bound: past the limits an
+    /// insertion is refused (GDB is told E22), re-inserting an existing breakpoint still works,
+    /// and removing one makes room again.
+    func testBreakpointAndWatchpointCountsAreBounded() {
+        let points = HartDebugPoints()
+        for index in 0..<HartDebugPoints.breakpointLimit {
+            XCTAssertTrue(points.insertBreakpoint(0x8000_0000 + UInt64(index) * 2))
+        }
+        XCTAssertFalse(points.insertBreakpoint(0x9000_0000), "one past the limit")
+        XCTAssertTrue(points.insertBreakpoint(0x8000_0000), "already there")
+        XCTAssertEqual(points.breakpoints.count, HartDebugPoints.breakpointLimit)
+        XCTAssertTrue(points.removeBreakpoint(0x8000_0002))
+        XCTAssertTrue(points.insertBreakpoint(0x9000_0000), "room again after a removal")
+        for index in 0..<HartDebugPoints.watchpointLimit {
+            XCTAssertTrue(points.insertWatchpoint(.init(address: UInt64(index) * 8, length: 8, access: .write)))
+        }
+        XCTAssertFalse(points.insertWatchpoint(.init(address: 0x1000, length: 8, access: .read)))
+        XCTAssertEqual(points.watchpoints.count, HartDebugPoints.watchpointLimit)
+    }
+
     func testSingleStepIgnoresPendingInterruptsWhenAsked() throws {
         let m = try TestMachine("""
             la t0, handler

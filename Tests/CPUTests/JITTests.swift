@@ -254,7 +254,10 @@ final class JITTests: XCTestCase {
     /// same instruction as the interpreter (at the block's end: the request moves the budget out
     /// of reach, blocks compare only the budget), and a slice that ends in the middle of the
     /// loop, and the store helper that takes r8 as an argument, must leave exact counters.
-    func testDeviceLoadAskingForAnExitInASelfLoopStopsWhereTheInterpreterDoes() throws {
+    /// A device read that asks for an exit (an interrupt line moved, a timer armed before the
+    /// slice's end) stops the hart right after the load under both engines: the rest of the
+    /// block does not run (docs/architecture.md, "Virtual time").
+    func testDeviceLoadAskingForAnExitInASelfLoopStopsRightAfterItAsTheInterpreterDoes() throws {
         let source = """
             li t0, 0x10000000
             li t1, 1000
@@ -280,7 +283,9 @@ final class JITTests: XCTestCase {
         let (interpreter, jit) = (machines[0], machines[1])
         for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .exitRequested) }
         assertSameState(interpreter, jit)
-        XCTAssertEqual(jit.x(Reg.a0), 5, "stopped at the end of the iteration whose load asked")
+        XCTAssertEqual(jit.x(Reg.a0), 5)
+        XCTAssertEqual(jit.x(Reg.a1), 5, "the load that asked completed")
+        XCTAssertEqual(jit.x(Reg.a2), 1 + 2 + 3 + 4, "stopped right after the load that asked, before the add")
         for m in machines { XCTAssertEqual(m.hart.run(budget: 777), .budgetExhausted) }
         assertSameState(interpreter, jit)
         for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .waitingForInterrupt) }
@@ -288,6 +293,43 @@ final class JITTests: XCTestCase {
         XCTAssertEqual(jit.x(Reg.a0), 1000)
         XCTAssertEqual(devices[0].writes, devices[1].writes)
         XCTAssertEqual(devices[1].reads, 1000)
+    }
+
+    /// The same for an F/D load (through the JIT's F/D helper) and an integer load into a
+    /// register kept in memory (t3), in a block that goes on past the load.
+    func testFloatingPointAndUnpinnedDeviceLoadsAskingForAnExitStopRightAfterThem() throws {
+        for load in ["flw fa0, 0(t0)", "lw t3, 0(t0)"] {
+            let source = """
+                .option arch, +f
+                li t0, 1 << 13      // FS = Initial: F/D instructions are legal
+                csrs mstatus, t0
+                li t0, 0x10000000
+                li t1, 1000
+                loop:
+                addi a0, a0, 1
+                \(load)
+                addi a2, a2, 1
+                addi a3, a3, 1
+                bne a0, t1, loop
+                wfi
+                """
+            var machines: [TestMachine] = []
+            for jit in [false, true] {
+                let m = try TestMachine(source, compressed: true)
+                if jit { m.hart.accelerator = .jit }
+                let device = ExitOnReadDevice()
+                device.hart = m.hart
+                try m.bus.mapMMIO(name: "exit-on-read", base: 0x1000_0000, size: 0x100, device: device)
+                machines.append(m)
+            }
+            for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .exitRequested, load) }
+            assertSameState(machines[0], machines[1])
+            XCTAssertEqual(machines[1].x(Reg.a0), 5, load)
+            XCTAssertEqual(machines[1].x(Reg.a2), 4, "\(load): stopped right after the load that asked")
+            if load.hasPrefix("lw") { XCTAssertEqual(machines[1].x(28), 5, "the load's value reached t3") }
+            for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .waitingForInterrupt, load) }
+            assertSameState(machines[0], machines[1])
+        }
     }
 
     func testPendingTimerInterruptIsTakenBetweenBlocks() throws {

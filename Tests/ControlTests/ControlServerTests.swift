@@ -99,6 +99,40 @@ final class ControlServerTests: XCTestCase {
         }
     }
 
+    /// The socket file appears only once it listens: a client that connects as soon as the path
+    /// exists is never refused. A poller thread connects in a tight loop while the socket is
+    /// made, 200 times; before, a connect between `bind` and `listen` got ECONNREFUSED. No
+    /// private name is left behind in the directory.
+    func testTheSocketFileAppearsOnlyOnceItListens() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ctl-appear-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("ctl.sock").path
+        let refusals = Atomic<Int>(0)
+        for _ in 0..<200 {
+            let started = Flag(), done = Flag()
+            let poller = Thread {
+                started.set()
+                while !done.isSet {
+                    guard let fd = try? UnixSocket.connect(path: path) else {
+                        if errno == ECONNREFUSED { refusals.add(1, ordering: .relaxed) }
+                        continue
+                    }
+                    close(fd)
+                    done.set()
+                }
+            }
+            poller.start()
+            while !started.isSet {}
+            let fd = try UnixSocket.listen(path: path, backlog: 4)
+            while !done.isSet { usleep(10) }
+            close(fd)
+            unlink(path)
+        }
+        XCTAssertEqual(refusals.load(ordering: .relaxed), 0, "a client found the socket file before the socket listened")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [], "a private name was left behind")
+    }
+
     func testCloseRemovesTheSocketAndAnswersWaitingClients() throws {
         let path = socketPath("close")
         let server = try ControlServer(path: path)

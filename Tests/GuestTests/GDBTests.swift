@@ -44,7 +44,7 @@ final class GDBTests: XCTestCase {
     /// script has run `shell touch continuing` (GDB's output to a pipe is buffered, so its
     /// "Continuing." cannot be waited for) and the `continue` after it has run for a second.
     private func debug(_ guest: Guest, harts: Int, accel: String, script: String, in directory: URL, interrupt: Bool = false,
-                       timeout: TimeInterval = 120,
+                       timeout: TimeInterval = 120, extraArguments: [String] = [],
                        file: StaticString = #filePath, line: UInt = #line) throws -> (gdb: String, status: Int32, machine: String) {
         guard let backplane = GuestHarness.command(board: "spike", file: file, line: line)?.first else {
             throw XCTSkip("unreachable: command() failed the test")
@@ -67,7 +67,7 @@ final class GDBTests: XCTestCase {
             symbols = URL(fileURLWithPath: artifacts.image).deletingLastPathComponent().appendingPathComponent("vmlinux").path
         }
         machine.arguments = ["run"] + arguments + ["--smp", "\(harts)", "--accel", accel, "--timeout", "\(Int(timeout))",
-                                                   "--gdb", "unix:\(socket)", "--gdb-wait"]
+                                                   "--gdb", "unix:\(socket)", "--gdb-wait"] + extraArguments
         // A file, not a pipe: a booting kernel writes more than a pipe holds while nobody reads.
         let machineLog = directory.appendingPathComponent("machine.out")
         _ = FileManager.default.createFile(atPath: machineLog.path, contents: nil)
@@ -190,6 +190,39 @@ final class GDBTests: XCTestCase {
     }
 
     func testBreakpointsWatchpointsAndStepsUnderTheInterpreter() throws { try checkOneHart(accel: "interp") }
+
+    /// While GDB holds the machine stopped at a breakpoint, the control socket still answers:
+    /// GDB's own `shell` runs `backplane ctl` (GDB waits for it with the target stopped), whose
+    /// `info harts` shows the hart at the breakpoint GDB reports. A control `quit` then ends the
+    /// hold: the connection is closed (GDB's next command finds the target gone) and the machine
+    /// ends as a quit does (status 0).
+    func testTheControlSocketAnswersWhileGDBHoldsTheMachine() throws {
+        guard let backplane = GuestHarness.command(board: "spike")?.first else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gdb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let elf = try buildTarget(harts: 1, in: directory)
+        let control = directory.appendingPathComponent("ctl.sock").path
+        let harts = directory.appendingPathComponent("harts.txt").path
+        let result = try debug(.program(elf), harts: 1, accel: "jit", script: """
+            break square
+            continue
+            print/x $pc
+            shell \(backplane) ctl \(control) info harts > \(harts) 2>&1
+            shell \(backplane) ctl \(control) quit
+            stepi
+            """, in: directory, timeout: 60, extraArguments: ["--control", "unix:\(control)"])
+        let gdb = result.gdb
+        guard let pc = gdb.components(separatedBy: "\n").first(where: { $0.hasPrefix("$1 = 0x") })?.dropFirst(5) else {
+            return XCTFail("no pc printed:\n\(gdb)\nmachine: \(result.machine)")
+        }
+        let info = (try? String(contentsOfFile: harts, encoding: .utf8)) ?? ""
+        let expected = "0x" + String(repeating: "0", count: 16 - (pc.count - 2)) + pc.dropFirst(2)
+        XCTAssertTrue(info.hasPrefix("hart 0: pc=\(expected)"), "ctl while GDB holds the machine: \(info)\ngdb: \(gdb)")
+        XCTAssertTrue(gdb.contains("Remote connection closed") || gdb.contains("Target disconnected"),
+                      "the quit did not end the debugger's hold:\n\(gdb)")
+        XCTAssertEqual(result.status, 0, "a quit ends the run as a quit: \(result.machine)")
+    }
 
     func testBreakpointsWatchpointsAndStepsUnderTheJIT() throws { try checkOneHart(accel: "jit") }
 

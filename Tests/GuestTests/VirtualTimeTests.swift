@@ -160,6 +160,38 @@ final class VirtualTimeTests: XCTestCase {
         XCTAssertEqual(counts[0], counts[1], "the engines retired different instruction counts")
     }
 
+    /// Timers armed by a guest register write in the middle of a slice fire at exactly the
+    /// instruction their deadline names, under both engines (Guests/clock/deadline.c): the
+    /// ACLINT's `mtimecmp` 37 ticks ahead (3,700 instructions, where the old loop took it at the
+    /// end of its 50,000-instruction slice) and the goldfish RTC's alarm 5,321 ns ahead, through
+    /// the PLIC.
+    func testATimerArmedInTheMiddleOfASliceFiresAtItsInstruction() throws {
+        let binary = try backplane()
+        let elf = try buildClockGuest("deadline", defines: [])
+        var outputs: [String] = []
+        for accel in ["jit", "interp"] {
+            let run = try GuestHarness.run([binary, "run", "virt", "--bios", "none", "--kernel", elf, "--accel", accel,
+                                            "--timeout", "30"], timeout: 60)
+            XCTAssertEqual(run.status, 0, "\(accel):\n\(run.output)")
+            var deadlines: [String: (deadline: UInt64, units: UInt64)] = [:]
+            for line in run.output.split(separator: "\n") {
+                let words = line.split(separator: " ")
+                guard words.count == 3, let deadline = UInt64(words[1].dropFirst(2), radix: 16),
+                      let units = UInt64(words[2].dropFirst(2), radix: 16) else { continue }
+                deadlines[String(words[0])] = (deadline, units)
+            }
+            // 10 MHz ticks at 10^9 instructions per second: tick T is unit 100 T.
+            let timer = try XCTUnwrap(deadlines["mtimecmp"], run.output)
+            XCTAssertEqual(timer.units, timer.deadline * 100, "\(accel): the timer interrupt came at another instruction")
+            // The RTC counts nanoseconds from its epoch property (default 2026-01-01): one per unit.
+            let alarm = try XCTUnwrap(deadlines["alarm"], run.output)
+            XCTAssertEqual(alarm.units, alarm.deadline - 1_767_225_600 * 1_000_000_000,
+                           "\(accel): the RTC alarm interrupt came at another instruction")
+            outputs.append(run.output)
+        }
+        XCTAssertEqual(outputs[0], outputs[1], "the engines took the interrupts at different instructions")
+    }
+
     // MARK: Record and replay
 
     /// A console session with U-Boot is recorded (typed input, autoboot stopped, commands, poweroff),
@@ -231,16 +263,21 @@ final class VirtualTimeTests: XCTestCase {
 
     /// Guests/clock/wait.c, waiting `ticks` of mtime.
     private func buildWaitGuest(ticks: UInt64) throws -> String {
+        try buildClockGuest("wait", defines: ["-DWAIT_TICKS=\(ticks)ull"], suffix: "-\(ticks)")
+    }
+
+    /// Guests/clock/NAME.c with Guests/common/start.S, built with Debian's riscv64-unknown-elf-gcc.
+    private func buildClockGuest(_ name: String, defines: [String], suffix: String = "") throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("clock")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let elf = output.appendingPathComponent("wait-\(ticks).elf").path
+        let elf = output.appendingPathComponent("\(name)\(suffix).elf").path
         let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
-                                        "-Wl,--no-warn-rwx-segments", "-DWAIT_TICKS=\(ticks)ull",
+                                        "-Wl,--no-warn-rwx-segments"] + defines + [
                                         "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
                                         root.appendingPathComponent("Guests/common/start.S").path,
-                                        root.appendingPathComponent("Guests/clock/wait.c").path, "-o", elf], timeout: 120)
+                                        root.appendingPathComponent("Guests/clock/\(name).c").path, "-o", elf], timeout: 120)
         guard run.status == 0 else { throw PluginBuildError(description: "riscv64-unknown-elf-gcc failed:\n\(run.output)") }
         return elf
     }

@@ -30,14 +30,32 @@ public final class HartDebugPoints {
     public private(set) var breakpoints: Set<UInt64> = []
     public private(set) var watchpoints: [Watchpoint] = []
 
+    /// At most this many breakpoints: a debugger client (or anything that speaks the GDB
+    /// protocol to the socket) cannot grow the set, which every debugged instruction probes,
+    /// without bound. GDB reports a refused insertion and goes on.
+    public static let breakpointLimit = 4096
+    /// At most this many watchpoints: every debugged load and store scans them all.
+    public static let watchpointLimit = 64
+
     public init() {}
 
     public var isEmpty: Bool { breakpoints.isEmpty && watchpoints.isEmpty }
 
-    public func insertBreakpoint(_ address: UInt64) { breakpoints.insert(address) }
+    /// Adds a breakpoint at `address`; false when the limit is reached (one already there counts
+    /// as added).
+    @discardableResult public func insertBreakpoint(_ address: UInt64) -> Bool {
+        guard breakpoints.count < Self.breakpointLimit || breakpoints.contains(address) else { return false }
+        breakpoints.insert(address)
+        return true
+    }
     @discardableResult public func removeBreakpoint(_ address: UInt64) -> Bool { breakpoints.remove(address) != nil }
 
-    public func insertWatchpoint(_ watchpoint: Watchpoint) { watchpoints.append(watchpoint) }
+    /// Adds a watchpoint; false when the limit is reached.
+    @discardableResult public func insertWatchpoint(_ watchpoint: Watchpoint) -> Bool {
+        guard watchpoints.count < Self.watchpointLimit else { return false }
+        watchpoints.append(watchpoint)
+        return true
+    }
     @discardableResult public func removeWatchpoint(_ watchpoint: Watchpoint) -> Bool {
         guard let index = watchpoints.firstIndex(of: watchpoint) else { return false }
         watchpoints.remove(at: index)

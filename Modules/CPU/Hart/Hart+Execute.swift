@@ -75,13 +75,17 @@ extension Hart {
                 case .bltu: if x[rs1] < x[rs2] { next = pc &+ imm }
                 case .bgeu: if x[rs1] >= x[rs2] { next = pc &+ imm }
 
-                case .lb: x[rd] = signExtend(try loadData(x[rs1] &+ imm, size: 1), width: 8)
-                case .lh: x[rd] = signExtend(try loadData(x[rs1] &+ imm, size: 2), width: 16)
-                case .lw: x[rd] = signExtendWord(try loadData(x[rs1] &+ imm, size: 4))
-                case .ld: x[rd] = try loadData(x[rs1] &+ imm, size: 8)
-                case .lbu: x[rd] = try loadData(x[rs1] &+ imm, size: 1)
-                case .lhu: x[rd] = try loadData(x[rs1] &+ imm, size: 2)
-                case .lwu: x[rd] = try loadData(x[rs1] &+ imm, size: 4)
+                case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+                    x[rd] = try loadExtended(inst.op, x[rs1] &+ imm)
+                    // A device read may have raised an interrupt, armed a timer that is due
+                    // before the slice ends, or asked for a stop: leave right after it, as the
+                    // JIT does (docs/architecture.md, "Virtual time").
+                    if s.pointee.exitRequest != 0 {
+                        x[0] = 0
+                        pc = next
+                        index += 1
+                        break block
+                    }
                 case .sb, .sh, .sw, .sd:
                     let size = 1 << Int(inst.op.rawValue - Operation.sb.rawValue)
                     try storeData(x[rs1] &+ imm, size: size, value: x[rs2])
@@ -186,6 +190,12 @@ extension Hart {
                 case .floatingPoint:
                     s.pointee.pc = pc
                     try executeFloatingPoint(inst.raw)
+                    // An F/D load or store that reached a device, as for integer accesses.
+                    if s.pointee.exitRequest != 0 {
+                        pc = next
+                        index += 1
+                        break block
+                    }
                 case .illegal: throw Trap.illegalInstruction(inst.raw)
                 }
                 x[0] = 0
@@ -202,6 +212,20 @@ extension Hart {
         retire(index - counted)
         s.pointee.pc = pc
         return index
+    }
+
+    /// An integer load (§2.6): the value at `address`, sign- or zero-extended by `op`.
+    @inline(__always)
+    private func loadExtended(_ op: Operation, _ address: UInt64) throws(Trap) -> UInt64 {
+        switch op {
+        case .lb: return signExtend(try loadData(address, size: 1), width: 8)
+        case .lh: return signExtend(try loadData(address, size: 2), width: 16)
+        case .lw: return signExtendWord(try loadData(address, size: 4))
+        case .lbu: return try loadData(address, size: 1)
+        case .lhu: return try loadData(address, size: 2)
+        case .lwu: return try loadData(address, size: 4)
+        default: return try loadData(address, size: 8)
+        }
     }
 
     /// One AMO (§8.4): returns the old memory value, sign-extended for .W.

@@ -27,7 +27,7 @@ public struct GoldfishRTCKind: DeviceKind {
             // The date moves with the machine's clock from a fixed start: no host time read.
             let epoch = (device.properties["epoch"]?.integer ?? GoldfishRTCKind.defaultEpoch) &* 1_000_000_000
             let timebase = machine.timebase
-            rtc = GoldfishRTC(irq: irq, clock: { epoch &+ timebase.nanoseconds() })
+            rtc = GoldfishRTC(irq: irq, clock: { epoch &+ timebase.nanoseconds() }, timebase: timebase)
         } else {
             rtc = GoldfishRTC(irq: irq)
         }

@@ -132,12 +132,6 @@ typedef struct HartState {
     uint64_t jitReturnStack[32];
     /// Byte offset of the top entry in `jitReturnStack` (a multiple of 16 below 256).
     uint64_t jitReturnTop;
-    /// Budget taken away from what generated code sees of `jitBudget` (and `jitBudgetBase`, so
-    /// minstret and mcycle are unchanged) to make it leave at its next block entry: a device
-    /// load that set `exitRequest` (blocks check only the budget at entry). Helpers see the
-    /// real budget (`Hart.withJIT` adds the bias back while they run); the run loop adds it
-    /// back to what remains of the slice and clears it.
-    int64_t jitBudgetBias;
 
     // --- The virtual clock's view of the hart (never architecturally visible) -----------------
     /// Budget left before the instruction now executing, counted as every run loop counts it
@@ -152,11 +146,12 @@ typedef struct HartState {
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,
-/// already sign- or zero-extended, and non-zero `trapped` when the access raised a trap that the
-/// helper has already entered.
+/// already sign- or zero-extended, and `leave`: 0 to go on, 1 when the access raised a trap that
+/// the helper has already entered, 2 when the load completed and a device asked for an exit (the
+/// helper has retired the instruction and set pc; generated code writes rd, then leaves).
 typedef struct BPJITLoadResult {
     uint64_t value;
-    uint64_t trapped;
+    uint64_t leave;
 } BPJITLoadResult;
 
 #ifdef __cplusplus

@@ -72,8 +72,7 @@ extension Hart {
             chainSite = enter(state, code)
             Self.syncJITCounters(state)
             chainGeneration = jit.flushGeneration
-            remaining = Int(truncatingIfNeeded: state.pointee.jitBudget &+ state.pointee.jitBudgetBias)
-            state.pointee.jitBudgetBias = 0
+            remaining = Int(truncatingIfNeeded: state.pointee.jitBudget)
             if chainSite == JITEngine.interpretBlock {
                 // A block across a page end found its second page mapped elsewhere: drop it
                 // (the next visit translates it for the new mapping) and interpret this once.

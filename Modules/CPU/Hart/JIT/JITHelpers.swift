@@ -45,9 +45,12 @@ extension DecodedInstruction {
 }
 
 enum JITHelpers {
-    /// `load(state, address, pc, argument) -> (value, trapped)`: a load that missed the inline
+    /// `load(state, address, pc, argument) -> (value, leave)`: a load that missed the inline
     /// TLB probe (TLB miss, MMIO, page-crossing). `argument` packs the `Operation` (bits 0–7),
     /// the instruction length (8–15) and the block instructions retired before it (16–31).
+    /// `leave` 0: continue; 1: the access trapped and the trap is entered; 2: the load is done
+    /// (generated code still writes `value` to rd) and a device asked for an exit, so the block
+    /// leaves after it with pc and counters set, as the interpreter does.
     static let load: UInt = {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64) -> BPJITLoadResult = {
             state, address, pc, argument in
@@ -83,26 +86,33 @@ enum JITHelpers {
         return unsafeBitCast(function, to: UInt.self)
     }()
 
-    /// `floatingPoint(state, raw, pc, retired) -> exit`: one F/D instruction (32-bit form) through
-    /// the interpreter's `executeFloatingPoint`. On a trap it retires the `retired` earlier block
-    /// instructions, enters the trap and returns non-zero; on success the block counts it.
+    /// `floatingPoint(state, raw, pc, argument) -> exit`: one F/D instruction (32-bit form) through
+    /// the interpreter's `executeFloatingPoint`; `argument` packs the block instructions retired
+    /// before it (bits 0–31) and its length (32–39). On a trap it retires the earlier block
+    /// instructions, enters the trap and returns non-zero; when a device it reached asked for an
+    /// exit it retires them and itself, moves pc past it and returns non-zero; otherwise the
+    /// block counts it.
     static let floatingPoint: UInt = {
         let function: @convention(c) (UnsafeMutablePointer<HartState>, UInt64, UInt64, UInt64) -> UInt64 = {
-            state, raw, pc, retired in
-            Hart.withJIT(state) { $0.jitFloatingPoint(UInt32(truncatingIfNeeded: raw), pc: pc, retired: retired) }
+            state, raw, pc, argument in
+            Hart.withJIT(state) { $0.jitFloatingPoint(UInt32(truncatingIfNeeded: raw), pc: pc, argument: argument) }
         }
         return unsafeBitCast(function, to: UInt.self)
     }()
 }
 
 extension Hart {
-    func jitFloatingPoint(_ raw: UInt32, pc: UInt64, retired: UInt64) -> UInt64 {
+    func jitFloatingPoint(_ raw: UInt32, pc: UInt64, argument: UInt64) -> UInt64 {
+        let retired = argument & 0xFFFF_FFFF
         state.pointee.pc = pc
         state.pointee.clockBudget = state.pointee.jitBudget &- Int64(truncatingIfNeeded: retired)
         do throws(Trap) {
             try executeFloatingPoint(raw)
             // An FP load or store may have reached a device that asked for an exit.
-            if state.pointee.exitRequest != 0 { leaveAtNextBlock() }
+            if state.pointee.exitRequest != 0 {
+                leaveAfter(retired: Int(truncatingIfNeeded: retired), next: pc &+ (argument >> 32))
+                return 1
+            }
             return 0
         } catch {
             retire(Int(truncatingIfNeeded: retired))
@@ -172,15 +182,9 @@ extension Hart {
     static func withJIT<R>(_ state: UnsafeMutablePointer<HartState>, _ body: (Hart) -> R) -> R {
         // Counters are exact inside helpers: generated code has only charged the budget.
         syncJITCounters(state)
-        // Inside a helper the budget is the real one (the virtual clock reads it), without the
-        // bias an earlier exit request put on it for generated code (`leaveAtNextBlock`).
-        let bias = state.pointee.jitBudgetBias
-        state.pointee.jitBudget &+= bias
-        state.pointee.jitBudgetBase &+= bias
         // SAFETY: the run loop sets jitContext to this hart before entering generated code,
         // and the hart outlives every call it makes.
         let result = Unmanaged<Hart>.fromOpaque(state.pointee.jitContext!)._withUnsafeGuaranteedRef(body)
-        state.pointee.jitBudget &-= state.pointee.jitBudgetBias
         // What the helper charged itself (retire + budget) is already in the counters.
         state.pointee.jitBudgetBase = state.pointee.jitBudget
         return result
@@ -222,27 +226,30 @@ extension Hart {
             case .lw: value = signExtend(raw, width: 32)
             default: value = raw
             }
-            if state.pointee.exitRequest != 0 { leaveAtNextBlock() }
-            return BPJITLoadResult(value: value, trapped: 0)
+            // A device read may have raised an interrupt, armed a timer due before the slice
+            // ends or asked for a stop: leave right after it, as the interpreter does.
+            if state.pointee.exitRequest != 0 {
+                leaveAfter(retired: Int(truncatingIfNeeded: argument >> 16), next: pc &+ ((argument >> 8) & 0xFF))
+                return BPJITLoadResult(value: value, leave: 2)
+            }
+            return BPJITLoadResult(value: value, leave: 0)
         } catch {
             let retired = Int(truncatingIfNeeded: argument >> 16)
             retire(retired)
             state.pointee.jitBudget -= Int64(retired + 1)
             state.pointee.pc = pc
             enterTrapForJIT(error)
-            return BPJITLoadResult(value: 0, trapped: 1)
+            return BPJITLoadResult(value: 0, leave: 1)
         }
     }
 
-    /// A device access set `exitRequest` and the block goes on (loads, as under the interpreter,
-    /// which looks at the request at its next block boundary): generated code checks only the
-    /// budget at block entries, so the budget it sees is moved out of reach
-    /// (`HartState.jitBudgetBias`): `withJIT` subtracts the bias on the way back to generated
-    /// code (and adds it back on the way into any later helper, which must see the real
-    /// budget), and the run loop gives it back. minstret/mcycle do not move (`withJIT` sets the
-    /// base to the biased budget).
-    func leaveAtNextBlock() {
-        state.pointee.jitBudgetBias = Int64(1) << 40
+    /// A device access that completed set `exitRequest`: the block leaves right after the
+    /// instruction (generated code jumps to the exit when the helper says so), having retired
+    /// the `retired` instructions before it and itself, with pc at `next`.
+    func leaveAfter(retired: Int, next: UInt64) {
+        retire(retired + 1)
+        state.pointee.jitBudget -= Int64(retired + 1)
+        state.pointee.pc = next
     }
 
     func jitStore(_ address: UInt64, value: UInt64, pc: UInt64, argument: UInt64) -> UInt64 {
@@ -261,9 +268,7 @@ extension Hart {
         }
         // As in `execute`: a device write may have raised an interrupt or a stop request.
         guard state.pointee.exitRequest == 0 else {
-            retire(retired + 1)
-            state.pointee.jitBudget -= Int64(retired + 1)
-            state.pointee.pc = pc &+ ((argument >> 8) & 0xFF)
+            leaveAfter(retired: retired, next: pc &+ ((argument >> 8) & 0xFF))
             return 1
         }
         return 0

@@ -348,8 +348,9 @@ struct JITTranslator {
         // The budget is charged as instructions retire (exactly as the interpreter charges it), so
         // a block runs only if the whole of it fits; otherwise the run loop interprets the rest of
         // the slice and slices end at the same instruction under both engines. This is the only
-        // check: an exit request leaves at a helper (stores, interpreted instructions), through
-        // the budget (loads: `leaveAtNextBlock`), or at the end of the slice (other threads).
+        // check: an exit request leaves right after the helper whose access or instruction raised
+        // it (loads, stores, F/D, interpreted instructions), or at the end of the slice (a request
+        // from another thread).
         // Patchable: invalidation overwrites the first 5 bytes of this compare and jump (see
         // JITEngine.invalidate); nothing jumps between them.
         a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
@@ -801,6 +802,7 @@ struct JITTranslator {
         let argument = packHelperArgument(UInt64(inst.op.rawValue), length: inst.length, retired: index - counted)
         let helper = JITHelpers.load
         let saved = liveCallerSaved
+        let rdInMemory = target == .rax && inst.rd != 0 ? reg(inst.rd) : nil
         let observed = engine.observed
         let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
@@ -816,11 +818,18 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
+            let leave = a.newLabel()
             a.test(.rdx, .rdx)
-            a.jump(if: .notEqual, toAddress: engine.exitToLoop)
+            a.jump(if: .notEqual, leave)
             // After the pops: a caller-saved rd is restored by them, then overwritten here.
             if target != .rax { a.mov(target, .rax) }
             a.jump(back)
+            // 1: trapped (the trap is entered); 2: loaded, then leave (JITHelpers.load).
+            a.bind(leave)
+            a.alu(.cmp, .rdx, immediate: 1)
+            a.jump(if: .equal, toAddress: engine.exitToLoop)
+            if target != .rax { a.mov(target, .rax) } else if let rdInMemory { a.store(rdInMemory, .rax) }
+            a.jump(toAddress: engine.exitToLoop)
         }
     }
 
@@ -1013,7 +1022,7 @@ struct JITTranslator {
             a.bind(back)
         }
         let helper = JITHelpers.floatingPoint
-        let argument = UInt64(index - counted)
+        let argument = UInt64(index - counted) | UInt64(inst.length) << 32
         let integerRS1 = UInt8(rs1), integerRD = UInt8(rd), observed = engine.observed
         let inRegister = budgetInRegister
         slowPaths.append { [a, engine] in
