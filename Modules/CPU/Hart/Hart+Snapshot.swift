@@ -67,6 +67,7 @@ extension Hart {
         add("mipExternal", \HartState.mipExternal)
         add("miselect", \HartState.miselect)
         add("siselect", \HartState.siselect)
+        add("stimecmp", \HartState.stimecmp)
         return fields
     }()
 
