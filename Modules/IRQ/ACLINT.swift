@@ -91,6 +91,8 @@ public final class ACLINTMTimer: MMIODevice {
         case .timeCompare(let hart):
             timeCompare[hart] = merge(timeCompare[hart], value, size: size, high: high)
             update(hart: hart, now: timebase.now())
+            // Met at its first instruction even when it falls inside the running slice.
+            harts[hart].timerDeadlineChanged()
         }
     }
 

@@ -39,6 +39,16 @@ public enum InterruptBit {
 public protocol HartInterruptInputs: AnyObject {
     /// Sets or clears the externally driven `mip` bit `bit` (an `InterruptBit`).
     func setInterruptPending(bit: Int, _ level: Bool)
+
+    /// A timer compare value of this hart changed (an ACLINT `mtimecmp` write): the machine
+    /// budgeted the running slice up to the earliest deadline it knew when the slice began, and
+    /// the new one may be earlier, so the hart leaves its slice after the current instruction
+    /// and the next slice is budgeted with it (docs/architecture.md, "Virtual time").
+    func timerDeadlineChanged()
+}
+
+extension HartInterruptInputs {
+    public func timerDeadlineChanged() {}
 }
 
 /// The machine's clock: `mtime`, the `time` CSR and every device or plugin timer count in it.

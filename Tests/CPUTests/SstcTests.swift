@@ -265,6 +265,22 @@ final class SstcTests: XCTestCase {
         XCTAssertEqual(restored.s.stimecmp, 0xAB_CDEF)
     }
 
+    func testAStateWithSTCESetIsRefusedByAHartWithoutSstc() throws {
+        let (m, _) = try machine("""
+            li t0, 1 << 63
+            csrs 0x30A, t0
+            """)
+        runToWFI(m)
+        var writer = DeviceStateWriter()
+        m.hart.saveArchitecturalState(to: &writer)
+        let (restored, _) = try machine("nop", sstc: false)
+        var reader = DeviceStateReader(writer.bytes)
+        XCTAssertThrowsError(try restored.hart.restoreArchitecturalState(from: &reader)) { error in
+            XCTAssertEqual("\(error)", "saved device state does not fit: menvcfg.STCE is set but this hart has no Sstc")
+        }
+        XCTAssertEqual(restored.s.menvcfg, 0, "the refused bit is not left behind")
+    }
+
     func testTheDebuggerListsStimecmpOnlyOnAnSstcHart() throws {
         let (with, _) = try machine("nop")
         let (without, _) = try machine("nop", sstc: false)

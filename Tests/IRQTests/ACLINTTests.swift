@@ -55,6 +55,15 @@ final class ACLINTTests: XCTestCase {
         XCTAssertEqual(clint.timer.timeCompare(hart: 1), 0x9_1234_5678)
     }
 
+    /// A new compare value may fall inside the running slice: the hart whose mtimecmp it is
+    /// is asked to leave the slice so the next one is budgeted with it.
+    func testMtimecmpWriteTellsItsHartTheDeadlineChanged() {
+        space.write(base + 0x4008, size: 8, value: timebase.now() + margin)
+        XCTAssertEqual(harts[1].deadlineChanges, 1)
+        XCTAssertEqual(harts[0].deadlineChanges, 0)
+        XCTAssertFalse(harts[1].isSet(InterruptBit.machineTimer))
+    }
+
     func testMtimeWriteMovesTimebase() {
         space.write(base + 0xbff8, size: 8, value: 0x5_0000_0000)
         let read = space.read(base + 0xbff8, size: 8)!

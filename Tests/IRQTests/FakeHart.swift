@@ -10,6 +10,11 @@ final class FakeHart: HartInterruptInputs {
         if level { pins |= 1 << UInt64(bit) } else { pins &= ~(1 << UInt64(bit)) }
     }
 
+    /// How often a timer compare value of this hart changed.
+    private(set) var deadlineChanges = 0
+
+    func timerDeadlineChanged() { deadlineChanges += 1 }
+
     func isSet(_ bit: Int) -> Bool { pins & (1 << UInt64(bit)) != 0 }
 
     func clearLog() { changes = [] }

@@ -168,4 +168,9 @@ extension Hart: HartInterruptInputs {
         if level { state.pointee.mipExternal |= mask } else { state.pointee.mipExternal &= ~mask }
         state.pointee.exitRequest = 1
     }
+
+    /// Leaves the slice after the current instruction (an `mtimecmp` write by this hart).
+    public func timerDeadlineChanged() {
+        state.pointee.exitRequest = 1
+    }
 }
