@@ -39,6 +39,7 @@ public enum InterruptBit {
 public protocol HartInterruptInputs: AnyObject {
     /// Sets or clears the externally driven `mip` bit `bit` (an `InterruptBit`).
     func setInterruptPending(bit: Int, _ level: Bool)
+
 }
 
 /// The machine's clock: `mtime`, the `time` CSR and every device or plugin timer count in it.
@@ -187,6 +188,31 @@ public final class Timebase {
         let product = (deadline - current).multipliedFullWidth(by: 1_000_000_000)
         let (quotient, remainder) = frequency.dividingFullWidth((product.high, product.low))
         return remainder == 0 ? quotient : quotient &+ 1
+    }
+
+    /// Virtual clock: nanoseconds until `now()` has moved `ticksAhead` ticks on, counted from
+    /// the unit at which that happens, not from the current tick's start. A tick spans several
+    /// units (100 at the defaults), and the current unit may lie anywhere in its tick; counting
+    /// whole ticks from here would overshoot by up to a tick, so a compare value would be met
+    /// up to 99 instructions late, by an amount that depends on where earlier slices ended
+    /// (with two harts, on the other hart's instructions). The unit is the first `u` with
+    /// `floor(u × frequency / rate) ≥ floor(units × frequency / rate) + ticksAhead`, that is
+    /// `ceil(ticks × rate / frequency)`; the nanoseconds are rounded up, and the machine's
+    /// `units(forNanoseconds:)` turns them back into exactly that many units when `rate` is 10^9
+    /// (the default; other rates may land one unit later, never earlier).
+    private func virtualNanoseconds(ticksAhead: UInt64) -> UInt64 {
+        let current = units
+        let (ticks, overflow) = scale(current, to: frequency).addingReportingOverflow(ticksAhead)
+        guard !overflow else { return .max }
+        let product = ticks.multipliedFullWidth(by: rate)
+        guard product.high < frequency else { return .max }
+        let (quotient, remainder) = frequency.dividingFullWidth((product.high, product.low))
+        let target = remainder == 0 ? quotient : quotient &+ 1
+        guard target > current else { return 0 }
+        let nanoseconds = (target - current).multipliedFullWidth(by: 1_000_000_000)
+        guard nanoseconds.high < rate else { return .max }
+        let (whole, rest) = rate.dividingFullWidth((nanoseconds.high, nanoseconds.low))
+        return rest == 0 ? whole : whole &+ 1
     }
 
     // MARK: Driving the virtual clock (the machine loop)

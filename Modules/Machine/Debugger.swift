@@ -32,7 +32,7 @@ final class Debugger: GDBTarget {
     init(harts: [Hart], server: GDBServer) {
         self.harts = harts
         self.server = server
-        registers = RISCVGDBRegisters.rv64(csrs: Hart.debugCSRNames.map { (Int($0.number), $0.name) },
+        registers = RISCVGDBRegisters.rv64(csrs: (harts.first?.debugImplementedCSRNames ?? Hart.debugCSRNames).map { (Int($0.number), $0.name) },
                                            integerNames: ABIRegisterNames.integer, floatNames: ABIRegisterNames.float)
         stub = GDBStub(server: server, session: GDBSession(target: self))
     }

@@ -134,6 +134,12 @@ public final class Machine {
         for id in 0..<board.harts.count {
             harts.append(Hart(hartID: UInt64(id), bus: space, timebase: timebase))
         }
+        // Sstc when the board's ISA names it: each hart's `stimecmp` is a deadline of the
+        // machine's clock, like an ACLINT `mtimecmp` (docs/architecture.md, "Virtual time").
+        if board.harts.extensions.contains("sstc") {
+            for hart in harts { hart.implementsSstc = true }
+            manage(SupervisorTimers(harts: harts), name: "sstc")
+        }
         // Instrumentation plugins observe the harts (nothing runs until one registers).
         plugins?.attach(harts: harts)
 

@@ -22,7 +22,7 @@ public enum SnapshotFile {
     static let magic: [UInt8] = Array("BPSNAP\r\n".utf8)
     /// The layout this Backplane writes and reads. Bump it when a section's layout or any saved
     /// device's field list changes.
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     /// The Backplane release that writes the file (`BackplaneVersion`).
     public static var backplaneVersion: String { BackplaneVersion.string }
     /// Guest page size the RAM section counts in.

@@ -165,10 +165,11 @@ final class DebugTests: XCTestCase {
     /// (`read_register`) gives what the debugger reads by number.
     func testOneCSRTableServesAccessNamesAndTheDebugger() throws {
         let m = try TestMachine("wfi")
+        m.hart.implementsSstc = true
         let table = Hart.debugCSRNames
         XCTAssertEqual(Set(table.map(\.name)).count, table.count, "names are unique")
         XCTAssertEqual(Set(table.map(\.number)).count, table.count, "numbers are unique")
-        XCTAssertEqual(table.count, 57, "F (3), counters (5), S (11), M information (5), M trap setup/handling (12), PMP (18), mseccfg, mcountinhibit, menvcfg")
+        XCTAssertEqual(table.count, 58, "F (3), counters (5), S (11), stimecmp (Sstc), M information (5), M trap setup/handling (12), PMP (18), mseccfg, mcountinhibit, menvcfg")
         for (number, name) in table {
             let value = m.hart.debugReadCSR(number)
             XCTAssertNotNil(value, "\(name) (0x\(String(number, radix: 16))) is named but not readable")

@@ -76,14 +76,14 @@ final class TestMachine {
     let bus = AddressSpace()
     let hart: Hart
 
-    init() {
+    init(timebase: Timebase = Timebase()) {
         try! bus.mapRAM(name: "ram", base: ramBase, size: ramSize)
-        hart = Hart(hartID: 0, bus: bus, timebase: Timebase())
+        hart = Hart(hartID: 0, bus: bus, timebase: timebase)
     }
 
     /// Assembles and loads `source` at `ramBase` and resets the hart there.
-    convenience init(_ source: String, compressed: Bool = false) throws {
-        self.init()
+    convenience init(_ source: String, compressed: Bool = false, timebase: Timebase = Timebase()) throws {
+        self.init(timebase: timebase)
         try load(assemble(source, compressed: compressed), at: ramBase)
         hart.reset(pc: ramBase, a0: 0, a1: 0)
     }

@@ -110,7 +110,7 @@ final class CommandLineTests: XCTestCase {
     func testCheckPrintsTheMemoryMapAndWiring() throws {
         let run = try backplane(["check", "virt", "--smp", "2"])
         XCTAssertEqual(run.status, 0, run.output)
-        XCTAssertTrue(run.output.contains("harts: 2 × rv64imafdc_zicsr_zifencei_zicntr, sv48, timebase 10000000 Hz"), run.output)
+        XCTAssertTrue(run.output.contains("harts: 2 × rv64imafdc_zicsr_zifencei_zicntr_sstc, sv48, timebase 10000000 Hz"), run.output)
         XCTAssertTrue(run.output.contains("  [0x10000000,0x10000100)      uart0 (ns16550a)\n"), run.output)
         XCTAssertTrue(run.output.contains("  uart0 -> plic0@10\n"), run.output)
     }

@@ -44,10 +44,10 @@ final class FirmwareBootTests: XCTestCase {
     /// OpenSBI probes mtopi: "aia" means the Smaia CSRs answered; "aia-imsic" that it parsed the
     /// M-level IMSIC node and sends its IPIs through it.
     private func checkAIA(_ banner: String, harts: Int, file: StaticString = #filePath, line: UInt = #line) throws {
-        XCTAssertTrue(banner.contains("Boot HART ISA Extensions  : time,aia"), "OpenSBI did not detect Smaia", file: file, line: line)
+        XCTAssertTrue(banner.contains("Boot HART ISA Extensions  : time,aia,sstc"), "OpenSBI did not detect Smaia and Sstc", file: file, line: line)
         XCTAssertTrue(banner.contains("Platform IPI Device       : aia-imsic"), "OpenSBI does not use the IMSIC for IPIs", file: file, line: line)
         XCTAssertTrue(banner.contains("Domain0 Region00          : 0x0000000024000000-0x00000000240\(harts == 1 ? "00fff" : "01fff") (I)"),
                       "OpenSBI did not protect the M-level IMSIC pages", file: file, line: line)
-        XCTAssertTrue(banner.contains("CPU:   rv64imafdc_zicsr_zifencei_zicntr_smaia_ssaia"), "U-Boot's CPU line", file: file, line: line)
+        XCTAssertTrue(banner.contains("CPU:   rv64imafdc_zicsr_zifencei_zicntr_sstc_smaia_ssaia"), "U-Boot's CPU line", file: file, line: line)
     }
 }

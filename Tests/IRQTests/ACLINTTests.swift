@@ -55,6 +55,29 @@ final class ACLINTTests: XCTestCase {
         XCTAssertEqual(clint.timer.timeCompare(hart: 1), 0x9_1234_5678)
     }
 
+    /// A new compare value may fall inside the running slice, which was budgeted before it
+    /// existed: the running hart is asked to leave after the access (so the next slice ends at
+    /// the deadline) when, and only when, the deadline comes before the slice's end.
+    func testMtimecmpWriteInsideTheRunningSliceEndsIt() {
+        let clock = Timebase(clock: .virtual(instructionsPerSecond: 1_000_000_000))
+        let timer = CLINT(harts: harts, timebase: clock)
+        let mmio = AddressSpace()
+        XCTAssertNoThrow(try mmio.mapMMIO(name: "clint", base: base, size: CLINT.Layout.regionSize, device: timer))
+        // The hart's HartState fields, which the clock keeps pointers to while the slice runs.
+        let budget = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        let exitRequest = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { budget.deallocate(); exitRequest.deallocate() }
+        exitRequest.pointee = 0
+        clock.beginSlice(budget: 50_000, clockBudget: budget, exitRequest: exitRequest)
+        budget.pointee = 40_000  // 10,000 instructions into the slice: 100 ticks at 10 MHz.
+        mmio.write(base + 0x4008, size: 8, value: clock.now() + 1_000)  // 100,000 units on: past the slice
+        XCTAssertEqual(exitRequest.pointee, 0)
+        mmio.write(base + 0x4008, size: 8, value: clock.now() + 37)  // 3,700 units on: inside it
+        XCTAssertEqual(exitRequest.pointee, 1)
+        XCTAssertFalse(harts[1].isSet(InterruptBit.machineTimer))
+        clock.endSlice(used: 10_000)
+    }
+
     func testMtimeWriteMovesTimebase() {
         space.write(base + 0xbff8, size: 8, value: 0x5_0000_0000)
         let read = space.read(base + 0xbff8, size: 8)!

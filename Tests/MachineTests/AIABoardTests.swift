@@ -77,8 +77,8 @@ final class AIABoardTests: XCTestCase {
         let aia = node("cpu@0 {", in: try aiaDTS().dts)
         let plic = node("cpu@0 {", in: try DTC.decompile(DeviceTreeGenerator.generate(board: Board.bundled(name: "virt"), bootArgs: "")).dts)
 
-        XCTAssertTrue(aia.contains("riscv,isa = \"rv64imafdc_zicsr_zifencei_zicntr_smaia_ssaia\";"), "\(aia)")
-        XCTAssertTrue(aia.contains("riscv,isa-extensions = \"i\\0m\\0a\\0f\\0d\\0c\\0zicsr\\0zifencei\\0zicntr\\0smaia\\0ssaia\";"), "\(aia)")
+        XCTAssertTrue(aia.contains("riscv,isa = \"rv64imafdc_zicsr_zifencei_zicntr_sstc_smaia_ssaia\";"), "\(aia)")
+        XCTAssertTrue(aia.contains("riscv,isa-extensions = \"i\\0m\\0a\\0f\\0d\\0c\\0zicsr\\0zifencei\\0zicntr\\0sstc\\0smaia\\0ssaia\";"), "\(aia)")
         XCTAssertFalse(plic.contains { $0.contains("smaia") || $0.contains("ssaia") }, "\(plic)")
     }
 

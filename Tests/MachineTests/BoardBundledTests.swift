@@ -8,8 +8,8 @@ final class BoardBundledTests: XCTestCase {
         XCTAssertEqual(board.name, "virt")
         XCTAssertTrue(board.sourcePath.hasSuffix("Boards/virt.yaml"), board.sourcePath)
         XCTAssertEqual(board.harts.count, 1)
-        XCTAssertEqual(board.harts.isa, "rv64imafdc_zicsr_zifencei_zicntr")
-        XCTAssertEqual(board.harts.extensions, ["i", "m", "a", "f", "d", "c", "zicsr", "zifencei", "zicntr"])
+        XCTAssertEqual(board.harts.isa, "rv64imafdc_zicsr_zifencei_zicntr_sstc")
+        XCTAssertEqual(board.harts.extensions, ["i", "m", "a", "f", "d", "c", "zicsr", "zifencei", "zicntr", "sstc"])
         XCTAssertEqual(board.harts.mmu, .sv48)
         XCTAssertEqual(board.harts.timebaseFrequency, 10_000_000)
         XCTAssertEqual(board.memory, [BoardMemoryRegion(name: "ram", base: 0x8000_0000, size: 128 << 20,

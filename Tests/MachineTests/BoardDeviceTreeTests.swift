@@ -65,9 +65,9 @@ final class BoardDeviceTreeTests: XCTestCase {
             "reg = <0x01>;",
             "status = \"okay\";",
             "compatible = \"riscv\";",
-            "riscv,isa = \"rv64imafdc_zicsr_zifencei_zicntr\";",
+            "riscv,isa = \"rv64imafdc_zicsr_zifencei_zicntr_sstc\";",
             "riscv,isa-base = \"rv64i\";",
-            "riscv,isa-extensions = \"i\\0m\\0a\\0f\\0d\\0c\\0zicsr\\0zifencei\\0zicntr\";",
+            "riscv,isa-extensions = \"i\\0m\\0a\\0f\\0d\\0c\\0zicsr\\0zifencei\\0zicntr\\0sstc\";",
             "mmu-type = \"riscv,sv48\";",
         ])
         XCTAssertEqual(node("cpus/cpu@1/interrupt-controller", in: dts), [

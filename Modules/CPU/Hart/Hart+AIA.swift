@@ -46,7 +46,9 @@ extension Hart {
         case AIACSRNumber.stopi: return supervisorTopInterrupt
         // mvien: every bit read-only zero, which §5.3 allows (no virtual interrupts for S-mode).
         case AIACSRNumber.mvien: return 0
-        case AIACSRNumber.mvip: return s.pointee.mip & virtualInterruptBits
+        // Bit 5 aliases mip.STIP only while software may write it there; under Sstc with
+        // menvcfg.STCE set it is read-only zero (§5.3).
+        case AIACSRNumber.mvip: return s.pointee.mip & softwareWritableInterrupts & virtualInterruptBits
         default: throw .illegalInstruction(raw)
         }
     }
@@ -68,7 +70,8 @@ extension Hart {
             file.claimTopExternalInterrupt(level: .supervisor)
         case AIACSRNumber.mvien: break
         case AIACSRNumber.mvip:
-            s.pointee.mip = s.pointee.mip & ~virtualInterruptBits | value & virtualInterruptBits
+            let mask = softwareWritableInterrupts & virtualInterruptBits
+            s.pointee.mip = s.pointee.mip & ~mask | value & mask
         default: throw .illegalInstruction(raw)
         }
     }

@@ -5,12 +5,13 @@ import CHartState
 /// the numbers (`case CSRNumber.mstatus.rawValue:`), and the names serve
 /// `Hart.readRegister(named:)` (instrumentation's `read_register`) and `Hart.debugCSRNames` (the
 /// GDB stub's target description). The AIA CSRs are numbered in Hart+AIA.swift; CSRs that read as
-/// zero through a range (hpmcounters, pmpaddr16-63) have no name.
+/// zero through a range (hpmcounters, pmpaddr16-63) have no name. `stimecmp` exists only on a
+/// hart that implements Sstc (Hart+Sstc.swift); elsewhere it is illegal like an unknown number.
 enum CSRNumber: UInt32, CaseIterable {
     case fflags = 0x001, frm = 0x002, fcsr = 0x003
     case cycle = 0xC00, time = 0xC01, instret = 0xC02
     case sstatus = 0x100, sie = 0x104, stvec = 0x105, scounteren = 0x106, senvcfg = 0x10A
-    case sscratch = 0x140, sepc = 0x141, scause = 0x142, stval = 0x143, sip = 0x144, satp = 0x180
+    case sscratch = 0x140, sepc = 0x141, scause = 0x142, stval = 0x143, sip = 0x144, stimecmp = 0x14D, satp = 0x180
     case mvendorid = 0xF11, marchid = 0xF12, mimpid = 0xF13, mhartid = 0xF14, mconfigptr = 0xF15
     case mstatus = 0x300, misa = 0x301, medeleg = 0x302, mideleg = 0x303, mie = 0x304, mtvec = 0x305
     case mcounteren = 0x306, menvcfg = 0x30A, mcountinhibit = 0x320
@@ -90,6 +91,8 @@ extension Hart {
             if privilege == privilegeUser && state.pointee.scounteren & bit == 0 { throw .illegalInstruction(raw) }
         case CSRNumber.satp.rawValue:
             if privilege == privilegeSupervisor && state.pointee.mstatus & MStatus.tvm != 0 { throw .illegalInstruction(raw) }
+        case CSRNumber.stimecmp.rawValue:
+            try checkSupervisorTimeCompareAccess(raw: raw)
         case CSRNumber.fflags.rawValue, CSRNumber.frm.rawValue, CSRNumber.fcsr.rawValue:
             if state.pointee.mstatus & MStatus.fs == 0 { throw .illegalInstruction(raw) }
         default:
@@ -123,7 +126,10 @@ extension Hart {
         case CSRNumber.sepc.rawValue: return s.pointee.sepc
         case CSRNumber.scause.rawValue: return s.pointee.scause
         case CSRNumber.stval.rawValue: return s.pointee.stval
-        case CSRNumber.sip.rawValue: return (s.pointee.mip | s.pointee.mipExternal) & s.pointee.mideleg
+        case CSRNumber.sip.rawValue: return (softwareInterruptsNow | s.pointee.mipExternal) & s.pointee.mideleg
+        case CSRNumber.stimecmp.rawValue:
+            guard implementsSstc else { throw .illegalInstruction(raw) }
+            return s.pointee.stimecmp
         case CSRNumber.satp.rawValue: return s.pointee.satp
         case CSRNumber.mvendorid.rawValue, CSRNumber.marchid.rawValue, CSRNumber.mimpid.rawValue, CSRNumber.mconfigptr.rawValue: return 0
         case CSRNumber.mhartid.rawValue: return s.pointee.hartid
@@ -140,7 +146,7 @@ extension Hart {
         case CSRNumber.mepc.rawValue: return s.pointee.mepc
         case CSRNumber.mcause.rawValue: return s.pointee.mcause
         case CSRNumber.mtval.rawValue: return s.pointee.mtval
-        case CSRNumber.mip.rawValue: return s.pointee.mip | s.pointee.mipExternal
+        case CSRNumber.mip.rawValue: return softwareInterruptsNow | s.pointee.mipExternal
         case CSRNumber.pmpcfg0.rawValue: return s.pointee.pmpcfg.0
         case CSRNumber.pmpcfg2.rawValue: return s.pointee.pmpcfg.1
         case 0x3A4...0x3AF where csr & 1 == 0: return 0 // pmpcfg4..14: entries 16..63 not implemented
@@ -186,6 +192,9 @@ extension Hart {
             // Only SSIP is writable through sip, and only when delegated (§4.1.3).
             let mask = s.pointee.mideleg & (1 << 1)
             s.pointee.mip = s.pointee.mip & ~mask | value & mask
+        case CSRNumber.stimecmp.rawValue:
+            guard implementsSstc else { throw .illegalInstruction(raw) }
+            writeSupervisorTimeCompare(value)
         case CSRNumber.satp.rawValue:
             // A write with an unsupported MODE has no effect at all (§4.1.11); Linux relies on
             // this to probe Sv57, then Sv48, then Sv39.
@@ -200,14 +209,14 @@ extension Hart {
         case CSRNumber.mie.rawValue: s.pointee.mie = value & CSRMask.interrupts
         case CSRNumber.mtvec.rawValue: writeTrapVector(&s.pointee.mtvec, value)
         case CSRNumber.mcounteren.rawValue: s.pointee.mcounteren = value & 0xFFFF_FFFF
-        case CSRNumber.menvcfg.rawValue: s.pointee.menvcfg = value & 1 // FIOM only: no Sstc, Svpbmt, Zicbo*
+        case CSRNumber.menvcfg.rawValue: writeEnvironmentConfig(value) // FIOM, and STCE with Sstc: no Svpbmt, Zicbo*
         case CSRNumber.mcountinhibit.rawValue: s.pointee.mcountinhibit = value & 0b101
         case CSRNumber.mscratch.rawValue: s.pointee.mscratch = value
         case CSRNumber.mepc.rawValue: s.pointee.mepc = value & ~1
         case CSRNumber.mcause.rawValue: s.pointee.mcause = value
         case CSRNumber.mtval.rawValue: s.pointee.mtval = value
         case CSRNumber.mip.rawValue:
-            let mask = CSRMask.supervisorInterrupts
+            let mask = softwareWritableInterrupts
             s.pointee.mip = s.pointee.mip & ~mask | value & mask
         case CSRNumber.pmpcfg0.rawValue: writePMPConfiguration(register: 0, value)
         case CSRNumber.pmpcfg2.rawValue: writePMPConfiguration(register: 1, value)

@@ -253,4 +253,10 @@ extension Hart {
     public static var debugCSRNames: [(number: UInt32, name: String)] {
         CSRNumber.allCases.map { ($0.rawValue, $0.name) }.sorted { $0.number < $1.number }
     }
+
+    /// `debugCSRNames` without the CSRs of extensions this hart lacks (`stimecmp` without
+    /// Sstc), for a debugger's view of this machine's harts.
+    public var debugImplementedCSRNames: [(number: UInt32, name: String)] {
+        Self.debugCSRNames.filter { implementsSstc || $0.number != CSRNumber.stimecmp.rawValue }
+    }
 }

@@ -67,6 +67,7 @@ extension Hart {
         add("mipExternal", \HartState.mipExternal)
         add("miselect", \HartState.miselect)
         add("siselect", \HartState.siselect)
+        add("stimecmp", \HartState.stimecmp)
         return fields
     }()
 
@@ -118,6 +119,11 @@ extension Hart {
             self.state.pointee.privilege = privilegeMachine
             self.state.pointee.mstatus &= ~(UInt64(3) << 11)
             throw .mismatch(previous == 2 ? "mstatus.MPP 2 does not exist" : "privilege level \(privilege) does not exist")
+        }
+        // menvcfg.STCE is read-only zero on a hart without Sstc (Hart+Sstc.swift).
+        guard implementsSstc || self.state.pointee.menvcfg & EnvironmentConfig.stce == 0 else {
+            self.state.pointee.menvcfg &= ~EnvironmentConfig.stce
+            throw .mismatch("menvcfg.STCE is set but this hart has no Sstc")
         }
         registers[0] = 0
         // Host-side bookkeeping starts clean (HartState.h: "never architecturally visible").

@@ -42,6 +42,10 @@ public final class Hart {
     /// The hart's IMSIC interrupt files (Smaia/Ssaia, `Hart+AIA.swift`); nil on a board without
     /// an IMSIC, where the AIA CSRs do not exist. Used on AIA CSR accesses only.
     public var interruptFile: (any HartInterruptFile)?
+    /// Whether the hart implements Sstc (`stimecmp`, menvcfg.STCE; Hart+Sstc.swift): set by
+    /// the machine when the board's ISA names `sstc`, before anything runs. Without it
+    /// `stimecmp` is not a CSR and menvcfg.STCE is read-only zero.
+    public var implementsSstc = false
     /// Which engine `run(budget:)` uses. The JIT exists on x86-64 hosts only; elsewhere `.jit`
     /// runs the interpreter.
     public var accelerator: Accelerator = .interpreter

@@ -143,6 +143,11 @@ typedef struct HartState {
     int64_t clockBudget;
     /// What the last `run(budget:)` left of its budget: the budget minus what it used.
     int64_t budgetLeft;
+
+    // --- Sstc (RISC-V privileged spec 1.12, chapter "Sstc"): supervisor timer compare --------
+    // Kept last so that adding it moved no earlier field's offset.
+    /// `stimecmp`: while `menvcfg.STCE` is 1, mip.STIP is `time >= stimecmp` (unsigned).
+    uint64_t stimecmp;
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,
