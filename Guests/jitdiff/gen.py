@@ -16,6 +16,8 @@ and mixes in what stresses a binary translator:
   - remapped code: S-mode code at a virtual page whose neighbour (the target of a direct and an
     indirect call in a loop, and where a block runs on into) is remapped between two physical
     pages with different code, then run again;
+  - unconditional jumps the JIT follows inside a block: an if/else's jump over the else-part,
+    and a loop whose body hops back and forth through jumps (with traps mid-block);
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
     (a jump table of case routines picked by a random register);
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
@@ -190,6 +192,54 @@ class JITGen(base.Gen):
         self.emit(f'csrr x{a}, mscratch')
         self.emit(f'addi sp, x{a}, {-k}')
 
+    def body(self, n):
+        """n of the base generator's random instructions, now and then a trap mid-block."""
+        for _ in range(n):
+            if self.r.random() < 0.05:
+                self.trap_op()
+            else:
+                base.Gen.straight(self)
+
+    def jumps_op(self):
+        """Unconditional jumps (`j`) inside a page, which the JIT follows (a block goes on at the
+        target): an if/else whose then-part jumps over the else-part to the join, and a loop
+        (x26, the enclosing loop's counter, saved around it) whose body hops back and forth
+        through jumps before its back edge."""
+        r = self.r
+        a, b = self.x(), self.xs()
+        other, join = self.new_label(), self.new_label()
+        self.emit(f'{r.choice(["beq", "bne", "blt", "bgeu"])} {a}, {b}, {other}')
+        self.body(r.randrange(1, 4))
+        self.emit(f'j {join}')
+        self.out.append(f'{other}:')
+        self.body(r.randrange(1, 3))
+        self.out.append(f'{join}:')
+        self.body(r.randrange(0, 3))
+        if r.random() < 0.5:
+            return
+        t = self.x()
+        head, there, back, skip, end = (self.new_label() for _ in range(5))
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'sd x26, 0({t})')
+        self.emit(f'li x26, {r.randrange(1, 5)}')
+        self.out.append(f'{head}:')
+        self.body(r.randrange(1, 4))
+        self.emit(f'j {there}')
+        self.out.append(f'{back}:')
+        self.body(r.randrange(0, 3))
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.emit(f'j {end}')
+        self.out.append(f'{there}:')
+        self.body(r.randrange(0, 3))
+        self.emit(f'bne {self.x()}, {self.xs()}, {skip}')
+        self.body(r.randrange(1, 3))
+        self.out.append(f'{skip}:')
+        self.emit(f'j {back}')
+        self.out.append(f'{end}:')
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'ld x26, 0({t})')
+
     def straight(self):
         c = self.r.random()
         if c < 0.01:
@@ -212,6 +262,8 @@ class JITGen(base.Gen):
             self.switch_op()
         elif c < 0.13:
             self.xmode_op()
+        elif c < 0.145:
+            self.jumps_op()
         else:
             super().straight()
 
@@ -350,6 +402,7 @@ smc_slot:
     .data
     .align 3
 trap_save: .skip 24
+jump_saved: .skip 8
     .align 12
 pt_root: .skip 4096
 pt_l1: .skip 4096

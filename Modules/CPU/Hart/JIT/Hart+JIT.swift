@@ -143,7 +143,14 @@ extension Hart {
         var instructions: [DecodedInstruction] = []
         var address = host
         var guestAddress = pc
+        var bytes = 0
+        // Guest pcs already in the block (only kept once a `jal x0` has been followed).
+        var visited: Set<UInt64> = []
         while instructions.count < JITEngine.maxBlockLength {
+            if !visited.isEmpty {
+                // Code reached again through a followed jump: end here (chained like a block end).
+                guard visited.insert(guestAddress).inserted else { break }
+            }
             if address == pageEnd {
                 // At the end of the first page: go on in the next one if it is fetchable.
                 guard secondPage == 0, let next = nextPageForBlock(jit, pc: pc) else { break }
@@ -171,11 +178,34 @@ extension Hart {
             instructions.append(instruction)
             address &+= length
             guestAddress &+= UInt64(length)
+            bytes += Int(length)
+            if instruction.op == .jal && instruction.rd == 0 && !jit.observed && secondPage == 0
+                && instructions.count < JITEngine.maxBlockLength {
+                // `j target` to another place in the block's first page: the block goes on there
+                // (JITTranslator follows it), so a case of a switch or the tail of an if/else
+                // runs on into the code after the join. Only within the first page, whose host
+                // page the block is already invalidated with; never back to code it holds (the
+                // block's own start is a self-loop's back edge instead).
+                let jumpPC = guestAddress &- UInt64(length)
+                let target = jumpPC &+ instruction.imm
+                if target >> 12 == pc >> 12 && target != pc {
+                    if visited.isEmpty {
+                        var walk = pc
+                        for inst in instructions { visited.insert(walk); walk &+= UInt64(inst.length) }
+                    }
+                    if !visited.contains(target) {
+                        guestAddress = target
+                        address = (host & ~0xFFF) | UInt(target & 0xFFF)
+                        continue
+                    }
+                }
+            }
             if instruction.endsBlock && !instruction.continuesBlockInJIT
                 && !(instruction.isForwardBranch && !jit.observed) { break }
         }
+        // A followed jump is never the last instruction: `JITTranslator` takes every jal before
+        // the last as followed.
         guard !instructions.isEmpty else { return nil }
-        let bytes = Int(guestAddress &- pc)
         var flags: UInt32 = instructions.contains { $0.flushesTLBsInPlace } ? DispatchTable.flushesTLBsInPlace : 0
         if secondPage != 0 { flags |= DispatchTable.crossesPage }
         for attempt in 0..<2 {
@@ -212,12 +242,12 @@ extension Hart {
         if options.traceGuest {
             text += "IN: 0x\(String(pc, radix: 16)) (\(instructions.count) instructions)\n"
             var address = pc
-            for inst in instructions {
+            for (index, inst) in instructions.enumerated() {
                 let raw = inst.length == 2 ? String(format4: UInt64(inst.raw & 0xFFFF), digits: 4)
                     : String(format4: UInt64(inst.raw), digits: 8)
                 text += "  0x\(String(address, radix: 16)):  \(raw)  \(inst.op) rd=x\(inst.rd) rs1=x\(inst.rs1) "
                     + "rs2=x\(inst.rs2) imm=\(Int64(bitPattern: inst.imm))\n"
-                address &+= UInt64(inst.length)
+                address = index < instructions.count - 1 && inst.op == .jal ? address &+ inst.imm : address &+ UInt64(inst.length)
             }
         }
         if options.traceHost {

@@ -30,6 +30,9 @@ struct JITTranslator {
     let instructions: [DecodedInstruction]
     /// Host page the block runs on into (the virtual page after `pc0`'s), or 0.
     let secondPage: UInt
+    /// The guest pc of each instruction: consecutive, except after a `jal` before the last
+    /// instruction, which `translate` followed (the block goes on at its target).
+    let pcs: [UInt64]
 
     /// Instructions already added to the counters on the current path.
     private var counted = 0
@@ -65,6 +68,20 @@ struct JITTranslator {
         self.pc0 = pc
         self.instructions = instructions
         self.secondPage = secondPage
+        var pcs: [UInt64] = []
+        pcs.reserveCapacity(instructions.count + 1)
+        var address = pc
+        for (index, inst) in instructions.enumerated() {
+            pcs.append(address)
+            address = Self.follows(inst, index: index, count: instructions.count) ? address &+ inst.imm : address &+ UInt64(inst.length)
+        }
+        pcs.append(address)
+        self.pcs = pcs
+    }
+
+    /// Whether the instruction is a `jal` that `translate` followed (one before the last).
+    private static func follows(_ inst: DecodedInstruction, index: Int, count: Int) -> Bool {
+        inst.op == .jal && index < count - 1
     }
 
     // MARK: Guest registers
@@ -146,7 +163,7 @@ struct JITTranslator {
     /// block-executed callback is called and an invalidated block is retranslated.
     private var isSelfLoop: Bool {
         guard !engine.observed, let last = instructions.last else { return false }
-        let lastPC = pc0 &+ UInt64(instructions.dropLast().reduce(0) { $0 + Int($1.length) })
+        let lastPC = pcs[instructions.count - 1]
         switch last.op {
         case .jal, .beq, .bne, .blt, .bge, .bltu, .bgeu: return lastPC &+ last.imm == pc0
         default: return false
@@ -366,14 +383,13 @@ struct JITTranslator {
         allocateRegisters()
 
         findMergePoints()
-        var pc = pc0
         var ended = false
         var folded = false
         for (index, inst) in instructions.enumerated() {
+            let pc = pcs[index]
             if folded {
                 // The addi/addiw that `foldedConstant` merged into the previous instruction.
                 folded = false
-                pc &+= UInt64(inst.length)
                 continue
             }
             if let label = mergeLabels[index] {
@@ -386,15 +402,18 @@ struct JITTranslator {
                 a.mov(.rax, immediate: value)
                 write(inst.rd, .rax)
                 folded = true
+            } else if Self.follows(inst, index: index, count: instructions.count) {
+                // A followed `j` (rd = x0, see `translate`): the block goes on at its target,
+                // the next instruction; it retires with them.
+                precondition(inst.rd == 0)
             } else {
                 ended = emit(inst, index: index, pc: pc)
             }
-            pc &+= UInt64(inst.length)
         }
         if !ended {
             writeBackAll()
             retire(upTo: instructions.count)
-            goTo(pc)
+            goTo(pcs[instructions.count])
         }
         for path in slowPaths { path() }
         let exitStub = a.address
@@ -432,10 +451,8 @@ struct JITTranslator {
 
     /// The index of the instruction at `target` if it is a merge point after `index` (at `pc`).
     private func mergeIndex(_ target: UInt64, after index: Int, pc: UInt64) -> Int? {
-        var address = pc
-        for i in index..<instructions.count {
-            if address == target { return mergeLabels[i] != nil && i > index ? i : nil }
-            address &+= UInt64(instructions[i].length)
+        for i in index..<instructions.count where pcs[i] == target {
+            return mergeLabels[i] != nil && i > index ? i : nil
         }
         return nil
     }
@@ -450,18 +467,12 @@ struct JITTranslator {
     private mutating func findMergePoints() {
         guard !engine.observed else { return }
         var indexOf: [UInt64: Int] = [:]
-        var pc = pc0
-        for (index, inst) in instructions.enumerated() {
-            indexOf[pc] = index
-            pc &+= UInt64(inst.length)
-        }
-        pc = pc0
+        for index in instructions.indices { indexOf[pcs[index]] = index }
         for (index, inst) in instructions.enumerated() {
             if inst.isForwardBranch, index < instructions.count - 1,
-               let target = indexOf[pc &+ inst.imm], target > index, mergeLabels[target] == nil {
+               let target = indexOf[pcs[index] &+ inst.imm], target > index, mergeLabels[target] == nil {
                 mergeLabels[target] = a.newLabel()
             }
-            pc &+= UInt64(inst.length)
         }
     }
 
