@@ -151,7 +151,8 @@ struct Run: ParsableCommand {
             Trace.configure(deviceTrace, fd: fd)
         }
         // Plugins first: they provide device types the board file may use.
-        let (host, catalog) = loadPlugins(board: board, plugins: plugins)
+        let (host, catalog) = loadPlugins(board: board, plugins: plugins,
+                                          externalMode: record != nil ? .record : replay != nil ? .replay : .live)
         var loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
         if let netdev { loaded = applyNetdev(netdev, to: loaded) }
         let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
@@ -194,6 +195,7 @@ struct Run: ParsableCommand {
                 }
             } catch { fail("\(error)") }
             backend = journal!.wrap(backend)
+            host.externalInputs.journal = journal
         }
 
         let machine: Machine
