@@ -24,6 +24,7 @@ final class PluginExternalInputTests: XCTestCase {
             guard let first = script.first, first.source.hasPrefix(prefix) else { return nil }
             return script.removeFirst()
         }
+        func checkSent(source: String, bytes: [UInt8]) {}
         func diverge(_ message: String) { divergences.append(message) }
     }
 
