@@ -5,7 +5,7 @@ import PluginHost
 /// The board file's `plugins:` then every `--plugin PATH[,key=value...]`, loaded, ordered and
 /// installed, and the catalog with their device types. Any error stops here (exit status 2),
 /// before a guest starts (docs/plugins.md "Lifecycle").
-func loadPlugins(board: String, plugins: [String]) -> (PluginHost, DeviceTypeCatalog) {
+func loadPlugins(board: String, plugins: [String], externalMode: ExternalInputMode = .live) -> (PluginHost, DeviceTypeCatalog) {
     var requests: [PluginRequest] = []
     if let path = isBoardPath(board) ? board : Board.bundledPath(name: board) {
         do {
@@ -21,6 +21,8 @@ func loadPlugins(board: String, plugins: [String]) -> (PluginHost, DeviceTypeCat
         do { requests.append(try PluginRequest.parse(text)) } catch { fail("\(error)") }
     }
     let host = PluginHost()
+    // Plugins ask in install whether to open their outside sources (plugin.h external->mode).
+    host.externalMode = externalMode
     do { try host.load(requests) } catch {
         // The board's own mistakes are still worth reporting: check it without the plugins'
         // types (errors about those types are the plugin's fault, already being reported).

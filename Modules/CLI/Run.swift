@@ -151,7 +151,8 @@ struct Run: ParsableCommand {
             Trace.configure(deviceTrace, fd: fd)
         }
         // Plugins first: they provide device types the board file may use.
-        let (host, catalog) = loadPlugins(board: board, plugins: plugins)
+        let (host, catalog) = loadPlugins(board: board, plugins: plugins,
+                                          externalMode: record != nil ? .record : replay != nil ? .replay : .live)
         var loaded = addDevices(devices, to: loadBoard(self.board, catalog: catalog), catalog: catalog)
         if let netdev { loaded = applyNetdev(netdev, to: loaded) }
         let board = applyOverrides(loaded, harts: smp, memory: memory, catalog: catalog)
@@ -177,7 +178,8 @@ struct Run: ParsableCommand {
         catch { fail("--serial: \(error)") }
 
         // Virtual unless the board talks to something on the host that keeps host time.
-        let machineClock: Timebase.Clock? = (clock ?? (InputJournal.hostInputDevice(in: board) == nil ? "virtual" : "host")) == "host"
+        // A recording or replay runs under the virtual clock unless told otherwise (and refused then).
+        let machineClock: Timebase.Clock? = (clock ?? (record != nil || replay != nil || InputJournal.hostInputDevice(in: board) == nil ? "virtual" : "host")) == "host"
             ? .host : nil  // nil: virtual at the board's ips
         var journal: InputJournal?
         if record != nil || replay != nil {
@@ -194,15 +196,12 @@ struct Run: ParsableCommand {
                 }
             } catch { fail("\(error)") }
             backend = journal!.wrap(backend)
+            host.externalInputs.journal = journal
         }
 
         let machine: Machine
         do {
-            machine = try Machine(board: board, serial: backend, plugins: host, clock: machineClock)
-            if let journal {
-                machine.journal = journal
-                journal.attach(machine.timebase)
-            }
+            machine = try Machine(board: board, serial: backend, plugins: host, clock: machineClock, journal: journal)
             try machine.boot(boot)
             if let snapshotLoad { try machine.loadSnapshot(from: snapshotLoad) }
         } catch {

@@ -1,27 +1,36 @@
 import Devices
 import Foundation
 import IRQ
+import Memory
 
 /// Record and replay (`--record FILE`, `--replay FILE`; docs/architecture.md, "Record and
 /// replay"): under the virtual clock a run is a function of its inputs, so writing down every
 /// input that comes from outside, with the virtual time it arrived, is enough to run it again.
 ///
-/// What comes from outside today is the console: bytes the guest's UART or HTIF console takes
-/// from the host. Each is journaled at the clock's units (instructions) when the device took it,
-/// with how much the guest had printed by then (a count and an FNV-1a hash), so a replay checks
-/// it is still on the recorded path at every input, and at the end (the exit, the time and the
-/// whole output). Devices that take other host input (`usb.host`, `pci.host`, user networking)
-/// are refused by `InputJournal.refusal(for:)` until the journal covers them.
+/// What comes from outside: bytes the guest's UART or HTIF console takes from the host, input
+/// plugins hand the host through their external channels (plugin.h `host->external`, ABI 1.4),
+/// and what `usb.host` devices answer (USBHostJournal.swift). Each is journaled at the clock's
+/// units (instructions) when the machine delivered it, with how much the guest had printed by
+/// then (a count and an FNV-1a hash), so a replay checks it is still on the recorded path at
+/// every input, and at the end (the exit, the time and the whole output). What the guest sends
+/// to a host device is journaled too (`sent`), and a replay checks it. Devices that take other
+/// host input (`pci.host`, user networking) are refused by `InputJournal.refusal(for:)` until
+/// the journal covers them.
 ///
 /// The file is text, one event per line, so a person can read and edit it:
 ///
-///     backplane-journal 1
-///     board virt harts 1 ips 1000000000
+///     backplane-journal 2
+///     machine virt harts 1 ips 1000000000
 ///     serial 123456789 out 1234 9f3a0c1d22e4b5a6 68656c700d
+///     input 123999000 out 1240 0a3a0c1d22e4b5a6 plugin:acme_feed/feed0 616263
 ///     end 987654321 out 5678 0123456789abcdef poweroff 0
 ///
 /// `serial UNITS out COUNT HASH BYTES`: at `UNITS` the guest took `BYTES` (hex), having printed
-/// `COUNT` bytes hashing to `HASH`. `end UNITS out COUNT HASH EXIT`: how the run ended.
+/// `COUNT` bytes hashing to `HASH`. `input UNITS out COUNT HASH SOURCE BYTES`: at `UNITS` the
+/// machine delivered `BYTES` (hex, `-` for none) from outside to `SOURCE`. `sent UNITS out COUNT
+/// HASH SOURCE DIGEST`: the guest sent `DIGEST` (hex up to 64 bytes, else `LENGTH:FNV1A64`) to
+/// `SOURCE`. `end UNITS out COUNT HASH EXIT`: how the run ended. Version 1 journals (console input only) are a subset and
+/// replay as before.
 public final class InputJournal {
     public enum Mode: Sendable { case record, replay }
 
@@ -29,6 +38,9 @@ public final class InputJournal {
     struct Event: Equatable {
         enum Kind: Equatable {
             case serial([UInt8])
+            case input(source: String, bytes: [UInt8])
+            /// What the guest sent out (checked, not fed): bytes in hex, or "LENGTH:HASH" when long.
+            case sent(source: String, digest: String)
             case end(String)
         }
         var units: UInt64
@@ -50,12 +62,17 @@ public final class InputJournal {
     private var pending: Event?
     // Replaying.
     private var events: [Event] = []
+    /// For each event, the index of the first input (serial or input) at or after it; events.count
+    /// when none is left.
+    private var nextInput: [Int] = []
     private var next = 0
     private var nextByte = 0
     /// The first divergence of a replay from its recording.
     public private(set) var divergence: String?
 
-    static let magic = "backplane-journal 1"
+    static let magic = "backplane-journal 2"
+    /// Journals this version reads: 1 (console input only) is a subset of 2.
+    static let readableVersions = [1, 2]
     /// 256 MiB: about ten million input events.
     static let largestJournal = 256 << 20
     static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -92,8 +109,12 @@ public final class InputJournal {
             throw .cannotRead(path: path, reason: "not a text file")
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard lines.first == InputJournal.magic else {
+        guard let first = lines.first, first.hasPrefix("backplane-journal ") else {
             throw .malformed(path: path, line: 1, reason: "not a Backplane journal (expected '\(InputJournal.magic)')")
+        }
+        let version = first.dropFirst("backplane-journal ".count)
+        guard let number = Int(version), InputJournal.readableVersions.contains(number) else {
+            throw .malformed(path: path, line: 1, reason: "journal version \(version.prefix(20)); this Backplane reads versions \(InputJournal.readableVersions.map(String.init).joined(separator: " and "))")
         }
         guard lines.count > 1, lines[1].hasPrefix("machine ") else {
             throw .malformed(path: path, line: 2, reason: "expected 'machine BOARD harts N ips N'")
@@ -113,6 +134,13 @@ public final class InputJournal {
                 throw .malformed(path: path, line: index + 1, reason: "an event after the end")
             }
             events.append(event)
+        }
+        nextInput = [Int](repeating: events.count, count: events.count + 1)
+        for index in stride(from: events.count - 1, through: 0, by: -1) {
+            switch events[index].kind {
+            case .serial, .input: nextInput[index] = index
+            case .sent, .end: nextInput[index] = nextInput[index + 1]
+            }
         }
     }
 
@@ -173,10 +201,32 @@ public final class InputJournal {
     public func check() -> String? {
         guard mode == .replay, divergence == nil, next < events.count else { return divergence }
         let event = events[next]
-        if case .serial(let bytes) = event.kind, event.units < now {
+        guard event.units < now else { return divergence }
+        switch event.kind {
+        case .serial(let bytes):
             diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(event.units), but the guest did not take it before \(now)")
+        case .input(let source, let bytes):
+            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(event.units), but the run was not there to take it before \(now)")
+        case .sent(let source, let digest):
+            diverge("the recording has the guest send \(InputJournal.describe(digest: digest)) to \(source) at time \(event.units), but it had not by \(now)")
+        case .end:
+            break
         }
         return divergence
+    }
+
+    /// Replaying: units from now until the next recorded input (0: due now), so the machine
+    /// ends its slices there exactly; nil when none is left. Recorded inputs are delivered at
+    /// slice boundaries, and a replay that follows the recording has a boundary at each, so
+    /// this never shortens a slice the recording ran whole.
+    public func unitsUntilNextInput() -> UInt64? {
+        guard mode == .replay, divergence == nil, next < events.count else { return nil }
+        // What the guest sends happens inside slices (a doorbell write), not at their ends: no
+        // deadline for it, or the replay would cut slices the recording ran whole.
+        let index = nextInput[next]
+        guard index < events.count else { return nil }
+        let units = events[index].units
+        return units > now ? units - now : 0
     }
 
     /// Replaying: the recorded run was stopped from outside (the user quit, `--timeout`) at this
@@ -217,10 +267,6 @@ public final class InputJournal {
         }
     }
 
-    private func diverge(_ message: String) {
-        if divergence == nil { divergence = "replay of \(path) diverged: " + message }
-    }
-
     // MARK: The file
 
     private func flush() {
@@ -228,6 +274,19 @@ public final class InputJournal {
         pending = nil
         if case .serial(let bytes) = event.kind {
             writeLine("serial \(event.units) out \(event.outputCount) \(InputJournal.hex(event.outputHash)) \(bytes.map { InputJournal.hex($0) }.joined())")
+        }
+    }
+
+    private func write(_ event: Event) {
+        let prefix = "\(event.units) out \(event.outputCount) \(InputJournal.hex(event.outputHash))"
+        switch event.kind {
+        case .input(let source, let bytes):
+            let text = bytes.isEmpty ? "-" : bytes.map { InputJournal.hex($0) }.joined()
+            writeLine("input \(prefix) \(source) \(text)")
+        case .sent(let source, let digest):
+            writeLine("sent \(prefix) \(source) \(digest)")
+        case .serial, .end:
+            break
         }
     }
 
@@ -245,11 +304,51 @@ public final class InputJournal {
         case "serial":
             guard words.count == 6, let bytes = bytes(hex: words[5]), !bytes.isEmpty else { return nil }
             return Event(units: units, outputCount: count, outputHash: hash, kind: .serial(bytes))
+        case "input":
+            guard words.count == 7, isSource(words[5]) else { return nil }
+            if words[6] == "-" { return Event(units: units, outputCount: count, outputHash: hash, kind: .input(source: words[5], bytes: [])) }
+            guard let bytes = bytes(hex: words[6]), !bytes.isEmpty else { return nil }
+            return Event(units: units, outputCount: count, outputHash: hash, kind: .input(source: words[5], bytes: bytes))
+        case "sent":
+            guard words.count == 7, isSource(words[5]), isDigest(words[6]) else { return nil }
+            return Event(units: units, outputCount: count, outputHash: hash, kind: .sent(source: words[5], digest: words[6]))
         case "end":
             return Event(units: units, outputCount: count, outputHash: hash, kind: .end(words[5...].joined(separator: " ")))
         default:
             return nil
         }
+    }
+
+    /// Payloads up to this many bytes are journaled whole when sent; longer ones as length and hash.
+    static let largestWholeDigest = 64
+
+    /// How a sent payload is journaled and compared: its bytes in hex (`-` for none), or
+    /// `LENGTH:FNV1A64` when longer than `largestWholeDigest`.
+    static func digest(_ bytes: [UInt8]) -> String {
+        if bytes.isEmpty { return "-" }
+        if bytes.count <= largestWholeDigest { return bytes.map { hex($0) }.joined() }
+        var hash = fnvOffset
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* fnvPrime }
+        return "\(bytes.count):\(hex(hash))"
+    }
+
+    static func isDigest(_ word: String) -> Bool {
+        if word == "-" { return true }
+        let parts = word.split(separator: ":", omittingEmptySubsequences: false)
+        if parts.count == 2 { return Int(parts[0]) != nil && parts[1].count == 16 && UInt64(parts[1], radix: 16) != nil }
+        return bytes(hex: word).map { !$0.isEmpty && $0.count <= largestWholeDigest } ?? false
+    }
+
+    /// A digest as a divergence message shows it.
+    static func describe(digest: String) -> String {
+        if digest == "-" { return "no bytes" }
+        if let colon = digest.firstIndex(of: ":") { return "\(digest[..<colon]) bytes (hash \(digest[digest.index(after: colon)...]))" }
+        return bytes(hex: digest).map { describe($0) } ?? digest
+    }
+
+    /// A source name: printable, no spaces ("plugin:acme_feed/feed0").
+    static func isSource(_ word: String) -> Bool {
+        !word.isEmpty && word.utf8.count <= 200 && word.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
 
     static func bytes(hex: String) -> [UInt8]? {
@@ -271,8 +370,75 @@ public final class InputJournal {
     static func hex(_ byte: UInt8) -> String { byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }
 
     static func describe(_ bytes: [UInt8]) -> String {
+        if bytes.isEmpty { return "no bytes" }
+        if bytes.count > 32 { return describe(Array(bytes.prefix(32))) + " ... (\(bytes.count) bytes)" }
         let text = String(decoding: bytes, as: UTF8.self)
         return bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) ? "'\(text)'" : bytes.map { hex($0) }.joined(separator: " ")
+    }
+}
+
+extension InputJournal: ExternalInputJournal {
+    public var isReplaying: Bool { mode == .replay }
+
+    public func recordInput(source: String, bytes: [UInt8]) {
+        guard mode == .record else { return }
+        flush()
+        write(Event(units: now, outputCount: outputCount, outputHash: outputHash, kind: .input(source: source, bytes: bytes)))
+    }
+
+    public func replayInput(prefix: String) -> (source: String, bytes: [UInt8])? {
+        guard mode == .replay, divergence == nil, next < events.count, nextByte == 0,
+              case .input(let source, let bytes) = events[next].kind, source.hasPrefix(prefix) else { return nil }
+        let event = events[next]
+        let units = now
+        guard event.units <= units else { return nil }
+        guard event.units == units else {
+            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(event.units), but the run was not there to take it before \(units)")
+            return nil
+        }
+        guard event.outputCount == outputCount, event.outputHash == outputHash else {
+            diverge("at time \(units), before input \(InputJournal.describe(bytes)) to \(source), the guest had printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))) where the recording says \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
+            return nil
+        }
+        next += 1
+        return (source, bytes)
+    }
+
+    public func checkSent(source: String, bytes: [UInt8]) {
+        let digest = InputJournal.digest(bytes)
+        switch mode {
+        case .record:
+            flush()
+            write(Event(units: now, outputCount: outputCount, outputHash: outputHash, kind: .sent(source: source, digest: digest)))
+        case .replay:
+            guard divergence == nil, nextByte == 0 else { return }
+            let units = now
+            let what = "the guest sent \(InputJournal.describe(digest: digest)) to \(source) at time \(units)"
+            guard next < events.count else { return diverge(what + ", after the end of the recording") }
+            let event = events[next]
+            switch event.kind {
+            case .sent(let recordedSource, let recordedDigest) where recordedSource == source && event.units == units:
+                guard recordedDigest == digest else {
+                    return diverge(what + "; the recording has \(InputJournal.describe(digest: recordedDigest))")
+                }
+                guard event.outputCount == outputCount, event.outputHash == outputHash else {
+                    return diverge(what + " having printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))) where the recording says \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
+                }
+                next += 1
+            case .sent(let recordedSource, let recordedDigest):
+                diverge(what + "; the recording has it send \(InputJournal.describe(digest: recordedDigest)) to \(recordedSource) at time \(event.units)")
+            case .serial(let bytes):
+                diverge(what + "; the recording gives console input \(InputJournal.describe(bytes)) at time \(event.units) first")
+            case .input(let recordedSource, let bytes):
+                diverge(what + "; the recording delivers \(InputJournal.describe(bytes)) to \(recordedSource) at time \(event.units) first")
+            case .end(let exit):
+                diverge(what + "; the recording ends (\(exit)) at time \(event.units)")
+            }
+        }
+    }
+
+    public func diverge(_ message: String) {
+        if divergence == nil { divergence = "replay of \(path) diverged: " + message }
     }
 }
 
@@ -280,8 +446,13 @@ extension InputJournal {
     /// Why a board cannot be recorded or replayed yet: the first device that takes input from the
     /// host that the journal does not cover. nil: every input is the console's.
     public static func refusal(for board: Board) -> String? {
-        guard let (device, what) = hostInputDevice(in: board) else { return nil }
-        return "device '\(device.name)' (\(device.type)) takes input from \(what), which the journal does not record yet"
+        // usb.host is journaled (USBHostJournal.swift); these are not yet.
+        let uncovered: [String: String] = [
+            HostPCIKind.name: "a host PCI device",
+            VirtioNetKind.name: "user networking",
+        ]
+        guard let device = board.devices.first(where: { uncovered[$0.type] != nil }) else { return nil }
+        return "device '\(device.name)' (\(device.type)) takes input from \(uncovered[device.type]!), which the journal does not record yet"
     }
 
     /// The first device of `board` that talks to something on the host that runs in host time

@@ -132,6 +132,8 @@ extension Machine {
             let now = timebase.units
             units = min(units ?? .max, scheduled.units > now ? scheduled.units - now : 0)
         }
+        // So is a replayed input: slices end where the recorded run's did when it arrived.
+        if let next = journal?.unitsUntilNextInput() { units = min(units ?? .max, next) }
         return units
     }
 

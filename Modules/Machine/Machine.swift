@@ -111,8 +111,10 @@ public final class Machine {
     ///   - plugins: loaded plugins; their device types join the built-in catalog.
     ///   - catalog: the device kinds to build from; nil: the built-in ones plus `plugins`' ones.
     ///   - clock: the machine's clock; nil: the virtual clock at the board's `ips`.
+    ///   - journal: `--record` / `--replay`, given before the devices are built so those that
+    ///     take host input (usb.host) journal it from the start.
     public init(board: Board, serial: any SerialBackend, plugins: PluginHost? = nil,
-                catalog: DeviceTypeCatalog? = nil, clock: Timebase.Clock? = nil) throws(MachineError) {
+                catalog: DeviceTypeCatalog? = nil, clock: Timebase.Clock? = nil, journal: InputJournal? = nil) throws(MachineError) {
         self.board = board
         self.serial = serial
         self.plugins = plugins
@@ -126,6 +128,8 @@ public final class Machine {
         timebase = Timebase(frequency: board.harts.timebaseFrequency,
                             clock: clock ?? .virtual(instructionsPerSecond: board.harts.instructionsPerSecond))
         plugins?.attach(timebase: timebase)
+        self.journal = journal
+        journal?.attach(timebase)
 
         for region in board.memory {
             do { try space.mapRAM(name: region.name, base: region.base, size: region.size) }

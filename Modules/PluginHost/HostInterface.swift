@@ -19,6 +19,7 @@ final class HostInterface {
     private let qpp: UnsafeMutablePointer<bp_qpp_interface>
     private let usb: UnsafeMutablePointer<bp_usb_interface>
     private let snapshot: UnsafeMutablePointer<bp_snapshot_interface>
+    private let external: UnsafeMutablePointer<bp_external_interface>
 
     init() {
         log = .allocate(capacity: 1)
@@ -37,6 +38,8 @@ final class HostInterface {
         instrument.initialize(to: HostInterface.makeInstrument())
         snapshot = .allocate(capacity: 1)
         snapshot.initialize(to: HostInterface.makeSnapshot())
+        external = .allocate(capacity: 1)
+        external.initialize(to: HostInterface.makeExternal())
         var table = bp_host()
         table.struct_size = UInt32(MemoryLayout<bp_host>.size)
         table.abi_major = UInt16(BP_ABI_MAJOR)
@@ -57,6 +60,8 @@ final class HostInterface {
         }
         // ABI 1.3.
         table.snapshot = UnsafePointer(snapshot)
+        // ABI 1.4.
+        table.external = UnsafePointer(external)
         // A plugin built against 1.0 sees its reserved members NULL, as its header promised.
         table.usb = nil
         table.instrument = nil
@@ -82,6 +87,46 @@ final class HostInterface {
         qpp.deallocate()
         usb.deallocate()
         snapshot.deallocate()
+        external.deallocate()
+    }
+
+    private static func makeExternal() -> bp_external_interface {
+        var table = bp_external_interface()
+        table.struct_size = UInt32(MemoryLayout<bp_external_interface>.size)
+        table.mode = { handle in LoadedPlugin.from(handle, in: "external->mode")?.host.externalMode.rawValue ?? BP_ERR_INVALID }
+        table.channel_new = { handle, name, deliver, opaque in
+            guard let plugin = LoadedPlugin.from(handle, in: "external->channel_new"),
+                  MachineThread.check(plugin.host, plugin: plugin.identity, function: "external->channel_new") else { return nil }
+            guard let name, let deliver else {
+                plugin.identity.refuse("external->channel_new: \(name == nil ? "name" : "deliver") is NULL; refused")
+                return nil
+            }
+            switch plugin.host.externalInputs.open(name: String(cString: name), plugin: plugin, deliver: deliver, opaque: opaque) {
+            case .success(let channel): return channel.handle
+            case .failure(let error):
+                plugin.identity.refuse("external->channel_new: \(error.message); refused")
+                return nil
+            }
+        }
+        // Any thread: the handle is checked, not the thread.
+        table.submit = { handle, data, length in
+            guard let channel = PluginHandles.shared.resolve(handle, .external, as: PluginExternalChannel.self, in: "external->submit") else {
+                return BP_ERR_INVALID
+            }
+            guard length <= PluginExternalInputs.largestInput, data != nil || length == 0 else {
+                channel.plugin.identity.refuse(data == nil
+                    ? "external->submit: NULL data with length \(length); refused with BP_ERR_INVALID"
+                    : "external->submit: \(length) bytes is more than one input's \(PluginExternalInputs.largestInput); refused with BP_ERR_INVALID")
+                return BP_ERR_INVALID
+            }
+            let bytes = length == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: length))
+            return channel.plugin.host.externalInputs.submit(channel, bytes: bytes)
+        }
+        table.channel_free = { handle in
+            guard let channel = PluginExternalChannel.from(handle, in: "external->channel_free") else { return }
+            channel.plugin.host.externalInputs.close(channel)
+        }
+        return table
     }
 
     private static func makeLog() -> bp_log_interface {

@@ -19,7 +19,7 @@ import Foundation
 /// the MMIO callbacks the host makes pass the plugin's own instance pointer.
 final class PluginHandles: @unchecked Sendable {
     enum Kind: UInt, CustomStringConvertible {
-        case plugin = 1, pciDevice, platformDevice, usbDevice, usbPacket, timer, snapshot
+        case plugin = 1, pciDevice, platformDevice, usbDevice, usbPacket, timer, snapshot, external
 
         var description: String {
             switch self {
@@ -30,6 +30,7 @@ final class PluginHandles: @unchecked Sendable {
             case .usbPacket: return "bp_usb_packet"
             case .timer: return "bp_timer"
             case .snapshot: return "bp_snapshot"
+            case .external: return "bp_external"
             }
         }
     }

@@ -28,6 +28,14 @@ public final class PluginHost {
     public private(set) var usbTypes: [PluginUSBType] = []
     public let qpp = QPPRegistry()
     public let timers = PluginTimerQueue()
+    /// Input plugins take from outside (`host->external`, ABI 1.4), delivered with the timers.
+    public var externalInputs: PluginExternalInputs { timers.externals }
+    /// How the run treats input from outside (`external->mode`): set before `load`, since
+    /// plugins ask in install whether to open their sources.
+    public var externalMode: ExternalInputMode {
+        get { externalInputs.mode }
+        set { externalInputs.mode = newValue }
+    }
     /// `host->wake` calls queued by plugins' own threads, run on the machine thread (ABI 1.2).
     public var wakes: PluginWakeQueue { timers.wakes }
     /// Instrumentation callbacks and the harts they observe (instrument.h).
@@ -235,6 +243,7 @@ public final class PluginHost {
         guard !isShutDown else { return }
         isShutDown = true
         instrumentation.stopHarts()
+        externalInputs.closeAll(plugins)
         // A handle ends when the callback that ends it returns (plugin.h): a plugin that keeps
         // one and uses it later is refused, not crashed.
         for function in pciFunctions.reversed() {
@@ -256,6 +265,7 @@ public final class PluginHost {
             instrumentation.removeAll(of: plugin)
         }
         timers.removeAll()
+        externalInputs.removeAll()
         for plugin in plugins { PluginHandles.shared.retire(plugin.handle) }
     }
 

@@ -38,6 +38,8 @@ public final class PluginTimerQueue {
     private var nextSequence: UInt64 = 0
     /// `host->wake` calls queued by plugins' own threads (ABI 1.2).
     public let wakes = PluginWakeQueue()
+    /// Input from outside (ABI 1.4), delivered at the same poll.
+    public let externals = PluginExternalInputs()
     /// The machine's clock, set by `attach(timebase:)`.
     private(set) var timebase: Timebase?
 
@@ -121,13 +123,15 @@ public final class PluginTimerQueue {
 
 /// Plugin timers fire between slices and bound the machine's idle sleep like any device timer.
 /// `host->wake` calls ride the same poll: queued wakes run first, and a queued wake ends the
-/// machine's idle sleep at once.
+/// machine's idle sleep at once. Input from outside (ABI 1.4) is delivered between the two,
+/// and queued input ends the idle sleep like a wake.
 extension PluginTimerQueue: DeviceLifecycle {
     public func poll() {
         wakes.runQueued()
+        externals.deliverDue(now: now())
         _ = fireDue()
     }
-    public func nanosecondsUntilNextEvent() -> UInt64? { wakes.isEmpty ? nanosecondsUntilNext() : 0 }
+    public func nanosecondsUntilNextEvent() -> UInt64? { wakes.isEmpty && externals.isEmpty ? nanosecondsUntilNext() : 0 }
 }
 
 /// `host->wake` (ABI 1.2): callbacks a plugin's own thread queued, run once each on the machine

@@ -82,3 +82,64 @@ final class CapturedUSBReplayTests: XCTestCase {
         XCTAssertTrue(boot.report.contains("blk sda rw ok offset=\(LinuxGuest.blockTestOffset) len=\(LinuxGuest.blockTestLength)"), tail)
     }
 }
+
+/// `usb.host` under `--record` and `--replay` (docs/passthrough.md "Record and replay"): the
+/// captured keyboard and disk (through the replay backend, standing in for host devices) are
+/// recorded with the Linux guest using them; the replay runs with the recordings deleted, so no
+/// host device can be opened, and prints the same console output; a journal whose first disk
+/// submission is edited stops with status 3 at that submission.
+final class USBHostJournalGuestTests: XCTestCase {
+    func testALinuxRunWithHostUSBDevicesReplaysWithoutThem() throws {
+        guard case .backplane(let binary) = GuestHarness.emulator else { throw XCTSkip("usb.host is Backplane's") }
+        guard FileManager.default.isExecutableFile(atPath: binary) else { throw MissingBinary(path: binary) }
+        let artifacts = try LinuxGuest.artifacts()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("usbjournal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let recordings = ["qemu-usb-kbd.json", "qemu-usb-storage.json"]
+        for name in recordings {
+            try FileManager.default.copyItem(at: GuestHarness.packageRoot.appendingPathComponent("Tests/PassthroughTests/Recordings/usb/\(name)"),
+                                             to: folder.appendingPathComponent(name))
+        }
+        var board = try String(contentsOf: GuestHarness.packageRoot.appendingPathComponent("Guests/linux/boards/virt-usb-host.yaml"), encoding: .utf8)
+        for (ids, recording) in [("vendor: 0x0627, product: 0x0001", recordings[0]), ("vendor: 0x46f4, product: 0x0001", recordings[1])] {
+            board = board.replacingOccurrences(of: "{ \(ids), detach-driver: true }", with: "{ \(ids), backend: replay, recording: \(recording) }")
+        }
+        let boardFile = folder.appendingPathComponent("virt-usb-journal.yaml")
+        try board.write(to: boardFile, atomically: true, encoding: .utf8)
+        let journal = folder.appendingPathComponent("run.journal").path
+        func run(_ options: [String]) throws -> GuestHarness.Run {
+            try GuestHarness.run(["-C", folder.path, binary, "run", boardFile.path, "--kernel", artifacts.image,
+                                  "--initrd", artifacts.initramfs, "--append", "console=ttyS0 earlycon bp.usb=2 bp.usbdisk=1",
+                                  "--memory", "256M", "--serial", "stdio", "--timeout", "300"] + options, timeout: 330)
+        }
+
+        let recorded = try run(["--record", journal])
+        let boot = LinuxGuest.Boot(status: recorded.status, output: recorded.output, seconds: 0)
+        let tail = boot.output.split(separator: "\n").suffix(40).joined(separator: "\n")
+        XCTAssertEqual(boot.status, 0, tail)
+        XCTAssertEqual(boot.report.last, "done", tail)
+        XCTAssertEqual(boot.lines("usb ").count, 3, tail)
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.filter { $0.contains(" usb:kbd0/attach ") || $0.contains(" usb:stick0/attach ") }.count, 2)
+        XCTAssertGreaterThan(lines.filter { $0.hasPrefix("sent ") && $0.contains(" usb:stick0/submit ") }.count, 4)
+        XCTAssertGreaterThan(lines.filter { $0.hasPrefix("input ") && $0.contains(" usb:stick0/done ") }.count, 4)
+
+        for name in recordings { try FileManager.default.removeItem(at: folder.appendingPathComponent(name)) }
+        let replayed = try run(["--replay", journal])
+        XCTAssertEqual(replayed.status, 0, replayed.output.suffix(2000).description)
+        XCTAssertEqual(replayed.output, recorded.output)
+
+        // The first disk submission edited (its last hex digit): the replay stops there.
+        let edited = folder.appendingPathComponent("edited.journal").path
+        var changed = lines
+        let index = try XCTUnwrap(changed.firstIndex { $0.hasPrefix("sent ") && $0.contains(" usb:stick0/submit ") })
+        let last = changed[index].removeLast()
+        changed[index].append(last == "0" ? "1" : "0")
+        try (changed.joined(separator: "\n") + "\n").write(toFile: edited, atomically: false, encoding: .utf8)
+        let diverged = try run(["--replay", edited])
+        XCTAssertEqual(diverged.status, 3, diverged.output.suffix(1500).description)
+        let time = changed[index].split(separator: " ")[1]
+        XCTAssertTrue(diverged.output.contains("to usb:stick0/submit at time \(time); the recording has "), diverged.output.suffix(1500).description)
+    }
+}

@@ -134,6 +134,82 @@ final class InputJournalTests: XCTestCase {
         }
     }
 
+    /// Input from outside (a plugin's external channel): written with its source, handed back
+    /// in order at its time and only to sources of the asked prefix; an empty input survives.
+    func testExternalInputIsJournaledWithItsSourceAndReplayedInOrder() throws {
+        let clock = virtualClock()
+        let recorder = try InputJournal(recordingTo: path("j"), machine: "m")
+        recorder.attach(clock)
+        clock.advance(units: 70)
+        recorder.recordInput(source: "plugin:p/a", bytes: [1, 2])
+        recorder.recordInput(source: "plugin:p/b", bytes: [])
+        clock.advance(units: 30)
+        recorder.recordInput(source: "usb:kbd", bytes: [0xff])
+        XCTAssertNil(recorder.finish("poweroff 0"))
+        let text = try String(contentsOfFile: path("j"), encoding: .utf8)
+        XCTAssertEqual(text, """
+            backplane-journal 2
+            machine m
+            input 70 out 0 cbf29ce484222325 plugin:p/a 0102
+            input 70 out 0 cbf29ce484222325 plugin:p/b -
+            input 100 out 0 cbf29ce484222325 usb:kbd ff
+            end 100 out 0 cbf29ce484222325 poweroff 0
+
+            """)
+
+        let replayClock = virtualClock()
+        let replayer = try InputJournal(replaying: path("j"), machine: "m")
+        replayer.attach(replayClock)
+        XCTAssertTrue(replayer.isReplaying)
+        XCTAssertEqual(replayer.unitsUntilNextInput(), 70)
+        XCTAssertNil(replayer.replayInput(prefix: "plugin:"), "not yet")
+        replayClock.advance(units: 70)
+        XCTAssertEqual(replayer.unitsUntilNextInput(), 0)
+        XCTAssertNil(replayer.replayInput(prefix: "usb:"), "the next one is a plugin's")
+        XCTAssertEqual(replayer.replayInput(prefix: "plugin:")?.bytes, [1, 2])
+        let empty = try XCTUnwrap(replayer.replayInput(prefix: "plugin:"))
+        XCTAssertEqual(empty.source, "plugin:p/b")
+        XCTAssertEqual(empty.bytes, [])
+        XCTAssertNil(replayer.replayInput(prefix: "plugin:"))
+        XCTAssertEqual(replayer.unitsUntilNextInput(), 30)
+        replayClock.advance(units: 30)
+        XCTAssertEqual(replayer.replayInput(prefix: "usb:")?.bytes, [0xff])
+        XCTAssertNil(replayer.unitsUntilNextInput(), "only the end is left")
+        XCTAssertNil(replayer.finish("poweroff 0"))
+    }
+
+    func testExternalInputTheRunMissesIsADivergence() throws {
+        try "backplane-journal 2\nmachine m\ninput 10 out 0 cbf29ce484222325 plugin:p/a 41\nend 20 out 0 cbf29ce484222325 poweroff 0\n"
+            .write(toFile: path("j"), atomically: false, encoding: .utf8)
+        let clock = virtualClock()
+        let replayer = try InputJournal(replaying: path("j"), machine: "m")
+        replayer.attach(clock)
+        clock.advance(units: 11)
+        XCTAssertEqual(replayer.check(), "replay of \(path("j")) diverged: the recording delivers 'A' to plugin:p/a at time 10, but the run was not there to take it before 11")
+    }
+
+    func testOtherJournalVersionsAreRefusedAndVersionOneStillReplays() throws {
+        try "backplane-journal 3\nmachine m\n".write(toFile: path("new"), atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try InputJournal(replaying: path("new"), machine: "m")) {
+            XCTAssertEqual("\($0)", "--replay: \(self.path("new")):1: journal version 3; this Backplane reads versions 1 and 2")
+        }
+        try "backplane-journal 1\nmachine m\nserial 5 out 0 cbf29ce484222325 61\nend 9 out 0 cbf29ce484222325 poweroff 0\n"
+            .write(toFile: path("old"), atomically: false, encoding: .utf8)
+        let clock = virtualClock()
+        let replayer = try InputJournal(replaying: path("old"), machine: "m")
+        replayer.attach(clock)
+        let serial = replayer.wrap(MemorySerialBackend())
+        clock.advance(units: 5)
+        XCTAssertEqual(serial.read(), UInt8(ascii: "a"))
+        clock.advance(units: 4)
+        XCTAssertNil(replayer.finish("poweroff 0"))
+        // An input line needs a source and bytes (or '-').
+        try "backplane-journal 2\nmachine m\ninput 5 out 0 cbf29ce484222325 plugin:p/a\n".write(toFile: path("bad"), atomically: false, encoding: .utf8)
+        XCTAssertThrowsError(try InputJournal(replaying: path("bad"), machine: "m")) {
+            XCTAssertTrue("\($0)".contains("bad:3: cannot read"), "\($0)")
+        }
+    }
+
     func testBoardsWithHostInputAreRefusedNamingTheDevice() throws {
         XCTAssertNil(InputJournal.refusal(for: try Board.bundled(name: "virt")))
         let message = try XCTUnwrap(InputJournal.refusal(for: try Board.bundled(name: "virt-linux")))

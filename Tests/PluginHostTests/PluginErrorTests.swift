@@ -31,15 +31,15 @@ final class PluginErrorTests: XCTestCase {
     }
 
     func testAPluginForANewerMinorVersionIsRefused() throws {
-        let path = try PluginBuilder.testPlugin("future", extra: ["DESCRIPTOR_MAJOR=1", "DESCRIPTOR_MINOR=4"])
+        let path = try PluginBuilder.testPlugin("future", extra: ["DESCRIPTOR_MAJOR=1", "DESCRIPTOR_MINOR=5"])
         XCTAssertEqual(loadError([PluginRequest(path: path)]),
-                       "plugin 'future' (\(path)) was built for plugin ABI 1.4, but this backplane provides ABI 1.3; it loads plugins built for 1.0 to 1.3")
+                       "plugin 'future' (\(path)) was built for plugin ABI 1.5, but this backplane provides ABI 1.4; it loads plugins built for 1.0 to 1.4")
     }
 
     func testAPluginForAnotherMajorVersionIsRefused() throws {
         let path = try PluginBuilder.testPlugin("major", extra: ["DESCRIPTOR_MAJOR=2", "DESCRIPTOR_MINOR=0"])
         XCTAssertEqual(loadError([PluginRequest(path: path)]),
-                       "plugin 'major' (\(path)) was built for plugin ABI 2.0, but this backplane provides ABI 1.3; it loads plugins built for 1.0 to 1.3")
+                       "plugin 'major' (\(path)) was built for plugin ABI 2.0, but this backplane provides ABI 1.4; it loads plugins built for 1.0 to 1.4")
     }
 
     func testTwoPluginsWithOneNameAreRefused() throws {

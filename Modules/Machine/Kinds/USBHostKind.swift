@@ -79,6 +79,14 @@ public struct USBHostKind: DeviceKind {
     /// guest sees a disconnect).
     public func build(_ device: BoardDevice, in machine: Machine) throws {
         let (controller, port) = try machine.usbPlace(of: device)
+        // --replay: the journal plays the device; the host's is never opened (docs/passthrough.md).
+        if let journal = machine.journal, journal.isReplaying {
+            let usb = try USBHostPassthrough(replaying: USBHostPassthrough.replayAttach(from: journal, name: device.name))
+            usb.journal(to: journal, name: device.name)
+            usb.onUnplug = { [weak controller] in controller?.detach(port: port) }
+            try machine.plugUSB(usb, for: device)
+            return
+        }
         let backend: any HostUSBBackend
         if device.properties["backend"]?.string == "replay" {
             var path = device.properties["recording"]?.string ?? ""
@@ -102,6 +110,8 @@ public struct USBHostKind: DeviceKind {
             host.close()
             throw error
         }
+        // --record: the attach record now, then every submission and completion.
+        if let journal = machine.journal { usb.journal(to: journal, name: device.name) }
         usb.onUnplug = { [weak controller] in controller?.detach(port: port) }
         let name = device.name
         usb.onHostError = { error in FileHandle.standardError.write(Data("backplane: usb.host '\(name)': \(error)\n".utf8)) }

@@ -1,4 +1,5 @@
 import Foundation
+import Memory
 import USB
 
 /// `usb.host`: a host USB device shown to the guest as a `USB.USBDevice` (docs/passthrough.md).
@@ -27,12 +28,25 @@ public final class USBHostPassthrough: USB.USBDevice {
 
     private let mailbox = Mailbox()
     /// Packets forwarded to the host and not completed yet, by transfer id.
-    private var inFlight: [UInt64: USB.USBPacket] = [:]
+    var inFlight: [UInt64: USB.USBPacket] = [:]
     /// Transfer type per endpoint address, index (number | (IN ? 16 : 0)); from the active
     /// configuration (USB 2.0 §9.6.6 bmAttributes).
     private var endpointTypes = [USBTransferType?](repeating: nil, count: 32)
     private let hostConfigurations: [USBConfigurationDescriptor]
     private var closed = false
+
+    // Record and replay (USBHostJournal.swift).
+    /// What was read at open, as the journal keeps it.
+    public let hostDescription: USBHostDescription
+    /// `--record` / `--replay`, with this device's prefix in it ("usb:NAME/").
+    var journal: (any ExternalInputJournal)?
+    var journalPrefix = ""
+    /// Transfers forwarded since open: a transfer's sequence number names it in the journal.
+    var submissions: UInt64 = 0
+    /// Recording: the sequence number of each transfer in flight, by host transfer id.
+    var sequences: [UInt64: UInt64] = [:]
+    /// Replaying, there is no host device: transfers are named by sequence number alone.
+    var isReplaying: Bool { journal?.isReplaying ?? false }
 
     /// Reads the descriptors (and the string descriptors, synchronously) from `host`.
     public init(host: any HostUSBDevice) throws(HostUSBError) {
@@ -47,6 +61,7 @@ public final class USBHostPassthrough: USB.USBDevice {
         descriptors = USB.USBDescriptorSet(device: host.deviceDescriptor.bytes, configurations: [speed: configurations.map(\.bytes)],
                                            strings: USBHostPassthrough.strings(of: host, configurations: configurations),
                                            bos: host.deviceDescriptor.usbVersion >= 0x0201 ? USBHostPassthrough.bos(of: host) : nil)
+        hostDescription = USBHostDescription(info: host.info, descriptors: descriptors)
         let mailbox = self.mailbox
         host.onDisconnect = { mailbox.postDisconnect() }
         USBHostPassthrough.registry.add(self)
@@ -147,14 +162,16 @@ public final class USBHostPassthrough: USB.USBDevice {
     public func cancel(_ packet: USB.USBPacket) {
         guard let id = inFlight.first(where: { $0.value === packet })?.key else { return }
         inFlight[id] = nil
-        host.cancel(id)
+        sequences[id] = nil
+        if !isReplaying { host.cancel(id) }
     }
 
     /// Bus reset: what the guest had in flight is abandoned. The host device keeps its address
     /// and configuration; the guest's next SET_CONFIGURATION reaches it again.
     public func reset() {
-        for (id, _) in inFlight { host.cancel(id) }
+        if !isReplaying { for (id, _) in inFlight { host.cancel(id) } }
         inFlight = [:]
+        sequences = [:]
         endpointTypes = [USBTransferType?](repeating: nil, count: 32)
     }
 
@@ -182,27 +199,47 @@ public final class USBHostPassthrough: USB.USBDevice {
 
     /// On the machine thread: completes the packets whose transfers ended, then reports an unplug.
     public func poll() {
+        if isReplaying { return replayDue() }
         guard !mailbox.isEmpty else { return }
         let (completions, disconnected) = mailbox.take()
         for completion in completions {
             guard let packet = inFlight.removeValue(forKey: completion.id) else { continue }  // cancelled
+            if let journal, let sequence = sequences.removeValue(forKey: completion.id) {
+                journal.recordInput(source: journalPrefix + "done", bytes: USBHostJournalCoding.encode(sequence: sequence, completion))
+            }
             USBHostPassthrough.complete(packet, completion)
         }
         if disconnected, !isUnplugged {
-            isUnplugged = true
-            for packet in inFlight.values { packet.complete(.transactionError) }
-            inFlight = [:]
-            onUnplug?()
+            journal?.recordInput(source: journalPrefix + "unplug", bytes: [])
+            unplugged()
         }
+    }
+
+    /// The host device is gone: what is in flight fails, and the machine detaches the port.
+    func unplugged() {
+        isUnplugged = true
+        for packet in inFlight.values { packet.complete(.transactionError) }
+        inFlight = [:]
+        sequences = [:]
+        onUnplug?()
     }
 
     // MARK: Forwarding
 
     private func forward(_ packet: USB.USBPacket, _ request: USBTransferRequest) {
         guard !isUnplugged else { return packet.complete(.transactionError) }
+        let sequence = submissions
+        submissions += 1
+        // Journaled or checked: what the guest submits (setup packet, OUT data, lengths).
+        journal?.checkSent(source: journalPrefix + "submit", bytes: USBHostJournalCoding.encode(sequence: sequence, request))
+        if isReplaying {
+            inFlight[sequence] = packet
+            return
+        }
         let mailbox = self.mailbox
         let id = host.submit(request) { completion in mailbox.post(completion) }
         inFlight[id] = packet
+        if journal != nil { sequences[id] = sequence }
     }
 
     /// A host transfer's outcome as the guest's packet status (USB 2.0 §8.4.5 handshakes).
@@ -224,7 +261,7 @@ public final class USBHostPassthrough: USB.USBDevice {
     }
 
     private func hostCall(_ body: () throws(HostUSBError) -> Void) {
-        guard !isUnplugged else { return }
+        guard !isUnplugged, !isReplaying else { return }
         do { try body() } catch .noDevice { mailbox.postDisconnect() } catch { onHostError?(error) }
     }
 

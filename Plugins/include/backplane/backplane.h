@@ -1,4 +1,4 @@
-/* Backplane plugin SDK, ABI 1.3: every header (docs/plugins.md). */
+/* Backplane plugin SDK, ABI 1.4: every header (docs/plugins.md). */
 #ifndef BACKPLANE_BACKPLANE_H
 #define BACKPLANE_BACKPLANE_H
 #include "plugin.h"

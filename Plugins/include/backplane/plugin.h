@@ -1,5 +1,5 @@
 /*
- * Backplane plugin ABI, version 1.3: the core of the SDK (C11; usable from C, C++, Rust, Swift).
+ * Backplane plugin ABI, version 1.4: the core of the SDK (C11; usable from C, C++, Rust, Swift).
  *
  * A plugin is a shared library that exports ONE symbol, the function
  *     const bp_plugin_descriptor *backplane_plugin_descriptor(void);
@@ -30,6 +30,8 @@
  *    transfers with their (micro)frame number (usb.h `remote_wakeup`, `frame_number`,
  *    `isoch_transfer`). A device type without the hooks (every type of a 1.0-1.2 plugin) still
  *    works; only a snapshot of a machine that has one is refused, naming the device.
+ *  - 1.4 added `host->external` (below): input from outside the machine (a socket, a file,
+ *    host hardware) handed to the host, so `--record` journals it and `--replay` plays it back.
  *
  * THREADING: unless a function says otherwise, the host calls plugins and expects to be
  * called on the machine thread (the thread running the harts): install, exit, device
@@ -52,7 +54,7 @@ extern "C" {
 
 /* ABI version of this header. The host provides BP_ABI_MAJOR.BP_ABI_MINOR of its own. */
 #define BP_ABI_MAJOR 1
-#define BP_ABI_MINOR 3
+#define BP_ABI_MINOR 4
 
 /* "BPLG": first word of every descriptor, so a stray symbol of the same name is not taken. */
 #define BP_PLUGIN_MAGIC 0x42504c47u
@@ -120,6 +122,7 @@ typedef struct bp_platform_device bp_platform_device; /* one instance of a platf
 typedef struct bp_timer bp_timer;                   /* a virtual-time timer */
 typedef struct bp_qpp_callback bp_qpp_callback;     /* a named QPP callback */
 typedef struct bp_snapshot bp_snapshot;             /* since 1.3: one device's saved state, during save/restore */
+typedef struct bp_external bp_external;             /* since 1.4: one channel of input from outside */
 
 /* ---------------------------------------------------------------------------------------- */
 /* Arguments: `--plugin PATH,key=value,...`, a board file's `plugins: [{path, args}]`, and the
@@ -179,6 +182,7 @@ struct bp_qpp_interface;
 struct bp_usb_interface;
 struct bp_instrument_interface;
 struct bp_snapshot_interface;
+struct bp_external_interface;
 
 typedef struct bp_host {
     uint32_t struct_size;
@@ -214,6 +218,9 @@ typedef struct bp_host {
     /* Since 1.3 (check BP_HAS(host, snapshot)): the stream a device type's save/restore hooks
      * write and read. */
     const struct bp_snapshot_interface *snapshot;
+    /* Since 1.4 (check BP_HAS(host, external)): input from outside the machine, recorded and
+     * replayed with the run (below). */
+    const struct bp_external_interface *external;
 } bp_host;
 
 /* Whether sub-interface `iface` (a pointer, possibly NULL) has member `member`: use it
@@ -300,6 +307,58 @@ typedef struct bp_snapshot_interface {
     /* During restore: the bytes not yet read (0 for a stale handle). */
     size_t (*remaining)(bp_snapshot *snapshot);
 } bp_snapshot_interface;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Input from outside (since 1.4; docs/plugins.md "External input").
+ *
+ * Under the virtual clock a run is a function of its inputs (docs/architecture.md, "Record and
+ * replay"). A plugin whose device takes input from outside the machine (a socket, a file, a
+ * host device) hands every such input to the host through a channel instead of using it
+ * directly; the host gives it back through the channel's `deliver` callback, on the machine
+ * thread, between instruction slices, at a virtual time the machine chooses:
+ *
+ *   live (`backplane run`):   submit queues the bytes; deliver runs at the next slice boundary.
+ *   --record FILE:            the same, and the bytes are journaled with the time deliver ran.
+ *   --replay FILE:            submit drops its bytes (BP_OK); deliver runs with the journaled
+ *                             bytes at the journaled times. The outside source is not needed:
+ *                             check external->mode and do not open it.
+ *
+ * So a plugin written once works in all three modes: open the source unless the mode is
+ * BP_EXTERNAL_REPLAY, submit what it gives, and act on input only in `deliver`. Input used any
+ * other way (read in an MMIO callback, or in a host->wake callback) is not journaled, and a
+ * replay of a run that used it diverges (stops with status 3, naming the first difference).
+ * Bytes are opaque to the host; a zero-length input is allowed (e.g. end of file). */
+
+/* How the machine runs (external->mode). */
+#define BP_EXTERNAL_LIVE 0
+#define BP_EXTERNAL_RECORD 1
+#define BP_EXTERNAL_REPLAY 2
+
+/* Called on the machine thread with one input of the channel: `length` bytes at `data` (valid
+ * during the call only; NULL when length is 0) at machine time `now_ns` (time->now_ns). */
+typedef void (*bp_external_fn)(void *opaque, const void *data, size_t length, uint64_t now_ns);
+
+typedef struct bp_external_interface {
+    uint32_t struct_size;
+    /* BP_EXTERNAL_LIVE, _RECORD or _REPLAY: fixed before install runs, for the whole run. */
+    int (*mode)(bp_plugin *self);
+    /* Machine thread (install or a device's create): opens channel `name` ([a-z0-9_.-]+, at most
+     * 64 characters, unique within the plugin: the journal names inputs "plugin:PLUGIN/NAME",
+     * so give each device instance its own, e.g. its device name). NULL when fire is NULL, the
+     * name is malformed or taken (one log line says which). Channels live until channel_free
+     * or the plugin's exit. */
+    bp_external *(*channel_new)(bp_plugin *self, const char *name, bp_external_fn deliver, void *opaque);
+    /* ANY THREAD: `length` bytes (copied; at most 1 MiB per call) came from outside. Queued
+     * and delivered in submission order at the next slice boundary (at most the machine's
+     * longest idle sleep, 5 ms, while every hart waits for an interrupt). Under
+     * BP_EXTERNAL_REPLAY nothing is queued (the journal plays the source). BP_OK;
+     * BP_ERR_INVALID (NULL data with a non-zero length, over 1 MiB, a freed or made-up channel);
+     * BP_ERR_STATE once the plugin's exit has started. */
+    int (*submit)(bp_external *channel, const void *data, size_t length);
+    /* Machine thread: closes the channel; queued input not yet delivered is dropped. A replay
+     * that has input for a closed channel diverges. */
+    void (*channel_free)(bp_external *channel);
+} bp_external_interface;
 
 /* ---------------------------------------------------------------------------------------- */
 /* The descriptor a plugin exports. */
