@@ -3,6 +3,10 @@ import Foundation
 import Machine
 
 /// `backplane`: run, check and describe boards.
+///
+/// Every command names itself (`commandName`): otherwise ArgumentParser derives the name with
+/// `String(describing:)`, whose dynamic casts scan every protocol conformance in the statically
+/// linked binary at each start (docs/jit.md, "Start-up").
 @main
 struct Backplane: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,6 +6,7 @@ import Foundation
 /// (`run --control unix:PATH`); its output on stdout, an error on stderr with status 1.
 struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ctl",
         abstract: "Send a command to a running machine's control socket.",
         discussion: """
             Commands: info harts|pci|usb|devices|memory, pause, resume, step [N], read ADDR [LEN], \

@@ -5,6 +5,7 @@ import Passthrough
 /// `backplane host`: the host devices a board could take (docs/passthrough.md).
 struct Host: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "host",
         abstract: "List host PCI and USB devices and whether Backplane could take them.",
         subcommands: [HostPCI.self, HostUSB.self])
 }

@@ -5,6 +5,7 @@ import Machine
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Validate a board and print its memory map and IRQ wiring.")
 
     @Argument(help: "A bundled board name or a path to a board file.")
@@ -77,7 +78,7 @@ struct DTB: ParsableCommand {
 }
 
 struct Boards: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the bundled boards.")
+    static let configuration = CommandConfiguration(commandName: "boards", abstract: "List the bundled boards.")
 
     func run() throws {
         for name in Board.bundledNames {

@@ -11,6 +11,7 @@ import IRQ
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Boot a board.",
         discussion: """
             The exit status is the guest's: sifive_test pass gives 0 and fail the code it carries; an HTIF \

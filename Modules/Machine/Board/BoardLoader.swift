@@ -82,7 +82,10 @@ private final class BoardParser {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // `.basic`: every scalar is read as text and interpreted by the board schema, so
+            // Yams's default tag resolver (seven ICU regular expressions compiled on first use,
+            // about a millisecond of every start) would be paid for nothing.
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             reportSyntax(error)
             return nil
@@ -134,7 +137,7 @@ private final class BoardParser {
     /// Only the `plugins:` list of a board file (read before the rest, whose device types
     /// the plugins may provide); nil when the file does not parse as YAML.
     func parsePluginsOnly(_ text: String, path: String) -> [BoardPlugin]? {
-        guard YAMLNesting.firstTooDeep(text) == nil, let root = try? Yams.compose(yaml: text), let mapping = root.mapping else { return nil }
+        guard YAMLNesting.firstTooDeep(text) == nil, let root = try? Yams.compose(yaml: text, .basic), let mapping = root.mapping else { return nil }
         guard let node = mapping["plugins"] else { return [] }
         return parsePlugins(node, path: path)
     }
