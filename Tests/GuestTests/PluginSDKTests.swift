@@ -35,7 +35,18 @@ final class PluginSDKTests: XCTestCase {
         XCTAssertEqual(cflags.status, 0, cflags.output)
         XCTAssertEqual(cflags.output.trimmingCharacters(in: .whitespacesAndNewlines), "-I\(prefix.appendingPathComponent("include").path)")
         let version = try GuestHarness.run(environment(prefix) + ["pkg-config", "--modversion", "backplane-plugin"], timeout: 30)
-        XCTAssertEqual(version.output, "1.3\n")
+        XCTAssertEqual(version.output, "\(try Self.headerABI())\n", "the installed pkg-config file carries plugin.h's ABI version")
+    }
+
+    /// "MAJOR.MINOR" from the repository's plugin.h (BP_ABI_MAJOR, BP_ABI_MINOR): the version the
+    /// installed SDK and a skeleton built with it must carry.
+    private static func headerABI() throws -> String {
+        let header = try String(contentsOf: GuestHarness.packageRoot.appendingPathComponent("Plugins/include/backplane/plugin.h"), encoding: .utf8)
+        func define(_ name: String) throws -> String {
+            let line = try XCTUnwrap(header.split(separator: "\n").first { $0.hasPrefix("#define \(name) ") }, "plugin.h defines \(name)")
+            return String(line.dropFirst("#define \(name) ".count)).trimmingCharacters(in: .whitespaces)
+        }
+        return "\(try define("BP_ABI_MAJOR")).\(try define("BP_ABI_MINOR"))"
     }
 
     private func skeleton(_ bus: String) throws -> (URL, GuestHarness.Run) {
@@ -65,7 +76,8 @@ final class PluginSDKTests: XCTestCase {
         let info = try GuestHarness.run(environment(try prefix()) + ["backplane", "plugin", "info", folder.appendingPathComponent("libmy_pci.so").path], timeout: 30)
         XCTAssertEqual(info.status, 0, info.output)
         XCTAssertTrue(info.output.contains("name: my_pci\n"), info.output)
-        XCTAssertTrue(info.output.contains("abi: 1.3 (this backplane: 1.3)\n"), info.output)
+        let abi = try Self.headerABI()
+        XCTAssertTrue(info.output.contains("abi: \(abi) (this backplane: \(abi))\n"), info.output)
         XCTAssertTrue(info.output.contains("  my_pci.dev (PCI 1234:0b0a, BAR0 0x1000, snapshot hooks): my_pci PCI function\n"), info.output)
     }
 

@@ -6,7 +6,7 @@ import PluginHost
 import USB
 import XCTest
 
-/// Plugins compiled against the frozen ABI 1.0, 1.1 and 1.2 headers (abi-1.0/, abi-1.1/, abi-1.2/)
+/// Plugins compiled against the frozen ABI 1.0 to 1.3 headers (abi-1.0/ to abi-1.3/)
 /// keep loading and working, with the meanings their headers promised.
 final class FrozenABITests: XCTestCase {
     func testAPluginBuiltAgainstABI10LoadsAndWorks() throws {
@@ -95,6 +95,35 @@ final class FrozenABITests: XCTestCase {
                        ["device 'old-pci' (plugin 'legacy_1_2', type 'legacy12.pci') has no save/restore hooks (ABI 1.3, docs/plugins.md \"Snapshots\"), so its state cannot be saved",
                         "device 'old-usb' (plugin 'legacy_1_2', type 'legacy12.usb') has no save/restore hooks (ABI 1.3, docs/plugins.md \"Snapshots\"), so its state cannot be saved"])
         XCTAssertFalse(host.snapshotParticipant(for: usb).canSaveState)
+        withExtendedLifetime(space) {}
+    }
+
+    func testAPluginBuiltAgainstABI13LoadsWorksAndSavesAndRestoresThroughItsHooks() throws {
+        let folder = PluginBuilder.packageRoot.appendingPathComponent("Tests/PluginHostTests/abi-1.3")
+        let path = try PluginBuilder.build("legacy_1_3", sources: [folder.appendingPathComponent("legacy_device.c").path], include: [folder.path])
+        let host = PluginHost()
+        defer { host.shutdown() }
+        try host.load([PluginRequest(path: path)])
+        XCTAssertEqual(host.plugins.first.map { "\($0.abiMajor).\($0.abiMinor)" }, "1.3")
+        host.attach(timebase: Timebase())
+
+        let space = AddressSpace() // the bridge holds it unowned
+        let bridge = PCIHostBridge(name: "pcie0", space: space, busCount: 1, windows: [], intx: [])
+        let function = try bridge.attach(at: PCIAddress(device: 1)) { bus in
+            try host.createPCIFunction(type: XCTUnwrap(host.pciType(named: "legacy13.pci")), device: "old-pci", properties: [], bus: bus)
+        }
+        XCTAssertEqual(function.readBAR(0, offset: 0, size: 4), 0x13aa)
+        XCTAssertNil(host.snapshotRefusal, "a 1.3 type with hooks can be saved")
+        let participant = host.snapshotParticipant(for: function)
+        XCTAssertTrue(participant.canSaveState)
+        function.writeBAR(0, offset: 0, size: 4, value: 0x5151)
+        var writer = DeviceStateWriter()
+        participant.save(to: &writer)
+        function.writeBAR(0, offset: 0, size: 4, value: 0x7777)
+        var reader = DeviceStateReader(writer.bytes)
+        try participant.restore(from: &reader)
+        XCTAssertTrue(reader.isAtEnd)
+        XCTAssertEqual(function.readBAR(0, offset: 0, size: 4), 0x5151, "the 1.3 restore hook brought back what save wrote")
         withExtendedLifetime(space) {}
     }
 }
