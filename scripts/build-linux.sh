@@ -69,7 +69,11 @@ OBJ="$CACHE/obj"
 KOUT="$CACHE/kernel-$KHASH"
 # Reproducible output: the same inputs give the same Image bytes.
 export KBUILD_BUILD_TIMESTAMP="2024-11-17" KBUILD_BUILD_USER=backplane KBUILD_BUILD_HOST=backplane KBUILD_BUILD_VERSION=1
-KMAKE="make -C $SRC O=$OBJ ARCH=riscv CROSS_COMPILE=$CROSS"
+# KCFLAGS: DEBUG_INFO_REDUCED turns variable tracking off (-fno-var-tracking), and without it an
+# argument read at a function's first line can show a stale register (GDB printed `ofdev=0x0` at
+# of_platform_serial_probe). KCFLAGS come last on the compiler's command line, so this turns it
+# back on; it changes only the debug information, never the code (the Image bytes are the same).
+KMAKE="make -C $SRC O=$OBJ ARCH=riscv CROSS_COMPILE=$CROSS KCFLAGS=-fvar-tracking"
 
 if [ ! -f "$SRC/Makefile" ]; then
     log "unpacking $TARBALL ($PACKAGE $VERSION)"
@@ -111,7 +115,8 @@ if [ ! -f "$KOUT/Image" ]; then
     cat "$FRAGMENT" >> "$OBJ/.config"
     # Debug information for GDB, kept out of the fragment (which scripts/linux-guest.sh shares):
     # reduced DWARF gives functions, line numbers, variables and backtraces at a small build cost
-    # (struct types only in the file that defines them, no variable tracking).
+    # (struct types only in the file that defines them; variable tracking is turned back on
+    # through KCFLAGS above).
     printf '%s\n' CONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT=y CONFIG_DEBUG_INFO_REDUCED=y \
         '# CONFIG_DEBUG_INFO_SPLIT is not set' '# CONFIG_GDB_SCRIPTS is not set' > "$OBJ/debug.fragment"
     cat "$OBJ/debug.fragment" >> "$OBJ/.config"

@@ -380,7 +380,8 @@ final class GDBTests: XCTestCase {
 
     /// The Linux guest debugged with its vmlinux (scripts/build-linux.sh keeps it, with reduced
     /// DWARF): a breakpoint on the 8250 platform driver's probe (which runs when the driver meets
-    /// the device tree's UART during the initcalls) is hit in S-mode with the MMU on, the
+    /// the device tree's UART during the initcalls) is hit in S-mode with the MMU on, with the
+    /// argument its caller passed, the
     /// backtrace leads back through the driver core to kernel_init, a kernel variable
     /// (`linux_banner`) reads as the console printed it, and, the breakpoint deleted, the guest
     /// runs on to its poweroff.
@@ -395,6 +396,9 @@ final class GDBTests: XCTestCase {
             print $priv
             print/x (unsigned long)$satp >> 60
             backtrace
+            frame 1
+            info locals
+            frame 0
             print linux_banner
             print/x $pc
             delete
@@ -403,6 +407,13 @@ final class GDBTests: XCTestCase {
         let gdb = result.gdb
         XCTAssertEqual(result.status, 0, "\(accel): machine: \(result.machine)\ngdb: \(gdb)")
         XCTAssertTrue(gdb.contains("Breakpoint 1, of_platform_serial_probe (ofdev="), gdb)
+        // The argument GDB shows at the probe's first line is the one its caller passed
+        // (platform_probe's local `dev`): variable tracking is on (build-linux.sh's KCFLAGS).
+        // Without it GDB read a stale register here and printed `ofdev=0x0`.
+        let argument = try XCTUnwrap(gdb.firstMatch(of: /of_platform_serial_probe \(ofdev=(0x[0-9a-f]+)\)/)?.1, gdb)
+        let passed = try XCTUnwrap(gdb.firstMatch(of: /\ndev = (0x[0-9a-f]+)\n/)?.1, "platform_probe's locals\n\(gdb)")
+        XCTAssertEqual(argument, passed, gdb)
+        XCTAssertNotEqual(argument, "0x0", gdb)
         XCTAssertTrue(gdb.contains("$1 = 1\n"), "S-mode\n\(gdb)")
         XCTAssertTrue(gdb.contains("$2 = 0x8\n") || gdb.contains("$2 = 0x9\n"), "satp.MODE: Sv39 or Sv48 on\n\(gdb)")
         for caller in ["platform_probe", "really_probe", "driver_probe_device", "kernel_init"] {
