@@ -79,6 +79,8 @@ public final class InputJournal {
     private var nextByte = 0
     /// The first divergence of a replay from its recording.
     public private(set) var divergence: String?
+    /// Why the run cannot be journaled on (`refuse`), in either mode.
+    public private(set) var refusal: String?
 
     static let magic = "backplane-journal 3"
     /// Journals this version reads: 1 (console input only) and 2 (no poll numbers: every
@@ -228,6 +230,7 @@ public final class InputJournal {
     /// Replaying, after the devices were polled: recorded input whose time has passed without
     /// the guest taking it is a divergence (the recorded run took it then).
     public func check() -> String? {
+        if let refusal { return refusal }
         guard mode == .replay, divergence == nil, next < events.count else { return divergence }
         let event = events[next]
         switch event.kind {
@@ -487,6 +490,10 @@ extension InputJournal: ExternalInputJournal {
         }
     }
 
+    public func refuse(_ message: String) {
+        if refusal == nil { refusal = "--\(mode == .record ? "record" : "replay"): " + message }
+    }
+
     public func diverge(_ message: String) {
         if divergence == nil { divergence = "replay of \(path) diverged: " + message }
     }
@@ -496,13 +503,13 @@ extension InputJournal {
     /// Why a board cannot be recorded or replayed yet: the first device that takes input from the
     /// host that the journal does not cover. nil: every input is the console's.
     public static func refusal(for board: Board) -> String? {
-        // usb.host (USBHostJournal.swift) and user networking (JournaledNetwork.swift) are
-        // journaled; a host PCI function is not yet.
-        let uncovered: [String: String] = [
-            HostPCIKind.name: "a host PCI device",
-        ]
-        guard let device = board.devices.first(where: { uncovered[$0.type] != nil }) else { return nil }
-        return "device '\(device.name)' (\(device.type)) takes input from \(uncovered[device.type]!), which the journal does not record yet"
+        // usb.host (USBHostJournal.swift), user networking (JournaledNetwork.swift) and pci.host
+        // (its description; with vfio: true its VFIO calls, VFIOJournal.swift) are journaled.
+        // BAR access through sysfs (pci.host with bars: true) is not.
+        guard let device = board.devices.first(where: {
+            $0.type == HostPCIKind.name && $0.properties["bars"]?.boolean == true && $0.properties["vfio"]?.boolean != true
+        }) else { return nil }
+        return "device '\(device.name)' (\(device.type) with bars: true) reads the host device's BARs through sysfs, which the journal does not record (use vfio: true, or leave bars off)"
     }
 
     /// The first device of `board` that talks to something on the host that runs in host time

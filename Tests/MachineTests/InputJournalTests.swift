@@ -268,16 +268,22 @@ final class InputJournalTests: XCTestCase {
         }
     }
 
-    /// user networking and usb.host are journaled; a host PCI function is not yet.
+    /// user networking, usb.host and pci.host (its description, and with vfio: true its VFIO
+    /// calls) are journaled; BAR access through sysfs (bars: true without vfio) is not.
     func testBoardsWithHostInputTheJournalDoesNotCoverAreRefusedNamingTheDevice() throws {
         XCTAssertNil(InputJournal.refusal(for: try Board.bundled(name: "virt")))
         XCTAssertNil(InputJournal.refusal(for: try Board.bundled(name: "virt-linux")), "virtio-net on user networking is journaled")
         let yaml = try String(contentsOfFile: XCTUnwrap(Board.bundledPath(name: "virt-linux")), encoding: .utf8)
         let net = "    type: virtio-net-pci\n    at: pcie0/08.0\n    properties: { netdev: user, hostfwd: \"\" }"
-        let passthrough = yaml.replacingOccurrences(of: net, with: "    type: pci.host\n    at: pcie0/08.0\n    properties: { host: \"0000:00:03.0\" }")
-        XCTAssertNotEqual(passthrough, yaml, "the bundled board's net0 changed shape")
-        let message = try XCTUnwrap(InputJournal.refusal(for: try BoardLoader.load(yaml: passthrough, path: "b.yaml")))
-        XCTAssertEqual(message, "device 'net0' (pci.host) takes input from a host PCI device, which the journal does not record yet")
+        func board(_ properties: String) throws -> Board {
+            let passthrough = yaml.replacingOccurrences(of: net, with: "    type: pci.host\n    at: pcie0/08.0\n    properties: { host: \"0000:00:03.0\"\(properties) }")
+            XCTAssertNotEqual(passthrough, yaml, "the bundled board's net0 changed shape")
+            return try BoardLoader.load(yaml: passthrough, path: "b.yaml")
+        }
+        XCTAssertNil(InputJournal.refusal(for: try board("")), "the mirrored description is journaled")
+        XCTAssertNil(InputJournal.refusal(for: try board(", vfio: true")), "VFIO calls are journaled")
+        XCTAssertEqual(InputJournal.refusal(for: try board(", bars: true")),
+                       "device 'net0' (pci.host with bars: true) reads the host device's BARs through sysfs, which the journal does not record (use vfio: true, or leave bars off)")
     }
 
     /// A board's `ips` sets the virtual clock's rate; out of range it is an error at its position.
