@@ -92,7 +92,7 @@ final class VFIOJournalTests: XCTestCase {
         XCTAssertNil(recorder.check())
         XCTAssertNil(recorder.finish("poweroff 0"))
         let text = try String(contentsOfFile: journalPath, encoding: .utf8)
-        for source in ["pci:nic0/info", "pci:nic0/region", "pci:nic0/read", "pci:nic0/irq", "pci:nic0/events", "pci:nic0/irq-set", "pci:nic0/unmask"] {
+        for source in ["pci:nic0/info", "pci:nic0/region", "pci:nic0/read", "pci:nic0/fired", "pci:nic0/events", "pci:nic0/irq-set", "pci:nic0/unmask"] {
             XCTAssertTrue(text.contains(" \(source) "), "no \(source) in:\n\(text)")
         }
         XCTAssertTrue(text.contains("sent 200 out 0 cbf29ce484222325 pci:nic0/write "), text)

@@ -23,7 +23,7 @@ echo "record"
 run /work/edu_vfio_nodma.elf --record /tmp/edu.journal
 cp /tmp/run.out /tmp/record.out
 cat /tmp/record.out
-echo "journal: $(grep -c ' pci:edu0/read ' /tmp/edu.journal) reads, $(grep -c ' pci:edu0/irq ' /tmp/edu.journal) interrupts, $(grep -c ' pci:edu0/write ' /tmp/edu.journal) writes"
+echo "journal: $(grep -c ' pci:edu0/read ' /tmp/edu.journal) reads, $(grep -c ' pci:edu0/fired ' /tmp/edu.journal) interrupts, $(grep -c ' pci:edu0/write ' /tmp/edu.journal) writes"
 echo 0000:00:04.0 > /sys/bus/pci/drivers/vfio-pci/unbind
 echo "vfio groups after unbind: $(ls /dev/vfio | grep -v '^vfio$' | wc -l)"
 echo "replay"

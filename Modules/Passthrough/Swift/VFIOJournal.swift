@@ -233,18 +233,18 @@ public final class JournaledVFIOKernel: VFIOKernel {
     // MARK: Interrupts
 
     /// Which eventfds were readable, journaled only when any was (a poll where none fired
-    /// journals nothing; replaying, no `irq` record here means none fired).
+    /// journals nothing; replaying, no `fired` record here means none fired).
     public func pollReadable(_ fds: UnsafeMutablePointer<pollfd>, count: Int) -> Int {
         if let inner {
             let ready = inner.pollReadable(fds, count: count)
             guard ready > 0 else { return 0 }
             var indices: [UInt8] = []
             for index in 0..<count where fds[index].revents & Int16(POLLIN) != 0 { indices += Coding.u16(UInt16(clamping: index)) }
-            journal.recordInput(source: prefix + "irq", bytes: indices)
+            journal.recordInput(source: prefix + "fired", bytes: indices)
             return ready
         }
-        guard let (source, bytes) = journal.replayInput(prefix: prefix + "irq") else { return 0 }
-        guard source == prefix + "irq", bytes.count % 2 == 0 else {
+        guard let (source, bytes) = journal.replayInput(prefix: prefix + "fired") else { return 0 }
+        guard source == prefix + "fired", bytes.count % 2 == 0 else {
             journal.diverge("the recording's \(source) cannot be read")
             return 0
         }
