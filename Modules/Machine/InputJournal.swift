@@ -359,12 +359,17 @@ public final class InputJournal {
         }
     }
 
+    /// The largest poll number a journal may give.
+    static let largestPoll = 100_000_000
+
     /// `UNITS` or `UNITS/POLL`: a time and which device poll at it (0 when absent).
     static func time(_ word: String) -> (UInt64, Int)? {
         let parts = word.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let units = UInt64(parts[0]) else { return nil }
         guard parts.count == 2 else { return (units, 0) }
-        guard let poll = Int(parts[1]), poll > 0 else { return nil }
+        // A replay makes that many polls at one time; a machine waiting for input with its clock
+        // stopped polls about 200 times a second, so this is days of waiting.
+        guard let poll = Int(parts[1]), poll > 0, poll <= largestPoll else { return nil }
         return (units, poll)
     }
 

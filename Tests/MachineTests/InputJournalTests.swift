@@ -240,7 +240,8 @@ final class InputJournalTests: XCTestCase {
         for _ in 0..<3 { late.devicesPolled() }
         XCTAssertEqual(late.check(), "replay of \(path("j")) diverged: the recording delivers 07 to net:n/rx at time 40/2, but the run was not there to take it before 40/3")
         // A poll number is only read on inputs, and never 0 written out.
-        for bad in ["input 40/0 out 0 cbf29ce484222325 net:n/rx 07", "sent 40/1 out 0 cbf29ce484222325 net:n/tx 07", "input 40/x out 0 cbf29ce484222325 net:n/rx 07"] {
+        for bad in ["input 40/0 out 0 cbf29ce484222325 net:n/rx 07", "sent 40/1 out 0 cbf29ce484222325 net:n/tx 07", "input 40/x out 0 cbf29ce484222325 net:n/rx 07",
+                    "input 40/100000001 out 0 cbf29ce484222325 net:n/rx 07"] {
             try "backplane-journal 3\nmachine m\n\(bad)\n".write(toFile: path("bad"), atomically: false, encoding: .utf8)
             XCTAssertThrowsError(try InputJournal(replaying: path("bad"), machine: "m"), bad)
         }

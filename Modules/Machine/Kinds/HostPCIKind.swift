@@ -100,8 +100,16 @@ public struct HostPCIKind: DeviceKind {
             } else {
                 container = try VFIOContainer.shared(vfioPath: sysfs.vfioPath, for: address)
             }
-            let function = try machine.attachPCI(device) { bus in
-                try VFIOPCIFunction(bus: bus, snapshot: snapshot, container: container, memory: machine.space)
+            let function: VFIOPCIFunction
+            do {
+                function = try machine.attachPCI(device) { bus in
+                    try VFIOPCIFunction(bus: bus, snapshot: snapshot, container: container, memory: machine.space)
+                }
+            } catch {
+                // Replaying, a journal that does not describe this function fails the build with
+                // an errno the journal made up: say where the replay left the recording instead.
+                if let divergence = machine.journal?.divergence { throw MachineError(divergence) }
+                throw error
             }
             // Its interrupts arrive on eventfds, drained by the machine's poll loop; reset comes
             // through the host bridge like every function's.
