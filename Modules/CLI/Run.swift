@@ -75,7 +75,7 @@ struct Run: ParsableCommand {
         """, valueName: "virtual|host"))
     var clock: String?
 
-    @Option(help: ArgumentHelp("Record every input from outside (console bytes) with its virtual time to FILE (needs the virtual clock).",
+    @Option(help: ArgumentHelp("Record every input from outside (console, plugin external input, usb.host, user networking) with its virtual time to FILE (needs the virtual clock).",
                                valueName: "FILE"))
     var record: String?
 

@@ -13,24 +13,25 @@ import Memory
 /// units (instructions) when the machine delivered it, with how much the guest had printed by
 /// then (a count and an FNV-1a hash), so a replay checks it is still on the recorded path at
 /// every input, and at the end (the exit, the time and the whole output). What the guest sends
-/// to a host device is journaled too (`sent`), and a replay checks it. Devices that take other
-/// host input (`pci.host`, user networking) are refused by `InputJournal.refusal(for:)` until
-/// the journal covers them.
+/// to a host device or the network is journaled too (`sent`), and a replay checks it. Frames of
+/// user networking are journaled as well (JournaledNetwork.swift). Devices that take other host
+/// input (`pci.host`) are refused by `InputJournal.refusal(for:)` until the journal covers them.
 ///
 /// The file is text, one event per line, so a person can read and edit it:
 ///
-///     backplane-journal 2
+///     backplane-journal 3
 ///     machine virt harts 1 ips 1000000000
-///     serial 123456789 out 1234 9f3a0c1d22e4b5a6 68656c700d
+///     serial 123456789/1 out 1234 9f3a0c1d22e4b5a6 68656c700d
 ///     input 123999000 out 1240 0a3a0c1d22e4b5a6 plugin:acme_feed/feed0 616263
 ///     end 987654321 out 5678 0123456789abcdef poweroff 0
 ///
-/// `serial UNITS out COUNT HASH BYTES`: at `UNITS` the guest took `BYTES` (hex), having printed
+/// `serial UNITS[/POLL] out COUNT HASH BYTES`: at `UNITS` (at the device poll numbered `POLL`
+/// among that time's polls, 0 when absent; see `Event.poll`) the guest took `BYTES` (hex), having printed
 /// `COUNT` bytes hashing to `HASH`. `input UNITS out COUNT HASH SOURCE BYTES`: at `UNITS` the
 /// machine delivered `BYTES` (hex, `-` for none) from outside to `SOURCE`. `sent UNITS out COUNT
 /// HASH SOURCE DIGEST`: the guest sent `DIGEST` (hex up to 64 bytes, else `LENGTH:FNV1A64`) to
-/// `SOURCE`. `end UNITS out COUNT HASH EXIT`: how the run ended. Version 1 journals (console input only) are a subset and
-/// replay as before.
+/// `SOURCE`. `end UNITS out COUNT HASH EXIT`: how the run ended. Version 1 (console input only)
+/// and 2 (no poll numbers) journals are read with every input at the first poll of its time.
 public final class InputJournal {
     public enum Mode: Sendable { case record, replay }
 
@@ -44,6 +45,12 @@ public final class InputJournal {
             case end(String)
         }
         var units: UInt64
+        /// Which of the machine's device polls at `units` (0 for the first) delivered it: a
+        /// run may poll several times at one time (a slice that takes an interrupt retires no
+        /// instruction; an idle machine waiting for host input polls with its clock stopped),
+        /// and a device's state can depend on how many polls it has seen (the UART's
+        /// character timeout), so the input must come at the same one.
+        var poll: Int = 0
         var outputCount: UInt64
         var outputHash: UInt64
         var kind: Kind
@@ -54,6 +61,9 @@ public final class InputJournal {
     /// The header line after the magic: what the run was (board, harts, rate).
     let machineLine: String
     private var timebase: Timebase?
+    /// The time of the latest device poll and how many polls have ended at that time.
+    private var pollUnits: UInt64 = .max
+    private var pollsDone = 0
     /// Output so far: byte count and FNV-1a 64 hash.
     private var outputCount: UInt64 = 0
     private var outputHash: UInt64 = InputJournal.fnvOffset
@@ -69,10 +79,13 @@ public final class InputJournal {
     private var nextByte = 0
     /// The first divergence of a replay from its recording.
     public private(set) var divergence: String?
+    /// Why the run cannot be journaled on (`refuse`), in either mode.
+    public private(set) var refusal: String?
 
-    static let magic = "backplane-journal 2"
-    /// Journals this version reads: 1 (console input only) is a subset of 2.
-    static let readableVersions = [1, 2]
+    static let magic = "backplane-journal 3"
+    /// Journals this version reads: 1 (console input only) and 2 (no poll numbers: every
+    /// input at the first poll of its time) are subsets of 3.
+    static let readableVersions = [1, 2, 3]
     /// 256 MiB: about ten million input events.
     static let largestJournal = 256 << 20
     static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -114,7 +127,7 @@ public final class InputJournal {
         }
         let version = first.dropFirst("backplane-journal ".count)
         guard let number = Int(version), InputJournal.readableVersions.contains(number) else {
-            throw .malformed(path: path, line: 1, reason: "journal version \(version.prefix(20)); this Backplane reads versions \(InputJournal.readableVersions.map(String.init).joined(separator: " and "))")
+            throw .malformed(path: path, line: 1, reason: "journal version \(version.prefix(20)); this Backplane reads versions \(InputJournal.readableVersions.dropLast().map(String.init).joined(separator: ", ")) and \(InputJournal.readableVersions.last!)")
         }
         guard lines.count > 1, lines[1].hasPrefix("machine ") else {
             throw .malformed(path: path, line: 2, reason: "expected 'machine BOARD harts N ips N'")
@@ -154,6 +167,22 @@ public final class InputJournal {
 
     private var now: UInt64 { timebase?.units ?? 0 }
 
+    /// The machine polled its devices (Machine.pollDevices): inputs delivered from now on at
+    /// this time come at the next poll.
+    public func devicesPolled() {
+        let units = now
+        if units == pollUnits {
+            pollsDone += 1
+        } else {
+            pollUnits = units
+            pollsDone = 1
+        }
+    }
+
+    /// The device poll running now (or, outside a poll, the next one) at the current time: how
+    /// many polls have ended at this time.
+    private var pollIndex: Int { pollUnits == now ? pollsDone : 0 }
+
     // MARK: Console traffic (JournaledSerialBackend)
 
     func noteOutput(_ byte: UInt8) {
@@ -164,13 +193,14 @@ public final class InputJournal {
     /// Recording: `byte` came from the host now.
     func recordInput(_ byte: UInt8) {
         let units = now
-        if var event = pending, event.units == units, event.outputCount == outputCount, case .serial(let bytes) = event.kind {
+        let poll = pollIndex
+        if var event = pending, event.units == units, event.poll == poll, event.outputCount == outputCount, case .serial(let bytes) = event.kind {
             event.kind = .serial(bytes + [byte])
             pending = event
             return
         }
         flush()
-        pending = Event(units: units, outputCount: outputCount, outputHash: outputHash, kind: .serial([byte]))
+        pending = Event(units: units, poll: poll, outputCount: outputCount, outputHash: outputHash, kind: .serial([byte]))
     }
 
     /// Replaying: the byte the recording says the guest takes now, if any.
@@ -178,9 +208,10 @@ public final class InputJournal {
         guard divergence == nil, next < events.count, case .serial(let bytes) = events[next].kind else { return nil }
         let event = events[next]
         let units = now
-        guard event.units <= units else { return nil }
-        guard event.units == units else {
-            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(event.units), but the guest did not take it before \(units)")
+        let poll = pollIndex
+        guard event.units == units ? event.poll <= poll : event.units < units else { return nil }
+        guard event.units == units, event.poll == poll else {
+            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(InputJournal.describe(event)), but the guest did not take it before \(units)/\(poll)")
             return nil
         }
         if nextByte == 0 && (event.outputCount != outputCount || event.outputHash != outputHash) {
@@ -199,14 +230,21 @@ public final class InputJournal {
     /// Replaying, after the devices were polled: recorded input whose time has passed without
     /// the guest taking it is a divergence (the recorded run took it then).
     public func check() -> String? {
+        if let refusal { return refusal }
         guard mode == .replay, divergence == nil, next < events.count else { return divergence }
         let event = events[next]
-        guard event.units < now else { return divergence }
+        switch event.kind {
+        case .serial, .input:
+            // Missed: its time has passed, or the poll that should have delivered it has ended.
+            guard event.units < now || (event.units == now && event.poll < pollIndex) else { return divergence }
+        case .sent, .end:
+            guard event.units < now else { return divergence }
+        }
         switch event.kind {
         case .serial(let bytes):
-            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(event.units), but the guest did not take it before \(now)")
+            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(InputJournal.describe(event)), but the guest did not take it before \(now)/\(pollIndex)")
         case .input(let source, let bytes):
-            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(event.units), but the run was not there to take it before \(now)")
+            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(InputJournal.describe(event)), but the run was not there to take it before \(now)/\(pollIndex)")
         case .sent(let source, let digest):
             diverge("the recording has the guest send \(InputJournal.describe(digest: digest)) to \(source) at time \(event.units), but it had not by \(now)")
         case .end:
@@ -215,10 +253,11 @@ public final class InputJournal {
         return divergence
     }
 
-    /// Replaying: units from now until the next recorded input (0: due now), so the machine
-    /// ends its slices there exactly; nil when none is left. Recorded inputs are delivered at
-    /// slice boundaries, and a replay that follows the recording has a boundary at each, so
-    /// this never shortens a slice the recording ran whole.
+    /// Replaying: units from now until the next recorded input (0: due now); nil when none is
+    /// left. An idle machine jumps there instead of waiting for host input. Slices are not cut
+    /// here: inputs are delivered at device polls, and a replay that follows the recording
+    /// polls at the same times, by the same rules; cutting a slice the recording ran whole
+    /// would change where the harts' slices end (with two harts, which one runs when).
     public func unitsUntilNextInput() -> UInt64? {
         guard mode == .replay, divergence == nil, next < events.count else { return nil }
         // What the guest sends happens inside slices (a doorbell write), not at their ends: no
@@ -273,12 +312,12 @@ public final class InputJournal {
         guard let event = pending else { return }
         pending = nil
         if case .serial(let bytes) = event.kind {
-            writeLine("serial \(event.units) out \(event.outputCount) \(InputJournal.hex(event.outputHash)) \(bytes.map { InputJournal.hex($0) }.joined())")
+            writeLine("serial \(InputJournal.describe(event)) out \(event.outputCount) \(InputJournal.hex(event.outputHash)) \(bytes.map { InputJournal.hex($0) }.joined())")
         }
     }
 
     private func write(_ event: Event) {
-        let prefix = "\(event.units) out \(event.outputCount) \(InputJournal.hex(event.outputHash))"
+        let prefix = "\(InputJournal.describe(event)) out \(event.outputCount) \(InputJournal.hex(event.outputHash))"
         switch event.kind {
         case .input(let source, let bytes):
             let text = bytes.isEmpty ? "-" : bytes.map { InputJournal.hex($0) }.joined()
@@ -298,26 +337,44 @@ public final class InputJournal {
 
     static func parse(_ line: String) -> Event? {
         let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        guard words.count >= 6, words[2] == "out", let units = UInt64(words[1]), let count = UInt64(words[3]),
+        guard words.count >= 6, words[2] == "out", let (units, poll) = time(words[1]), let count = UInt64(words[3]),
               words[4].count == 16, let hash = UInt64(words[4], radix: 16) else { return nil }
+        guard poll == 0 || words[0] == "serial" || words[0] == "input" else { return nil }
         switch words[0] {
         case "serial":
             guard words.count == 6, let bytes = bytes(hex: words[5]), !bytes.isEmpty else { return nil }
-            return Event(units: units, outputCount: count, outputHash: hash, kind: .serial(bytes))
+            return Event(units: units, poll: poll, outputCount: count, outputHash: hash, kind: .serial(bytes))
         case "input":
             guard words.count == 7, isSource(words[5]) else { return nil }
-            if words[6] == "-" { return Event(units: units, outputCount: count, outputHash: hash, kind: .input(source: words[5], bytes: [])) }
+            if words[6] == "-" { return Event(units: units, poll: poll, outputCount: count, outputHash: hash, kind: .input(source: words[5], bytes: [])) }
             guard let bytes = bytes(hex: words[6]), !bytes.isEmpty else { return nil }
-            return Event(units: units, outputCount: count, outputHash: hash, kind: .input(source: words[5], bytes: bytes))
+            return Event(units: units, poll: poll, outputCount: count, outputHash: hash, kind: .input(source: words[5], bytes: bytes))
         case "sent":
             guard words.count == 7, isSource(words[5]), isDigest(words[6]) else { return nil }
-            return Event(units: units, outputCount: count, outputHash: hash, kind: .sent(source: words[5], digest: words[6]))
+            return Event(units: units, poll: poll, outputCount: count, outputHash: hash, kind: .sent(source: words[5], digest: words[6]))
         case "end":
-            return Event(units: units, outputCount: count, outputHash: hash, kind: .end(words[5...].joined(separator: " ")))
+            return Event(units: units, poll: poll, outputCount: count, outputHash: hash, kind: .end(words[5...].joined(separator: " ")))
         default:
             return nil
         }
     }
+
+    /// The largest poll number a journal may give.
+    static let largestPoll = 100_000_000
+
+    /// `UNITS` or `UNITS/POLL`: a time and which device poll at it (0 when absent).
+    static func time(_ word: String) -> (UInt64, Int)? {
+        let parts = word.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let units = UInt64(parts[0]) else { return nil }
+        guard parts.count == 2 else { return (units, 0) }
+        // A replay makes that many polls at one time; a machine waiting for input with its clock
+        // stopped polls about 200 times a second, so this is days of waiting.
+        guard let poll = Int(parts[1]), poll > 0, poll <= largestPoll else { return nil }
+        return (units, poll)
+    }
+
+    /// An event's time as the journal writes it: `UNITS`, or `UNITS/POLL` after the first poll.
+    static func describe(_ event: Event) -> String { event.poll == 0 ? "\(event.units)" : "\(event.units)/\(event.poll)" }
 
     /// Payloads up to this many bytes are journaled whole when sent; longer ones as length and hash.
     static let largestWholeDigest = 64
@@ -383,7 +440,7 @@ extension InputJournal: ExternalInputJournal {
     public func recordInput(source: String, bytes: [UInt8]) {
         guard mode == .record else { return }
         flush()
-        write(Event(units: now, outputCount: outputCount, outputHash: outputHash, kind: .input(source: source, bytes: bytes)))
+        write(Event(units: now, poll: pollIndex, outputCount: outputCount, outputHash: outputHash, kind: .input(source: source, bytes: bytes)))
     }
 
     public func replayInput(prefix: String) -> (source: String, bytes: [UInt8])? {
@@ -391,9 +448,10 @@ extension InputJournal: ExternalInputJournal {
               case .input(let source, let bytes) = events[next].kind, source.hasPrefix(prefix) else { return nil }
         let event = events[next]
         let units = now
-        guard event.units <= units else { return nil }
-        guard event.units == units else {
-            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(event.units), but the run was not there to take it before \(units)")
+        let poll = pollIndex
+        guard event.units == units ? event.poll <= poll : event.units < units else { return nil }
+        guard event.units == units, event.poll == poll else {
+            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(InputJournal.describe(event)), but the run was not there to take it before \(units)/\(poll)")
             return nil
         }
         guard event.outputCount == outputCount, event.outputHash == outputHash else {
@@ -437,6 +495,10 @@ extension InputJournal: ExternalInputJournal {
         }
     }
 
+    public func refuse(_ message: String) {
+        if refusal == nil { refusal = "--\(mode == .record ? "record" : "replay"): " + message }
+    }
+
     public func diverge(_ message: String) {
         if divergence == nil { divergence = "replay of \(path) diverged: " + message }
     }
@@ -446,13 +508,13 @@ extension InputJournal {
     /// Why a board cannot be recorded or replayed yet: the first device that takes input from the
     /// host that the journal does not cover. nil: every input is the console's.
     public static func refusal(for board: Board) -> String? {
-        // usb.host is journaled (USBHostJournal.swift); these are not yet.
-        let uncovered: [String: String] = [
-            HostPCIKind.name: "a host PCI device",
-            VirtioNetKind.name: "user networking",
-        ]
-        guard let device = board.devices.first(where: { uncovered[$0.type] != nil }) else { return nil }
-        return "device '\(device.name)' (\(device.type)) takes input from \(uncovered[device.type]!), which the journal does not record yet"
+        // usb.host (USBHostJournal.swift), user networking (JournaledNetwork.swift) and pci.host
+        // (its description; with vfio: true its VFIO calls, VFIOJournal.swift) are journaled.
+        // BAR access through sysfs (pci.host with bars: true) is not.
+        guard let device = board.devices.first(where: {
+            $0.type == HostPCIKind.name && $0.properties["bars"]?.boolean == true && $0.properties["vfio"]?.boolean != true
+        }) else { return nil }
+        return "device '\(device.name)' (\(device.type) with bars: true) reads the host device's BARs through sysfs, which the journal does not record (use vfio: true, or leave bars off)"
     }
 
     /// The first device of `board` that talks to something on the host that runs in host time

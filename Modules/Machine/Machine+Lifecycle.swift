@@ -26,6 +26,8 @@ extension Machine {
     /// The poll loop: every lifecycle participant, in build order.
     func pollDevices() {
         for participant in lifecycle { participant.poll() }
+        // --record/--replay: inputs are journaled with the poll that delivered them.
+        journal?.devicesPolled()
         // A RAM region went away (a RAM-backed BAR moved or was disabled): drop the harts' TLB
         // entries for it. Between slices no hart is inside a block, so dropping blocks is safe.
         if space.ramUnmaps != flushedRAMUnmaps {

@@ -132,8 +132,6 @@ extension Machine {
             let now = timebase.units
             units = min(units ?? .max, scheduled.units > now ? scheduled.units - now : 0)
         }
-        // So is a replayed input: slices end where the recorded run's did when it arrived.
-        if let next = journal?.unitsUntilNextInput() { units = min(units ?? .max, next) }
         return units
     }
 
@@ -152,7 +150,12 @@ extension Machine {
     /// host time; with none, nothing in the machine can happen until input arrives, so wait for
     /// it in host time with the virtual clock stopped. Host clock: sleep until the next event.
     func idle(deadline: UInt64?) {
-        if timebase.isVirtual, let until = unitsUntilNextEvent() {
+        // Replaying, the next recorded input is a deadline too (the recorded machine, idle,
+        // waited for it with its clock stopped or reached it at a device deadline). Slices are
+        // not cut at it: the recorded run took it at a poll that ends a slice by the same rules.
+        var next = unitsUntilNextEvent()
+        if let input = journal?.unitsUntilNextInput() { next = min(next ?? .max, input) }
+        if timebase.isVirtual, let until = next {
             timebase.advance(units: until)
             return
         }

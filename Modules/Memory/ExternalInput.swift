@@ -26,4 +26,14 @@ public protocol ExternalInputJournal: AnyObject {
     /// Replaying: the run left the recorded path (the first call's message is reported, with
     /// exit status 3, at the next slice boundary).
     func diverge(_ message: String)
+
+    /// The run cannot be journaled from here on (a host device started doing something the
+    /// journal cannot see): recording or replaying, the machine stops at the next slice boundary
+    /// with `message` and exit status 3.
+    func refuse(_ message: String)
+}
+
+extension ExternalInputJournal {
+    /// A journal that cannot stop the run otherwise reports the refusal as a divergence.
+    public func refuse(_ message: String) { diverge(message) }
 }

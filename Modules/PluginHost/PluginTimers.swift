@@ -131,7 +131,13 @@ extension PluginTimerQueue: DeviceLifecycle {
         externals.deliverDue(now: now())
         _ = fireDue()
     }
-    public func nanosecondsUntilNextEvent() -> UInt64? { wakes.isEmpty && externals.isEmpty ? nanosecondsUntilNext() : 0 }
+    public func nanosecondsUntilNextEvent() -> UInt64? {
+        // Under --record, queued input waits for the next poll the machine makes anyway: ending
+        // the slice at once would put it where host timing says, which a replay cannot repeat
+        // (it takes the input at the same poll, and slices end by the same rules).
+        let inputWaits = !externals.isEmpty && externals.mode != .record
+        return wakes.isEmpty && !inputWaits ? nanosecondsUntilNext() : 0
+    }
 }
 
 /// `host->wake` (ABI 1.2): callbacks a plugin's own thread queued, run once each on the machine

@@ -58,7 +58,7 @@ final class ExternalInputGuestTests: XCTestCase {
         XCTAssertTrue(recorded.output.contains("end of input: \(text.utf8.count) bytes in "), recorded.output)
         XCTAssertTrue(recorded.output.contains("alpha|beta|"), recorded.output)
         let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
-        XCTAssertEqual(lines.first, "backplane-journal 2")
+        XCTAssertEqual(lines.first, "backplane-journal 3")
         let inputs = lines.filter { $0.hasPrefix("input ") }
         // 16-byte chunks of the file, then the end of the source (no bytes).
         XCTAssertEqual(inputs.count, (text.utf8.count + 15) / 16 + 1, lines.joined(separator: "\n"))

@@ -15,14 +15,14 @@ import XCTest
 /// (`direct=0x0`), so the handler's BAR access is seen and VFIO's INTx unmasked.
 final class NestedVFIOTests: XCTestCase {
     /// Builds the guest program with Debian's riscv64-unknown-elf toolchain.
-    static func eduGuest(intx: Bool = false) throws -> String {
+    static func eduGuest(intx: Bool = false, noDMA: Bool = false) throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("vfio")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let elf = output.appendingPathComponent(intx ? "edu_vfio_intx.elf" : "edu_vfio.elf").path
+        let elf = output.appendingPathComponent(noDMA ? "edu_vfio_nodma.elf" : intx ? "edu_vfio_intx.elf" : "edu_vfio.elf").path
         let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
-                                        "-Wl,--no-warn-rwx-segments"] + (intx ? ["-DINTX"] : []) + [
+                                        "-Wl,--no-warn-rwx-segments"] + (intx || noDMA ? ["-DINTX"] : []) + (noDMA ? ["-DNODMA"] : []) + [
                                         "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
                                         root.appendingPathComponent("Guests/plugins/start.S").path,
                                         root.appendingPathComponent("Guests/vfio/edu_vfio.c").path, "-o", elf], timeout: 120)
@@ -73,6 +73,44 @@ final class NestedVFIOTests: XCTestCase {
         XCTAssertTrue(intxLines.contains("pci edu0 bar-map bar=0 address=0x40000000 size=0x100000 direct=0x0"), run.output)
         let trapped = intxLines.last.flatMap { $0.hasPrefix("trapped BAR accesses: ") ? Int($0.dropFirst(22)) : nil }
         XCTAssertGreaterThan(try XCTUnwrap(trapped, run.output), 0, "the INTx handler's BAR accesses trap")
+    }
+}
+
+/// `--record` / `--replay` of a VFIO function on the nested machine's real VFIO
+/// (docs/passthrough.md, "Record and replay" under VFIO; scripts/nested/edu-vfio-journal.sh):
+/// edu driven without bus mastering (identification, factorial, INTx) is recorded; the function
+/// is unbound from vfio-pci and the journal replays the run to the same output without it; an
+/// edited BAR read in the journal diverges; the DMA guest, which enables bus mastering, is
+/// refused under --record.
+final class NestedVFIOJournalTests: XCTestCase {
+    func testAnEduRunWithoutDMAReplaysWithoutTheDevice() throws {
+        let noDMA = try NestedVFIOTests.eduGuest(noDMA: true)
+        let intx = try NestedVFIOTests.eduGuest(intx: true)
+        let run = try NestedMachine.run(script: "edu-vfio-journal.sh", qemu: ["-device edu,addr=4,dma_mask=0xffffffff"],
+                                        files: [noDMA, intx], timeout: 400)
+        print("nested machine: \(Int(run.seconds)) s")
+        XCTAssertEqual(run.status, 0, run.output)
+        let recorded = run.lines(after: "record", until: "journal: ")
+        XCTAssertEqual(recorded, ["edu vfio guest", "edu at 00:0x0000000000000003", "factorial ok", "INTx interrupt ok", "PASS",
+                                  "backplane status 0"], run.output)
+        let counts = try XCTUnwrap(run.output.replacingOccurrences(of: "\r", with: "").split(separator: "\n").first { $0.hasPrefix("journal: ") },
+                                   run.output)
+        let numbers = counts.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(numbers.count, 3, String(counts))
+        XCTAssertGreaterThan(numbers.first ?? 0, 3, "BAR and configuration reads: \(counts)")
+        XCTAssertGreaterThan(numbers.dropFirst().first ?? 0, 0, "the INTx: \(counts)")
+        XCTAssertTrue(run.output.contains("vfio groups after unbind: 0"), run.output)
+        XCTAssertEqual(run.lines(after: "replay", until: "same output"), recorded, run.output)
+        XCTAssertTrue(run.output.contains("\nsame output"), run.output)
+        let edited = run.lines(after: "edited", until: "bus master")
+        // The guest reads the identification twice (the check and its message): both edited.
+        XCTAssertEqual(edited.first, "edited lines: 2", run.output)
+        XCTAssertTrue(edited.contains("identification: got 0x00000000010000ee"), "the guest got the journal's value: " + run.output)
+        XCTAssertTrue(edited.contains { $0.contains("diverged: ") }, run.output)
+        XCTAssertTrue(edited.contains("backplane status 3"), run.output)
+        let refused = run.lines(after: "bus master", until: "done")
+        XCTAssertTrue(refused.contains { $0.hasSuffix("--record: device 'edu0' (pci.host, VFIO 0000:00:04.0): the guest enabled bus mastering; the device's DMA into guest RAM goes through the IOMMU where the journal cannot see it, so this run cannot be recorded or replayed (docs/passthrough.md, \"Record and replay\")") }, run.output)
+        XCTAssertTrue(refused.contains("backplane status 3"), run.output)
     }
 }
 

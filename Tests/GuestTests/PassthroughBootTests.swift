@@ -116,6 +116,65 @@ final class PassthroughBootTests: XCTestCase {
                       line ?? "")
     }
 
+    /// `--record` / `--replay` with a mirrored host function (docs/passthrough.md, "Record and
+    /// replay" under VFIO): its description is journaled when the machine is built, and the
+    /// replay builds it from the journal instead of sysfs: a journal whose recorded device ID is
+    /// edited makes the guest see that ID, so its output (and the replay) diverges. `bars: true`
+    /// (BARs read through sysfs, not journaled) is refused.
+    func testAMirroredHostFunctionIsRecordedAndReplayedFromTheJournal() throws {
+        guard case .backplane(let binary) = GuestHarness.emulator, GuestHarness.command(board: "virt") != nil else {
+            throw XCTSkip("pci.host is Backplane's")
+        }
+        let function = try Self.pick()
+        let artifacts: LinuxGuest.Artifacts
+        do { artifacts = try LinuxGuest.artifacts() } catch {
+            XCTFail("cannot build the Linux guest: \(error)")
+            return
+        }
+        let board = try writeBoard(function)
+        let journal = scratch.appendingPathComponent("host.journal").path
+        func run(_ journalOption: String, _ path: String) throws -> (status: Int32, output: String) {
+            let run = try GuestHarness.run([binary, "run", board, "--kernel", artifacts.image, "--initrd", artifacts.initramfs,
+                                            "--append", "console=ttyS0 earlycon", "--memory", "256M", "--serial", "stdio",
+                                            "--timeout", "300", journalOption, path], timeout: 330)
+            return (run.status, run.output)
+        }
+        let recorded = try run("--record", journal)
+        XCTAssertEqual(recorded.status, 0, recorded.output.suffix(2000).description)
+        let expected = "pci 0000:00:03.0 vendor=\(hex(function.vendor, digits: 4)) device=\(hex(function.device, digits: 4))"
+        XCTAssertTrue(recorded.output.contains(expected), recorded.output.suffix(3000).description)
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        let host = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("input 0 out 0 ") && $0.contains(" pci:host0/host ") }, lines.prefix(5).joined(separator: "\n"))
+
+        let replayed = try run("--replay", journal)
+        XCTAssertEqual(replayed.status, 0, replayed.output.suffix(2000).description)
+        XCTAssertEqual(replayed.output, recorded.output)
+
+        // The description's configuration bytes start 9 bytes in (HostPCISnapshot.journalBytes);
+        // the device ID is bytes 2 and 3 of them.
+        var edited = lines
+        var words = edited[host].split(separator: " ").map(String.init)
+        var blob = Array(words[6])
+        // Little-endian: 0xbeef, or 0xfeed for a host function that is 0xbeef already.
+        let (other, otherID) = function.device == 0xbeef ? ("edfe", "feed") : ("efbe", "beef")
+        blob.replaceSubrange(22..<26, with: Array(other))
+        words[6] = String(blob)
+        edited[host] = words.joined(separator: " ")
+        let editedPath = scratch.appendingPathComponent("edited.journal").path
+        try (edited.joined(separator: "\n") + "\n").write(toFile: editedPath, atomically: false, encoding: .utf8)
+        let diverged = try run("--replay", editedPath)
+        XCTAssertEqual(diverged.status, 3, diverged.output.suffix(2000).description)
+        XCTAssertTrue(diverged.output.contains("pci 0000:00:03.0 vendor=\(hex(function.vendor, digits: 4)) device=\(otherID)"),
+                      "the guest sees the journal's device, not the host's:\n\(diverged.output.suffix(3000))")
+        XCTAssertTrue(diverged.output.contains("diverged: "), diverged.output.suffix(1500).description)
+
+        let refused = try GuestHarness.run([binary, "run", try writeBoard(function, properties: ", bars: true"), "--record", journal,
+                                            "--timeout", "5"], timeout: 30)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("--record: device 'host0' (pci.host with bars: true) reads the host device's BARs through sysfs, which the journal does not record"),
+                      refused.output)
+    }
+
     /// `backplane host pci` lists what lspci lists, with the same IDs.
     func testHostPCIListsWhatLspciLists() throws {
         guard case .backplane(let binary) = GuestHarness.emulator else { throw XCTSkip("command-line test of Backplane itself") }

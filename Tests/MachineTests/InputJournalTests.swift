@@ -148,7 +148,7 @@ final class InputJournalTests: XCTestCase {
         XCTAssertNil(recorder.finish("poweroff 0"))
         let text = try String(contentsOfFile: path("j"), encoding: .utf8)
         XCTAssertEqual(text, """
-            backplane-journal 2
+            backplane-journal 3
             machine m
             input 70 out 0 cbf29ce484222325 plugin:p/a 0102
             input 70 out 0 cbf29ce484222325 plugin:p/b -
@@ -185,13 +185,72 @@ final class InputJournalTests: XCTestCase {
         let replayer = try InputJournal(replaying: path("j"), machine: "m")
         replayer.attach(clock)
         clock.advance(units: 11)
-        XCTAssertEqual(replayer.check(), "replay of \(path("j")) diverged: the recording delivers 'A' to plugin:p/a at time 10, but the run was not there to take it before 11")
+        XCTAssertEqual(replayer.check(), "replay of \(path("j")) diverged: the recording delivers 'A' to plugin:p/a at time 10, but the run was not there to take it before 11/0")
+    }
+
+    /// A machine may poll its devices several times at one time (a slice that only takes an
+    /// interrupt retires nothing; an idle machine waits for host input with its clock stopped):
+    /// an input is journaled with the poll that took it, and a replay delivers it at that poll,
+    /// not the first one at its time.
+    func testInputsAreJournaledAndReplayedAtTheirPoll() throws {
+        let clock = virtualClock()
+        let recorder = try InputJournal(recordingTo: path("j"), machine: "m")
+        recorder.attach(clock)
+        clock.advance(units: 40)
+        recorder.devicesPolled()
+        recorder.devicesPolled()
+        recorder.recordInput(source: "net:n/rx", bytes: [7])
+        recorder.devicesPolled()
+        clock.advance(units: 1)
+        recorder.recordInput(source: "net:n/rx", bytes: [8])
+        XCTAssertNil(recorder.finish("poweroff 0"))
+        let lines = try String(contentsOfFile: path("j"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines[2], "input 40/2 out 0 cbf29ce484222325 net:n/rx 07", "the third poll at 40")
+        XCTAssertEqual(lines[3], "input 41 out 0 cbf29ce484222325 net:n/rx 08", "the first poll at 41")
+
+        let replayClock = virtualClock()
+        let replayer = try InputJournal(replaying: path("j"), machine: "m")
+        replayer.attach(replayClock)
+        replayClock.advance(units: 40)
+        XCTAssertEqual(replayer.unitsUntilNextInput(), 0)
+        XCTAssertNil(replayer.replayInput(prefix: "net:"), "poll 0 at 40")
+        replayer.devicesPolled()
+        XCTAssertNil(replayer.check())
+        XCTAssertNil(replayer.replayInput(prefix: "net:"), "poll 1 at 40")
+        replayer.devicesPolled()
+        XCTAssertEqual(replayer.replayInput(prefix: "net:")?.bytes, [7])
+        replayer.devicesPolled()
+        replayClock.advance(units: 1)
+        XCTAssertEqual(replayer.replayInput(prefix: "net:")?.bytes, [8])
+
+        // A run that polls fewer times before moving on misses the input.
+        let missing = try InputJournal(replaying: path("j"), machine: "m")
+        let missingClock = virtualClock()
+        missing.attach(missingClock)
+        missingClock.advance(units: 40)
+        missing.devicesPolled()
+        XCTAssertNil(missing.check())
+        missingClock.advance(units: 1)
+        XCTAssertEqual(missing.check(), "replay of \(path("j")) diverged: the recording delivers 07 to net:n/rx at time 40/2, but the run was not there to take it before 41/0")
+        // One that polls more often at that time misses it too, at the poll after.
+        let late = try InputJournal(replaying: path("j"), machine: "m")
+        let lateClock = virtualClock()
+        late.attach(lateClock)
+        lateClock.advance(units: 40)
+        for _ in 0..<3 { late.devicesPolled() }
+        XCTAssertEqual(late.check(), "replay of \(path("j")) diverged: the recording delivers 07 to net:n/rx at time 40/2, but the run was not there to take it before 40/3")
+        // A poll number is only read on inputs, and never 0 written out.
+        for bad in ["input 40/0 out 0 cbf29ce484222325 net:n/rx 07", "sent 40/1 out 0 cbf29ce484222325 net:n/tx 07", "input 40/x out 0 cbf29ce484222325 net:n/rx 07",
+                    "input 40/100000001 out 0 cbf29ce484222325 net:n/rx 07"] {
+            try "backplane-journal 3\nmachine m\n\(bad)\n".write(toFile: path("bad"), atomically: false, encoding: .utf8)
+            XCTAssertThrowsError(try InputJournal(replaying: path("bad"), machine: "m"), bad)
+        }
     }
 
     func testOtherJournalVersionsAreRefusedAndVersionOneStillReplays() throws {
-        try "backplane-journal 3\nmachine m\n".write(toFile: path("new"), atomically: false, encoding: .utf8)
+        try "backplane-journal 4\nmachine m\n".write(toFile: path("new"), atomically: false, encoding: .utf8)
         XCTAssertThrowsError(try InputJournal(replaying: path("new"), machine: "m")) {
-            XCTAssertEqual("\($0)", "--replay: \(self.path("new")):1: journal version 3; this Backplane reads versions 1 and 2")
+            XCTAssertEqual("\($0)", "--replay: \(self.path("new")):1: journal version 4; this Backplane reads versions 1, 2 and 3")
         }
         try "backplane-journal 1\nmachine m\nserial 5 out 0 cbf29ce484222325 61\nend 9 out 0 cbf29ce484222325 poweroff 0\n"
             .write(toFile: path("old"), atomically: false, encoding: .utf8)
@@ -210,10 +269,22 @@ final class InputJournalTests: XCTestCase {
         }
     }
 
-    func testBoardsWithHostInputAreRefusedNamingTheDevice() throws {
+    /// user networking, usb.host and pci.host (its description, and with vfio: true its VFIO
+    /// calls) are journaled; BAR access through sysfs (bars: true without vfio) is not.
+    func testBoardsWithHostInputTheJournalDoesNotCoverAreRefusedNamingTheDevice() throws {
         XCTAssertNil(InputJournal.refusal(for: try Board.bundled(name: "virt")))
-        let message = try XCTUnwrap(InputJournal.refusal(for: try Board.bundled(name: "virt-linux")))
-        XCTAssertTrue(message.contains("(virtio-net-pci) takes input from user networking"), message)
+        XCTAssertNil(InputJournal.refusal(for: try Board.bundled(name: "virt-linux")), "virtio-net on user networking is journaled")
+        let yaml = try String(contentsOfFile: XCTUnwrap(Board.bundledPath(name: "virt-linux")), encoding: .utf8)
+        let net = "    type: virtio-net-pci\n    at: pcie0/08.0\n    properties: { netdev: user, hostfwd: \"\" }"
+        func board(_ properties: String) throws -> Board {
+            let passthrough = yaml.replacingOccurrences(of: net, with: "    type: pci.host\n    at: pcie0/08.0\n    properties: { host: \"0000:00:03.0\"\(properties) }")
+            XCTAssertNotEqual(passthrough, yaml, "the bundled board's net0 changed shape")
+            return try BoardLoader.load(yaml: passthrough, path: "b.yaml")
+        }
+        XCTAssertNil(InputJournal.refusal(for: try board("")), "the mirrored description is journaled")
+        XCTAssertNil(InputJournal.refusal(for: try board(", vfio: true")), "VFIO calls are journaled")
+        XCTAssertEqual(InputJournal.refusal(for: try board(", bars: true")),
+                       "device 'net0' (pci.host with bars: true) reads the host device's BARs through sysfs, which the journal does not record (use vfio: true, or leave bars off)")
     }
 
     /// A board's `ips` sets the virtual clock's rate; out of range it is an error at its position.

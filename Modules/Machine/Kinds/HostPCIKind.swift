@@ -53,7 +53,18 @@ public struct HostPCIKind: DeviceKind {
         let text = device.properties["host"]?.string ?? ""
         guard let address = HostPCIAddress(text) else { throw HostPCIError.badAddress(text) }
         let sysfs = HostPCISysfs()
-        let snapshot = try sysfs.snapshot(of: address)
+        let snapshot: HostPCISnapshot
+        if let journal = machine.journal, journal.isReplaying {
+            // --replay: the function as the recording found it; sysfs is not read.
+            guard let (source, bytes) = journal.replayInput(prefix: "pci:\(device.name)/"), source == "pci:\(device.name)/host",
+                  let recorded = HostPCISnapshot(journalBytes: bytes), recorded.address == address else {
+                throw MachineError("the journal has no readable description of host function \(address) for '\(device.name)' at time 0 (recorded on another board?)")
+            }
+            snapshot = recorded
+        } else {
+            snapshot = try sysfs.snapshot(of: address)
+            machine.journal?.recordInput(source: "pci:\(device.name)/host", bytes: snapshot.journalBytes)
+        }
         let options = HostPCIOptions(bars: device.properties["bars"]?.boolean ?? false,
                                      force: device.properties["force"]?.boolean ?? false,
                                      writable: device.properties["writable"]?.boolean ?? false)
@@ -78,9 +89,27 @@ public struct HostPCIKind: DeviceKind {
         if device.properties["vfio"]?.boolean == true {
             // One container for every VFIO function of the machine; guest RAM mapped at IOVA =
             // guest physical address (RAM is mapped before any device is built).
-            let container = try VFIOContainer.shared(vfioPath: sysfs.vfioPath, for: address)
-            let function = try machine.attachPCI(device) { bus in
-                try VFIOPCIFunction(bus: bus, snapshot: snapshot, container: container, memory: machine.space)
+            let container: VFIOContainer
+            if let journal = machine.journal {
+                // --record/--replay: the function's own journaled kernel (VFIOJournal.swift);
+                // replaying, nothing under /dev/vfio is opened.
+                let kernel = journal.isReplaying
+                    ? JournaledVFIOKernel(replaying: journal, name: device.name, function: address.description)
+                    : JournaledVFIOKernel(recording: LinuxVFIOKernel.shared, journal: journal, name: device.name, function: address.description)
+                container = try VFIOContainer(kernel: kernel, vfioPath: sysfs.vfioPath, for: address)
+            } else {
+                container = try VFIOContainer.shared(vfioPath: sysfs.vfioPath, for: address)
+            }
+            let function: VFIOPCIFunction
+            do {
+                function = try machine.attachPCI(device) { bus in
+                    try VFIOPCIFunction(bus: bus, snapshot: snapshot, container: container, memory: machine.space)
+                }
+            } catch {
+                // Replaying, a journal that does not describe this function fails the build with
+                // an errno the journal made up: say where the replay left the recording instead.
+                if let divergence = machine.journal?.divergence { throw MachineError(divergence) }
+                throw error
             }
             // Its interrupts arrive on eventfds, drained by the machine's poll loop; reset comes
             // through the host bridge like every function's.

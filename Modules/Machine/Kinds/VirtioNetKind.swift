@@ -44,7 +44,15 @@ public struct VirtioNetKind: DeviceKind {
     }
 
     public func build(_ device: BoardDevice, in machine: Machine) throws {
-        let network = try SlirpNetwork(forwards: try VirtioNetKind.forwards(device.properties["hostfwd"]?.string ?? ""))
+        let network: any NetworkBackend
+        if let journal = machine.journal, journal.isReplaying {
+            // --replay: the journal is the network; no slirp, no sockets, no hostfwd listeners.
+            network = JournaledNetwork(replaying: journal, name: device.name)
+        } else {
+            let slirp = try SlirpNetwork(forwards: try VirtioNetKind.forwards(device.properties["hostfwd"]?.string ?? ""))
+            // --record: every frame in and out is journaled (JournaledNetwork.swift).
+            network = machine.journal.map { JournaledNetwork(recording: slirp, journal: $0, name: device.name) } ?? slirp
+        }
         let net = VirtioNet(backend: network, mac: VirtioNetKind.mac(device.properties["mac"]?.string ?? "") ?? nil)
         let function = try machine.attachPCI(device) { bus in VirtioPCIFunction(bus: bus, device: net) }
         machine.manage(function)
