@@ -207,17 +207,7 @@ public final class InputJournal {
     func replayInput() -> UInt8? {
         guard divergence == nil, next < events.count, case .serial(let bytes) = events[next].kind else { return nil }
         let event = events[next]
-        let units = now
-        let poll = pollIndex
-        guard event.units == units ? event.poll <= poll : event.units < units else { return nil }
-        guard event.units == units, event.poll == poll else {
-            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(InputJournal.describe(event)), but the guest did not take it before \(units)/\(poll)")
-            return nil
-        }
-        if nextByte == 0 && (event.outputCount != outputCount || event.outputHash != outputHash) {
-            diverge("at time \(units), before input \(InputJournal.describe(bytes)), the guest had printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))) where the recording says \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
-            return nil
-        }
+        guard isDue(event, checkingOutput: nextByte == 0, before: "input \(InputJournal.describe(bytes))") else { return nil }
         let byte = bytes[nextByte]
         nextByte += 1
         if nextByte == bytes.count {
@@ -225,6 +215,38 @@ public final class InputJournal {
             nextByte = 0
         }
         return byte
+    }
+
+    /// Replaying: whether the recorded input `event` is due at this time and poll. Input whose
+    /// time or poll has passed was missed, and input due after other output than the recording
+    /// had printed by then (`checkingOutput`) arrives on another path: both are divergences.
+    private func isDue(_ event: Event, checkingOutput: Bool, before input: @autoclosure () -> String) -> Bool {
+        let units = now
+        let poll = pollIndex
+        guard event.units == units ? event.poll <= poll : event.units < units else { return false }
+        guard event.units == units, event.poll == poll else {
+            if let missed = missed(event) { diverge(missed) }
+            return false
+        }
+        guard !checkingOutput || (event.outputCount == outputCount && event.outputHash == outputHash) else {
+            diverge("at time \(units), before \(input()), the guest had printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))) where the recording says \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
+            return false
+        }
+        return true
+    }
+
+    /// What a replay that has gone past `event` without meeting it reports (nil for the end).
+    private func missed(_ event: Event) -> String? {
+        switch event.kind {
+        case .serial(let bytes):
+            return "the recording gives the guest input \(InputJournal.describe(bytes)) at time \(InputJournal.describe(event)), but the guest did not take it before \(now)/\(pollIndex)"
+        case .input(let source, let bytes):
+            return "the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(InputJournal.describe(event)), but the run was not there to take it before \(now)/\(pollIndex)"
+        case .sent(let source, let digest):
+            return "the recording has the guest send \(InputJournal.describe(digest: digest)) to \(source) at time \(event.units), but it had not by \(now)"
+        case .end:
+            return nil
+        }
     }
 
     /// Replaying, after the devices were polled: recorded input whose time has passed without
@@ -240,16 +262,7 @@ public final class InputJournal {
         case .sent, .end:
             guard event.units < now else { return divergence }
         }
-        switch event.kind {
-        case .serial(let bytes):
-            diverge("the recording gives the guest input \(InputJournal.describe(bytes)) at time \(InputJournal.describe(event)), but the guest did not take it before \(now)/\(pollIndex)")
-        case .input(let source, let bytes):
-            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(InputJournal.describe(event)), but the run was not there to take it before \(now)/\(pollIndex)")
-        case .sent(let source, let digest):
-            diverge("the recording has the guest send \(InputJournal.describe(digest: digest)) to \(source) at time \(event.units), but it had not by \(now)")
-        case .end:
-            break
-        }
+        if let missed = missed(event) { diverge(missed) }
         return divergence
     }
 
@@ -446,18 +459,7 @@ extension InputJournal: ExternalInputJournal {
     public func replayInput(prefix: String) -> (source: String, bytes: [UInt8])? {
         guard mode == .replay, divergence == nil, next < events.count, nextByte == 0,
               case .input(let source, let bytes) = events[next].kind, source.hasPrefix(prefix) else { return nil }
-        let event = events[next]
-        let units = now
-        let poll = pollIndex
-        guard event.units == units ? event.poll <= poll : event.units < units else { return nil }
-        guard event.units == units, event.poll == poll else {
-            diverge("the recording delivers \(InputJournal.describe(bytes)) to \(source) at time \(InputJournal.describe(event)), but the run was not there to take it before \(units)/\(poll)")
-            return nil
-        }
-        guard event.outputCount == outputCount, event.outputHash == outputHash else {
-            diverge("at time \(units), before input \(InputJournal.describe(bytes)) to \(source), the guest had printed \(outputCount) bytes (hash \(InputJournal.hex(outputHash))) where the recording says \(event.outputCount) (hash \(InputJournal.hex(event.outputHash)))")
-            return nil
-        }
+        guard isDue(events[next], checkingOutput: true, before: "input \(InputJournal.describe(bytes)) to \(source)") else { return nil }
         next += 1
         return (source, bytes)
     }
