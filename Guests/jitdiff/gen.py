@@ -18,6 +18,8 @@ and mixes in what stresses a binary translator:
     pages with different code, then run again;
   - unconditional jumps the JIT follows inside a block: an if/else's jump over the else-part,
     and a loop whose body hops back and forth through jumps (with traps mid-block);
+  - integer loops (loads, stores, faulting accesses) that the JIT runs as self-loops with
+    unpinned registers held in the host registers of pinned ones;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
     (a jump table of case routines picked by a random register);
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
@@ -240,6 +242,42 @@ class JITGen(base.Gen):
         self.emit(f'la {t}, jump_saved')
         self.emit(f'ld x26, 0({t})')
 
+    def int_loop_op(self):
+        """A loop of integer instructions, loads and stores only (x26 the counter, saved around
+        it), which the JIT runs as a self-loop with the unpinned registers it uses in the host
+        registers of pinned ones it does not: faulting loads and stores in it leave the block
+        from a helper, a forward branch merges inside it."""
+        r = self.r
+        t = self.x()
+        head = self.new_label()
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'sd x26, 0({t})')
+        self.emit(f'li x26, {r.randrange(2, 40)}')
+        self.out.append(f'{head}:')
+        for _ in range(r.randrange(3, 10)):
+            c = r.random()
+            if c < 0.55:
+                self.int_op()
+            elif c < 0.85:
+                op, w = r.choice(base.LOADS + base.STORES)
+                b, o = self.mem_addr(w)
+                self.emit(f'{op} {self.x() if op[0] == "l" else self.xs()}, {o}({b})')
+            elif c < 0.9:
+                self.emit('.option push')
+                self.emit('.option norvc')
+                op = r.choice(['ld', 'lw', 'sd', 'sb'])
+                self.emit(f'{op} {self.x() if op[0] == "l" else self.xs()}, {r.randrange(0, 2040) & ~7}(x0)')
+                self.emit('.option pop')
+            else:
+                skip = self.new_label()
+                self.emit(f'{r.choice(["beq", "bne", "bltu"])} {self.xs()}, {self.xs()}, {skip}')
+                self.int_op()
+                self.out.append(f'{skip}:')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'ld x26, 0({t})')
+
     def straight(self):
         c = self.r.random()
         if c < 0.01:
@@ -264,6 +302,8 @@ class JITGen(base.Gen):
             self.xmode_op()
         elif c < 0.145:
             self.jumps_op()
+        elif c < 0.16:
+            self.int_loop_op()
         else:
             super().straight()
 

@@ -41,7 +41,14 @@ struct JITTranslator {
     private var floatingPointDirty = false
     /// Host register holding each guest register: the pinned ones (`JITEngine.pinned`), the
     /// same in every block, so chained blocks pass them in host registers.
-    private let cache: [X86Register?] = JITEngine.pinnedMap
+    /// In a self-loop (`allocateLoopRegisters`) some entries differ: unpinned guest registers
+    /// the loop uses, held in the host registers of pinned ones it does not use.
+    private var cache: [X86Register?] = JITEngine.pinnedMap
+    /// The self-loop's register swaps: `guest` (unpinned) lives in `host`, whose pinned guest
+    /// `evicted` waits in `state.x` until the block is left (`restoreLoopRegisters`).
+    private var loopSwaps: [(guest: UInt8, host: X86Register, evicted: UInt8)] = []
+    /// Restores the swapped registers, then returns to the run loop (helpers that leave).
+    private var loopExit: X86Label?
     /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
     /// `state.jitBudget` lives in `budgetRegister` in all generated code (`enter` loads it, the
@@ -152,11 +159,76 @@ struct JITTranslator {
     /// are live in host registers on every path, so nothing is loaded at entry).
     private mutating func allocateRegisters() {
         if isSelfLoop {
+            allocateLoopRegisters()
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
         }
     }
+
+    /// A self-loop that uses unpinned guest registers (t0–t6, s2–s11, ra, a6, a7) and leaves
+    /// some pinned ones alone keeps the former in the host registers of the latter while it
+    /// loops: at entry each evicted pinned register is stored to `state.x` and the unpinned one
+    /// loaded into its host register; every way out of the block (chains, the back edge's budget
+    /// exit, helpers that leave) stores it back and reloads the evicted one first, so chained
+    /// blocks and the epilogue find the pinned map again. An iteration then reads and writes
+    /// them in registers, not in memory (a loop counter or an accumulator in `state.x` is a
+    /// store-forwarding chain through every iteration). Only loops of integer instructions,
+    /// loads and stores: their helpers read no guest register, and they leave through the exits
+    /// above only.
+    private mutating func allocateLoopRegisters() {
+        guard !engine.instrumentBlocks else { return }
+        var uses = [Int](repeating: 0, count: 32)
+        for inst in instructions {
+            switch inst.op {
+            case .lui, .auipc, .jal, .beq, .bne, .blt, .bge, .bltu, .bgeu,
+                 .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd,
+                 .addi, .slti, .sltiu, .xori, .ori, .andi, .slli, .srli, .srai,
+                 .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
+                 .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .sllw, .srlw, .sraw,
+                 .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu,
+                 .mulw, .divw, .divuw, .remw, .remuw, .fence, .nop:
+                break
+            default:
+                return
+            }
+            // Every field counts as a use (an I-type's rs2 field is immediate bits): a pinned
+            // register is lent out only if no field names it.
+            uses[Int(inst.rd)] += 1
+            uses[Int(inst.rs1)] += 1
+            uses[Int(inst.rs2)] += 1
+        }
+        uses[0] = 0
+        let free = JITEngine.pinned.filter { uses[Int($0.guest)] == 0 }
+        let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
+        for (guest, lent) in zip(wanted, free) {
+            loopSwaps.append((UInt8(guest), lent.host, lent.guest))
+            cache[guest] = lent.host
+            cache[Int(lent.guest)] = nil
+        }
+        guard !loopSwaps.isEmpty else { return }
+        for swap in loopSwaps {
+            a.store(reg(swap.evicted), swap.host)
+            a.load(swap.host, reg(swap.guest))
+        }
+        let exit = a.newLabel()
+        loopExit = exit
+        let swaps = loopSwaps
+        slowPaths.append { [a, engine] in
+            a.bind(exit)
+            JITTranslator.restoreLoopRegisters(a, swaps)
+            a.jump(toAddress: engine.exitToLoop)
+        }
+    }
+
+    /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
+    private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)]) {
+        for swap in swaps {
+            a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
+            a.load(swap.host, X86Memory(.rbx, StateOffset.register(Int(swap.evicted))))
+        }
+    }
+
 
     /// Whether the block ends with a jump or branch back to its own start (a hot loop). Not
     /// while a plugin observes the hart: every iteration must pass the block entry, where the
@@ -176,6 +248,7 @@ struct JITTranslator {
     private mutating func emitBackEdge() {
         a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
         a.jump(if: .greaterOrEqual, loopHead!)
+        Self.restoreLoopRegisters(a, loopSwaps)
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.jump(toAddress: engine.exitToLoop)
@@ -259,6 +332,7 @@ struct JITTranslator {
     /// run loop finds the target afresh and links it again under the new generation.
     /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
+        Self.restoreLoopRegisters(a, loopSwaps)
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
         var flag: UInt64 = 0
         let stub = a.newLabel()
@@ -816,6 +890,7 @@ struct JITTranslator {
         let rdInMemory = target == .rax && inst.rd != 0 ? reg(inst.rd) : nil
         let observed = engine.observed
         let inRegister = budgetInRegister
+        let loopExit = loopExit
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -838,9 +913,9 @@ struct JITTranslator {
             // 1: trapped (the trap is entered); 2: loaded, then leave (JITHelpers.load).
             a.bind(leave)
             a.alu(.cmp, .rdx, immediate: 1)
-            a.jump(if: .equal, toAddress: engine.exitToLoop)
+            if let loopExit { a.jump(if: .equal, loopExit) } else { a.jump(if: .equal, toAddress: engine.exitToLoop) }
             if target != .rax { a.mov(target, .rax) } else if let rdInMemory { a.store(rdInMemory, .rax) }
-            a.jump(toAddress: engine.exitToLoop)
+            if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
         }
     }
 
@@ -861,6 +936,7 @@ struct JITTranslator {
         let saved = liveCallerSaved
         let observed = engine.observed
         let inRegister = budgetInRegister
+        let loopExit = loopExit
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
@@ -874,7 +950,7 @@ struct JITTranslator {
             if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
-            a.jump(toAddress: engine.exitToLoop)
+            if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
         }
     }
 
