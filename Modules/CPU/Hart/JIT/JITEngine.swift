@@ -472,13 +472,16 @@ final class JITEngine {
     /// rax, [rbx + disp32] (7), jne rel32 (6).
     static let generationFieldDistance: UInt = 8 + 7 + 6
 
-    /// Points the jmp rel32 at `site` (a chain stub's jump) to `target`; for a cross-page site,
-    /// also records the fetch generation the target was found under.
+    /// Points the jmp rel32 or jcc rel32 at `site` (a chain stub's jump) to `target`; for a
+    /// cross-page site, also records the fetch generation the target was found under.
     func chain(site: UInt, to target: UInt, fetchGeneration: UInt64) {
         let address = site & ~UInt(Self.crossPageChain)
-        // SAFETY: `address` is a jmp rel32 emitted by the translator in this buffer since the
-        // last flush, and a cross-page one follows its guard's imm64 at the fixed distance.
-        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: address + 1)!, target: target)
+        // SAFETY: `address` is a jmp rel32 (E9) or jcc rel32 (0F 8x) emitted by the translator
+        // in this buffer since the last flush, and a cross-page one (always a jmp) follows its
+        // guard's imm64 at the fixed distance.
+        let opcode = UnsafePointer<UInt8>(bitPattern: address)!.pointee
+        let field = address + (opcode == 0x0F ? 2 : 1)
+        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: field)!, target: target)
         if site & UInt(Self.crossPageChain) != 0 {
             UnsafeMutableRawPointer(bitPattern: address - Self.generationFieldDistance)!
                 .storeBytes(of: fetchGeneration, as: UInt64.self)

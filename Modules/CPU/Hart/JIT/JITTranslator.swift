@@ -360,6 +360,28 @@ struct JITTranslator {
         }
     }
 
+    /// Leaves the block for guest `target` if `condition` holds, through a chain whose patchable
+    /// jump is the conditional jump itself (`jcc rel32`, which `JITEngine.chain` patches as it
+    /// does a `jmp rel32`): once linked, the taken path takes one host jump straight to the
+    /// target's entry and the other path falls through without any. Only within the block's own
+    /// pages (no generation guard) and while no self-loop swap needs undoing on the way out;
+    /// returns false (nothing emitted) otherwise, and the caller emits a branch around `goTo`.
+    private mutating func goTo(_ target: UInt64, if condition: X86Condition) -> Bool {
+        let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
+        guard samePage && loopSwaps.isEmpty else { return false }
+        let stub = a.newLabel()
+        let site = a.address
+        a.jump(if: condition, stub)
+        slowPaths.append { [a, engine] in
+            a.bind(stub)
+            a.mov(.rax, immediate: target)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.mov(.rax, immediate: UInt64(site))
+            a.jump(toAddress: engine.epilogue)
+        }
+        return true
+    }
+
     // MARK: Return-address prediction
 
     /// x1 and x5 are the link registers of the unprivileged spec's return-address stack hints
@@ -633,6 +655,7 @@ struct JITTranslator {
                 // A forward branch inside a superblock (see `translate`): the taken path leaves
                 // through a chain; the fall-through goes on (registers already written back and
                 // the branch counted, as on a block end).
+                if goTo(pc &+ imm, if: condition) { return false }
                 let fallThrough = a.newLabel()
                 a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, fallThrough)
                 goTo(pc &+ imm)
@@ -646,6 +669,15 @@ struct JITTranslator {
                 emitBackEdge()
                 a.bind(exit)
                 goTo(next)
+                return true
+            }
+            // The block's last instruction: one of its two chains is a patchable jcc.
+            if goTo(pc &+ imm, if: condition) {
+                goTo(next)
+                return true
+            }
+            if goTo(next, if: X86Condition(rawValue: condition.rawValue ^ 1)!) {
+                goTo(pc &+ imm)
                 return true
             }
             let taken = a.newLabel()
