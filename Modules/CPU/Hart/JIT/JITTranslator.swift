@@ -178,28 +178,41 @@ struct JITTranslator {
     /// above only.
     private mutating func allocateLoopRegisters() {
         guard !engine.instrumentBlocks else { return }
+        // `named`: every field counts (an I-type's rs2 field is immediate bits), so a pinned
+        // register is lent out only if no field names it. `uses`: the registers the instruction
+        // really reads or writes, which decide what is worth a host register.
+        var named = [Int](repeating: 0, count: 32)
         var uses = [Int](repeating: 0, count: 32)
         for inst in instructions {
+            let fields: (rd: Bool, rs1: Bool, rs2: Bool)
             switch inst.op {
-            case .lui, .auipc, .jal, .beq, .bne, .blt, .bge, .bltu, .bgeu,
-                 .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd,
+            case .lui, .auipc, .jal:
+                fields = (true, false, false)
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd:
+                fields = (false, true, true)
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu,
                  .addi, .slti, .sltiu, .xori, .ori, .andi, .slli, .srli, .srai,
-                 .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
-                 .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .sllw, .srlw, .sraw,
+                 .addiw, .slliw, .srliw, .sraiw:
+                fields = (true, true, false)
+            case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
+                 .addw, .subw, .sllw, .srlw, .sraw,
                  .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu,
-                 .mulw, .divw, .divuw, .remw, .remuw, .fence, .nop:
-                break
+                 .mulw, .divw, .divuw, .remw, .remuw:
+                fields = (true, true, true)
+            case .fence, .nop:
+                fields = (false, false, false)
             default:
                 return
             }
-            // Every field counts as a use (an I-type's rs2 field is immediate bits): a pinned
-            // register is lent out only if no field names it.
-            uses[Int(inst.rd)] += 1
-            uses[Int(inst.rs1)] += 1
-            uses[Int(inst.rs2)] += 1
+            named[Int(inst.rd)] += 1
+            named[Int(inst.rs1)] += 1
+            named[Int(inst.rs2)] += 1
+            if fields.rd { uses[Int(inst.rd)] += 1 }
+            if fields.rs1 { uses[Int(inst.rs1)] += 1 }
+            if fields.rs2 { uses[Int(inst.rs2)] += 1 }
         }
         uses[0] = 0
-        let free = JITEngine.pinned.filter { uses[Int($0.guest)] == 0 }
+        let free = JITEngine.pinned.filter { named[Int($0.guest)] == 0 }
         let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
         for (guest, lent) in zip(wanted, free) {
             loopSwaps.append((UInt8(guest), lent.host, lent.guest))
