@@ -709,9 +709,18 @@ struct JITTranslator {
             guard rd != 0 else { break }
             let op: X86ALU = inst.op == .addi ? .add : inst.op == .xori ? .xor : inst.op == .ori ? .or : .and
             let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if rs1 == 0 {
+                // li: one move of the (sign-extended) immediate; andi from x0 is 0.
+                let value = op == .and ? 0 : UInt64(bitPattern: Int64(i))
+                if let d = cache[Int(rd)] { a.mov(d, immediate: value) } else { a.mov(.rax, immediate: value); write(rd, .rax) }
+                break
+            }
             if let d = cache[Int(rd)] {
-                // Straight into rd's host register.
-                if op == .add && rs1 != rd, let source = cache[Int(rs1)] {
+                // Straight into rd's host register (mv: a plain register move, which the host
+                // renames away; a lea would cost an ALU operation).
+                if i == 0 && op != .and && rs1 != rd {
+                    read(d, rs1)
+                } else if op == .add && rs1 != rd, let source = cache[Int(rs1)] {
                     a.lea(d, X86Memory(source, i))
                 } else {
                     if rs1 != rd { read(d, rs1) }
@@ -745,6 +754,11 @@ struct JITTranslator {
             case .or: op = .or
             default: op = .and
             }
+            if rs1 == 0 && (op == .add || op == .or || op == .xor) {
+                // mv (the compressed form is add rd, x0, rs2): a plain move.
+                if let d = cache[Int(rd)] { read(d, rs2) } else { read(.rax, rs2); write(rd, .rax) }
+                break
+            }
             if let d = cache[Int(rd)], rs2 != rd || rs1 == rd {
                 // Straight into rd's host register (rd = rs2 ≠ rs1 would clobber rs2 first).
                 if rs1 != rd { read(d, rs1) }
@@ -770,8 +784,21 @@ struct JITTranslator {
             write(rd, .rax)
         case .addiw:
             guard rd != 0 else { break }
-            read(.rax, rs1)
             let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if rs1 != 0, let source = cache[Int(rs1)] {
+                // sext.w is one movsxd; otherwise a lea (its low 32 bits are addw's) and movsxd.
+                if i == 0 {
+                    if let d = cache[Int(rd)] { a.movsx(d, .register(source), from: .bits32) } else {
+                        a.movsx(.rax, .register(source), from: .bits32)
+                        write(rd, .rax)
+                    }
+                } else {
+                    a.lea(.rax, X86Memory(source, i))
+                    writeWord(rd, .rax)
+                }
+                break
+            }
+            read(.rax, rs1)
             if i != 0 { a.alu(.add, .rax, immediate: i, width: .bits32) }
             writeWord(rd, .rax)
         case .slliw, .srliw, .sraiw:
@@ -782,6 +809,11 @@ struct JITTranslator {
             writeWord(rd, .rax)
         case .addw, .subw:
             guard rd != 0 else { break }
+            if inst.op == .addw, rs1 != 0, rs2 != 0, let left = cache[Int(rs1)], let right = cache[Int(rs2)] {
+                a.lea(.rax, X86Memory(left, index: right))
+                writeWord(rd, .rax)
+                break
+            }
             read(.rax, rs1)
             if rs2 != 0 { alu(inst.op == .addw ? .add : .sub, .rax, rs2, width: .bits32) }
             writeWord(rd, .rax)
