@@ -20,6 +20,9 @@ and mixes in what stresses a binary translator:
     and a loop whose body hops back and forth through jumps (with traps mid-block);
   - integer loops (loads, stores, faulting accesses) that the JIT runs as self-loops with
     unpinned registers held in the host registers of pinned ones;
+  - LR/SC with a store between them to a page already in the store TLB, overlapping the
+    reservation or not (the JIT's inline stores rely on the reservation's pages being kept
+    out of the store TLB), including an LR.W in a page's last word;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
     (a jump table of case routines picked by a random register);
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
@@ -278,6 +281,36 @@ class JITGen(base.Gen):
         self.emit(f'la {t}, jump_saved')
         self.emit(f'ld x26, 0({t})')
 
+    def reservation_op(self):
+        """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
+        the JIT's inline stores look), and the store overlaps the reservation's 8 bytes or not,
+        in its page or another; an LR.W in a page's last word with a store into the next page
+        (the reservation spans both). The SC's result lands in a dumped register."""
+        r = self.r
+        t, u, rd, sc = (f'x{n}' for n in self.temps(4))
+        w = r.choice([4, 8])
+        sfx = '.w' if w == 4 else '.d'
+        if r.random() < 0.3:
+            self.emit(f'la {t}, window_a + 4092')
+            sfx = '.w'
+            store_at = 4 + r.choice([0, 1, 3, 4, 8, 64])   # from t: next page, overlapping up to +3
+        else:
+            self.emit(f'addi {t}, x2, {r.randrange(16, 2032 // 8) * 8}')
+            store_at = r.choice([0, 0, 1, 4, 7, 8, -8, -1, 64, 1024])
+        op, sw = r.choice([('sd', 8), ('sw', 4), ('sh', 2), ('sb', 1)])
+        store_at &= ~(sw - 1)
+        if r.random() < 0.15:
+            self.emit(f'la {u}, window_b + {r.randrange(0, 512) * 8}')   # another page
+            store_at = 0
+        else:
+            self.emit(f'addi {u}, {t}, {store_at}')
+        self.emit(f'{op} {self.xs()}, 0({u})')           # fills the store TLB for its page
+        self.emit(f'lr{sfx} {rd}, ({t})')
+        for _ in range(r.randrange(0, 3)):
+            self.emit(f'addi {rd}, {rd}, {self.imm12()}')
+        self.emit(f'{op} {self.xs()}, 0({u})')
+        self.emit(f'sc{sfx} {sc}, {self.xs()}, ({t})')
+
     def straight(self):
         c = self.r.random()
         if c < 0.01:
@@ -304,6 +337,8 @@ class JITGen(base.Gen):
             self.jumps_op()
         elif c < 0.16:
             self.int_loop_op()
+        elif c < 0.17:
+            self.reservation_op()
         else:
             super().straight()
 

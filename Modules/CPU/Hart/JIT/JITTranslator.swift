@@ -1001,9 +1001,8 @@ struct JITTranslator {
         address(inst)
         read(.rdx, inst.rs2)
         let miss = a.newLabel(), back = a.newLabel()
-        // A held LR reservation must see this store (Hart+Memory `breakReservation`).
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
-        a.jump(if: .notEqual, miss)
+        // No reservation check: while an LR reservation is held its pages are kept out of the
+        // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
         probe(StateOffset.tlbStore, size: size, miss: miss)
         let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
         a.store(X86Memory(.rsi), .rdx, width: width)
@@ -1112,8 +1111,6 @@ struct JITTranslator {
                 let offset = (Int32(bitPattern: raw) >> 25) << 5 | Int32((raw >> 7) & 31)
                 address(inst, immediate: offset)
                 a.load(.rdx, freg(rs2))
-                a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
-                a.jump(if: .notEqual, slow)
                 probe(StateOffset.tlbStore, size: double ? 8 : 4, miss: slow)
                 a.store(X86Memory(.rsi), .rdx, width: double ? .bits64 : .bits32)
             case .arithmetic(let op):
