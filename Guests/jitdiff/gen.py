@@ -20,6 +20,8 @@ and mixes in what stresses a binary translator:
     and a loop whose body hops back and forth through jumps (with traps mid-block);
   - integer loops (loads, stores, faulting accesses) that the JIT runs as self-loops with
     unpinned registers held in the host registers of pinned ones;
+  - ifs over one to three ALU instructions writing one (mostly pinned) register, which the JIT
+    turns into cmov, in loops with data-dependent branches;
   - LR/SC with a store between them to a page already in the store TLB, overlapping the
     reservation or not (the JIT's inline stores rely on the reservation's pages being kept
     out of the store TLB), including an LR.W in a page's last word;
@@ -311,6 +313,47 @@ class JITGen(base.Gen):
         self.emit(f'{op} {self.xs()}, 0({u})')
         self.emit(f'sc{sfx} {sc}, {self.xs()}, ({t})')
 
+    def if_convert_op(self):
+        """An if over one to three ALU instructions that all write one register (a pinned one
+        mostly: a0-a5, s0), which the JIT computes aside and moves in with cmov: in a loop (x26
+        saved), with a data-dependent branch that may read the register itself, region
+        instructions that read it, lui, shifts and x0 sources."""
+        r = self.r
+        t = self.x()
+        pinned = [n for n in (8, 10, 11, 12, 13, 14, 15) if n in base.XREGS]
+        rd = f'x{r.choice(pinned)}' if r.random() < 0.85 else self.x()
+        head = self.new_label()
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'sd x26, 0({t})')
+        self.emit(f'li x26, {r.randrange(2, 12)}')
+        self.out.append(f'{head}:')
+        self.int_op()
+        skip = self.new_label()
+        left = rd if r.random() < 0.4 else self.xs()
+        self.emit(f'{r.choice(["beq", "bne", "blt", "bge", "bltu", "bgeu"])} {left}, {self.xs()}, {skip}')
+        for _ in range(r.randrange(1, 4)):
+            c = r.random()
+            src = rd if r.random() < 0.5 else self.xs()
+            if c < 0.35:
+                self.emit(f'{r.choice(["add", "sub", "xor", "or", "and"])} {rd}, {src}, {self.xs()}')
+            elif c < 0.65:
+                self.emit(f'{r.choice(["addi", "xori", "ori", "andi"])} {rd}, {src}, {self.imm12()}')
+            elif c < 0.85:
+                self.emit(f'{r.choice(["slli", "srli", "srai"])} {rd}, {src}, {r.randrange(64)}')
+            elif c < 0.95:
+                self.emit(f'lui {rd}, {r.randrange(1 << 20)}')
+            else:
+                self.emit(f'mv {rd}, {self.xs()}')
+        self.out.append(f'{skip}:')
+        self.int_op()
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'ld x26, 0({t})')
+        # The cmov also charges the skipped instructions only when they ran: minstret (exact
+        # under both engines) lands in a dumped register.
+        self.emit(f'csrr {self.x()}, minstret')
+
     def straight(self):
         c = self.r.random()
         if c < 0.01:
@@ -339,6 +382,8 @@ class JITGen(base.Gen):
             self.int_loop_op()
         elif c < 0.17:
             self.reservation_op()
+        elif c < 0.185:
+            self.if_convert_op()
         else:
             super().straight()
 

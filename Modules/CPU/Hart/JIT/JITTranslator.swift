@@ -65,6 +65,9 @@ struct JITTranslator {
     /// Instructions that a forward branch earlier in the block jumps to (index → label): the
     /// taken path goes there inside the block instead of leaving it.
     private var mergeLabels: [Int: X86Label] = [:]
+    /// Instructions before this index were emitted already (an if-converted region, see
+    /// `ifConvertedRegion`): the emit loop skips them.
+    private var emittedUpTo = 0
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -496,6 +499,7 @@ struct JITTranslator {
         var folded = false
         for (index, inst) in instructions.enumerated() {
             let pc = pcs[index]
+            if index < emittedUpTo { continue }
             if folded {
                 // The addi/addiw that `foldedConstant` merged into the previous instruction.
                 folded = false
@@ -556,6 +560,29 @@ struct JITTranslator {
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToInterpreter)
         }
+    }
+
+    /// For a forward branch at `index` to the merge point `target`: the region it skips, if
+    /// that is one to three integer ALU instructions (no loads, stores or traps) that all write
+    /// the same register, held in a host register, and no other branch lands inside it. Their
+    /// emitters, with that register mapped to rdx, use rax as their only other scratch.
+    private func ifConvertedRegion(after index: Int, target: UInt64) -> (rd: UInt8, merge: Int)? {
+        guard !engine.observed, !engine.instrumentBlocks, budgetInRegister,
+              let merge = mergeIndex(target, after: index, pc: pcs[index]),
+              merge - index - 1 >= 1, merge - index - 1 <= 3 else { return nil }
+        let rd = instructions[index + 1].rd
+        guard rd != 0, cache[Int(rd)] != nil else { return nil }
+        for k in (index + 1)..<merge {
+            let inst = instructions[k]
+            guard inst.rd == rd, mergeLabels[k] == nil else { return nil }
+            switch inst.op {
+            case .lui, .addi, .xori, .ori, .andi, .slli, .srli, .srai, .add, .sub, .xor, .or, .and:
+                break
+            default:
+                return nil
+            }
+        }
+        return (rd, merge)
     }
 
     /// The index of the instruction at `target` if it is a merge point after `index` (at `pc`).
@@ -643,6 +670,18 @@ struct JITTranslator {
             let loops = loopHead != nil && pc &+ imm == pc0
             if !loops { writeBackAll() }
             retire(upTo: index + 1)
+            // An if over one to three ALU instructions that all write one register held in a
+            // host register: computed into rdx first (the branch still compares the old values),
+            // then moved into place and charged with cmov when the branch is not taken.
+            let region = index < instructions.count - 1 && imm < (1 << 63)
+                ? ifConvertedRegion(after: index, target: pc &+ imm) : nil
+            if let region {
+                let d = cache[Int(region.rd)]!
+                a.mov(.rdx, d)
+                cache[Int(region.rd)] = .rdx
+                for k in (index + 1)..<region.merge { _ = emit(instructions[k], index: k, pc: pcs[k]) }
+                cache[Int(region.rd)] = d
+            }
             // Compare straight from rs1's host register when it has one (no copy to rax).
             if rs1 != 0, let left = cache[Int(rs1)] {
                 if rs2 == 0 { a.test(left, left) } else { alu(.cmp, left, rs2) }
@@ -658,6 +697,15 @@ struct JITTranslator {
             case .bge: condition = .greaterOrEqual
             case .bltu: condition = .below
             default: condition = .aboveOrEqual
+            }
+            if let region {
+                let notTaken = X86Condition(rawValue: condition.rawValue ^ 1)!
+                a.cmov(notTaken, cache[Int(region.rd)]!, .register(.rdx))
+                a.lea(.rax, X86Memory(Self.budgetRegister, -Int32(region.merge - index - 1)))
+                a.cmov(notTaken, Self.budgetRegister, .register(.rax))
+                counted = region.merge
+                emittedUpTo = region.merge
+                return false
             }
             if index < instructions.count - 1, imm < (1 << 63), let merge = mergeIndex(pc &+ imm, after: index, pc: pc) {
                 // A forward branch to a later instruction of this block (`findMergePoints`).
