@@ -18,6 +18,13 @@ and mixes in what stresses a binary translator:
     pages with different code, then run again;
   - unconditional jumps the JIT follows inside a block: an if/else's jump over the else-part,
     and a loop whose body hops back and forth through jumps (with traps mid-block);
+  - integer loops (loads, stores, faulting accesses) that the JIT runs as self-loops with
+    unpinned registers held in the host registers of pinned ones;
+  - ifs over one to three ALU instructions writing one (mostly pinned) register, which the JIT
+    turns into cmov, in loops with data-dependent branches;
+  - LR/SC with a store between them to a page already in the store TLB, overlapping the
+    reservation or not (the JIT's inline stores rely on the reservation's pages being kept
+    out of the store TLB), including an LR.W in a page's last word;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
     (a jump table of case routines picked by a random register);
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
@@ -240,6 +247,113 @@ class JITGen(base.Gen):
         self.emit(f'la {t}, jump_saved')
         self.emit(f'ld x26, 0({t})')
 
+    def int_loop_op(self):
+        """A loop of integer instructions, loads and stores only (x26 the counter, saved around
+        it), which the JIT runs as a self-loop with the unpinned registers it uses in the host
+        registers of pinned ones it does not: faulting loads and stores in it leave the block
+        from a helper, a forward branch merges inside it."""
+        r = self.r
+        t = self.x()
+        head = self.new_label()
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'sd x26, 0({t})')
+        self.emit(f'li x26, {r.randrange(2, 40)}')
+        self.out.append(f'{head}:')
+        for _ in range(r.randrange(3, 10)):
+            c = r.random()
+            if c < 0.55:
+                self.int_op()
+            elif c < 0.85:
+                op, w = r.choice(base.LOADS + base.STORES)
+                b, o = self.mem_addr(w)
+                self.emit(f'{op} {self.x() if op[0] == "l" else self.xs()}, {o}({b})')
+            elif c < 0.9:
+                self.emit('.option push')
+                self.emit('.option norvc')
+                op = r.choice(['ld', 'lw', 'sd', 'sb'])
+                self.emit(f'{op} {self.x() if op[0] == "l" else self.xs()}, {r.randrange(0, 2040) & ~7}(x0)')
+                self.emit('.option pop')
+            else:
+                skip = self.new_label()
+                self.emit(f'{r.choice(["beq", "bne", "bltu"])} {self.xs()}, {self.xs()}, {skip}')
+                self.int_op()
+                self.out.append(f'{skip}:')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'ld x26, 0({t})')
+
+    def reservation_op(self):
+        """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
+        the JIT's inline stores look), and the store overlaps the reservation's 8 bytes or not,
+        in its page or another; an LR.W in a page's last word with a store into the next page
+        (the reservation spans both). The SC's result lands in a dumped register."""
+        r = self.r
+        t, u, rd, sc = (f'x{n}' for n in self.temps(4))
+        w = r.choice([4, 8])
+        sfx = '.w' if w == 4 else '.d'
+        if r.random() < 0.3:
+            self.emit(f'la {t}, window_a + 4092')
+            sfx = '.w'
+            store_at = 4 + r.choice([0, 1, 3, 4, 8, 64])   # from t: next page, overlapping up to +3
+        else:
+            self.emit(f'addi {t}, x2, {r.randrange(16, 2032 // 8) * 8}')
+            store_at = r.choice([0, 0, 1, 4, 7, 8, -8, -1, 64, 1024])
+        op, sw = r.choice([('sd', 8), ('sw', 4), ('sh', 2), ('sb', 1)])
+        store_at &= ~(sw - 1)
+        if r.random() < 0.15:
+            self.emit(f'la {u}, window_b + {r.randrange(0, 512) * 8}')   # another page
+            store_at = 0
+        else:
+            self.emit(f'addi {u}, {t}, {store_at}')
+        self.emit(f'{op} {self.xs()}, 0({u})')           # fills the store TLB for its page
+        self.emit(f'lr{sfx} {rd}, ({t})')
+        for _ in range(r.randrange(0, 3)):
+            self.emit(f'addi {rd}, {rd}, {self.imm12()}')
+        self.emit(f'{op} {self.xs()}, 0({u})')
+        self.emit(f'sc{sfx} {sc}, {self.xs()}, ({t})')
+
+    def if_convert_op(self):
+        """An if over one to three ALU instructions that all write one register (a pinned one
+        mostly: a0-a5, s0), which the JIT computes aside and moves in with cmov: in a loop (x26
+        saved), with a data-dependent branch that may read the register itself, region
+        instructions that read it, lui, shifts and x0 sources."""
+        r = self.r
+        t = self.x()
+        pinned = [n for n in (8, 10, 11, 12, 13, 14, 15) if n in base.XREGS]
+        rd = f'x{r.choice(pinned)}' if r.random() < 0.85 else self.x()
+        head = self.new_label()
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'sd x26, 0({t})')
+        self.emit(f'li x26, {r.randrange(2, 12)}')
+        self.out.append(f'{head}:')
+        self.int_op()
+        skip = self.new_label()
+        left = rd if r.random() < 0.4 else self.xs()
+        self.emit(f'{r.choice(["beq", "bne", "blt", "bge", "bltu", "bgeu"])} {left}, {self.xs()}, {skip}')
+        for _ in range(r.randrange(1, 4)):
+            c = r.random()
+            src = rd if r.random() < 0.5 else self.xs()
+            if c < 0.35:
+                self.emit(f'{r.choice(["add", "sub", "xor", "or", "and"])} {rd}, {src}, {self.xs()}')
+            elif c < 0.65:
+                self.emit(f'{r.choice(["addi", "xori", "ori", "andi"])} {rd}, {src}, {self.imm12()}')
+            elif c < 0.85:
+                self.emit(f'{r.choice(["slli", "srli", "srai"])} {rd}, {src}, {r.randrange(64)}')
+            elif c < 0.95:
+                self.emit(f'lui {rd}, {r.randrange(1 << 20)}')
+            else:
+                self.emit(f'mv {rd}, {self.xs()}')
+        self.out.append(f'{skip}:')
+        self.int_op()
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'ld x26, 0({t})')
+        # The cmov also charges the skipped instructions only when they ran: minstret (exact
+        # under both engines) lands in a dumped register.
+        self.emit(f'csrr {self.x()}, minstret')
+
     def straight(self):
         c = self.r.random()
         if c < 0.01:
@@ -264,6 +378,12 @@ class JITGen(base.Gen):
             self.xmode_op()
         elif c < 0.145:
             self.jumps_op()
+        elif c < 0.16:
+            self.int_loop_op()
+        elif c < 0.17:
+            self.reservation_op()
+        elif c < 0.185:
+            self.if_convert_op()
         else:
             super().straight()
 

@@ -114,6 +114,9 @@ final class JITAssemblerTests: XCTestCase {
         check("setl al") { $0.set(.less, .rax) }
         check("setb sil") { $0.set(.below, .rsi) }
         check("setne r9b") { $0.set(.notEqual, .r9) }
+        check("cmovne r13, rdx") { $0.cmov(.notEqual, .r13, .register(.rdx)) }
+        check("cmovge r8, rax") { $0.cmov(.greaterOrEqual, .r8, .register(.rax)) }
+        check("cmovb rbp, qword ptr [rbx + 0x40]") { $0.cmov(.below, .rbp, .memory(X86Memory(.rbx, 0x40))) }
         check("push r12; pop rbx; ret") { $0.push(.r12); $0.pop(.rbx); $0.ret() }
         check("call rax") { $0.call(.rax) }
         check("call r11") { $0.call(.r11) }

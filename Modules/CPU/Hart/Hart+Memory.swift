@@ -151,6 +151,9 @@ extension Hart {
                          region: MemoryRegion, kind: AccessKind, privilege: UInt64) {
         // Memory instrumentation needs every access on the slow path (Hart+Instrument.swift).
         if instrumentedEvents.contains(.memory) { return }
+        // While an LR reservation is held, stores to its pages stay on the slow path, which
+        // breaks it (`storeData`): the JIT's inline stores do not check it (`holdReservation`).
+        if kind == .store && state.pointee.reservationValid != 0 && isReservedPage(virtual) { return }
         let page = physical & ~0xFFF
         guard let host = region.host, page >= region.base, page &+ 0x1000 <= region.end,
               pmpAllows(page, size: 0x1000, kind: kind, privilege: privilege) else { return }
@@ -218,7 +221,28 @@ extension Hart {
         let value = try loadData(address, size: size)
         state.pointee.reservationAddress = address
         state.pointee.reservationValid = 1
+        holdReservation()
         return value
+    }
+
+    /// Whether virtual `address` is in a page that the reservation's 8 bytes (from
+    /// `reservationAddress`, the span `breakReservation` compares) touch: one page, or two
+    /// when an LR.W sits in a page's last 4 bytes.
+    @inline(__always)
+    private func isReservedPage(_ address: UInt64) -> Bool {
+        let reserved = state.pointee.reservationAddress
+        return address >> 12 == reserved >> 12 || address >> 12 == (reserved &+ 7) >> 12
+    }
+
+    /// Takes the reservation's pages out of the store TLB (`fillTLB` keeps them out while it is
+    /// held), so every store that could overlap it goes through `storeData`, which breaks it.
+    /// Generated code then needs no reservation check on its inline store path: a held
+    /// reservation was a compare of `reservationValid` in front of every store.
+    private func holdReservation() {
+        let reserved = state.pointee.reservationAddress
+        for address in [reserved, reserved &+ 7] where tlbStore[Self.tlbIndex(address)].tag == address >> 12 {
+            tlbStore[Self.tlbIndex(address)] = BPTLBEntry(tag: ~0, addend: 0)
+        }
     }
 
     /// SC: stores and returns 0 if the reservation is still held for `address`, else returns 1

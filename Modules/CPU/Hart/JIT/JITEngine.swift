@@ -337,14 +337,14 @@ final class JITEngine {
         enter = unsafeBitCast(UnsafeRawPointer(bitPattern: enterAddress)!, to: Enter.self)
     }
 
-    /// Jumps to the block for the guest pc in rax (stored to `state.pc` first) when the fetch TLB
-    /// maps it and the dispatch table holds its block; otherwise returns 0 to the run loop.
-    /// Emitted at every indirect jump so each gets its own host branch-prediction slot; the first
-    /// table slot is compared inline, the rest of the probe sequence is `probeRest`.
+    /// Jumps to the block for the guest pc in rax when the jump cache, or the fetch TLB and the
+    /// dispatch table, hold its block; otherwise returns 0 to the run loop with the pc stored to
+    /// `state.pc`. Emitted at every indirect jump so each gets its own host branch-prediction
+    /// slot; the first table slot is compared inline, the rest of the probe sequence is `probeRest`.
     func emitLookup(_ a: X86Assembler) {
-        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         // The jump cache first: the target's address depends on the pc through two ALU
-        // operations and one load; the compares are predicted and off that path.
+        // operations and one load; the compares are predicted and off that path. A hit stores
+        // no pc: blocks entered through a chain never read it (their exits store their own).
         let miss = a.newLabel()
         Self.emitJumpCacheSlot(a, pc: .rax, into: .rdx)
         a.mov(.rcx, immediate: UInt64(UInt(bitPattern: jumpCache)))
@@ -356,6 +356,7 @@ final class JITEngine {
         a.jump(if: .notEqual, miss)
         a.jump(.memory(X86Memory(.rcx, 16, index: .rdx)))
         a.bind(miss)
+        a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.mov(.rcx, .rax)
         a.shift(.shr, .rcx, immediate: 12)
         a.mov(.rdx, .rax, width: .bits32)
@@ -472,13 +473,16 @@ final class JITEngine {
     /// rax, [rbx + disp32] (7), jne rel32 (6).
     static let generationFieldDistance: UInt = 8 + 7 + 6
 
-    /// Points the jmp rel32 at `site` (a chain stub's jump) to `target`; for a cross-page site,
-    /// also records the fetch generation the target was found under.
+    /// Points the jmp rel32 or jcc rel32 at `site` (a chain stub's jump) to `target`; for a
+    /// cross-page site, also records the fetch generation the target was found under.
     func chain(site: UInt, to target: UInt, fetchGeneration: UInt64) {
         let address = site & ~UInt(Self.crossPageChain)
-        // SAFETY: `address` is a jmp rel32 emitted by the translator in this buffer since the
-        // last flush, and a cross-page one follows its guard's imm64 at the fixed distance.
-        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: address + 1)!, target: target)
+        // SAFETY: `address` is a jmp rel32 (E9) or jcc rel32 (0F 8x) emitted by the translator
+        // in this buffer since the last flush, and a cross-page one (always a jmp) follows its
+        // guard's imm64 at the fixed distance.
+        let opcode = UnsafePointer<UInt8>(bitPattern: address)!.pointee
+        let field = address + (opcode == 0x0F ? 2 : 1)
+        X86Assembler.patchRel32(field: UnsafeMutablePointer<UInt8>(bitPattern: field)!, target: target)
         if site & UInt(Self.crossPageChain) != 0 {
             UnsafeMutableRawPointer(bitPattern: address - Self.generationFieldDistance)!
                 .storeBytes(of: fetchGeneration, as: UInt64.self)

@@ -41,7 +41,14 @@ struct JITTranslator {
     private var floatingPointDirty = false
     /// Host register holding each guest register: the pinned ones (`JITEngine.pinned`), the
     /// same in every block, so chained blocks pass them in host registers.
-    private let cache: [X86Register?] = JITEngine.pinnedMap
+    /// In a self-loop (`allocateLoopRegisters`) some entries differ: unpinned guest registers
+    /// the loop uses, held in the host registers of pinned ones it does not use.
+    private var cache: [X86Register?] = JITEngine.pinnedMap
+    /// The self-loop's register swaps: `guest` (unpinned) lives in `host`, whose pinned guest
+    /// `evicted` waits in `state.x` until the block is left (`restoreLoopRegisters`).
+    private var loopSwaps: [(guest: UInt8, host: X86Register, evicted: UInt8)] = []
+    /// Restores the swapped registers, then returns to the run loop (helpers that leave).
+    private var loopExit: X86Label?
     /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
     /// `state.jitBudget` lives in `budgetRegister` in all generated code (`enter` loads it, the
@@ -58,6 +65,9 @@ struct JITTranslator {
     /// Instructions that a forward branch earlier in the block jumps to (index → label): the
     /// taken path goes there inside the block instead of leaving it.
     private var mergeLabels: [Int: X86Label] = [:]
+    /// Instructions before this index were emitted already (an if-converted region, see
+    /// `ifConvertedRegion`): the emit loop skips them.
+    private var emittedUpTo = 0
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -152,11 +162,89 @@ struct JITTranslator {
     /// are live in host registers on every path, so nothing is loaded at entry).
     private mutating func allocateRegisters() {
         if isSelfLoop {
+            allocateLoopRegisters()
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
         }
     }
+
+    /// A self-loop that uses unpinned guest registers (t0–t6, s2–s11, ra, a6, a7) and leaves
+    /// some pinned ones alone keeps the former in the host registers of the latter while it
+    /// loops: at entry each evicted pinned register is stored to `state.x` and the unpinned one
+    /// loaded into its host register; every way out of the block (chains, the back edge's budget
+    /// exit, helpers that leave) stores it back and reloads the evicted one first, so chained
+    /// blocks and the epilogue find the pinned map again. An iteration then reads and writes
+    /// them in registers, not in memory (a loop counter or an accumulator in `state.x` is a
+    /// store-forwarding chain through every iteration). Only loops of integer instructions,
+    /// loads and stores: their helpers read no guest register, and they leave through the exits
+    /// above only.
+    private mutating func allocateLoopRegisters() {
+        guard !engine.instrumentBlocks else { return }
+        // `named`: every field counts (an I-type's rs2 field is immediate bits), so a pinned
+        // register is lent out only if no field names it. `uses`: the registers the instruction
+        // really reads or writes, which decide what is worth a host register.
+        var named = [Int](repeating: 0, count: 32)
+        var uses = [Int](repeating: 0, count: 32)
+        for inst in instructions {
+            let fields: (rd: Bool, rs1: Bool, rs2: Bool)
+            switch inst.op {
+            case .lui, .auipc, .jal:
+                fields = (true, false, false)
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd:
+                fields = (false, true, true)
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu,
+                 .addi, .slti, .sltiu, .xori, .ori, .andi, .slli, .srli, .srai,
+                 .addiw, .slliw, .srliw, .sraiw:
+                fields = (true, true, false)
+            case .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
+                 .addw, .subw, .sllw, .srlw, .sraw,
+                 .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu,
+                 .mulw, .divw, .divuw, .remw, .remuw:
+                fields = (true, true, true)
+            case .fence, .nop:
+                fields = (false, false, false)
+            default:
+                return
+            }
+            named[Int(inst.rd)] += 1
+            named[Int(inst.rs1)] += 1
+            named[Int(inst.rs2)] += 1
+            if fields.rd { uses[Int(inst.rd)] += 1 }
+            if fields.rs1 { uses[Int(inst.rs1)] += 1 }
+            if fields.rs2 { uses[Int(inst.rs2)] += 1 }
+        }
+        uses[0] = 0
+        let free = JITEngine.pinned.filter { named[Int($0.guest)] == 0 }
+        let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
+        for (guest, lent) in zip(wanted, free) {
+            loopSwaps.append((UInt8(guest), lent.host, lent.guest))
+            cache[guest] = lent.host
+            cache[Int(lent.guest)] = nil
+        }
+        guard !loopSwaps.isEmpty else { return }
+        for swap in loopSwaps {
+            a.store(reg(swap.evicted), swap.host)
+            a.load(swap.host, reg(swap.guest))
+        }
+        let exit = a.newLabel()
+        loopExit = exit
+        let swaps = loopSwaps
+        slowPaths.append { [a, engine] in
+            a.bind(exit)
+            JITTranslator.restoreLoopRegisters(a, swaps)
+            a.jump(toAddress: engine.exitToLoop)
+        }
+    }
+
+    /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
+    private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)]) {
+        for swap in swaps {
+            a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
+            a.load(swap.host, X86Memory(.rbx, StateOffset.register(Int(swap.evicted))))
+        }
+    }
+
 
     /// Whether the block ends with a jump or branch back to its own start (a hot loop). Not
     /// while a plugin observes the hart: every iteration must pass the block entry, where the
@@ -176,6 +264,7 @@ struct JITTranslator {
     private mutating func emitBackEdge() {
         a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
         a.jump(if: .greaterOrEqual, loopHead!)
+        Self.restoreLoopRegisters(a, loopSwaps)
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.jump(toAddress: engine.exitToLoop)
@@ -259,6 +348,7 @@ struct JITTranslator {
     /// run loop finds the target afresh and links it again under the new generation.
     /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
+        Self.restoreLoopRegisters(a, loopSwaps)
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
         var flag: UInt64 = 0
         let stub = a.newLabel()
@@ -284,6 +374,28 @@ struct JITTranslator {
             a.mov(.rax, immediate: chainSite)
             a.jump(toAddress: engine.epilogue)
         }
+    }
+
+    /// Leaves the block for guest `target` if `condition` holds, through a chain whose patchable
+    /// jump is the conditional jump itself (`jcc rel32`, which `JITEngine.chain` patches as it
+    /// does a `jmp rel32`): once linked, the taken path takes one host jump straight to the
+    /// target's entry and the other path falls through without any. Only within the block's own
+    /// pages (no generation guard) and while no self-loop swap needs undoing on the way out;
+    /// returns false (nothing emitted) otherwise, and the caller emits a branch around `goTo`.
+    private mutating func goTo(_ target: UInt64, if condition: X86Condition) -> Bool {
+        let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
+        guard samePage && loopSwaps.isEmpty else { return false }
+        let stub = a.newLabel()
+        let site = a.address
+        a.jump(if: condition, stub)
+        slowPaths.append { [a, engine] in
+            a.bind(stub)
+            a.mov(.rax, immediate: target)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.mov(.rax, immediate: UInt64(site))
+            a.jump(toAddress: engine.epilogue)
+        }
+        return true
     }
 
     // MARK: Return-address prediction
@@ -387,6 +499,7 @@ struct JITTranslator {
         var folded = false
         for (index, inst) in instructions.enumerated() {
             let pc = pcs[index]
+            if index < emittedUpTo { continue }
             if folded {
                 // The addi/addiw that `foldedConstant` merged into the previous instruction.
                 folded = false
@@ -447,6 +560,29 @@ struct JITTranslator {
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToInterpreter)
         }
+    }
+
+    /// For a forward branch at `index` to the merge point `target`: the region it skips, if
+    /// that is one to three integer ALU instructions (no loads, stores or traps) that all write
+    /// the same register, held in a host register, and no other branch lands inside it. Their
+    /// emitters, with that register mapped to rdx, use rax as their only other scratch.
+    private func ifConvertedRegion(after index: Int, target: UInt64) -> (rd: UInt8, merge: Int)? {
+        guard !engine.observed, !engine.instrumentBlocks, budgetInRegister,
+              let merge = mergeIndex(target, after: index, pc: pcs[index]),
+              merge - index - 1 >= 1, merge - index - 1 <= 3 else { return nil }
+        let rd = instructions[index + 1].rd
+        guard rd != 0, cache[Int(rd)] != nil else { return nil }
+        for k in (index + 1)..<merge {
+            let inst = instructions[k]
+            guard inst.rd == rd, mergeLabels[k] == nil else { return nil }
+            switch inst.op {
+            case .lui, .addi, .xori, .ori, .andi, .slli, .srli, .srai, .add, .sub, .xor, .or, .and:
+                break
+            default:
+                return nil
+            }
+        }
+        return (rd, merge)
     }
 
     /// The index of the instruction at `target` if it is a merge point after `index` (at `pc`).
@@ -534,6 +670,18 @@ struct JITTranslator {
             let loops = loopHead != nil && pc &+ imm == pc0
             if !loops { writeBackAll() }
             retire(upTo: index + 1)
+            // An if over one to three ALU instructions that all write one register held in a
+            // host register: computed into rdx first (the branch still compares the old values),
+            // then moved into place and charged with cmov when the branch is not taken.
+            let region = index < instructions.count - 1 && imm < (1 << 63)
+                ? ifConvertedRegion(after: index, target: pc &+ imm) : nil
+            if let region {
+                let d = cache[Int(region.rd)]!
+                a.mov(.rdx, d)
+                cache[Int(region.rd)] = .rdx
+                for k in (index + 1)..<region.merge { _ = emit(instructions[k], index: k, pc: pcs[k]) }
+                cache[Int(region.rd)] = d
+            }
             // Compare straight from rs1's host register when it has one (no copy to rax).
             if rs1 != 0, let left = cache[Int(rs1)] {
                 if rs2 == 0 { a.test(left, left) } else { alu(.cmp, left, rs2) }
@@ -550,6 +698,15 @@ struct JITTranslator {
             case .bltu: condition = .below
             default: condition = .aboveOrEqual
             }
+            if let region {
+                let notTaken = X86Condition(rawValue: condition.rawValue ^ 1)!
+                a.cmov(notTaken, cache[Int(region.rd)]!, .register(.rdx))
+                a.lea(.rax, X86Memory(Self.budgetRegister, -Int32(region.merge - index - 1)))
+                a.cmov(notTaken, Self.budgetRegister, .register(.rax))
+                counted = region.merge
+                emittedUpTo = region.merge
+                return false
+            }
             if index < instructions.count - 1, imm < (1 << 63), let merge = mergeIndex(pc &+ imm, after: index, pc: pc) {
                 // A forward branch to a later instruction of this block (`findMergePoints`).
                 a.jump(if: condition, mergeLabels[merge]!)
@@ -559,6 +716,7 @@ struct JITTranslator {
                 // A forward branch inside a superblock (see `translate`): the taken path leaves
                 // through a chain; the fall-through goes on (registers already written back and
                 // the branch counted, as on a block end).
+                if goTo(pc &+ imm, if: condition) { return false }
                 let fallThrough = a.newLabel()
                 a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, fallThrough)
                 goTo(pc &+ imm)
@@ -572,6 +730,15 @@ struct JITTranslator {
                 emitBackEdge()
                 a.bind(exit)
                 goTo(next)
+                return true
+            }
+            // The block's last instruction: one of its two chains is a patchable jcc.
+            if goTo(pc &+ imm, if: condition) {
+                goTo(next)
+                return true
+            }
+            if goTo(next, if: X86Condition(rawValue: condition.rawValue ^ 1)!) {
+                goTo(pc &+ imm)
                 return true
             }
             let taken = a.newLabel()
@@ -590,9 +757,18 @@ struct JITTranslator {
             guard rd != 0 else { break }
             let op: X86ALU = inst.op == .addi ? .add : inst.op == .xori ? .xor : inst.op == .ori ? .or : .and
             let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if rs1 == 0 {
+                // li: one move of the (sign-extended) immediate; andi from x0 is 0.
+                let value = op == .and ? 0 : UInt64(bitPattern: Int64(i))
+                if let d = cache[Int(rd)] { a.mov(d, immediate: value) } else { a.mov(.rax, immediate: value); write(rd, .rax) }
+                break
+            }
             if let d = cache[Int(rd)] {
-                // Straight into rd's host register.
-                if op == .add && rs1 != rd, let source = cache[Int(rs1)] {
+                // Straight into rd's host register (mv: a plain register move, which the host
+                // renames away; a lea would cost an ALU operation).
+                if i == 0 && op != .and && rs1 != rd {
+                    read(d, rs1)
+                } else if op == .add && rs1 != rd, let source = cache[Int(rs1)] {
                     a.lea(d, X86Memory(source, i))
                 } else {
                     if rs1 != rd { read(d, rs1) }
@@ -626,6 +802,11 @@ struct JITTranslator {
             case .or: op = .or
             default: op = .and
             }
+            if rs1 == 0 && (op == .add || op == .or || op == .xor) {
+                // mv (the compressed form is add rd, x0, rs2): a plain move.
+                if let d = cache[Int(rd)] { read(d, rs2) } else { read(.rax, rs2); write(rd, .rax) }
+                break
+            }
             if let d = cache[Int(rd)], rs2 != rd || rs1 == rd {
                 // Straight into rd's host register (rd = rs2 ≠ rs1 would clobber rs2 first).
                 if rs1 != rd { read(d, rs1) }
@@ -651,8 +832,21 @@ struct JITTranslator {
             write(rd, .rax)
         case .addiw:
             guard rd != 0 else { break }
-            read(.rax, rs1)
             let i = Int32(truncatingIfNeeded: Int64(bitPattern: imm))
+            if rs1 != 0, let source = cache[Int(rs1)] {
+                // sext.w is one movsxd; otherwise a lea (its low 32 bits are addw's) and movsxd.
+                if i == 0 {
+                    if let d = cache[Int(rd)] { a.movsx(d, .register(source), from: .bits32) } else {
+                        a.movsx(.rax, .register(source), from: .bits32)
+                        write(rd, .rax)
+                    }
+                } else {
+                    a.lea(.rax, X86Memory(source, i))
+                    writeWord(rd, .rax)
+                }
+                break
+            }
+            read(.rax, rs1)
             if i != 0 { a.alu(.add, .rax, immediate: i, width: .bits32) }
             writeWord(rd, .rax)
         case .slliw, .srliw, .sraiw:
@@ -663,6 +857,11 @@ struct JITTranslator {
             writeWord(rd, .rax)
         case .addw, .subw:
             guard rd != 0 else { break }
+            if inst.op == .addw, rs1 != 0, rs2 != 0, let left = cache[Int(rs1)], let right = cache[Int(rs2)] {
+                a.lea(.rax, X86Memory(left, index: right))
+                writeWord(rd, .rax)
+                break
+            }
             read(.rax, rs1)
             if rs2 != 0 { alu(inst.op == .addw ? .add : .sub, .rax, rs2, width: .bits32) }
             writeWord(rd, .rax)
@@ -816,6 +1015,7 @@ struct JITTranslator {
         let rdInMemory = target == .rax && inst.rd != 0 ? reg(inst.rd) : nil
         let observed = engine.observed
         let inRegister = budgetInRegister
+        let loopExit = loopExit
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -838,9 +1038,9 @@ struct JITTranslator {
             // 1: trapped (the trap is entered); 2: loaded, then leave (JITHelpers.load).
             a.bind(leave)
             a.alu(.cmp, .rdx, immediate: 1)
-            a.jump(if: .equal, toAddress: engine.exitToLoop)
+            if let loopExit { a.jump(if: .equal, loopExit) } else { a.jump(if: .equal, toAddress: engine.exitToLoop) }
             if target != .rax { a.mov(target, .rax) } else if let rdInMemory { a.store(rdInMemory, .rax) }
-            a.jump(toAddress: engine.exitToLoop)
+            if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
         }
     }
 
@@ -849,9 +1049,8 @@ struct JITTranslator {
         address(inst)
         read(.rdx, inst.rs2)
         let miss = a.newLabel(), back = a.newLabel()
-        // A held LR reservation must see this store (Hart+Memory `breakReservation`).
-        a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
-        a.jump(if: .notEqual, miss)
+        // No reservation check: while an LR reservation is held its pages are kept out of the
+        // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
         probe(StateOffset.tlbStore, size: size, miss: miss)
         let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
         a.store(X86Memory(.rsi), .rdx, width: width)
@@ -861,6 +1060,7 @@ struct JITTranslator {
         let saved = liveCallerSaved
         let observed = engine.observed
         let inRegister = budgetInRegister
+        let loopExit = loopExit
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
@@ -874,7 +1074,7 @@ struct JITTranslator {
             if inRegister { JITTranslator.loadBudget(a) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
-            a.jump(toAddress: engine.exitToLoop)
+            if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
         }
     }
 
@@ -959,8 +1159,6 @@ struct JITTranslator {
                 let offset = (Int32(bitPattern: raw) >> 25) << 5 | Int32((raw >> 7) & 31)
                 address(inst, immediate: offset)
                 a.load(.rdx, freg(rs2))
-                a.alu(.cmp, .memory(X86Memory(.rbx, StateOffset.reservationValid)), immediate: 0)
-                a.jump(if: .notEqual, slow)
                 probe(StateOffset.tlbStore, size: double ? 8 : 4, miss: slow)
                 a.store(X86Memory(.rsi), .rdx, width: double ? .bits64 : .bits32)
             case .arithmetic(let op):

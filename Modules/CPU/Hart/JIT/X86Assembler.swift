@@ -292,6 +292,11 @@ final class X86Assembler {
         byte(0x99)
     }
 
+    /// cmovcc dst, src (64-bit): dst ← src if `condition` holds; flags are not changed.
+    func cmov(_ condition: X86Condition, _ dst: X86Register, _ src: X86Operand) {
+        instruction([0x0F, 0x40 | condition.rawValue], width: .bits64, reg: dst.rawValue, operand: src)
+    }
+
     /// setcc dst8.
     func set(_ condition: X86Condition, _ dst: X86Register) {
         instruction([0x0F, 0x90 | condition.rawValue], width: .bits32, reg: 0, operand: .register(dst),
