@@ -228,7 +228,7 @@ struct Run: ParsableCommand {
             } else {
                 fail("--snapshot-at: '\(snapshotAt)' is neither seconds of virtual time (0.25) nor instructions (5000000i)")
             }
-            machine.scheduledSnapshot = (snapshotSave, units)
+            machine.scheduledSnapshot = ScheduledSnapshot(path: snapshotSave, units: units, asked: snapshotAt)
         }
         if gdbWait && gdb == nil { fail("--gdb-wait needs --gdb") }
         if let gdb {

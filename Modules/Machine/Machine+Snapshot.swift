@@ -269,3 +269,20 @@ extension Machine {
 
     private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 }
+
+/// `--snapshot-save FILE --snapshot-at TIME` (docs/snapshots.md, "Saving at a virtual time").
+public struct ScheduledSnapshot: Sendable {
+    /// Where to write it.
+    public var path: String
+    /// The virtual time asked for, in units (instructions); the snapshot is taken at the first
+    /// round boundary at or after it.
+    public var units: UInt64
+    /// The time as the user wrote it, for the notice.
+    public var asked: String
+
+    public init(path: String, units: UInt64, asked: String) {
+        self.path = path
+        self.units = units
+        self.asked = asked
+    }
+}
