@@ -24,16 +24,19 @@ final class SnapshotGuestTests: XCTestCase {
     /// Guests/snapshot/count.c: 400 timer-paced rounds, each printing what it computed so far.
     /// Tests that pause it from outside run it under `--clock host` (2 s of 5 ms waits); under
     /// the virtual clock it is over in milliseconds of host time.
-    private func countGuest() throws -> String {
+    private func countGuest() throws -> String { try snapshotGuest("count") }
+
+    /// Builds Guests/snapshot/NAME.c (count, race) for the virt board's bare-metal layout.
+    private func snapshotGuest(_ name: String) throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("snapshot")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let elf = output.appendingPathComponent("count.elf").path
+        let elf = output.appendingPathComponent("\(name).elf").path
         let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
                                         "-Wl,--no-warn-rwx-segments", "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
                                         root.appendingPathComponent("Guests/common/start.S").path,
-                                        root.appendingPathComponent("Guests/snapshot/count.c").path, "-o", elf], timeout: 120)
+                                        root.appendingPathComponent("Guests/snapshot/\(name).c").path, "-o", elf], timeout: 120)
         guard run.status == 0 else { throw PluginBuildError(description: "riscv64-unknown-elf-gcc failed:\n\(run.output)") }
         return elf
     }
@@ -89,10 +92,10 @@ final class SnapshotGuestTests: XCTestCase {
         // 400 rounds of 5 ms of mtime: 0.6 s is past round 100 and before round 400.
         let saving = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", "0.6"], timeout: 90)
         XCTAssertEqual(saving.status, 0, saving.output)
-        let notice = "backplane: snapshot saved to \(file) at 600000000 instructions of machine time\n"
-        let parts = saving.output.components(separatedBy: notice)
-        XCTAssertEqual(parts.count, 2, "no single save notice:\n\(saving.output.suffix(500))")
-        guard parts.count == 2 else { return }
+        guard let (parts, units) = splitAtSaveNotice(saving.output, file: file, asked: "0.6") else { return }
+        // Taken at the first round boundary at or after 0.6 s: the guest waits in WFI most of
+        // the time, so that is where the clock's jump to the next 5 ms timer lands.
+        XCTAssertTrue(units >= 600_000_000 && units <= 605_000_000, "saved at \(units)")
         XCTAssertEqual(parts[0] + parts[1], whole.output, "taking the snapshot changed the run")
         XCTAssertTrue(parts[0].contains("round 100 "), "saved before round 100")
         for accel in ["jit", "interp"] {
@@ -106,6 +109,73 @@ final class SnapshotGuestTests: XCTestCase {
         let bad = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", "soon"], timeout: 60)
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.output.contains("--snapshot-at: 'soon' is neither seconds"), bad.output)
+    }
+
+    /// Splits a run's output at its one `--snapshot-at` notice: the console before and after the
+    /// save, and the machine time (units) the notice says it was taken at.
+    private func splitAtSaveNotice(_ output: String, file: String, asked: String) -> ([String], UInt64)? {
+        let prefix = "backplane: snapshot saved to \(file) at "
+        let lines = output.components(separatedBy: "\n").filter { $0.hasPrefix(prefix) }
+        XCTAssertEqual(lines.count, 1, "no single save notice:\n\(output.suffix(500))")
+        guard lines.count == 1 else { return nil }
+        let notice = lines[0]
+        // "at U instructions (S s) of machine time (asked for TIME)"
+        let words = notice.dropFirst(prefix.count).components(separatedBy: " ")
+        guard words.count >= 2, let units = UInt64(words[0]), words[1] == "instructions",
+              notice.hasSuffix(" of machine time (asked for \(asked))"),
+              let seconds = words.count > 2 ? Double(words[2].dropFirst()) : nil,
+              abs(seconds - Double(units) / 1e9) < 1e-9 else {  // virt: 10^9 instructions a second
+            XCTFail("unexpected notice: \(notice)")
+            return nil
+        }
+        return (output.components(separatedBy: notice + "\n"), units)
+    }
+
+    /// The same with two harts, whose output depends on where the machine switches from one to
+    /// the other (Guests/snapshot/race.c: both add to one counter; hart 0 prints what it saw).
+    /// A time in the middle of a slice must not end that slice: the snapshot is taken at the
+    /// next round boundary, the saving run prints exactly the uninterrupted run, and the resumed
+    /// run, under either engine, exactly what followed the save, final counts included. Failed
+    /// before the snapshot stopped being a deadline (every line after the save differed). Under
+    /// `--replay` of the uninterrupted run's recording, saving does not make the replay diverge,
+    /// and the snapshot is the same file.
+    func testASnapshotScheduledMidSliceWithTwoHartsDoesNotChangeTheInterleaving() throws {
+        let binary = try backplane()
+        let elf = try snapshotGuest("race")
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--smp", "2", "--timeout", "60"]
+        let journal = scratch.appendingPathComponent("race.journal").path
+        let whole = try GuestHarness.run([binary, "run"] + arguments + ["--record", journal], timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        XCTAssertTrue(whole.output.contains("\ncounter 3000000 hash0 0x"), String(whole.output.suffix(300)))
+        XCTAssertTrue(whole.output.hasSuffix("\nPASS\n"), String(whole.output.suffix(300)))
+        // Both harts ran in the same stretch: hart 0 saw hart 1's additions between its own.
+        let sawFirst = whole.output.components(separatedBy: "\n").first { $0.hasPrefix("hart 0 add 50000 saw ") }
+        XCTAssertTrue(sawFirst.map { $0 != "hart 0 add 50000 saw 49999" } ?? false, whole.output)
+
+        let file = scratch.appendingPathComponent("race.snap").path
+        // 10,012,345 units: 12,345 into a 50,000-instruction slice of hart 0 (both harts busy,
+        // no device deadline), so the save is one round later at the most.
+        let asked = "10012345i"
+        let saving = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", asked], timeout: 90)
+        XCTAssertEqual(saving.status, 0, saving.output)
+        guard let (parts, units) = splitAtSaveNotice(saving.output, file: file, asked: asked) else { return }
+        XCTAssertTrue(units >= 10_012_345 && units <= 10_012_345 + 100_000, "saved at \(units)")
+        XCTAssertEqual(parts[0] + parts[1], whole.output, "taking the snapshot changed the run")
+        XCTAssertTrue(parts[0].contains("hart 0 add 100000 ") && parts[1].contains("hart 0 add 1000000 "), saving.output)
+        for accel in ["jit", "interp"] {
+            let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--accel", accel, "--snapshot-load", file], timeout: 90)
+            XCTAssertEqual(resumed.status, 0, "\(accel): \(resumed.output)")
+            XCTAssertEqual(resumed.output, parts[1], "\(accel): the resumed run's output differs")
+        }
+
+        let replayed = scratch.appendingPathComponent("replayed.snap").path
+        let replaying = try GuestHarness.run([binary, "run"] + arguments + ["--replay", journal, "--snapshot-save", replayed,
+                                                                             "--snapshot-at", asked], timeout: 90)
+        XCTAssertEqual(replaying.status, 0, replaying.output)
+        XCTAssertEqual(replaying.output.replacingOccurrences(of: "backplane: snapshot saved to \(replayed) at \(units) instructions",
+                                                             with: "backplane: snapshot saved to \(file) at \(units) instructions"),
+                       saving.output, "--replay with --snapshot-at")
+        XCTAssertEqual(FileManager.default.contents(atPath: replayed), FileManager.default.contents(atPath: file))
     }
 
     /// GDB's `monitor snapshot save` runs the same command: stopped at the guest's 50th timer
