@@ -26,13 +26,14 @@ final class SnapshotGuestTests: XCTestCase {
     /// the virtual clock it is over in milliseconds of host time.
     private func countGuest() throws -> String { try snapshotGuest("count") }
 
-    /// Builds Guests/snapshot/NAME.c (count, race) for the virt board's bare-metal layout.
-    private func snapshotGuest(_ name: String) throws -> String {
+    /// Builds Guests/snapshot/NAME.c (count, race) for the virt board's bare-metal layout, with
+    /// `defines` (-D options) into NAME-VARIANT.elf.
+    private func snapshotGuest(_ name: String, defines: [String] = [], variant: String? = nil) throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("snapshot")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let elf = output.appendingPathComponent("\(name).elf").path
-        let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
+        let elf = output.appendingPathComponent(variant.map { "\(name)-\($0).elf" } ?? "\(name).elf").path
+        let run = try GuestHarness.run(["riscv64-unknown-elf-gcc"] + defines.map { "-D" + $0 } + ["-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
                                         "-Wl,--no-warn-rwx-segments", "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
                                         root.appendingPathComponent("Guests/common/start.S").path,
@@ -176,6 +177,36 @@ final class SnapshotGuestTests: XCTestCase {
                                                              with: "backplane: snapshot saved to \(file) at \(units) instructions"),
                        saving.output, "--replay with --snapshot-at")
         XCTAssertEqual(FileManager.default.contents(atPath: replayed), FileManager.default.contents(atPath: file))
+    }
+
+    /// The control socket's `snapshot save` is served between two rounds, where a resumed run
+    /// starts: under `--replay` of an uninterrupted two-hart run, pausing, saving and resuming
+    /// in the middle keeps the replay on its path (exit 0, the same console), and the snapshot
+    /// resumes with exactly the rest. race.c with 10 million additions a hart (half a second
+    /// under the JIT), so that the pause lands in the middle.
+    func testAControlSocketSnapshotUnderReplayChangesNothing() throws {
+        let binary = try backplane()
+        let elf = try snapshotGuest("race", defines: ["ADDS=10000000UL", "STRIDE=250000UL"], variant: "long")
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--smp", "2", "--timeout", "60"]
+        let journal = scratch.appendingPathComponent("long.journal").path
+        let whole = try GuestHarness.run([binary, "run"] + arguments + ["--record", journal], timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        XCTAssertTrue(whole.output.contains("\ncounter 20000000 hash0 0x"), String(whole.output.suffix(300)))
+
+        let file = scratch.appendingPathComponent("ctl.snap").path
+        let machine = try ControlSocketTests.RunningMachine(backplane: binary, arguments: arguments + ["--replay", journal])
+        XCTAssertTrue(machine.waitForConsole("hart 0 add 2500000 ", seconds: 60), machine.consoleText)
+        XCTAssertEqual(try machine.ctl("pause").output.components(separatedBy: "\n").first, "paused")
+        let before = machine.consoleText
+        XCTAssertEqual(try machine.ctl("snapshot", "save", file).output, "saved \(file)\n")
+        XCTAssertEqual(try machine.ctl("resume").output, "running\n")
+        XCTAssertEqual(machine.waitForExit(seconds: 60), 0, "the replay diverged")
+        XCTAssertEqual(machine.consoleText, whole.output)
+        XCTAssertFalse(before.contains("counter "), "paused after the end:\n\(before)")
+
+        let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-load", file], timeout: 90)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertEqual(before + resumed.output, whole.output)
     }
 
     /// GDB's `monitor snapshot save` runs the same command: stopped at the guest's 50th timer
