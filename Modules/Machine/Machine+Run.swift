@@ -85,11 +85,28 @@ extension Machine {
     /// One round: every hart that is not waiting for an interrupt runs a slice, in hart order.
     /// Under the virtual clock a round stops early when a device's deadline is due, so the
     /// devices are polled at exactly that instruction.
+    /// A run resumed from a snapshot saved in the middle of a round (at a GDB stop) finishes
+    /// that round first: the stopped hart the rest of its slice, then the harts after it.
     func runRound() {
         let traced = Trace.mask != 0
         if traced { Trace.clock = { [timebase] in timebase.now() } }
-        for (index, hart) in harts.enumerated() where !hart.isIdle {
-            guard let budget = sliceBudget() else { break }
+        var first = 0
+        var carried: Int? = nil
+        if let round = unfinishedRound {
+            (first, carried) = (round.hart, round.budgetLeft)
+            unfinishedRound = nil
+        }
+        for index in first..<harts.count {
+            let hart = harts[index]
+            let budget: Int
+            if let left = carried {
+                budget = left
+                carried = nil
+            } else {
+                if hart.isIdle { continue }
+                guard let next = sliceBudget() else { break }
+                budget = next
+            }
             if traced {
                 // Device trace events name the hart whose slice caused them and its pc
                 // (Trace.swift); events between slices (device polling) name none.
@@ -167,6 +184,15 @@ extension Machine {
         }
         sleepUntilNextEvent(deadline: deadline)
     }
+}
+
+/// Where a round was left when the machine stopped in the middle of it (a GDB breakpoint or
+/// watchpoint): hart `hart` has `budgetLeft` units of its slice still to run, and the harts
+/// after it their whole slices. Saved in snapshots, so a resumed run finishes that round as
+/// the stopped one does when it continues.
+struct UnfinishedRound: Equatable {
+    var hart: Int
+    var budgetLeft: Int
 }
 
 extension Timebase {

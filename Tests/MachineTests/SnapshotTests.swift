@@ -191,11 +191,11 @@ final class SnapshotTests: XCTestCase {
     func testAnotherFormatVersionIsRefused() throws {
         try usedMachine().saveSnapshot(to: path("v.snap"))
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("v.snap"))))
-        bytes[8] = 3
-        try Data(bytes).write(to: URL(fileURLWithPath: path("v3.snap")))
+        bytes[8] = 4
+        try Data(bytes).write(to: URL(fileURLWithPath: path("v4.snap")))
 
-        XCTAssertThrowsError(try machine(try smallVirt()).loadSnapshot(from: path("v3.snap"))) { error in
-            XCTAssertEqual("\(error)", "snapshot '\(self.path("v3.snap"))' has format version 3; this Backplane (\(SnapshotFile.backplaneVersion)) reads version 2")
+        XCTAssertThrowsError(try machine(try smallVirt()).loadSnapshot(from: path("v4.snap"))) { error in
+            XCTAssertEqual("\(error)", "snapshot '\(self.path("v4.snap"))' has format version 4; this Backplane (\(SnapshotFile.backplaneVersion)) reads version 3")
         }
     }
 
