@@ -33,19 +33,22 @@ static void putdec(uint64_t v) {
     puts_(&buffer[i]);
 }
 
+/* Hart 0's line every STRIDE additions; a function of its own so GDB can stop at it. */
+static void __attribute__((noinline)) report(uint64_t adds, uint64_t value) {
+    puts_("hart 0 add ");
+    putdec(adds);
+    puts_(" saw ");
+    putdec(value);
+    putc_('\n');
+}
+
 int main(unsigned long hartid) {
     if (hartid > 1) for (;;) __asm__ volatile("wfi");
     uint64_t hash = 1469598103934665603UL;
     for (uint64_t i = 1; i <= ADDS; i++) {
         uint64_t value = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
         hash = (hash ^ value) * 1099511628211UL;
-        if (hartid == 0 && i % STRIDE == 0) {
-            puts_("hart 0 add ");
-            putdec(i);
-            puts_(" saw ");
-            putdec(value);
-            putc_('\n');
-        }
+        if (hartid == 0 && i % STRIDE == 0) report(i, value);
     }
     uint64_t instret;
     __asm__ volatile("csrr %0, minstret" : "=r"(instret));

@@ -209,6 +209,68 @@ final class SnapshotGuestTests: XCTestCase {
         XCTAssertEqual(before + resumed.output, whole.output)
     }
 
+    /// A GDB stop in the middle of a round and a `monitor snapshot save` there change nothing
+    /// either: race.c under `--replay` of the uninterrupted run's recording, stopped by a
+    /// breakpoint at hart 0's 11th line (in the middle of its slice, hart 1's slice still to
+    /// come), saved, then continued without the breakpoint: the replay stays on its path and the
+    /// console is the uninterrupted run's; the snapshot (which says where the round stood)
+    /// resumes in a new process, under either engine, with exactly the rest. Before, merely
+    /// attaching GDB with a breakpoint made the replay diverge, and the resumed run's final hash
+    /// and mtime differed.
+    func testAGDBStopAndItsSnapshotUnderReplayChangeNothing() throws {
+        let binary = try backplane()
+        let elf = try snapshotGuest("race")
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--smp", "2", "--timeout", "60"]
+        let journal = scratch.appendingPathComponent("gdb.journal").path
+        let whole = try GuestHarness.run([binary, "run"] + arguments + ["--record", journal], timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        let lines = whole.output.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertTrue(lines.count > 12 && lines[10].hasPrefix("hart 0 add 550000 saw "), whole.output)
+        guard lines.count > 12 else { return }
+        let rest = lines[10...].joined(separator: "\n")
+
+        let socket = scratch.appendingPathComponent("gdb.sock").path
+        let console = scratch.appendingPathComponent("console.txt")
+        let file = scratch.appendingPathComponent("gdb.snap").path
+        let machine = Process()
+        machine.executableURL = URL(fileURLWithPath: binary)
+        machine.arguments = ["run"] + arguments + ["--replay", journal, "--serial", "file:\(console.path)",
+                                                   "--gdb", "unix:\(socket)", "--gdb-wait"]
+        machine.standardInput = FileHandle.nullDevice
+        machine.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        machine.standardError = errors
+        try machine.run()
+        defer { if machine.isRunning { machine.terminate() } }
+        let listening = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: socket) && Date() < listening && machine.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        let commands = scratch.appendingPathComponent("race.gdb")
+        try """
+            set pagination off
+            set confirm off
+            target remote \(socket)
+            break *report
+            ignore 1 10
+            continue
+            monitor snapshot save \(file)
+            delete
+            continue
+            """.write(to: commands, atomically: false, encoding: .utf8)
+        let gdb = try GuestHarness.run(["gdb-multiarch", "-q", "-nx", "-batch", "-x", commands.path, elf], timeout: 120)
+        machine.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(gdb.output.contains("hit Breakpoint 1"), gdb.output)
+        XCTAssertTrue(gdb.output.contains("saved \(file)"), gdb.output)
+        XCTAssertEqual(machine.terminationStatus, 0, "the replay diverged: \(stderr)")
+        XCTAssertEqual((try? String(contentsOf: console, encoding: .utf8)) ?? "", whole.output, "stopping at the breakpoint changed the run")
+
+        for accel in ["jit", "interp"] {
+            let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--accel", accel, "--snapshot-load", file], timeout: 90)
+            XCTAssertEqual(resumed.status, 0, "\(accel): \(resumed.output)")
+            XCTAssertEqual(resumed.output, rest, "\(accel): the resumed run's output differs")
+        }
+    }
+
     /// GDB's `monitor snapshot save` runs the same command: stopped at the guest's 50th timer
     /// interrupt, saved, killed; the snapshot resumes at that interrupt.
     func testGDBMonitorSavesASnapshotAtABreakpoint() throws {
