@@ -242,6 +242,11 @@ struct Run: ParsableCommand {
             do throws(MachineError) { try machine.attachControl(path: path) } catch { fail("\(error)") }
         }
         let exit = machine.run(timeout: timeout)
+        if let scheduled = machine.scheduledSnapshot {
+            // The run ended (or stopped for good) before the machine reached the time.
+            FileHandle.standardError.write(Data(("backplane: --snapshot-at \(scheduled.asked): the run ended at "
+                                                 + "\(machine.timebase.units) instructions of machine time, before it; no snapshot saved\n").utf8))
+        }
         watchdog?.finish()
         machine.detachGDB()
         machine.detachControl()

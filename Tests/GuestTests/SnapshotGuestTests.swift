@@ -170,6 +170,15 @@ final class SnapshotGuestTests: XCTestCase {
             XCTAssertEqual(resumed.output, parts[1], "\(accel): the resumed run's output differs")
         }
 
+        // A time the run never reaches: it says so, and saves nothing.
+        let late = scratch.appendingPathComponent("late.snap").path
+        let tooLate = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", late, "--snapshot-at", "1"], timeout: 90)
+        XCTAssertEqual(tooLate.status, 0, tooLate.output)
+        XCTAssertTrue(tooLate.output.hasPrefix(whole.output), tooLate.output)
+        XCTAssertTrue(tooLate.output.contains("backplane: --snapshot-at 1: the run ended at "), tooLate.output)
+        XCTAssertTrue(tooLate.output.hasSuffix(" instructions of machine time, before it; no snapshot saved\n"), tooLate.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: late))
+
         let replayed = scratch.appendingPathComponent("replayed.snap").path
         let replaying = try GuestHarness.run([binary, "run"] + arguments + ["--replay", journal, "--snapshot-save", replayed,
                                                                              "--snapshot-at", asked], timeout: 90)
