@@ -188,6 +188,28 @@ final class SnapshotTests: XCTestCase {
         }
     }
 
+    /// Where the run loop stands comes back exactly: a round stopped part-way (a GDB stop) and
+    /// each hart's exit request, whatever the harts' and devices' restore requested.
+    func testTheRoundAndTheExitRequestsComeBack() throws {
+        let saved = try machine(try smallVirt(harts: 2))
+        saved.unfinishedRound = UnfinishedRound(hart: 1, budgetLeft: 1234)
+        saved.harts[0].state.pointee.exitRequest = 1
+        saved.harts[1].state.pointee.exitRequest = 0
+        try saved.saveSnapshot(to: path("round.snap"))
+        saved.unfinishedRound = nil
+        saved.harts[0].state.pointee.exitRequest = 0
+        saved.harts[1].state.pointee.exitRequest = 1
+        try saved.saveSnapshot(to: path("between.snap"))
+
+        let loaded = try machine(try smallVirt(harts: 2))
+        try loaded.loadSnapshot(from: path("round.snap"))
+        XCTAssertEqual(loaded.unfinishedRound, UnfinishedRound(hart: 1, budgetLeft: 1234))
+        XCTAssertEqual(loaded.harts.map { $0.state.pointee.exitRequest }, [1, 0])
+        try loaded.loadSnapshot(from: path("between.snap"))
+        XCTAssertNil(loaded.unfinishedRound)
+        XCTAssertEqual(loaded.harts.map { $0.state.pointee.exitRequest }, [0, 1])
+    }
+
     func testAnotherFormatVersionIsRefused() throws {
         try usedMachine().saveSnapshot(to: path("v.snap"))
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("v.snap"))))
