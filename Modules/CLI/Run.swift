@@ -112,7 +112,7 @@ struct Run: ParsableCommand {
                                valueName: "FILE"))
     var snapshotLoad: String?
 
-    @Option(help: ArgumentHelp("Save a snapshot to FILE when the virtual clock reaches --snapshot-at; the run goes on (docs/snapshots.md).",
+    @Option(help: ArgumentHelp("Save a snapshot to FILE at the first round boundary at or after --snapshot-at (it says when); the run goes on unchanged (docs/snapshots.md).",
                                valueName: "FILE"))
     var snapshotSave: String?
 
