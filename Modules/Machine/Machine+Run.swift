@@ -161,7 +161,7 @@ extension Machine {
             try saveSnapshot(to: path)
             let units = timebase.units
             guard case .virtual(let rate) = timebase.clock else { return }  // --snapshot-at needs the virtual clock
-            let seconds = Double(units) / Double(max(1, rate))
+            let seconds = String(format: "%.9f", Double(units) / Double(max(1, rate)))
             FileHandle.standardError.write(Data(("backplane: snapshot saved to \(path) at \(units) instructions (\(seconds) s) "
                                                  + "of machine time (asked for \(scheduled.asked))\n").utf8))
         } catch {
