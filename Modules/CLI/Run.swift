@@ -112,7 +112,7 @@ struct Run: ParsableCommand {
                                valueName: "FILE"))
     var snapshotLoad: String?
 
-    @Option(help: ArgumentHelp("Save a snapshot to FILE when the virtual clock reaches --snapshot-at; the run goes on (docs/snapshots.md).",
+    @Option(help: ArgumentHelp("Save a snapshot to FILE at the first round boundary at or after --snapshot-at (it says when); the run goes on unchanged (docs/snapshots.md).",
                                valueName: "FILE"))
     var snapshotSave: String?
 
@@ -228,7 +228,7 @@ struct Run: ParsableCommand {
             } else {
                 fail("--snapshot-at: '\(snapshotAt)' is neither seconds of virtual time (0.25) nor instructions (5000000i)")
             }
-            machine.scheduledSnapshot = (snapshotSave, units)
+            machine.scheduledSnapshot = ScheduledSnapshot(path: snapshotSave, units: units, asked: snapshotAt)
         }
         if gdbWait && gdb == nil { fail("--gdb-wait needs --gdb") }
         if let gdb {
@@ -242,6 +242,11 @@ struct Run: ParsableCommand {
             do throws(MachineError) { try machine.attachControl(path: path) } catch { fail("\(error)") }
         }
         let exit = machine.run(timeout: timeout)
+        if let scheduled = machine.scheduledSnapshot {
+            // The run ended (or stopped for good) before the machine reached the time.
+            FileHandle.standardError.write(Data(("backplane: --snapshot-at \(scheduled.asked): the run ended at "
+                                                 + "\(machine.timebase.units) instructions of machine time, before it; no snapshot saved\n").utf8))
+        }
         watchdog?.finish()
         machine.detachGDB()
         machine.detachControl()

@@ -52,45 +52,48 @@ final class Debugger: GDBTarget {
         case kill
     }
 
-    /// Runs one slice of every hart exactly; returns the stop a hart hit (the harts after it in
-    /// this round do not run: all-stop) and whether any hart ran.
-    func runSlice(budget: Int, clock: Timebase) -> (stop: GDBStopReason?, anyRunning: Bool) {
-        if let step = resume.stepThread {
-            let index = step - 1
-            // A step runs its hart one instruction with interrupts held, as QEMU's stub does by
-            // default; with `othersRun` the other harts advance one instruction in lockstep.
-            for (other, hart) in harts.enumerated() where resume.othersRun || other == index {
-                clock.beginSlice(of: hart, budget: 1)
-                _ = hart.runDebug(budget: 1, points: points, resuming: true, interrupts: other != index)
-                clock.endSlice(of: hart, budget: 1)
-            }
-            standingOnStop.removeAll()
-            resume = .continueAll
-            return (.stepped(thread: step), true)
+    /// Whether the client asked for a single step (`stepi`): the run loop steps instead of
+    /// running a round.
+    var isStepping: Bool { resume.stepThread != nil }
+
+    /// A single step: the stepped hart runs one instruction with interrupts held, as QEMU's
+    /// stub does by default; with `othersRun` the other harts advance one instruction in
+    /// lockstep. A step is outside the rounds, so it changes where later slices end (as the
+    /// control socket's `step` does).
+    func step(clock: Timebase) -> GDBStopReason? {
+        guard let step = resume.stepThread else { return nil }
+        let index = step - 1
+        for (other, hart) in harts.enumerated() where resume.othersRun || other == index {
+            clock.beginSlice(of: hart, budget: 1)
+            _ = hart.runDebug(budget: 1, points: points, resuming: true, interrupts: other != index)
+            clock.endSlice(of: hart, budget: 1)
         }
-        var anyRunning = false
-        // A deadline is due (budget 0): the machine polls its devices first.
-        guard budget > 0 else { return (nil, true) }
-        for (index, hart) in harts.enumerated() where !hart.isIdle {
-            anyRunning = true
-            let resuming = standingOnStop.remove(index) != nil
-            clock.beginSlice(of: hart, budget: budget)
-            let stop = hart.runDebug(budget: budget, points: points, resuming: resuming)
-            clock.endSlice(of: hart, budget: budget)
-            switch stop {
-            case .hart:
-                continue
-            case .breakpoint:
-                standingOnStop = [index]
-                return (.breakpoint(thread: index + 1, hardware: false), true)
-            case .watchpoint(let watch, let address):
-                standingOnStop = [index]
-                let kind: GDBBreakpointKind = watch.access == .read ? .readWatchpoint
-                    : watch.access == .write ? .writeWatchpoint : .accessWatchpoint
-                return (.watchpoint(thread: index + 1, kind: kind, address: address), true)
-            }
+        standingOnStop.removeAll()
+        resume = .continueAll
+        return .stepped(thread: step)
+    }
+
+    /// Runs hart `index` exactly for at most `budget` instructions (its slice, or what a stop
+    /// left of it); returns the stop it hit, with what is left of the budget in the hart's
+    /// `budgetLeft`, or nil when the slice ended as `Hart.run` would have ended it.
+    func runExactly(hart index: Int, budget: Int, clock: Timebase) -> GDBStopReason? {
+        let hart = harts[index]
+        let resuming = standingOnStop.remove(index) != nil
+        clock.beginSlice(of: hart, budget: budget)
+        let stop = hart.runDebug(budget: budget, points: points, resuming: resuming)
+        clock.endSlice(of: hart, budget: budget)
+        switch stop {
+        case .hart:
+            return nil
+        case .breakpoint:
+            standingOnStop = [index]
+            return .breakpoint(thread: index + 1, hardware: false)
+        case .watchpoint(let watch, let address):
+            standingOnStop = [index]
+            let kind: GDBBreakpointKind = watch.access == .read ? .readWatchpoint
+                : watch.access == .write ? .writeWatchpoint : .accessWatchpoint
+            return .watchpoint(thread: index + 1, kind: kind, address: address)
         }
-        return (nil, anyRunning)
     }
 
     /// Tells the client why the machine stopped (nil: it just attached and will ask) and serves

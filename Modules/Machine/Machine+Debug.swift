@@ -36,7 +36,10 @@ extension Machine {
     }
 
     /// One round of the run loop with a debugger that wants control: serve a pending stop
-    /// request, then run the harts exactly and serve the stop they hit.
+    /// request, then run the harts exactly and serve the stops they hit. A stop in the middle
+    /// of a round does not end it: when the client continues, the stopped hart runs the rest of
+    /// its slice and the harts after it theirs, as without the debugger, so a breakpoint (and a
+    /// `monitor snapshot save` at it) leaves the schedule as it was. A single step does end it.
     func debuggerSlice(_ debugger: Debugger, deadline: UInt64?) -> DebuggerSliceOutcome {
         if debugger.stopRequested {
             if let exit = apply(debugger.serve(debugger.interruptReason, deadline: deadline, whileStopped: controlWhileStopped),
@@ -49,9 +52,42 @@ extension Machine {
             runRound()
             return .ran(anyRunning: true)
         }
-        let (stop, anyRunning) = debugger.runSlice(budget: sliceBudget() ?? 0, clock: timebase)
-        if let stop, let exit = apply(debugger.serve(stop, deadline: deadline, whileStopped: controlWhileStopped), deadline: deadline) {
-            return .exit(exit)
+        if debugger.isStepping {
+            unfinishedRound = nil
+            let stop = debugger.step(clock: timebase)
+            if let exit = apply(debugger.serve(stop, deadline: deadline, whileStopped: controlWhileStopped), deadline: deadline) {
+                return .exit(exit)
+            }
+            return .ran(anyRunning: true)
+        }
+        var index = 0
+        var carried: Int? = nil
+        if let round = unfinishedRound {
+            (index, carried) = (round.hart, round.budgetLeft)
+            unfinishedRound = nil
+        }
+        var anyRunning = false
+        while index < harts.count {
+            let budget: Int
+            if let left = carried {
+                budget = left
+                carried = nil
+            } else {
+                if harts[index].isIdle { index += 1; continue }
+                guard let next = sliceBudget() else { break }
+                budget = next
+            }
+            anyRunning = true
+            guard let stop = debugger.runExactly(hart: index, budget: budget, clock: timebase) else { index += 1; continue }
+            // Stopped before an instruction, so something is left of the slice. While the client
+            // looks, the machine is in the middle of this round (a snapshot saved now says so).
+            let left = Int(harts[index].state.pointee.budgetLeft)
+            unfinishedRound = UnfinishedRound(hart: index, budgetLeft: left)
+            let verdict = debugger.serve(stop, deadline: deadline, whileStopped: controlWhileStopped)
+            unfinishedRound = nil
+            if let exit = apply(verdict, deadline: deadline) { return .exit(exit) }
+            if debugger.isStepping { return .ran(anyRunning: true) }
+            carried = left
         }
         return .ran(anyRunning: anyRunning)
     }

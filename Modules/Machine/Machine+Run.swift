@@ -53,6 +53,10 @@ extension Machine {
         plugins?.startHarts()
         if let exit = debuggerBeforeFirstInstruction(deadline: deadline) { return exit }
         while true {
+            // Between two rounds, where every hart has finished its slice and the devices have
+            // been polled: the point a run resumed from a snapshot starts from (its first round
+            // comes next), so a snapshot taken here changes nothing about the schedule.
+            if let scheduled = scheduledSnapshot, timebase.units >= scheduled.units { takeScheduledSnapshot(scheduled) }
             if control != nil, let exit = serveControl(deadline: deadline) { return exit }
             if let debugger, debugger.stopRequested || debugger.needsExactRun {
                 if case .exit(let exit) = debuggerSlice(debugger, deadline: deadline) { return exit }
@@ -64,7 +68,6 @@ extension Machine {
                 if let divergence = journal.check() { return .replayDiverged(divergence) }
                 if let stop = journal.stopDue() { return stop }
             }
-            if let scheduled = scheduledSnapshot, timebase.units >= scheduled.units { takeScheduledSnapshot(scheduled.path) }
             if let event = power.take() {
                 switch event {
                 case .poweroff(let code):
@@ -82,11 +85,28 @@ extension Machine {
     /// One round: every hart that is not waiting for an interrupt runs a slice, in hart order.
     /// Under the virtual clock a round stops early when a device's deadline is due, so the
     /// devices are polled at exactly that instruction.
+    /// A run resumed from a snapshot saved in the middle of a round (at a GDB stop) finishes
+    /// that round first: the stopped hart the rest of its slice, then the harts after it.
     func runRound() {
         let traced = Trace.mask != 0
         if traced { Trace.clock = { [timebase] in timebase.now() } }
-        for (index, hart) in harts.enumerated() where !hart.isIdle {
-            guard let budget = sliceBudget() else { break }
+        var first = 0
+        var carried: Int? = nil
+        if let round = unfinishedRound {
+            (first, carried) = (round.hart, round.budgetLeft)
+            unfinishedRound = nil
+        }
+        for index in first..<harts.count {
+            let hart = harts[index]
+            let budget: Int
+            if let left = carried {
+                budget = left
+                carried = nil
+            } else {
+                if hart.isIdle { continue }
+                guard let next = sliceBudget() else { break }
+                budget = next
+            }
             if traced {
                 // Device trace events name the hart whose slice caused them and its pc
                 // (Trace.swift); events between slices (device polling) name none.
@@ -126,21 +146,24 @@ extension Machine {
         for participant in lifecycle {
             if let next = participant.nanosecondsUntilNextEvent() { earliest = min(earliest ?? .max, next) }
         }
-        var units = earliest.map { timebase.units(forNanoseconds: $0) }
-        // A scheduled snapshot is a deadline too: the slice ends exactly at its time.
-        if let scheduled = scheduledSnapshot {
-            let now = timebase.units
-            units = min(units ?? .max, scheduled.units > now ? scheduled.units - now : 0)
-        }
-        return units
+        // A scheduled snapshot (`--snapshot-at`) is no deadline: cutting a slice at its time would
+        // end the running hart's slice where the uninterrupted run does not, and with two harts
+        // change which one runs when (docs/snapshots.md, "Saving at a virtual time").
+        return earliest.map { timebase.units(forNanoseconds: $0) }
     }
 
-    /// `--snapshot-at`: between slices, at the scheduled time; the run goes on afterwards.
-    private func takeScheduledSnapshot(_ path: String) {
+    /// `--snapshot-at`: at the first round boundary at or after the scheduled time (the clock is
+    /// in the snapshot, so a resumed run starts from that time); the run goes on afterwards.
+    private func takeScheduledSnapshot(_ scheduled: ScheduledSnapshot) {
         scheduledSnapshot = nil
+        let path = scheduled.path
         do {
             try saveSnapshot(to: path)
-            FileHandle.standardError.write(Data("backplane: snapshot saved to \(path) at \(timebase.units) instructions of machine time\n".utf8))
+            let units = timebase.units
+            guard case .virtual(let rate) = timebase.clock else { return }  // --snapshot-at needs the virtual clock
+            let seconds = String(format: "%.9f", Double(units) / Double(max(1, rate)))
+            FileHandle.standardError.write(Data(("backplane: snapshot saved to \(path) at \(units) instructions (\(seconds) s) "
+                                                 + "of machine time (asked for \(scheduled.asked))\n").utf8))
         } catch {
             FileHandle.standardError.write(Data("backplane: error: --snapshot-save: \(error)\n".utf8))
         }
@@ -161,6 +184,15 @@ extension Machine {
         }
         sleepUntilNextEvent(deadline: deadline)
     }
+}
+
+/// Where a round was left when the machine stopped in the middle of it (a GDB breakpoint or
+/// watchpoint): hart `hart` has `budgetLeft` units of its slice still to run, and the harts
+/// after it their whole slices. Saved in snapshots, so a resumed run finishes that round as
+/// the stopped one does when it continues.
+struct UnfinishedRound: Equatable {
+    var hart: Int
+    var budgetLeft: Int
 }
 
 extension Timebase {

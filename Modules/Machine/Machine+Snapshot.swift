@@ -48,6 +48,15 @@ extension Machine {
             }
             var clock = DeviceStateWriter()
             timebase.save(to: &clock)
+            // Where the round stands (format 3): 0 between rounds, else the stopped hart + 1 and
+            // what is left of its slice (a save at a GDB stop).
+            clock.put(UInt64(unfinishedRound.map { $0.hart + 1 } ?? 0))
+            clock.put(UInt64(unfinishedRound?.budgetLeft ?? 0))
+            // Each hart's exit request: a hart whose interrupt line a device poll raised ends
+            // its next slice at once (Hart+Run), so the flag decides where the next round's
+            // slices fall. A load restores it as saved, not as the devices' restore leaves it.
+            clock.put(UInt64(harts.count))
+            for hart in harts { clock.put(UInt64(hart.state.pointee.exitRequest != 0 ? 1 : 0)) }
             try output.section(.clock, clock.bytes)
             var devices = DeviceStateWriter()
             let states = saveDeviceStates()
@@ -93,9 +102,27 @@ extension Machine {
             }
         }
         var clock = DeviceStateReader(input.array(input.payloads(.clock)[0]))
+        var exitRequests: [Bool] = []
         do {
             try timebase.restore(from: &clock)
+            let (hart, left) = (try clock.uint64(), try clock.uint64())
+            guard try clock.uint64() == UInt64(harts.count) else { throw DeviceStateError.mismatch("exit requests for another hart count") }
+            exitRequests = []
+            for _ in harts {
+                let flag = try clock.uint64()
+                guard flag <= 1 else { throw DeviceStateError.mismatch("exit request \(flag)") }
+                exitRequests.append(flag == 1)
+            }
             guard clock.isAtEnd else { throw DeviceStateError.mismatch("clock state is longer than this Backplane's") }
+            if hart == 0 {
+                guard left == 0 else { throw DeviceStateError.mismatch("a slice left (\(left)) between rounds") }
+                unfinishedRound = nil
+            } else {
+                guard hart <= UInt64(harts.count), left > 0, left <= UInt64(Machine.sliceInstructions) else {
+                    throw DeviceStateError.mismatch("round stopped at hart \(hart - 1) with \(left) of its slice left")
+                }
+                unfinishedRound = UnfinishedRound(hart: Int(hart - 1), budgetLeft: Int(left))
+            }
         } catch {
             throw MachineError("snapshot '\(path)': clock: \(error)")
         }
@@ -119,6 +146,10 @@ extension Machine {
         // BAR regions may have been remapped by the devices since).
         flushedRAMUnmaps = space.ramUnmaps
         for hart in self.harts { hart.flushTranslations() }
+        // Last, over what the harts' and devices' restore requested: the next round runs as the
+        // saving machine's would have (both engines look at pending interrupts before each
+        // block whatever the flag says).
+        for (hart, request) in zip(self.harts, exitRequests) { hart.state.pointee.exitRequest = request ? 1 : 0 }
     }
 
     // MARK: Header
@@ -268,4 +299,21 @@ extension Machine {
     }
 
     private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+}
+
+/// `--snapshot-save FILE --snapshot-at TIME` (docs/snapshots.md, "Saving at a virtual time").
+public struct ScheduledSnapshot: Sendable {
+    /// Where to write it.
+    public var path: String
+    /// The virtual time asked for, in units (instructions); the snapshot is taken at the first
+    /// round boundary at or after it.
+    public var units: UInt64
+    /// The time as the user wrote it, for the notice.
+    public var asked: String
+
+    public init(path: String, units: UInt64, asked: String) {
+        self.path = path
+        self.units = units
+        self.asked = asked
+    }
 }

@@ -74,9 +74,12 @@ public final class Machine {
     var debugger: Debugger?
     /// `--record` / `--replay`: the console's input journal (InputJournal.swift).
     public var journal: InputJournal?
-    /// `--snapshot-save FILE --snapshot-at TIME`: the snapshot to take when the virtual clock
-    /// reaches `units` (Machine+Snapshot.swift); nil once taken.
-    public var scheduledSnapshot: (path: String, units: UInt64)?
+    /// `--snapshot-save FILE --snapshot-at TIME`: the snapshot to take at the first round
+    /// boundary where the virtual clock has reached `units` (Machine+Run.swift); nil once taken.
+    public var scheduledSnapshot: ScheduledSnapshot?
+    /// The round the machine stopped in the middle of (a GDB stop), or the one a snapshot
+    /// saved there resumes (Machine+Run.swift); nil between rounds.
+    var unfinishedRound: UnfinishedRound?
     /// The control socket, when `--control` asked for one (Machine+Control.swift).
     var control: ControlServer?
     var controlState = ControlState()

@@ -10,7 +10,7 @@ import Memory
 ///   HEAD  Backplane version, board name, board hash, hart count, device names
 ///   RAM   per region: name, base, size, then runs of non-zero 4 KiB pages (offset, count, bytes)
 ///   HART  one per hart: mhartid and the architectural fields (Hart+Snapshot.swift)
-///   CLOK  the machine's Timebase (Timebase.save(to:))
+///   CLOK  the machine's Timebase (Timebase.save(to:)), then where the round stands
 ///   DEVS  every lifecycle participant's saved state, in lifecycle order: name, bytes
 ///   END   empty: a file without it was cut short
 /// ```
@@ -22,7 +22,7 @@ public enum SnapshotFile {
     static let magic: [UInt8] = Array("BPSNAP\r\n".utf8)
     /// The layout this Backplane writes and reads. Bump it when a section's layout or any saved
     /// device's field list changes.
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
     /// The Backplane release that writes the file (`BackplaneVersion`).
     public static var backplaneVersion: String { BackplaneVersion.string }
     /// Guest page size the RAM section counts in.

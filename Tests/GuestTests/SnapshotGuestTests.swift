@@ -24,16 +24,20 @@ final class SnapshotGuestTests: XCTestCase {
     /// Guests/snapshot/count.c: 400 timer-paced rounds, each printing what it computed so far.
     /// Tests that pause it from outside run it under `--clock host` (2 s of 5 ms waits); under
     /// the virtual clock it is over in milliseconds of host time.
-    private func countGuest() throws -> String {
+    private func countGuest() throws -> String { try snapshotGuest("count") }
+
+    /// Builds Guests/snapshot/NAME.c (count, race) for the virt board's bare-metal layout, with
+    /// `defines` (-D options) into NAME-VARIANT.elf.
+    private func snapshotGuest(_ name: String, defines: [String] = [], variant: String? = nil) throws -> String {
         let root = GuestHarness.packageRoot
         let output = GuestHarness.buildDirectory.appendingPathComponent("snapshot")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let elf = output.appendingPathComponent("count.elf").path
-        let run = try GuestHarness.run(["riscv64-unknown-elf-gcc", "-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
+        let elf = output.appendingPathComponent(variant.map { "\(name)-\($0).elf" } ?? "\(name).elf").path
+        let run = try GuestHarness.run(["riscv64-unknown-elf-gcc"] + defines.map { "-D" + $0 } + ["-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany", "-O2",
                                         "-ffreestanding", "-fno-builtin", "-nostdlib", "-nostartfiles", "-static",
                                         "-Wl,--no-warn-rwx-segments", "-T", root.appendingPathComponent("Guests/isa/link.ld").path,
                                         root.appendingPathComponent("Guests/common/start.S").path,
-                                        root.appendingPathComponent("Guests/snapshot/count.c").path, "-o", elf], timeout: 120)
+                                        root.appendingPathComponent("Guests/snapshot/\(name).c").path, "-o", elf], timeout: 120)
         guard run.status == 0 else { throw PluginBuildError(description: "riscv64-unknown-elf-gcc failed:\n\(run.output)") }
         return elf
     }
@@ -89,10 +93,10 @@ final class SnapshotGuestTests: XCTestCase {
         // 400 rounds of 5 ms of mtime: 0.6 s is past round 100 and before round 400.
         let saving = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", "0.6"], timeout: 90)
         XCTAssertEqual(saving.status, 0, saving.output)
-        let notice = "backplane: snapshot saved to \(file) at 600000000 instructions of machine time\n"
-        let parts = saving.output.components(separatedBy: notice)
-        XCTAssertEqual(parts.count, 2, "no single save notice:\n\(saving.output.suffix(500))")
-        guard parts.count == 2 else { return }
+        guard let (parts, units) = splitAtSaveNotice(saving.output, file: file, asked: "0.6") else { return }
+        // Taken at the first round boundary at or after 0.6 s: the guest waits in WFI most of
+        // the time, so that is where the clock's jump to the next 5 ms timer lands.
+        XCTAssertTrue(units >= 600_000_000 && units <= 605_000_000, "saved at \(units)")
         XCTAssertEqual(parts[0] + parts[1], whole.output, "taking the snapshot changed the run")
         XCTAssertTrue(parts[0].contains("round 100 "), "saved before round 100")
         for accel in ["jit", "interp"] {
@@ -106,6 +110,175 @@ final class SnapshotGuestTests: XCTestCase {
         let bad = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", "soon"], timeout: 60)
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.output.contains("--snapshot-at: 'soon' is neither seconds"), bad.output)
+    }
+
+    /// Splits a run's output at its one `--snapshot-at` notice: the console before and after the
+    /// save, and the machine time (units) the notice says it was taken at.
+    private func splitAtSaveNotice(_ output: String, file: String, asked: String) -> ([String], UInt64)? {
+        let prefix = "backplane: snapshot saved to \(file) at "
+        // The notice (stderr) can come in the middle of a console line (stdout).
+        let pieces = output.components(separatedBy: prefix)
+        XCTAssertEqual(pieces.count, 2, "no single save notice:\n\(output.suffix(500))")
+        guard pieces.count == 2, let end = pieces[1].firstIndex(of: "\n") else { return nil }
+        let notice = prefix + pieces[1][..<end]
+        // "at U instructions (S s) of machine time (asked for TIME)"
+        let words = notice.dropFirst(prefix.count).components(separatedBy: " ")
+        guard words.count >= 2, let units = UInt64(words[0]), words[1] == "instructions",
+              notice.hasSuffix(" of machine time (asked for \(asked))"),
+              let seconds = words.count > 2 ? Double(words[2].dropFirst()) : nil,
+              abs(seconds - Double(units) / 1e9) < 1e-9 else {  // virt: 10^9 instructions a second
+            XCTFail("unexpected notice: \(notice)")
+            return nil
+        }
+        return (output.components(separatedBy: notice + "\n"), units)
+    }
+
+    /// The same with two harts, whose output depends on where the machine switches from one to
+    /// the other (Guests/snapshot/race.c: both add to one counter; hart 0 prints what it saw).
+    /// A time in the middle of a slice must not end that slice: the snapshot is taken at the
+    /// next round boundary, the saving run prints exactly the uninterrupted run, and the resumed
+    /// run, under either engine, exactly what followed the save, final counts included. Failed
+    /// before the snapshot stopped being a deadline (every line after the save differed). Under
+    /// `--replay` of the uninterrupted run's recording, saving does not make the replay diverge,
+    /// and the snapshot is the same file.
+    func testASnapshotScheduledMidSliceWithTwoHartsDoesNotChangeTheInterleaving() throws {
+        let binary = try backplane()
+        let elf = try snapshotGuest("race")
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--smp", "2", "--timeout", "60"]
+        let journal = scratch.appendingPathComponent("race.journal").path
+        let whole = try GuestHarness.run([binary, "run"] + arguments + ["--record", journal], timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        XCTAssertTrue(whole.output.contains("\ncounter 3000000 hash0 0x"), String(whole.output.suffix(300)))
+        XCTAssertTrue(whole.output.hasSuffix("\nPASS\n"), String(whole.output.suffix(300)))
+        // Both harts ran in the same stretch: hart 0 saw hart 1's additions between its own.
+        let sawFirst = whole.output.components(separatedBy: "\n").first { $0.hasPrefix("hart 0 add 50000 saw ") }
+        XCTAssertTrue(sawFirst.map { $0 != "hart 0 add 50000 saw 49999" } ?? false, whole.output)
+
+        let file = scratch.appendingPathComponent("race.snap").path
+        // 10,012,345 units: 12,345 into a 50,000-instruction slice of hart 0 (both harts busy,
+        // no device deadline), so the save is one round later at the most.
+        let asked = "10012345i"
+        let saving = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", file, "--snapshot-at", asked], timeout: 90)
+        XCTAssertEqual(saving.status, 0, saving.output)
+        guard let (parts, units) = splitAtSaveNotice(saving.output, file: file, asked: asked) else { return }
+        XCTAssertTrue(units >= 10_012_345 && units <= 10_012_345 + 100_000, "saved at \(units)")
+        XCTAssertEqual(parts[0] + parts[1], whole.output, "taking the snapshot changed the run")
+        XCTAssertTrue(parts[0].contains("hart 0 add 100000 ") && parts[1].contains("hart 0 add 1000000 "), saving.output)
+        for accel in ["jit", "interp"] {
+            let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--accel", accel, "--snapshot-load", file], timeout: 90)
+            XCTAssertEqual(resumed.status, 0, "\(accel): \(resumed.output)")
+            XCTAssertEqual(resumed.output, parts[1], "\(accel): the resumed run's output differs")
+        }
+
+        // A time the run never reaches: it says so, and saves nothing.
+        let late = scratch.appendingPathComponent("late.snap").path
+        let tooLate = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-save", late, "--snapshot-at", "1"], timeout: 90)
+        XCTAssertEqual(tooLate.status, 0, tooLate.output)
+        XCTAssertTrue(tooLate.output.hasPrefix(whole.output), tooLate.output)
+        XCTAssertTrue(tooLate.output.contains("backplane: --snapshot-at 1: the run ended at "), tooLate.output)
+        XCTAssertTrue(tooLate.output.hasSuffix(" instructions of machine time, before it; no snapshot saved\n"), tooLate.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: late))
+
+        let replayed = scratch.appendingPathComponent("replayed.snap").path
+        let replaying = try GuestHarness.run([binary, "run"] + arguments + ["--replay", journal, "--snapshot-save", replayed,
+                                                                             "--snapshot-at", asked], timeout: 90)
+        XCTAssertEqual(replaying.status, 0, replaying.output)
+        XCTAssertEqual(replaying.output.replacingOccurrences(of: "backplane: snapshot saved to \(replayed) at \(units) instructions",
+                                                             with: "backplane: snapshot saved to \(file) at \(units) instructions"),
+                       saving.output, "--replay with --snapshot-at")
+        XCTAssertEqual(FileManager.default.contents(atPath: replayed), FileManager.default.contents(atPath: file))
+    }
+
+    /// The control socket's `snapshot save` is served between two rounds, where a resumed run
+    /// starts: under `--replay` of an uninterrupted two-hart run, pausing, saving and resuming
+    /// in the middle keeps the replay on its path (exit 0, the same console), and the snapshot
+    /// resumes with exactly the rest. race.c with 10 million additions a hart (half a second
+    /// under the JIT), so that the pause lands in the middle.
+    func testAControlSocketSnapshotUnderReplayChangesNothing() throws {
+        let binary = try backplane()
+        let elf = try snapshotGuest("race", defines: ["ADDS=10000000UL", "STRIDE=250000UL"], variant: "long")
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--smp", "2", "--timeout", "60"]
+        let journal = scratch.appendingPathComponent("long.journal").path
+        let whole = try GuestHarness.run([binary, "run"] + arguments + ["--record", journal], timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        XCTAssertTrue(whole.output.contains("\ncounter 20000000 hash0 0x"), String(whole.output.suffix(300)))
+
+        let file = scratch.appendingPathComponent("ctl.snap").path
+        let machine = try ControlSocketTests.RunningMachine(backplane: binary, arguments: arguments + ["--replay", journal])
+        XCTAssertTrue(machine.waitForConsole("hart 0 add 2500000 ", seconds: 60), machine.consoleText)
+        XCTAssertEqual(try machine.ctl("pause").output.components(separatedBy: "\n").first, "paused")
+        let before = machine.consoleText
+        XCTAssertEqual(try machine.ctl("snapshot", "save", file).output, "saved \(file)\n")
+        XCTAssertEqual(try machine.ctl("resume").output, "running\n")
+        XCTAssertEqual(machine.waitForExit(seconds: 60), 0, "the replay diverged")
+        XCTAssertEqual(machine.consoleText, whole.output)
+        XCTAssertFalse(before.contains("counter "), "paused after the end:\n\(before)")
+
+        let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--snapshot-load", file], timeout: 90)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertEqual(before + resumed.output, whole.output)
+    }
+
+    /// A GDB stop in the middle of a round and a `monitor snapshot save` there change nothing
+    /// either: race.c under `--replay` of the uninterrupted run's recording, stopped by a
+    /// breakpoint at hart 0's 11th line (in the middle of its slice, hart 1's slice still to
+    /// come), saved, then continued without the breakpoint: the replay stays on its path and the
+    /// console is the uninterrupted run's; the snapshot (which says where the round stood)
+    /// resumes in a new process, under either engine, with exactly the rest. Before, merely
+    /// attaching GDB with a breakpoint made the replay diverge, and the resumed run's final hash
+    /// and mtime differed.
+    func testAGDBStopAndItsSnapshotUnderReplayChangeNothing() throws {
+        let binary = try backplane()
+        let elf = try snapshotGuest("race")
+        let arguments = ["virt", "--bios", "none", "--kernel", elf, "--smp", "2", "--timeout", "60"]
+        let journal = scratch.appendingPathComponent("gdb.journal").path
+        let whole = try GuestHarness.run([binary, "run"] + arguments + ["--record", journal], timeout: 90)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        let lines = whole.output.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertTrue(lines.count > 12 && lines[10].hasPrefix("hart 0 add 550000 saw "), whole.output)
+        guard lines.count > 12 else { return }
+        let rest = lines[10...].joined(separator: "\n")
+
+        let socket = scratch.appendingPathComponent("gdb.sock").path
+        let console = scratch.appendingPathComponent("console.txt")
+        let file = scratch.appendingPathComponent("gdb.snap").path
+        let machine = Process()
+        machine.executableURL = URL(fileURLWithPath: binary)
+        machine.arguments = ["run"] + arguments + ["--replay", journal, "--serial", "file:\(console.path)",
+                                                   "--gdb", "unix:\(socket)", "--gdb-wait"]
+        machine.standardInput = FileHandle.nullDevice
+        machine.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        machine.standardError = errors
+        try machine.run()
+        defer { if machine.isRunning { machine.terminate() } }
+        let listening = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: socket) && Date() < listening && machine.isRunning { Thread.sleep(forTimeInterval: 0.02) }
+        let commands = scratch.appendingPathComponent("race.gdb")
+        try """
+            set pagination off
+            set confirm off
+            target remote \(socket)
+            break *report
+            ignore 1 10
+            continue
+            monitor snapshot save \(file)
+            delete
+            continue
+            """.write(to: commands, atomically: false, encoding: .utf8)
+        let gdb = try GuestHarness.run(["gdb-multiarch", "-q", "-nx", "-batch", "-x", commands.path, elf], timeout: 120)
+        machine.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(gdb.output.contains("hit Breakpoint 1"), gdb.output)
+        XCTAssertTrue(gdb.output.contains("saved \(file)"), gdb.output)
+        XCTAssertEqual(machine.terminationStatus, 0, "the replay diverged: \(stderr)")
+        XCTAssertEqual((try? String(contentsOf: console, encoding: .utf8)) ?? "", whole.output, "stopping at the breakpoint changed the run")
+
+        for accel in ["jit", "interp"] {
+            let resumed = try GuestHarness.run([binary, "run"] + arguments + ["--accel", accel, "--snapshot-load", file], timeout: 90)
+            XCTAssertEqual(resumed.status, 0, "\(accel): \(resumed.output)")
+            XCTAssertEqual(resumed.output, rest, "\(accel): the resumed run's output differs")
+        }
     }
 
     /// GDB's `monitor snapshot save` runs the same command: stopped at the guest's 50th timer
@@ -296,6 +469,43 @@ final class SnapshotGuestTests: XCTestCase {
         let written = try Data(contentsOf: disk)
         let block = [UInt8](written[LinuxGuest.blockTestOffset..<LinuxGuest.blockTestOffset + LinuxGuest.blockTestLength])
         XCTAssertEqual(block, (0..<LinuxGuest.blockTestLength).map(LinuxGuest.patternByte), "the resumed guest's disk write")
+    }
+
+    /// The issue's case with two harts and `--snapshot-at`: Linux on the AIA board, saved at a
+    /// virtual time in the middle of its boot (before init touches the disk), prints exactly the
+    /// uninterrupted run's console, printk timestamps included, and so does the run resumed
+    /// from that snapshot in a new process (on a fresh disk, as the saving run's was at the
+    /// save). With the snapshot cutting a slice at its time, 62 lines after it differed.
+    func testLinuxOnTwoHartsSavedAtAVirtualTimeRunsAndResumesAsTheUninterruptedRun() throws {
+        let binary = try backplane()
+        let artifacts = try LinuxGuest.artifacts()
+        let common = ["--kernel", artifacts.image, "--initrd", artifacts.initramfs, "--memory", "256M", "--smp", "2",
+                      "--append", "console=ttyS0 earlycon bp.usbwatch=60", "--clock", "virtual", "--timeout", "200"]
+        let whole = try GuestHarness.run([binary, "run", try aiaDiskBoard(try LinuxGuest.makeDisk())] + common, timeout: 230)
+        XCTAssertEqual(whole.status, 0, whole.output)
+        XCTAssertTrue(whole.output.contains("BP: blk vda rw ok offset=65536 len=4096"), whole.output)
+
+        let file = scratch.appendingPathComponent("linux-at.snap").path
+        // 0.0512345 s: the kernel's initcalls on both harts; init runs at about 0.09 s.
+        let asked = "0.0512345"
+        let disk = try LinuxGuest.makeDisk()
+        let board = try aiaDiskBoard(disk)  // the disk's path is in the board, which the snapshot names
+        let saving = try GuestHarness.run([binary, "run", board] + common + ["--snapshot-save", file, "--snapshot-at", asked], timeout: 230)
+        XCTAssertEqual(saving.status, 0, saving.output)
+        guard let (parts, units) = splitAtSaveNotice(saving.output, file: file, asked: asked) else { return }
+        XCTAssertTrue(units >= 51_234_500 && units <= 51_334_500, "saved at \(units)")
+        XCTAssertEqual(parts[0] + parts[1], whole.output, "taking the snapshot changed the run")
+        XCTAssertFalse(parts[0].contains("Run /init"), "saved after init started")
+
+        // The disk as it was at the save: empty (in place, as the board names it).
+        let handle = try FileHandle(forWritingTo: disk)
+        let size = try handle.seekToEnd()
+        try handle.truncate(atOffset: 0)
+        try handle.truncate(atOffset: size)
+        try handle.close()
+        let resumed = try GuestHarness.run([binary, "run", board] + common + ["--snapshot-load", file], timeout: 230)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertEqual(resumed.output, parts[1], "the resumed run's output differs")
     }
 
     /// The USB board (xHCI with a keyboard, a loopback device, a tablet and a storage stick) whose

@@ -188,14 +188,36 @@ final class SnapshotTests: XCTestCase {
         }
     }
 
+    /// Where the run loop stands comes back exactly: a round stopped part-way (a GDB stop) and
+    /// each hart's exit request, whatever the harts' and devices' restore requested.
+    func testTheRoundAndTheExitRequestsComeBack() throws {
+        let saved = try machine(try smallVirt(harts: 2))
+        saved.unfinishedRound = UnfinishedRound(hart: 1, budgetLeft: 1234)
+        saved.harts[0].state.pointee.exitRequest = 1
+        saved.harts[1].state.pointee.exitRequest = 0
+        try saved.saveSnapshot(to: path("round.snap"))
+        saved.unfinishedRound = nil
+        saved.harts[0].state.pointee.exitRequest = 0
+        saved.harts[1].state.pointee.exitRequest = 1
+        try saved.saveSnapshot(to: path("between.snap"))
+
+        let loaded = try machine(try smallVirt(harts: 2))
+        try loaded.loadSnapshot(from: path("round.snap"))
+        XCTAssertEqual(loaded.unfinishedRound, UnfinishedRound(hart: 1, budgetLeft: 1234))
+        XCTAssertEqual(loaded.harts.map { $0.state.pointee.exitRequest }, [1, 0])
+        try loaded.loadSnapshot(from: path("between.snap"))
+        XCTAssertNil(loaded.unfinishedRound)
+        XCTAssertEqual(loaded.harts.map { $0.state.pointee.exitRequest }, [0, 1])
+    }
+
     func testAnotherFormatVersionIsRefused() throws {
         try usedMachine().saveSnapshot(to: path("v.snap"))
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("v.snap"))))
-        bytes[8] = 3
-        try Data(bytes).write(to: URL(fileURLWithPath: path("v3.snap")))
+        bytes[8] = 4
+        try Data(bytes).write(to: URL(fileURLWithPath: path("v4.snap")))
 
-        XCTAssertThrowsError(try machine(try smallVirt()).loadSnapshot(from: path("v3.snap"))) { error in
-            XCTAssertEqual("\(error)", "snapshot '\(self.path("v3.snap"))' has format version 3; this Backplane (\(SnapshotFile.backplaneVersion)) reads version 2")
+        XCTAssertThrowsError(try machine(try smallVirt()).loadSnapshot(from: path("v4.snap"))) { error in
+            XCTAssertEqual("\(error)", "snapshot '\(self.path("v4.snap"))' has format version 4; this Backplane (\(SnapshotFile.backplaneVersion)) reads version 3")
         }
     }
 
