@@ -148,6 +148,13 @@ typedef struct HartState {
     // Kept last so that adding it moved no earlier field's offset.
     /// `stimecmp`: while `menvcfg.STCE` is 1, mip.STIP is `time >= stimecmp` (unsigned).
     uint64_t stimecmp;
+
+    // --- JIT bookkeeping, continued (never architecturally visible) ---------------------------
+    /// A self-loop's per-site copies of data-TLB entries (page address with the low 12 bits
+    /// clear, host addend), 8 sites of (tag, addend): set invalid (~0) at the loop's entry and
+    /// after every helper call in it, so each is a subset of `tlbLoad`/`tlbStore` (see
+    /// docs/jit.md, "Sixth round").
+    uint64_t jitLoopProbe[16];
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -68,6 +68,11 @@ struct JITTranslator {
     /// Instructions before this index were emitted already (an if-converted region, see
     /// `ifConvertedRegion`): the emit loop skips them.
     private var emittedUpTo = 0
+    /// In a self-loop of integer instructions, loads and stores: the `state.jitLoopProbe` slot
+    /// (byte offset from rbx) of each load/store instruction (by index) that probes its own
+    /// copy of a TLB entry instead of the TLB (`loopProbe`); at most `loopProbeSlots` sites.
+    private var probeSlots: [Int: Int32] = [:]
+    static let loopProbeSlots = 8
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -215,6 +220,7 @@ struct JITTranslator {
             if fields.rs2 { uses[Int(inst.rs2)] += 1 }
         }
         uses[0] = 0
+        allocateLoopProbes()
         let free = JITEngine.pinned.filter { named[Int($0.guest)] == 0 }
         let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
         for (guest, lent) in zip(wanted, free) {
@@ -235,6 +241,29 @@ struct JITTranslator {
             JITTranslator.restoreLoopRegisters(a, swaps)
             a.jump(toAddress: engine.exitToLoop)
         }
+    }
+
+    /// Gives the first `loopProbeSlots` loads and stores of a self-loop (whose instructions
+    /// `allocateLoopRegisters` has checked: integer ALU, branches, loads and stores, so its only
+    /// helpers are the load/store slow paths, and nothing inside it can change a translation)
+    /// a slot of `state.jitLoopProbe`, and marks them invalid at the loop's entry. Each slot
+    /// copies one TLB entry (`loopProbe`); every helper call in the loop (a TLB miss may evict
+    /// or refill entries) marks them all invalid again, so a slot never holds a mapping that
+    /// the TLB does not.
+    private mutating func allocateLoopProbes() {
+        for (index, inst) in instructions.enumerated() where probeSlots.count < Self.loopProbeSlots {
+            switch inst.op {
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd:
+                probeSlots[index] = StateOffset.loopProbe + Int32(16 * probeSlots.count)
+            default: break
+            }
+        }
+        Self.invalidateLoopProbes(a, Array(probeSlots.values))
+    }
+
+    /// Marks the loop probe slots `tags` invalid (a tag no masked address equals).
+    static func invalidateLoopProbes(_ a: X86Assembler, _ tags: [Int32]) {
+        for tag in tags { a.store(X86Memory(.rbx, tag), immediate: -1) }
     }
 
     /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
@@ -973,6 +1002,10 @@ struct JITTranslator {
     /// `miss` unless the page of the last byte is in the entry of the first byte's page — which
     /// also sends page-crossing accesses to the slow path. Leaves the host address in rsi.
     private func probe(_ tlbOffset: Int32, size: Int, miss: X86Label) {
+        Self.probe(a, tlbOffset, size: size, miss: miss)
+    }
+
+    static func probe(_ a: X86Assembler, _ tlbOffset: Int32, size: Int, miss: X86Label) {
         if size > 1 { a.lea(.rax, X86Memory(.rsi, Int32(size - 1))) } else { a.mov(.rax, .rsi) }
         a.shift(.shr, .rax, immediate: 12)
         a.mov(.rcx, .rsi, width: .bits32)
@@ -981,6 +1014,43 @@ struct JITTranslator {
         a.alu(.cmp, .rax, X86Memory(.rbx, tlbOffset, index: .rcx))
         a.jump(if: .notEqual, miss)
         a.alu(.add, .rsi, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+    }
+
+    /// A self-loop site's probe of its slot `slot` of `state.jitLoopProbe` (5 instructions
+    /// instead of 8, and no index arithmetic before the compare): the address with its page
+    /// offset cleared except the bits that must be zero in an aligned access, compared with the
+    /// slot's page address, so an access that is misaligned (and so might cross into the next
+    /// page) or on another page goes out of line to `loopProbeRefill`. Leaves the host address
+    /// in rsi.
+    private mutating func loopProbe(slot: Int32, tlbOffset: Int32, size: Int, miss: X86Label) {
+        let refill = a.newLabel(), hit = a.newLabel()
+        a.mov(.rax, .rsi)
+        a.alu(.and, .rax, immediate: Int32(-4096) | Int32(size - 1))
+        a.alu(.cmp, .rax, X86Memory(.rbx, slot))
+        a.jump(if: .notEqual, refill)
+        a.alu(.add, .rsi, X86Memory(.rbx, slot + 8))
+        a.bind(hit)
+        slowPaths.append { [a] in
+            // The TLB probe; on a hit (first and last byte on one page) the slot copies the
+            // entry: its page address and addend (rcx still indexes it).
+            a.bind(refill)
+            JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
+            a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+            a.shift(.shl, .rax, immediate: 12)
+            a.store(X86Memory(.rbx, slot), .rax)
+            a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            a.store(X86Memory(.rbx, slot + 8), .rax)
+            a.jump(hit)
+        }
+    }
+
+    /// `probe`, or a self-loop site's `loopProbe` when it has a slot.
+    private mutating func probe(_ tlbOffset: Int32, size: Int, miss: X86Label, index: Int) {
+        if let slot = probeSlots[index] {
+            loopProbe(slot: slot, tlbOffset: tlbOffset, size: size, miss: miss)
+        } else {
+            probe(tlbOffset, size: size, miss: miss)
+        }
     }
 
     private mutating func emitLoad(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
@@ -993,7 +1063,7 @@ struct JITTranslator {
         }
         address(inst)
         let miss = a.newLabel(), back = a.newLabel()
-        probe(StateOffset.tlbLoad, size: size, miss: miss)
+        probe(StateOffset.tlbLoad, size: size, miss: miss, index: index)
         let source = X86Operand.memory(X86Memory(.rsi))
         // Straight into rd's host register when it is pinned (the slow path moves its result
         // there); a load to x0 still accesses memory (traps, device reads).
@@ -1016,6 +1086,7 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
+        let slots = Array(probeSlots.values)
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -1029,6 +1100,7 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
+            JITTranslator.invalidateLoopProbes(a, slots)
             let leave = a.newLabel()
             a.test(.rdx, .rdx)
             a.jump(if: .notEqual, leave)
@@ -1051,7 +1123,7 @@ struct JITTranslator {
         let miss = a.newLabel(), back = a.newLabel()
         // No reservation check: while an LR reservation is held its pages are kept out of the
         // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
-        probe(StateOffset.tlbStore, size: size, miss: miss)
+        probe(StateOffset.tlbStore, size: size, miss: miss, index: index)
         let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
         a.store(X86Memory(.rsi), .rdx, width: width)
         a.bind(back)
@@ -1061,6 +1133,7 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
+        let slots = Array(probeSlots.values)
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
@@ -1072,6 +1145,7 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
+            JITTranslator.invalidateLoopProbes(a, slots)
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
             if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
