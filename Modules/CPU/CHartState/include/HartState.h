@@ -150,10 +150,10 @@ typedef struct HartState {
     uint64_t stimecmp;
 
     // --- JIT bookkeeping, continued (never architecturally visible) ---------------------------
-    /// A self-loop's per-site copies of data-TLB entries (page address with the low 12 bits
-    /// clear, host addend), 8 sites of (tag, addend): set invalid (~0) at the loop's entry and
-    /// after every helper call in it, so each is a subset of `tlbLoad`/`tlbStore` (see
-    /// docs/jit.md, "Sixth round").
+    /// A self-loop's copies of data-TLB entries, one per base register and kind (load/store):
+    /// 8 slots of (page address with the low 12 bits clear, host addend), set invalid (~0) at
+    /// the loop's entry and after every helper call in it, so each holds only what
+    /// `tlbLoad`/`tlbStore` holds (see docs/jit.md, "Sixth round").
     uint64_t jitLoopProbe[16];
 } HartState;
 

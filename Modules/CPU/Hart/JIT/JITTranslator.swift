@@ -69,9 +69,11 @@ struct JITTranslator {
     /// `ifConvertedRegion`): the emit loop skips them.
     private var emittedUpTo = 0
     /// In a self-loop of integer instructions, loads and stores: the `state.jitLoopProbe` slot
-    /// (byte offset from rbx) of each load/store instruction (by index) that probes its own
-    /// copy of a TLB entry instead of the TLB (`loopProbe`); at most `loopProbeSlots` sites.
+    /// (byte offset from rbx) of each load/store instruction (by index) that probes a copy of
+    /// a TLB entry instead of the TLB (`loopProbe`), one slot per base register and kind.
     private var probeSlots: [Int: Int32] = [:]
+    /// The distinct slots of `probeSlots` (invalidated at the loop entry and after helpers).
+    private var loopProbeTags: [Int32] = []
     static let loopProbeSlots = 8
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
@@ -243,22 +245,53 @@ struct JITTranslator {
         }
     }
 
-    /// Gives the first `loopProbeSlots` loads and stores of a self-loop (whose instructions
-    /// `allocateLoopRegisters` has checked: integer ALU, branches, loads and stores, so its only
-    /// helpers are the load/store slow paths, and nothing inside it can change a translation)
-    /// a slot of `state.jitLoopProbe`, and marks them invalid at the loop's entry. Each slot
-    /// copies one TLB entry (`loopProbe`); every helper call in the loop (a TLB miss may evict
-    /// or refill entries) marks them all invalid again, so a slot never holds a mapping that
-    /// the TLB does not.
+    /// Gives the loads and stores of a self-loop (whose instructions `allocateLoopRegisters`
+    /// has checked: integer ALU, branches, loads and stores, so its only helpers are the
+    /// load/store slow paths, and nothing inside it can change a translation) a slot of
+    /// `state.jitLoopProbe` per base register and kind (load or store; at most
+    /// `loopProbeSlots`), and marks them invalid at the loop's entry. A slot copies one TLB
+    /// entry (`loopProbe`), so the sites of one base (a stack frame's saves, a node's fields)
+    /// share one refill; every helper call in the loop (a TLB miss may evict or refill
+    /// entries) marks them all invalid again, so a slot never holds a mapping the TLB does not.
+    ///
+    /// Only bases the loop leaves alone, steps (`addi r, r, imm`), moves (`mv`) or loads (a
+    /// list walk's `p = p->next`, whose nodes mostly share a page): a base computed from data (a hashed
+    /// index) changes page nearly every time, and its slot would only add the refill to the
+    /// TLB probe (`tlb`, whose loop touches a random page per access: 1499 → 1551 ms with
+    /// every base given a slot).
     private mutating func allocateLoopProbes() {
-        for (index, inst) in instructions.enumerated() where probeSlots.count < Self.loopProbeSlots {
+        var walks = [Bool](repeating: true, count: 32)
+        for inst in instructions {
             switch inst.op {
-            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd:
-                probeSlots[index] = StateOffset.loopProbe + Int32(16 * probeSlots.count)
-            default: break
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd, .fence, .nop,
+                 .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+                continue
+            case .addi where inst.rs1 == inst.rd || inst.imm == 0:
+                continue
+            case .add where inst.rs1 == 0 || inst.rs2 == 0:
+                continue
+            default:
+                walks[Int(inst.rd)] = false
             }
         }
-        Self.invalidateLoopProbes(a, Array(probeSlots.values))
+        var slotOf: [Int: Int32] = [:]
+        for (index, inst) in instructions.enumerated() {
+            let store: Bool
+            switch inst.op {
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu: store = false
+            case .sb, .sh, .sw, .sd: store = true
+            default: continue
+            }
+            guard walks[Int(inst.rs1)] else { continue }
+            let key = Int(inst.rs1) * 2 + (store ? 1 : 0)
+            if slotOf[key] == nil {
+                guard slotOf.count < Self.loopProbeSlots else { continue }
+                slotOf[key] = StateOffset.loopProbe + Int32(16 * slotOf.count)
+            }
+            probeSlots[index] = slotOf[key]
+        }
+        loopProbeTags = slotOf.values.sorted()
+        Self.invalidateLoopProbes(a, loopProbeTags)
     }
 
     /// Marks the loop probe slots `tags` invalid (a tag no masked address equals).
@@ -1086,7 +1119,7 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
-        let slots = Array(probeSlots.values)
+        let slots = loopProbeTags
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -1133,7 +1166,7 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
-        let slots = Array(probeSlots.values)
+        let slots = loopProbeTags
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
