@@ -74,6 +74,11 @@ struct JITTranslator {
     private var probeSlots: [Int: Int32] = [:]
     /// The distinct slots of `probeSlots` (invalidated at the loop entry and after helpers).
     private var loopProbeTags: [Int32] = []
+    /// Probe slots (by tag offset) whose addend lives in a lent host register instead of
+    /// `state.jitLoopProbe` (a pinned register the loop does not name).
+    private var slotAddend: [Int32: X86Register] = [:]
+    /// `loopSwaps`' guest for a host register lent to a probe slot's addend.
+    static let addendSwap: UInt8 = 0xFF
     static let loopProbeSlots = 8
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
@@ -230,10 +235,17 @@ struct JITTranslator {
             cache[guest] = lent.host
             cache[Int(lent.guest)] = nil
         }
+        // Pinned registers left over hold probe slots' addends (`loopProbe`): a swap with no
+        // guest register (`Self.addendSwap`), so every way out reloads the evicted one.
+        for (slot, lent) in zip(loopProbeTags, free.dropFirst(min(wanted.count, free.count))) {
+            loopSwaps.append((Self.addendSwap, lent.host, lent.guest))
+            cache[Int(lent.guest)] = nil
+            slotAddend[slot] = lent.host
+        }
         guard !loopSwaps.isEmpty else { return }
         for swap in loopSwaps {
             a.store(reg(swap.evicted), swap.host)
-            a.load(swap.host, reg(swap.guest))
+            if swap.guest != Self.addendSwap { a.load(swap.host, reg(swap.guest)) }
         }
         let exit = a.newLabel()
         loopExit = exit
@@ -302,7 +314,9 @@ struct JITTranslator {
     /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
     private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)]) {
         for swap in swaps {
-            a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
+            if swap.guest != addendSwap {
+                a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
+            }
             a.load(swap.host, X86Memory(.rbx, StateOffset.register(Int(swap.evicted))))
         }
     }
@@ -1061,7 +1075,8 @@ struct JITTranslator {
         a.alu(.and, .rax, immediate: Int32(-4096) | Int32(size - 1))
         a.alu(.cmp, .rax, X86Memory(.rbx, slot))
         a.jump(if: .notEqual, refill)
-        a.alu(.add, .rsi, X86Memory(.rbx, slot + 8))
+        let addend = slotAddend[slot]
+        if let addend { a.alu(.add, .rsi, addend) } else { a.alu(.add, .rsi, X86Memory(.rbx, slot + 8)) }
         a.bind(hit)
         slowPaths.append { [a] in
             // The TLB probe; on a hit (first and last byte on one page) the slot copies the
@@ -1071,8 +1086,12 @@ struct JITTranslator {
             a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
             a.shift(.shl, .rax, immediate: 12)
             a.store(X86Memory(.rbx, slot), .rax)
-            a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-            a.store(X86Memory(.rbx, slot + 8), .rax)
+            if let addend {
+                a.load(addend, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            } else {
+                a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+                a.store(X86Memory(.rbx, slot + 8), .rax)
+            }
             a.jump(hit)
         }
     }
