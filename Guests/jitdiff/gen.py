@@ -20,6 +20,9 @@ and mixes in what stresses a binary translator:
     and a loop whose body hops back and forth through jumps (with traps mid-block);
   - integer loops (loads, stores, faulting accesses) that the JIT runs as self-loops with
     unpinned registers held in the host registers of pinned ones;
+  - pointer walks in self-loops (loads and stores at offsets around a moving base, some
+    misaligned, more sites than the JIT's per-loop probe slots) across page boundaries, in
+    M-mode RAM or through the Sv39 window into a read-only page (stores there fault mid-loop);
   - ifs over one to three ALU instructions writing one (mostly pinned) register, which the JIT
     turns into cmov, in loops with data-dependent branches;
   - LR/SC with a store between them to a page already in the store TLB, overlapping the
@@ -283,6 +286,57 @@ class JITGen(base.Gen):
         self.emit(f'la {t}, jump_saved')
         self.emit(f'ld x26, 0({t})')
 
+    def walk_loop_op(self):
+        """A self-loop walking a base register across a page boundary with loads and stores
+        around it: the JIT gives each of its first 8 memory sites a copy of a TLB entry that
+        must follow the page changes, misaligned accesses (which may straddle the boundary)
+        and the faults of stores to the read-only page after the Sv39 window (MPRV, MPP = S).
+        Loads read back what earlier stores wrote; x26 (saved) counts."""
+        r = self.r
+        t, p, m = self.temps(3)
+        free = [n for n in base.XREGS if n not in (t, p, m)]
+        self.emit(f'la x{t}, jump_saved')
+        self.emit(f'sd x26, 0(x{t})')
+        window = r.random() < 0.35
+        stride = r.choice([1, 2, 3, 4, 8, 8, 12, 16, 48, 160, -8, -4])
+        count = r.randrange(8, 48)
+        count = max(2, min(count, 3000 // abs(stride)))     # stays within 3 KiB of the boundary
+        travel = abs(stride) * count
+        # Starts before the boundary (after it when walking down) by up to the whole walk.
+        before = r.randrange(0, travel) if stride > 0 else -r.randrange(0, travel)
+        if window:
+            # 0x40000000 (window_a or _b, RW) then 0x40001000 (code: R X, stores fault)
+            self.emit(f'li x{p}, {WINDOW + 4096 - before:#x}')
+            self.emit(f'li x{m}, (1 << 17) | (1 << 11)')
+            self.emit(f'csrs mstatus, x{m}')
+        else:
+            self.emit(f'la x{p}, walk_area + {4096 * r.randrange(1, 3) - before}')
+        self.emit(f'li x26, {count}')
+        head = self.new_label()
+        self.out.append(f'{head}:')
+        self.emit('.option push')
+        self.emit('.option norvc')       # the trap handler resumes 4 bytes on
+        for _ in range(r.randrange(2, 13)):
+            c = r.random()
+            if c < 0.7:
+                op, w = r.choice(base.LOADS + base.STORES)
+                o = r.randrange(-16, 17)
+                if r.random() < 0.7:
+                    o &= ~(w - 1)
+                reg = f'x{r.choice(free)}' if op[0] == 'l' else self.xs()
+                self.emit(f'{op} {reg}, {o}(x{p})')
+            else:
+                rd = r.choice(free)
+                self.emit(f'{r.choice(["add", "xor", "sub"])} x{rd}, x{rd}, {self.xs()}')
+        self.emit('.option pop')
+        self.emit(f'addi x{p}, x{p}, {stride}')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        if window:
+            self.emit(f'csrc mstatus, x{m}')
+        self.emit(f'la x{t}, jump_saved')
+        self.emit(f'ld x26, 0(x{t})')
+
     def reservation_op(self):
         """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
         the JIT's inline stores look), and the store overlaps the reservation's 8 bytes or not,
@@ -384,6 +438,8 @@ class JITGen(base.Gen):
             self.reservation_op()
         elif c < 0.185:
             self.if_convert_op()
+        elif c < 0.2:
+            self.walk_loop_op()
         else:
             super().straight()
 
@@ -523,6 +579,8 @@ smc_slot:
     .align 3
 trap_save: .skip 24
 jump_saved: .skip 8
+    .align 12
+walk_area: .fill 1536, 8, 0x0123456789abcdef
     .align 12
 pt_root: .skip 4096
 pt_l1: .skip 4096

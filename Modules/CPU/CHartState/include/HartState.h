@@ -148,6 +148,14 @@ typedef struct HartState {
     // Kept last so that adding it moved no earlier field's offset.
     /// `stimecmp`: while `menvcfg.STCE` is 1, mip.STIP is `time >= stimecmp` (unsigned).
     uint64_t stimecmp;
+
+    // --- JIT bookkeeping, continued (never architecturally visible) ---------------------------
+    /// A self-loop's copies of data-TLB entries, one per base register and kind (load/store):
+    /// 8 slots of (page address with the low 12 bits clear, host addend; the addend stays in a
+    /// host register instead when the loop leaves one free), set invalid (~0) at
+    /// the loop's entry and after every helper call in it, so each holds only what
+    /// `tlbLoad`/`tlbStore` holds (see docs/jit.md, "Sixth round").
+    uint64_t jitLoopProbe[16];
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -68,6 +68,18 @@ struct JITTranslator {
     /// Instructions before this index were emitted already (an if-converted region, see
     /// `ifConvertedRegion`): the emit loop skips them.
     private var emittedUpTo = 0
+    /// In a self-loop of integer instructions, loads and stores: the `state.jitLoopProbe` slot
+    /// (byte offset from rbx) of each load/store instruction (by index) that probes a copy of
+    /// a TLB entry instead of the TLB (`loopProbe`), one slot per base register and kind.
+    private var probeSlots: [Int: Int32] = [:]
+    /// The distinct slots of `probeSlots` (invalidated at the loop entry and after helpers).
+    private var loopProbeTags: [Int32] = []
+    /// Probe slots (by tag offset) whose addend lives in a lent host register instead of
+    /// `state.jitLoopProbe` (a pinned register the loop does not name).
+    private var slotAddend: [Int32: X86Register] = [:]
+    /// `loopSwaps`' guest for a host register lent to a probe slot's addend.
+    static let addendSwap: UInt8 = 0xFF
+    static let loopProbeSlots = 8
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
 
@@ -215,6 +227,7 @@ struct JITTranslator {
             if fields.rs2 { uses[Int(inst.rs2)] += 1 }
         }
         uses[0] = 0
+        allocateLoopProbes()
         let free = JITEngine.pinned.filter { named[Int($0.guest)] == 0 }
         let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
         for (guest, lent) in zip(wanted, free) {
@@ -222,10 +235,17 @@ struct JITTranslator {
             cache[guest] = lent.host
             cache[Int(lent.guest)] = nil
         }
+        // Pinned registers left over hold probe slots' addends (`loopProbe`): a swap with no
+        // guest register (`Self.addendSwap`), so every way out reloads the evicted one.
+        for (slot, lent) in zip(loopProbeTags, free.dropFirst(min(wanted.count, free.count))) {
+            loopSwaps.append((Self.addendSwap, lent.host, lent.guest))
+            cache[Int(lent.guest)] = nil
+            slotAddend[slot] = lent.host
+        }
         guard !loopSwaps.isEmpty else { return }
         for swap in loopSwaps {
             a.store(reg(swap.evicted), swap.host)
-            a.load(swap.host, reg(swap.guest))
+            if swap.guest != Self.addendSwap { a.load(swap.host, reg(swap.guest)) }
         }
         let exit = a.newLabel()
         loopExit = exit
@@ -237,10 +257,66 @@ struct JITTranslator {
         }
     }
 
+    /// Gives the loads and stores of a self-loop (whose instructions `allocateLoopRegisters`
+    /// has checked: integer ALU, branches, loads and stores, so its only helpers are the
+    /// load/store slow paths, and nothing inside it can change a translation) a slot of
+    /// `state.jitLoopProbe` per base register and kind (load or store; at most
+    /// `loopProbeSlots`), and marks them invalid at the loop's entry. A slot copies one TLB
+    /// entry (`loopProbe`), so the sites of one base (a stack frame's saves, a node's fields)
+    /// share one refill; every helper call in the loop (a TLB miss may evict or refill
+    /// entries) marks them all invalid again, so a slot never holds a mapping the TLB does not.
+    ///
+    /// Only bases the loop leaves alone, steps (`addi r, r, imm`), moves (`mv`) or loads (a
+    /// list walk's `p = p->next`, whose nodes mostly share a page): a base computed from data (a hashed
+    /// index) changes page nearly every time, and its slot would only add the refill to the
+    /// TLB probe (`tlb`, whose loop touches a random page per access: 1499 → 1551 ms with
+    /// every base given a slot).
+    private mutating func allocateLoopProbes() {
+        var walks = [Bool](repeating: true, count: 32)
+        for inst in instructions {
+            switch inst.op {
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu, .sb, .sh, .sw, .sd, .fence, .nop,
+                 .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+                continue
+            case .addi where inst.rs1 == inst.rd || inst.imm == 0:
+                continue
+            case .add where inst.rs1 == 0 || inst.rs2 == 0:
+                continue
+            default:
+                walks[Int(inst.rd)] = false
+            }
+        }
+        var slotOf: [Int: Int32] = [:]
+        for (index, inst) in instructions.enumerated() {
+            let store: Bool
+            switch inst.op {
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu: store = false
+            case .sb, .sh, .sw, .sd: store = true
+            default: continue
+            }
+            guard walks[Int(inst.rs1)] else { continue }
+            let key = Int(inst.rs1) * 2 + (store ? 1 : 0)
+            if slotOf[key] == nil {
+                guard slotOf.count < Self.loopProbeSlots else { continue }
+                slotOf[key] = StateOffset.loopProbe + Int32(16 * slotOf.count)
+            }
+            probeSlots[index] = slotOf[key]
+        }
+        loopProbeTags = slotOf.values.sorted()
+        Self.invalidateLoopProbes(a, loopProbeTags)
+    }
+
+    /// Marks the loop probe slots `tags` invalid (a tag no masked address equals).
+    static func invalidateLoopProbes(_ a: X86Assembler, _ tags: [Int32]) {
+        for tag in tags { a.store(X86Memory(.rbx, tag), immediate: -1) }
+    }
+
     /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
     private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)]) {
         for swap in swaps {
-            a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
+            if swap.guest != addendSwap {
+                a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
+            }
             a.load(swap.host, X86Memory(.rbx, StateOffset.register(Int(swap.evicted))))
         }
     }
@@ -973,6 +1049,10 @@ struct JITTranslator {
     /// `miss` unless the page of the last byte is in the entry of the first byte's page — which
     /// also sends page-crossing accesses to the slow path. Leaves the host address in rsi.
     private func probe(_ tlbOffset: Int32, size: Int, miss: X86Label) {
+        Self.probe(a, tlbOffset, size: size, miss: miss)
+    }
+
+    static func probe(_ a: X86Assembler, _ tlbOffset: Int32, size: Int, miss: X86Label) {
         if size > 1 { a.lea(.rax, X86Memory(.rsi, Int32(size - 1))) } else { a.mov(.rax, .rsi) }
         a.shift(.shr, .rax, immediate: 12)
         a.mov(.rcx, .rsi, width: .bits32)
@@ -981,6 +1061,48 @@ struct JITTranslator {
         a.alu(.cmp, .rax, X86Memory(.rbx, tlbOffset, index: .rcx))
         a.jump(if: .notEqual, miss)
         a.alu(.add, .rsi, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+    }
+
+    /// A self-loop site's probe of its slot `slot` of `state.jitLoopProbe` (5 instructions
+    /// instead of 8, and no index arithmetic before the compare): the address with its page
+    /// offset cleared except the bits that must be zero in an aligned access, compared with the
+    /// slot's page address, so an access that is misaligned (and so might cross into the next
+    /// page) or on another page goes out of line to `loopProbeRefill`. Leaves the host address
+    /// in rsi.
+    private mutating func loopProbe(slot: Int32, tlbOffset: Int32, size: Int, miss: X86Label) {
+        let refill = a.newLabel(), hit = a.newLabel()
+        a.mov(.rax, .rsi)
+        a.alu(.and, .rax, immediate: Int32(-4096) | Int32(size - 1))
+        a.alu(.cmp, .rax, X86Memory(.rbx, slot))
+        a.jump(if: .notEqual, refill)
+        let addend = slotAddend[slot]
+        if let addend { a.alu(.add, .rsi, addend) } else { a.alu(.add, .rsi, X86Memory(.rbx, slot + 8)) }
+        a.bind(hit)
+        slowPaths.append { [a] in
+            // The TLB probe; on a hit (first and last byte on one page) the slot copies the
+            // entry: its page address and addend (rcx still indexes it).
+            a.bind(refill)
+            JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
+            a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+            a.shift(.shl, .rax, immediate: 12)
+            a.store(X86Memory(.rbx, slot), .rax)
+            if let addend {
+                a.load(addend, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            } else {
+                a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+                a.store(X86Memory(.rbx, slot + 8), .rax)
+            }
+            a.jump(hit)
+        }
+    }
+
+    /// `probe`, or a self-loop site's `loopProbe` when it has a slot.
+    private mutating func probe(_ tlbOffset: Int32, size: Int, miss: X86Label, index: Int) {
+        if let slot = probeSlots[index] {
+            loopProbe(slot: slot, tlbOffset: tlbOffset, size: size, miss: miss)
+        } else {
+            probe(tlbOffset, size: size, miss: miss)
+        }
     }
 
     private mutating func emitLoad(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
@@ -993,7 +1115,7 @@ struct JITTranslator {
         }
         address(inst)
         let miss = a.newLabel(), back = a.newLabel()
-        probe(StateOffset.tlbLoad, size: size, miss: miss)
+        probe(StateOffset.tlbLoad, size: size, miss: miss, index: index)
         let source = X86Operand.memory(X86Memory(.rsi))
         // Straight into rd's host register when it is pinned (the slow path moves its result
         // there); a load to x0 still accesses memory (traps, device reads).
@@ -1016,6 +1138,7 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
+        let slots = loopProbeTags
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -1029,6 +1152,7 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
+            JITTranslator.invalidateLoopProbes(a, slots)
             let leave = a.newLabel()
             a.test(.rdx, .rdx)
             a.jump(if: .notEqual, leave)
@@ -1051,7 +1175,7 @@ struct JITTranslator {
         let miss = a.newLabel(), back = a.newLabel()
         // No reservation check: while an LR reservation is held its pages are kept out of the
         // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
-        probe(StateOffset.tlbStore, size: size, miss: miss)
+        probe(StateOffset.tlbStore, size: size, miss: miss, index: index)
         let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
         a.store(X86Memory(.rsi), .rdx, width: width)
         a.bind(back)
@@ -1061,6 +1185,7 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
+        let slots = loopProbeTags
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
@@ -1072,6 +1197,7 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
+            JITTranslator.invalidateLoopProbes(a, slots)
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
             if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
