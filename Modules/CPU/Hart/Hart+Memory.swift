@@ -240,9 +240,15 @@ extension Hart {
     /// reservation was a compare of `reservationValid` in front of every store.
     private func holdReservation() {
         let reserved = state.pointee.reservationAddress
-        for address in [reserved, reserved &+ 7] where tlbStore[Self.tlbIndex(address)].tag == address >> 12 {
-            tlbStore[Self.tlbIndex(address)] = BPTLBEntry(tag: ~0, addend: 0)
-        }
+        dropStoreEntry(reserved)
+        dropStoreEntry(reserved &+ 7)
+    }
+
+    /// Empties the store-TLB entry that maps virtual `address`'s page, if one does.
+    @inline(__always)
+    private func dropStoreEntry(_ address: UInt64) {
+        let index = Self.tlbIndex(address)
+        if tlbStore[index].tag == address >> 12 { tlbStore[index] = BPTLBEntry(tag: ~0, addend: 0) }
     }
 
     /// SC: stores and returns 0 if the reservation is still held for `address`, else returns 1

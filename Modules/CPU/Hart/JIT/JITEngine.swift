@@ -513,7 +513,6 @@ enum StateOffset {
     static let exitRequest = offset(\HartState.exitRequest)
     static let jitBudget = offset(\HartState.jitBudget)
     static let jitBudgetBase = offset(\HartState.jitBudgetBase)
-    static let reservationValid = offset(\HartState.reservationValid)
     static let tlbLoad = offset(\HartState.tlbLoad)
     static let tlbStore = offset(\HartState.tlbStore)
     static let tlbFetch = offset(\HartState.tlbFetch)
