@@ -408,6 +408,51 @@ class JITGen(base.Gen):
         # under both engines) lands in a dumped register.
         self.emit(f'csrr {self.x()}, minstret')
 
+    def word_chain_op(self):
+        """W-form results read by W-forms and small-mask andi before being overwritten (the JIT
+        then skips their sign extension), mixed with 64-bit readers, branches and stores that
+        need it, on the pinned registers mostly; straight or in a self-loop (x26 saved)."""
+        r = self.r
+        pinned = [n for n in (8, 9, 10, 11, 12, 13, 14, 15) if n in base.XREGS]
+        regs = r.sample(pinned, 3) + ([r.choice([n for n in base.XREGS if n != 26])] if r.random() < 0.3 else [])
+        x = lambda: f'x{r.choice(regs)}'
+        loop = r.random() < 0.5
+        if loop:
+            t = self.x()
+            head = self.new_label()
+            self.emit(f'la {t}, jump_saved')
+            self.emit(f'sd x26, 0({t})')
+            self.emit(f'li x26, {r.randrange(2, 9)}')
+            self.out.append(f'{head}:')
+        for _ in range(r.randrange(3, 11)):
+            c = r.random()
+            if c < 0.45:
+                op = r.choice(['mulw', 'addw', 'subw', 'sllw', 'srlw', 'sraw'])
+                self.emit(f'{op} {x()}, {x()}, {x()}')
+            elif c < 0.65:
+                op = r.choice(['slliw', 'srliw', 'sraiw'])
+                self.emit(f'{op} {x()}, {x()}, {r.randrange(32)}')
+            elif c < 0.72:
+                self.emit(f'addiw {x()}, {x()}, {r.choice([0, r.randrange(-2048, 2048)])}')
+            elif c < 0.85:
+                self.emit(f'andi {x()}, {x()}, {r.choice([15, 127, 2047, -1, -16, r.randrange(-2048, 2048)])}')
+            elif c < 0.95:
+                op = r.choice(['add', 'xor', 'srli', 'srai', 'mul', 'sltu', 'sub'])
+                if op in ('srli', 'srai'):
+                    self.emit(f'{op} {x()}, {x()}, {r.randrange(64)}')
+                else:
+                    self.emit(f'{op} {x()}, {x()}, {x()}')
+            else:
+                skip = self.new_label()
+                self.emit(f'{r.choice(["beq", "bne", "blt", "bgeu"])} {x()}, {x()}, {skip}')
+                self.emit(f'addw {x()}, {x()}, {x()}')
+                self.out.append(f'{skip}:')
+        if loop:
+            self.emit('addi x26, x26, -1')
+            self.emit(f'bnez x26, {head}')
+            self.emit(f'la {t}, jump_saved')
+            self.emit(f'ld x26, 0({t})')
+
     def straight(self):
         c = self.r.random()
         if c < 0.01:
@@ -440,6 +485,8 @@ class JITGen(base.Gen):
             self.if_convert_op()
         elif c < 0.2:
             self.walk_loop_op()
+        elif c < 0.22:
+            self.word_chain_op()
         else:
             super().straight()
 

@@ -136,6 +136,12 @@ struct JITTranslator {
     private mutating func writeWord(_ rd: UInt8, _ host: X86Register) {
         guard rd != 0 else { return }
         if let cached = cache[Int(rd)] {
+            if upperHalfDead {
+                // Nothing reads bits 63..32 before rd is written again (`upperHalfDead(after:)`):
+                // a 32-bit move, which the host renames away, instead of a movsxd.
+                a.mov(cached, host, width: .bits32)
+                return
+            }
             // Sign-extend straight into rd's host register.
             a.movsx(cached, .register(host), from: .bits32)
             return
@@ -596,7 +602,9 @@ struct JITTranslator {
                 // the next instruction; it retires with them.
                 precondition(inst.rd == 0)
             } else {
+                upperHalfDead = upperHalfDead(after: index)
                 ended = emit(inst, index: index, pc: pc)
+                upperHalfDead = false
             }
         }
         if !ended {
@@ -705,6 +713,46 @@ struct JITTranslator {
             return UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: base &+ second.imm)))
         default: return nil
         }
+    }
+
+    /// Whether the instruction being emitted may leave the upper half of its rd's host register
+    /// undefined (set per instruction; only `writeWord` looks at it).
+    private var upperHalfDead = false
+
+    /// Whether the register that instruction `index` writes is, on the straight path after it,
+    /// read only through its low 32 bits (W-form operations, whose sources are their low words,
+    /// unprivileged spec §4.2; `andi` with a mask of bits 10..0) until an instruction writes it
+    /// again — with nothing between that could observe the full register: no branch, jump,
+    /// load, store or helper (a trap or a leave there makes every register architectural).
+    /// A W-form result then needs no sign extension. Only for registers held in host registers
+    /// (an unpinned one in `state.x` may be read by anything) and not while a plugin observes.
+    private func upperHalfDead(after index: Int) -> Bool {
+        let rd = instructions[index].rd
+        guard rd != 0, !engine.observed, cache[Int(rd)] != nil else { return false }
+        for inst in instructions[(index + 1)...] {
+            let lowWordSources: Bool
+            switch inst.op {
+            case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw:
+                lowWordSources = true
+            case .andi where inst.imm < 0x800:
+                lowWordSources = inst.rs1 == rd  // rs2 is not a source
+            case .lui, .auipc, .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai,
+                 .add, .sub, .xor, .or, .and, .sll, .srl, .sra, .slt, .sltu, .mul:
+                lowWordSources = false
+            default:
+                return false
+            }
+            let reads: Bool
+            switch inst.op {
+            case .lui, .auipc: reads = false
+            case .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai, .addiw, .slliw, .srliw, .sraiw:
+                reads = inst.rs1 == rd
+            default: reads = inst.rs1 == rd || inst.rs2 == rd
+            }
+            if reads && !lowWordSources { return false }
+            if inst.rd == rd { return true }
+        }
+        return false
     }
 
     /// Emits one instruction; returns whether it ended the block.
@@ -1096,6 +1144,45 @@ struct JITTranslator {
         }
     }
 
+    /// A self-loop site's slot probe when its base is in a host register: the compare as in
+    /// `loopProbe`, but the access on a hit addresses `[base + addend + imm]` itself (no copy
+    /// of the base into rsi, no add: 5 instructions and the access instead of 7). Returns that
+    /// operand, or nil (nothing emitted) when the site has no slot or its base is in memory.
+    /// Out of line, the refill path forms the guest address in rsi (what `miss` expects), runs
+    /// the TLB probe, copies the entry into the slot and does the access through rsi (`access`)
+    /// before jumping to `back`: a misaligned access within one page hits the TLB but never the
+    /// slot, so it must not go round again.
+    private mutating func fusedSlotProbe(_ inst: DecodedInstruction, index: Int, tlbOffset: Int32, size: Int,
+                                         miss: X86Label, back: X86Label,
+                                         access: @escaping (X86Assembler, X86Memory) -> Void) -> X86Memory? {
+        guard let slot = probeSlots[index], inst.rs1 != 0, let base = cache[Int(inst.rs1)] else { return nil }
+        let immediate = Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm))
+        let refill = a.newLabel()
+        if immediate != 0 { a.lea(.rax, X86Memory(base, immediate)) } else { a.mov(.rax, base) }
+        a.alu(.and, .rax, immediate: Int32(-4096) | Int32(size - 1))
+        a.alu(.cmp, .rax, X86Memory(.rbx, slot))
+        a.jump(if: .notEqual, refill)
+        let addend = slotAddend[slot]
+        if addend == nil { a.load(.rsi, X86Memory(.rbx, slot + 8)) }
+        slowPaths.append { [a] in
+            a.bind(refill)
+            if immediate != 0 { a.lea(.rsi, X86Memory(base, immediate)) } else { a.mov(.rsi, base) }
+            JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
+            a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+            a.shift(.shl, .rax, immediate: 12)
+            a.store(X86Memory(.rbx, slot), .rax)
+            if let addend {
+                a.load(addend, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            } else {
+                a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+                a.store(X86Memory(.rbx, slot + 8), .rax)
+            }
+            access(a, X86Memory(.rsi))
+            a.jump(back)
+        }
+        return X86Memory(base, immediate, index: addend ?? .rsi)
+    }
+
     /// `probe`, or a self-loop site's `loopProbe` when it has a slot.
     private mutating func probe(_ tlbOffset: Int32, size: Int, miss: X86Label, index: Int) {
         if let slot = probeSlots[index] {
@@ -1113,21 +1200,29 @@ struct JITTranslator {
         case .lw, .lwu: size = 4
         default: size = 8
         }
-        address(inst)
         let miss = a.newLabel(), back = a.newLabel()
-        probe(StateOffset.tlbLoad, size: size, miss: miss, index: index)
-        let source = X86Operand.memory(X86Memory(.rsi))
         // Straight into rd's host register when it is pinned (the slow path moves its result
         // there); a load to x0 still accesses memory (traps, device reads).
         let target = inst.rd == 0 ? X86Register.rax : cache[Int(inst.rd)] ?? .rax
-        switch inst.op {
-        case .lb: a.movsx(target, source, from: .bits8)
-        case .lbu: a.movzx(target, source, from: .bits8)
-        case .lh: a.movsx(target, source, from: .bits16)
-        case .lhu: a.movzx(target, source, from: .bits16)
-        case .lw: a.movsx(target, source, from: .bits32)
-        case .lwu: a.load(target, X86Memory(.rsi), width: .bits32)
-        default: a.load(target, X86Memory(.rsi))
+        let op = inst.op
+        let access = { (a: X86Assembler, source: X86Memory) in
+            switch op {
+            case .lb: a.movsx(target, .memory(source), from: .bits8)
+            case .lbu: a.movzx(target, .memory(source), from: .bits8)
+            case .lh: a.movsx(target, .memory(source), from: .bits16)
+            case .lhu: a.movzx(target, .memory(source), from: .bits16)
+            case .lw: a.movsx(target, .memory(source), from: .bits32)
+            case .lwu: a.load(target, source, width: .bits32)
+            default: a.load(target, source)
+            }
+        }
+        if let source = fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbLoad, size: size, miss: miss,
+                                       back: back, access: access) {
+            access(a, source)
+        } else {
+            address(inst)
+            probe(StateOffset.tlbLoad, size: size, miss: miss, index: index)
+            access(a, X86Memory(.rsi))
         }
         a.bind(back)
         if target == .rax { write(inst.rd, .rax) }
@@ -1170,14 +1265,19 @@ struct JITTranslator {
 
     private mutating func emitStore(_ inst: DecodedInstruction, index: Int, pc: UInt64) {
         let size = 1 << Int(inst.op.rawValue - Operation.sb.rawValue)
-        address(inst)
-        read(.rdx, inst.rs2)
         let miss = a.newLabel(), back = a.newLabel()
+        let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
         // No reservation check: while an LR reservation is held its pages are kept out of the
         // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
-        probe(StateOffset.tlbStore, size: size, miss: miss, index: index)
-        let width: X86Width = size == 1 ? .bits8 : size == 2 ? .bits16 : size == 4 ? .bits32 : .bits64
-        a.store(X86Memory(.rsi), .rdx, width: width)
+        read(.rdx, inst.rs2)
+        if let target = fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbStore, size: size, miss: miss,
+                                       back: back, access: { a, target in a.store(target, .rdx, width: width) }) {
+            a.store(target, .rdx, width: width)
+        } else {
+            address(inst)
+            probe(StateOffset.tlbStore, size: size, miss: miss, index: index)
+            a.store(X86Memory(.rsi), .rdx, width: width)
+        }
         a.bind(back)
         let argument = packHelperArgument(UInt64(size), length: inst.length, retired: index - counted)
         let helper = JITHelpers.store
