@@ -337,6 +337,52 @@ class JITGen(base.Gen):
         self.emit(f'la x{t}, jump_saved')
         self.emit(f'ld x26, 0(x{t})')
 
+    def group_op(self):
+        """Straight-line loads and stores through one base (a pinned register mostly) near a
+        page boundary, with ALU work, forward branches and changes of the base between them:
+        the JIT probes the TLB once per group (base and kind) for the group's whole range and
+        the other members reuse the addend; a range across the boundary, or stores into the
+        read-only page after the Sv39 window (MPRV, MPP = S: they fault mid-group), take the
+        members' own probes."""
+        r = self.r
+        pinned = [n for n in (8, 9, 10, 11, 12, 13, 14, 15) if n in base.XREGS]
+        p = r.choice(pinned) if r.random() < 0.85 else self.x()
+        p = int(p[1:]) if isinstance(p, str) else p
+        m = [n for n in self.temps(2) if n != p][0]
+        free = [n for n in base.XREGS if n not in (p, m)]
+        window = r.random() < 0.35
+        before = r.randrange(-24, 25)
+        if window:
+            self.emit(f'li x{p}, {WINDOW + 4096 - 32 + before:#x}')
+            self.emit(f'li x{m}, (1 << 17) | (1 << 11)')
+            self.emit(f'csrs mstatus, x{m}')
+        else:
+            self.emit(f'la x{p}, walk_area + {4096 * r.randrange(1, 3) + before}')
+        self.emit('.option push')
+        self.emit('.option norvc')       # the trap handler resumes 4 bytes on
+        for _ in range(r.randrange(3, 14)):
+            c = r.random()
+            if c < 0.7:
+                op, w = r.choice(base.LOADS + base.STORES)
+                o = r.randrange(-24, 25)
+                if r.random() < 0.8:
+                    o &= ~(w - 1)
+                reg = f'x{r.choice(free)}' if op[0] == 'l' else self.xs()
+                self.emit(f'{op} {reg}, {o}(x{p})')
+            elif c < 0.8:
+                rd = r.choice(free)
+                self.emit(f'{r.choice(["add", "xor", "sub"])} x{rd}, x{rd}, {self.xs()}')
+            elif c < 0.9:
+                skip = self.new_label()
+                self.emit(f'{r.choice(["beq", "bne", "bltu"])} {self.xs()}, {self.xs()}, {skip}')
+                self.emit(f'addi x{r.choice(free)}, x{r.choice(free)}, {r.randrange(-64, 64)}')
+                self.out.append(f'{skip}:')
+            else:
+                self.emit(f'addi x{p}, x{p}, {r.choice([-16, -8, 8, 16, 24, 32, 48])}')
+        self.emit('.option pop')
+        if window:
+            self.emit(f'csrc mstatus, x{m}')
+
     def reservation_op(self):
         """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
         the JIT's inline stores look), and the store overlaps the reservation's 8 bytes or not,
@@ -487,6 +533,8 @@ class JITGen(base.Gen):
             self.walk_loop_op()
         elif c < 0.22:
             self.word_chain_op()
+        elif c < 0.245:
+            self.group_op()
         else:
             super().straight()
 

@@ -82,6 +82,12 @@ struct JITTranslator {
     static let loopProbeSlots = 8
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
+    /// Loads (or stores) through one unchanged base register on a straight stretch of the
+    /// block share one TLB probe (`findProbeGroups`): per member index, its group's addend
+    /// word in `state.jitLoopProbe` and, for the first member (the leader), the byte range
+    /// [low, end) relative to the base that the whole group touches.
+    private var probeGroup: [Int: (scratch: Int32, leader: (low: Int32, end: Int32)?)] = [:]
+    static let probeGroupScratchWords = 16
 
     init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction],
          secondPage: UInt = 0) {
@@ -577,6 +583,7 @@ struct JITTranslator {
         allocateRegisters()
 
         findMergePoints()
+        findProbeGroups()
         var ended = false
         var folded = false
         for (index, inst) in instructions.enumerated() {
@@ -693,6 +700,78 @@ struct JITTranslator {
                let target = indexOf[pcs[index] &+ inst.imm], target > index, mergeLabels[target] == nil {
                 mergeLabels[target] = a.newLabel()
             }
+        }
+    }
+
+    /// Groups the loads and stores of a straight stretch that go through one base register held
+    /// in a host register (a stack frame's saves and restores, a structure's fields): while the
+    /// base is unchanged and nothing between can change a translation — only integer ALU
+    /// instructions, loads, stores and forward branches (whose taken paths leave), no merge point
+    /// (a path that skipped the leader) — the first access of each kind probes the TLB once for
+    /// the group's whole byte range, which must lie in one page, and keeps the entry's addend;
+    /// the others use it after one compare (`groupProbe`). Load and store helpers on the way
+    /// may refill or evict TLB entries but never end a mapping (only CSR writes, SFENCE.VMA,
+    /// LR/SC, AMOs and traps do, all outside the stretch), so a copied addend stays what the
+    /// TLB would give. Not in self-loops with probe slots (they share `state.jitLoopProbe`) and
+    /// not while a plugin observes the hart.
+    private mutating func findProbeGroups() {
+        guard !engine.observed, loopProbeTags.isEmpty else { return }
+        var open: [Int: [Int]] = [:]  // base * 2 + kind → member indices
+        var scratch = 0
+        func close(_ key: Int) {
+            guard let members = open.removeValue(forKey: key) else { return }
+            guard members.count >= 2, scratch < Self.probeGroupScratchWords else { return }
+            let word = StateOffset.loopProbe + Int32(8 * scratch)
+            scratch += 1
+            var low = Int32.max, end = Int32.min
+            for index in members {
+                let inst = instructions[index]
+                let offset = Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm))
+                low = min(low, offset)
+                end = max(end, offset + Int32(Self.accessSize(inst)))
+            }
+            for index in members { probeGroup[index] = (word, index == members[0] ? (low, end) : nil) }
+        }
+        func closeAll() { for key in Array(open.keys).sorted() { close(key) } }
+        for (index, inst) in instructions.enumerated() {
+            if mergeLabels[index] != nil { closeAll() }
+            switch inst.op {
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd:
+                if inst.rs1 != 0, cache[Int(inst.rs1)] != nil, probeSlots[index] == nil {
+                    let store = inst.op.rawValue >= Operation.sb.rawValue && inst.op.rawValue <= Operation.sd.rawValue
+                    open[Int(inst.rs1) * 2 + (store ? 1 : 0), default: []].append(index)
+                }
+            case .lui, .auipc, .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai,
+                 .add, .sub, .xor, .or, .and, .sll, .srl, .sra, .slt, .sltu,
+                 .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .sllw, .srlw, .sraw,
+                 .mul, .mulw, .mulh, .mulhu, .mulhsu, .div, .divu, .rem, .remu, .divw, .divuw, .remw, .remuw,
+                 .beq, .bne, .blt, .bge, .bltu, .bgeu, .nop:
+                break
+            case .jal where Self.follows(inst, index: index, count: instructions.count):
+                break
+            default:
+                closeAll()
+                continue
+            }
+            let writes: Bool
+            switch inst.op {
+            case .sb, .sh, .sw, .sd, .beq, .bne, .blt, .bge, .bltu, .bgeu, .nop, .jal: writes = false
+            default: writes = inst.rd != 0
+            }
+            if writes {
+                close(Int(inst.rd) * 2)
+                close(Int(inst.rd) * 2 + 1)
+            }
+        }
+        closeAll()
+    }
+
+    private static func accessSize(_ inst: DecodedInstruction) -> Int {
+        switch inst.op {
+        case .lb, .lbu, .sb: return 1
+        case .lh, .lhu, .sh: return 2
+        case .lw, .lwu, .sw: return 4
+        default: return 8
         }
     }
 
@@ -1183,6 +1262,52 @@ struct JITTranslator {
         return X86Memory(base, immediate, index: addend ?? .rsi)
     }
 
+    /// A member of a probe group (`findProbeGroups`): returns the operand of its access on the
+    /// fast path, `[base + addend + imm]`, or nil (nothing emitted) when it has no group.
+    /// The leader probes the TLB for the group's whole range (the entry of its first byte's
+    /// page, tagged with its last byte's page) and stores the addend in its scratch word; when
+    /// the range is not in one mapped page it stores 1 (never an addend: both pages are
+    /// 4 KiB-aligned) and probes for itself out of line. The others load the word and go out of
+    /// line to their own probe when it is 1. Out of line, each forms its guest address in rsi,
+    /// runs the TLB probe (on a miss `miss`, which expects that) and accesses through rsi.
+    private mutating func groupProbe(_ inst: DecodedInstruction, index: Int, tlbOffset: Int32, size: Int,
+                                     miss: X86Label, back: X86Label,
+                                     access: @escaping (X86Assembler, X86Memory) -> Void) -> X86Memory? {
+        guard let group = probeGroup[index], let base = cache[Int(inst.rs1)] else { return nil }
+        let immediate = Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm))
+        let own = a.newLabel()
+        if let range = group.leader {
+            let missed = a.newLabel()
+            a.lea(.rsi, X86Memory(base, range.low))
+            a.lea(.rax, X86Memory(base, range.end - 1))
+            a.shift(.shr, .rax, immediate: 12)
+            a.mov(.rcx, .rsi, width: .bits32)
+            a.shift(.shr, .rcx, immediate: 8, width: .bits32)
+            a.alu(.and, .rcx, immediate: Int32((BP_TLB_ENTRIES - 1) << 4), width: .bits32)
+            a.alu(.cmp, .rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+            a.jump(if: .notEqual, missed)
+            a.load(.rsi, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            a.store(X86Memory(.rbx, group.scratch), .rsi)
+            slowPaths.append { [a] in
+                a.bind(missed)
+                a.store(X86Memory(.rbx, group.scratch), immediate: 1)
+                a.jump(own)
+            }
+        } else {
+            a.load(.rsi, X86Memory(.rbx, group.scratch))
+            a.alu(.cmp, .rsi, immediate: 1)
+            a.jump(if: .equal, own)
+        }
+        slowPaths.append { [a] in
+            a.bind(own)
+            if immediate != 0 { a.lea(.rsi, X86Memory(base, immediate)) } else { a.mov(.rsi, base) }
+            JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
+            access(a, X86Memory(.rsi))
+            a.jump(back)
+        }
+        return X86Memory(base, immediate, index: .rsi)
+    }
+
     /// `probe`, or a self-loop site's `loopProbe` when it has a slot.
     private mutating func probe(_ tlbOffset: Int32, size: Int, miss: X86Label, index: Int) {
         if let slot = probeSlots[index] {
@@ -1217,7 +1342,9 @@ struct JITTranslator {
             }
         }
         if let source = fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbLoad, size: size, miss: miss,
-                                       back: back, access: access) {
+                                       back: back, access: access)
+            ?? groupProbe(inst, index: index, tlbOffset: StateOffset.tlbLoad, size: size, miss: miss,
+                          back: back, access: access) {
             access(a, source)
         } else {
             address(inst)
@@ -1270,8 +1397,11 @@ struct JITTranslator {
         // No reservation check: while an LR reservation is held its pages are kept out of the
         // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
         read(.rdx, inst.rs2)
+        let access = { (a: X86Assembler, target: X86Memory) in a.store(target, .rdx, width: width) }
         if let target = fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbStore, size: size, miss: miss,
-                                       back: back, access: { a, target in a.store(target, .rdx, width: width) }) {
+                                       back: back, access: access)
+            ?? groupProbe(inst, index: index, tlbOffset: StateOffset.tlbStore, size: size, miss: miss,
+                          back: back, access: access) {
             a.store(target, .rdx, width: width)
         } else {
             address(inst)
