@@ -1043,6 +1043,8 @@ struct JITTranslator {
                         a.movsx(.rax, .register(source), from: .bits32)
                         write(rd, .rax)
                     }
+                } else if upperHalfDead, let d = cache[Int(rd)] {
+                    a.lea(d, X86Memory(source, i))  // its low word is addiw's
                 } else {
                     a.lea(.rax, X86Memory(source, i))
                     writeWord(rd, .rax)
@@ -1054,6 +1056,14 @@ struct JITTranslator {
             writeWord(rd, .rax)
         case .slliw, .srliw, .sraiw:
             guard rd != 0 else { break }
+            if let d = cache[Int(rd)], rs1 != 0, rs1 == rd || cache[Int(rs1)] != nil {
+                // In rd's host register: the word shift, then the sign extension unless dead.
+                if rs1 != rd { a.mov(d, cache[Int(rs1)]!, width: .bits32) }
+                a.shift(inst.op == .slliw ? .shl : inst.op == .srliw ? .shr : .sar, d,
+                        immediate: UInt8(imm & 31), width: .bits32)
+                if !upperHalfDead { a.movsx(d, .register(d), from: .bits32) }
+                break
+            }
             read(.rax, rs1)
             a.shift(inst.op == .slliw ? .shl : inst.op == .srliw ? .shr : .sar, .rax,
                     immediate: UInt8(imm & 31), width: .bits32)
@@ -1063,6 +1073,11 @@ struct JITTranslator {
             if inst.op == .addw, rs1 != 0, rs2 != 0, let left = cache[Int(rs1)], let right = cache[Int(rs2)] {
                 a.lea(.rax, X86Memory(left, index: right))
                 writeWord(rd, .rax)
+                break
+            }
+            if inst.op == .subw, rs1 == rd, rs2 != 0, let d = cache[Int(rd)] {
+                alu(.sub, d, rs2, width: .bits32)
+                if !upperHalfDead { a.movsx(d, .register(d), from: .bits32) }
                 break
             }
             read(.rax, rs1)
@@ -1077,6 +1092,15 @@ struct JITTranslator {
 
         case .mul, .mulw:
             guard rd != 0 else { break }
+            if inst.op == .mulw, rs1 != 0, rs2 != 0, let d = cache[Int(rd)],
+               rd == rs1 || rd == rs2 || cache[Int(rs1)] != nil {
+                // In rd's host register (multiplication commutes, so rd may be either source).
+                let other = rd == rs1 ? rs2 : rd == rs2 ? rs1 : rs2
+                if rd != rs1 && rd != rs2 { a.mov(d, cache[Int(rs1)]!, width: .bits32) }
+                a.imul(d, operand(other), width: .bits32)
+                if !upperHalfDead { a.movsx(d, .register(d), from: .bits32) }
+                break
+            }
             read(.rax, rs1)
             let source: X86Operand
             if rs2 == 0 { a.alu(.xor, .rcx, .rcx, width: .bits32); source = .register(.rcx) } else { source = operand(rs2) }
