@@ -383,6 +383,36 @@ class JITGen(base.Gen):
         if window:
             self.emit(f'csrc mstatus, x{m}')
 
+    def slot_kind_op(self):
+        """Two self-loops through one base in the read-only page after the Sv39 window (MPRV,
+        MPP = S): the first loads (its probe slot copies a load-TLB entry), the second stores
+        (every store faults; the handler resumes 4 bytes on). Probe slots outlive their loops,
+        so a store must never be given a copy of a load-TLB entry."""
+        r = self.r
+        t, p, m, v = self.temps(4)
+        self.emit(f'la x{t}, jump_saved')
+        self.emit(f'sd x26, 0(x{t})')
+        self.emit(f'li x{p}, {WINDOW + 4096 + 8 * r.randrange(0, 64):#x}')
+        self.emit(f'li x{m}, (1 << 17) | (1 << 11)')
+        self.emit(f'csrs mstatus, x{m}')
+        self.emit('.option push')
+        self.emit('.option norvc')       # the trap handler resumes 4 bytes on
+        for kind in ('ld', 'sd'):
+            head = self.new_label()
+            self.emit(f'li x26, {r.randrange(8, 40)}')
+            # Always taken, so the loop's block starts at its head (a self-loop with slots).
+            self.emit(f'beq x0, x0, {head}')
+            self.out.append(f'{head}:')
+            # The store writes the counter: a store that wrongly went through would show.
+            self.emit(f'{kind} x{v if kind == "ld" else 26}, 0(x{p})')
+            self.emit('addi x26, x26, -1')
+            self.emit(f'bnez x26, {head}')
+        self.emit(f'ld x{v}, 0(x{p})')   # what the stores left (nothing, as they faulted)
+        self.emit('.option pop')
+        self.emit(f'csrc mstatus, x{m}')
+        self.emit(f'la x{t}, jump_saved')
+        self.emit(f'ld x26, 0(x{t})')
+
     def reservation_op(self):
         """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
         the JIT's inline stores look), and the store overlaps the reservation's 8 bytes or not,
@@ -535,6 +565,8 @@ class JITGen(base.Gen):
             self.word_chain_op()
         elif c < 0.245:
             self.group_op()
+        elif c < 0.265:
+            self.slot_kind_op()
         else:
             super().straight()
 

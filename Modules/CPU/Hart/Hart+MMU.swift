@@ -130,6 +130,17 @@ extension Hart {
             tlbStore[index] = BPTLBEntry(tag: ~0, addend: 0)
             tlbFetch[index] = BPTLBEntry(tag: ~0, addend: 0)
         }
+        invalidateLoopProbes()
+    }
+
+    /// Sets every JIT loop probe slot (`HartState.jitLoopProbe`) invalid: they are copies of
+    /// TLB entries that outlive their loops, so whatever removes a TLB entry calls this.
+    func invalidateLoopProbes() {
+        withUnsafeMutablePointer(to: &state.pointee.jitLoopProbe) { slots in
+            slots.withMemoryRebound(to: UInt64.self, capacity: 16) { words in
+                for slot in 0..<8 { words[2 * slot] = ~0 }
+            }
+        }
     }
 
     /// Flushes the TLBs when what their entries depend on changed: privilege, satp, or the
@@ -161,6 +172,7 @@ extension Hart {
             let host = UInt(truncatingIfNeeded: (entry.tag << 12) &+ UInt64(bitPattern: entry.addend))
             if host == hostPage { tlbStore[index] = BPTLBEntry(tag: ~0, addend: 0) }
         }
+        invalidateLoopProbes()
     }
 
     /// Flushes translations and decoded blocks (SFENCE.VMA is narrower: see `Hart+Execute`).

@@ -242,6 +242,7 @@ extension Hart {
         let reserved = state.pointee.reservationAddress
         dropStoreEntry(reserved)
         dropStoreEntry(reserved &+ 7)
+        invalidateLoopProbes()
     }
 
     /// Empties the store-TLB entry that maps virtual `address`'s page, if one does.

@@ -150,12 +150,17 @@ typedef struct HartState {
     uint64_t stimecmp;
 
     // --- JIT bookkeeping, continued (never architecturally visible) ---------------------------
-    /// A self-loop's copies of data-TLB entries, one per base register and kind (load/store):
-    /// 8 slots of (page address with the low 12 bits clear, host addend; the addend stays in a
-    /// host register instead when the loop leaves one free), set invalid (~0) at
-    /// the loop's entry and after every helper call in it, so each holds only what
-    /// `tlbLoad`/`tlbStore` holds (see docs/jit.md, "Sixth round").
+    /// Self-loops' copies of data-TLB entries: 8 slots of (page address with the low 12 bits
+    /// clear, host addend), slots 0-4 copies of `tlbLoad` entries and 5-7 of `tlbStore`
+    /// entries, each used by one base register of a loop (the addend also in a host register
+    /// while a loop leaves one free). They outlive the loop: every removal of a TLB entry
+    /// (`flushTLBs`, `dropStoreTranslations`, an LR taking its pages out of the store TLB) sets
+    /// them all invalid (~0), so a slot only ever holds a mapping the TLB would give (see
+    /// docs/jit.md, "Sixth round" and "Seventh round").
     uint64_t jitLoopProbe[16];
+    /// The addends that groups of loads or stores through one base share within a block
+    /// (docs/jit.md, "Seventh round"; 1 when the group's range was not in one mapped page).
+    uint64_t jitProbeGroup[16];
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -520,6 +520,7 @@ enum StateOffset {
     static let returnStack = offset(\HartState.jitReturnStack)
     static let returnTop = offset(\HartState.jitReturnTop)
     static let loopProbe = offset(\HartState.jitLoopProbe)
+    static let probeGroup = offset(\HartState.jitProbeGroup)
 
     static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
     static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }

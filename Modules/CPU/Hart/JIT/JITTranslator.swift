@@ -80,6 +80,8 @@ struct JITTranslator {
     /// `loopSwaps`' guest for a host register lent to a probe slot's addend.
     static let addendSwap: UInt8 = 0xFF
     static let loopProbeSlots = 8
+    /// Slots 0..<loadProbeSlots copy load-TLB entries, the rest store-TLB entries.
+    static let loadProbeSlots = 5
     /// Out-of-line code emitted after the block body.
     private var slowPaths: [() -> Void] = []
     /// Loads (or stores) through one unchanged base register on a straight stretch of the
@@ -259,6 +261,9 @@ struct JITTranslator {
             a.store(reg(swap.evicted), swap.host)
             if swap.guest != Self.addendSwap { a.load(swap.host, reg(swap.guest)) }
         }
+        // A slot may still hold a mapping from an earlier loop: its addend register starts
+        // as the slot's addend (used only after the slot's tag compares equal).
+        for (slot, host) in slotAddend { a.load(host, X86Memory(.rbx, slot + 8)) }
         let exit = a.newLabel()
         loopExit = exit
         let swaps = loopSwaps
@@ -309,18 +314,16 @@ struct JITTranslator {
             guard walks[Int(inst.rs1)] else { continue }
             let key = Int(inst.rs1) * 2 + (store ? 1 : 0)
             if slotOf[key] == nil {
-                guard slotOf.count < Self.loopProbeSlots else { continue }
-                slotOf[key] = StateOffset.loopProbe + Int32(16 * slotOf.count)
+                // A slot's kind is fixed for good (slots outlive loops): a store must never
+                // find a copy of a load-TLB entry.
+                let first = store ? Self.loadProbeSlots : 0
+                let count = slotOf.keys.filter { $0 % 2 == (store ? 1 : 0) }.count
+                guard count < (store ? Self.loopProbeSlots - Self.loadProbeSlots : Self.loadProbeSlots) else { continue }
+                slotOf[key] = StateOffset.loopProbe + Int32(16 * (first + count))
             }
             probeSlots[index] = slotOf[key]
         }
         loopProbeTags = slotOf.values.sorted()
-        Self.invalidateLoopProbes(a, loopProbeTags)
-    }
-
-    /// Marks the loop probe slots `tags` invalid (a tag no masked address equals).
-    static func invalidateLoopProbes(_ a: X86Assembler, _ tags: [Int32]) {
-        for tag in tags { a.store(X86Memory(.rbx, tag), immediate: -1) }
     }
 
     /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
@@ -715,13 +718,13 @@ struct JITTranslator {
     /// TLB would give. Not in self-loops with probe slots (they share `state.jitLoopProbe`) and
     /// not while a plugin observes the hart.
     private mutating func findProbeGroups() {
-        guard !engine.observed, loopProbeTags.isEmpty else { return }
+        guard !engine.observed else { return }
         var open: [Int: [Int]] = [:]  // base * 2 + kind → member indices
         var scratch = 0
         func close(_ key: Int) {
             guard let members = open.removeValue(forKey: key) else { return }
             guard members.count >= 2, scratch < Self.probeGroupScratchWords else { return }
-            let word = StateOffset.loopProbe + Int32(8 * scratch)
+            let word = StateOffset.probeGroup + Int32(8 * scratch)
             scratch += 1
             var low = Int32.max, end = Int32.min
             for index in members {
@@ -1237,12 +1240,9 @@ struct JITTranslator {
             a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
             a.shift(.shl, .rax, immediate: 12)
             a.store(X86Memory(.rbx, slot), .rax)
-            if let addend {
-                a.load(addend, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-            } else {
-                a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-                a.store(X86Memory(.rbx, slot + 8), .rax)
-            }
+            a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            a.store(X86Memory(.rbx, slot + 8), .rax)
+            if let addend { a.mov(addend, .rax) }
             a.jump(hit)
         }
     }
@@ -1274,12 +1274,9 @@ struct JITTranslator {
             a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
             a.shift(.shl, .rax, immediate: 12)
             a.store(X86Memory(.rbx, slot), .rax)
-            if let addend {
-                a.load(addend, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-            } else {
-                a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-                a.store(X86Memory(.rbx, slot + 8), .rax)
-            }
+            a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+            a.store(X86Memory(.rbx, slot + 8), .rax)
+            if let addend { a.mov(addend, .rax) }
             access(a, X86Memory(.rsi))
             a.jump(back)
         }
@@ -1384,7 +1381,6 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
-        let slots = loopProbeTags
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -1398,7 +1394,6 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
-            JITTranslator.invalidateLoopProbes(a, slots)
             let leave = a.newLabel()
             a.test(.rdx, .rdx)
             a.jump(if: .notEqual, leave)
@@ -1439,7 +1434,6 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
-        let slots = loopProbeTags
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
@@ -1451,7 +1445,6 @@ struct JITTranslator {
                 a.mov(.rax, immediate: UInt64(helper))
             }
             if inRegister { JITTranslator.loadBudget(a) }
-            JITTranslator.invalidateLoopProbes(a, slots)
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
             if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
