@@ -19,7 +19,8 @@ struct Backplane: ParsableCommand {
     /// Usage errors exit 2 with one line (not ArgumentParser's 64), as every other user error does.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            // `backplane run ...`, the common case, skips the parse of the whole command tree.
+            var command: any ParsableCommand = try Run.parseDirectly(Array(CommandLine.arguments.dropFirst())) ?? parseAsRoot()
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
