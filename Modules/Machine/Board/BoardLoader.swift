@@ -68,6 +68,9 @@ private final class BoardParser {
     let catalog: DeviceTypeCatalog
     let extraDeviceTypes: Set<String>
 
+    /// A constructor without maps: board nodes are only read as text (see `parse`).
+    static var constructor: Constructor { Constructor([:], [:], [:]) }
+
     init(diagnostics: BoardDiagnostics, catalog: DeviceTypeCatalog, extraDeviceTypes: Set<String>) {
         self.diagnostics = diagnostics
         self.catalog = catalog
@@ -84,8 +87,12 @@ private final class BoardParser {
         do {
             // `.basic`: every scalar is read as text and interpreted by the board schema, so
             // Yams's default tag resolver (seven ICU regular expressions compiled on first use,
-            // about a millisecond of every start) would be paid for nothing.
-            root = try Yams.compose(yaml: text, .basic)
+            // about a millisecond of every start) would be paid for nothing. For the same
+            // reason the constructor (which turns nodes into Swift values) has no maps: nothing
+            // here asks for one, and Yams's default maps are built on first use. The encoding is
+            // Yams's default for Swift strings, named so that Yams does not read the process's
+            // whole environment (for YAMS_DEFAULT_ENCODING) to find it.
+            root = try Yams.compose(yaml: text, .basic, Self.constructor, .utf8)
         } catch let error as YamlError {
             reportSyntax(error)
             return nil
@@ -137,7 +144,7 @@ private final class BoardParser {
     /// Only the `plugins:` list of a board file (read before the rest, whose device types
     /// the plugins may provide); nil when the file does not parse as YAML.
     func parsePluginsOnly(_ text: String, path: String) -> [BoardPlugin]? {
-        guard YAMLNesting.firstTooDeep(text) == nil, let root = try? Yams.compose(yaml: text, .basic), let mapping = root.mapping else { return nil }
+        guard YAMLNesting.firstTooDeep(text) == nil, let root = try? Yams.compose(yaml: text, .basic, Self.constructor, .utf8), let mapping = root.mapping else { return nil }
         guard let node = mapping["plugins"] else { return [] }
         return parsePlugins(node, path: path)
     }

@@ -11,7 +11,15 @@ enum BoardNumber {
 
     /// Parses `text`; `allowSuffix` enables the K/M/G/T multipliers.
     static func parse(_ text: String, allowSuffix: Bool) -> Result<UInt64, Problem> {
-        var digits = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
+        // Foundation's trimmingCharacters(in: .whitespaces) and replacingOccurrences(of:with:)
+        // on the same unicode scalars: spaces (category Zs) and tabs at either end; every "_".
+        // Those two bridge through NSString, whose first use costs a few percent of a trivial
+        // run's start-up (docs/jit.md, Start-up).
+        let scalars = text.unicodeScalars
+        let isSpace = { (scalar: Unicode.Scalar) in scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        let first = scalars.firstIndex { !isSpace($0) } ?? scalars.endIndex
+        let end = first == scalars.endIndex ? first : scalars.index(after: scalars.lastIndex { !isSpace($0) }!)
+        var digits = String(String.UnicodeScalarView(scalars[first..<end].filter { $0 != "_" }))
         if digits.hasPrefix("-") {
             return parse(String(digits.dropFirst()), allowSuffix: allowSuffix).flatMap { _ in .failure(.negative) }
         }
