@@ -21,6 +21,18 @@ final class BoardNumberTests: XCTestCase {
         XCTAssertEqual(size("0x10M"), .success(16 << 20))
     }
 
+    /// What Foundation's `trimmingCharacters(in: .whitespaces)` trimmed: tabs and every space
+    /// separator (Zs) at either end, never a newline; underscores go wherever they are.
+    func testSpacesAndTabsAtTheEndsAndUnderscoresAnywhereAreIgnored() {
+        XCTAssertEqual(size(" \t64M\t "), .success(64 << 20))
+        XCTAssertEqual(size("\u{00A0}64M\u{2003}"), .success(64 << 20))
+        XCTAssertEqual(size("_6_4_M_"), .success(64 << 20))
+        XCTAssertEqual(size(" - 4K"), .failure(.negative))
+        XCTAssertEqual(size("64 M"), .failure(.notANumber))
+        XCTAssertEqual(size("64M\n"), .failure(.notANumber))
+        XCTAssertEqual(size(" \t "), .failure(.notANumber))
+    }
+
     func testSuffixNotAllowedForPlainIntegers() {
         XCTAssertEqual(BoardNumber.parse("10M", allowSuffix: false), .failure(.notANumber))
     }
