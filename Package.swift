@@ -111,14 +111,18 @@ let package = Package(
                           // executable is not position-independent, so the loader has none of its
                           // ~82,000 relative relocations to apply and no pages of its data to copy
                           // for them. The executable's own code loses address randomisation
-                          // (libraries, stack, heap and the JIT's buffers keep theirs).
+                          // (libraries, stack, heap and the JIT's buffers keep theirs). Nor does it
+                          // export its ~10,000 Swift symbols (-static-stdlib asks for
+                          // -export-dynamic; nothing loaded resolves against them): the Swift
+                          // runtime's one dladdr at start-up scans every exported symbol.
                           linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group",
                                                          "-lFoundation", "-lCoreFoundation", "-lFoundationEssentials",
                                                          "-lFoundationInternationalization", "-l_FoundationICU",
                                                          "-l_FoundationCollections", "-l_FoundationCShims",
                                                          "-lBlocksRuntime", "-ldispatch", "-Xlinker", "--end-group",
                                                          "-L\(Context.packageDirectory)/Modules/CLI/StaticLibraries",
-                                                         "-Xlinker", "-l:libstdc++.a", "-Xclang-linker", "-no-pie"],
+                                                         "-Xlinker", "-l:libstdc++.a", "-Xclang-linker", "-no-pie",
+                                                         "-Xlinker", "--no-export-dynamic"],
                                                         .when(platforms: [.linux], configuration: .release))]),
 
         // What several test targets share: the recording interrupt controller.
