@@ -33,6 +33,14 @@ final class BoardNumberTests: XCTestCase {
         XCTAssertEqual(size(" \t "), .failure(.notANumber))
     }
 
+    /// Suffixes in either case; a letter whose upper case is two letters (ß → SS) is no suffix.
+    func testSuffixCaseAndLettersThatAreNoSuffix() {
+        XCTAssertEqual(size("64m"), .success(64 << 20))
+        XCTAssertEqual(size("2gib"), .failure(.notANumber))
+        XCTAssertEqual(size("1ß"), .failure(.notANumber))
+        XCTAssertEqual(size("1\u{212A}"), .success(1 << 10))  // KELVIN SIGN is canonically "K"
+    }
+
     func testSuffixNotAllowedForPlainIntegers() {
         XCTAssertEqual(BoardNumber.parse("10M", allowSuffix: false), .failure(.notANumber))
     }
