@@ -56,7 +56,8 @@ func loadBoard(_ nameOrPath: String, catalog: DeviceTypeCatalog = .builtIn) -> B
 
 /// Whether the board argument names a file rather than a bundled board.
 func isBoardPath(_ nameOrPath: String) -> Bool {
-    nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
+    // contains(Character): the String overload is Foundation's range(of:), slower to start.
+    nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/" as Character)
 }
 
 /// Applies `--smp` and `--memory`, then validates the result (an override can make it invalid).
