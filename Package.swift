@@ -95,6 +95,7 @@ let package = Package(
                           dependencies: ["Machine", "PluginHost", "Passthrough", "CPU", "Devices", "IRQ", "GDB", "Control", "Trace", "Memory",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Modules/CLI",
+                          exclude: ["StaticLibraries"],
                           // The Swift runtime and Foundation linked in statically: dynamic linking
                           // (symbol lookup and relocation of libswiftCore, libFoundation*) was about a
                           // third of a trivial run's start-up (docs/jit.md, Start-up). Plugins are C
@@ -102,11 +103,26 @@ let package = Package(
                           // `-static-stdlib` alone leaves Foundation's static libraries unresolved
                           // (their own dependencies are not autolinked), so they are named here, in
                           // one group because they refer to each other.
+                          //
+                          // Two more start-up costs of the loader go the same way (docs/jit.md,
+                          // Start-up): libstdc++ is linked statically too (StaticLibraries/ holds a
+                          // linker script that turns the driver's -lstdc++ into GCC's libstdc++.a;
+                          // -l:libstdc++.a after Foundation's group serves ICU's references), and the
+                          // executable is not position-independent, so the loader has none of its
+                          // ~82,000 relative relocations to apply and no pages of its data to copy
+                          // for them. The executable's own code loses address randomisation
+                          // (libraries, stack, heap and the JIT's buffers keep theirs). Nor does it
+                          // export its ~10,000 Swift symbols (-static-stdlib asks for
+                          // -export-dynamic; nothing loaded resolves against them): the Swift
+                          // runtime's one dladdr at start-up scans every exported symbol.
                           linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group",
                                                          "-lFoundation", "-lCoreFoundation", "-lFoundationEssentials",
                                                          "-lFoundationInternationalization", "-l_FoundationICU",
                                                          "-l_FoundationCollections", "-l_FoundationCShims",
-                                                         "-lBlocksRuntime", "-ldispatch", "-Xlinker", "--end-group"],
+                                                         "-lBlocksRuntime", "-ldispatch", "-Xlinker", "--end-group",
+                                                         "-L\(Context.packageDirectory)/Modules/CLI/StaticLibraries",
+                                                         "-Xlinker", "-l:libstdc++.a", "-Xclang-linker", "-no-pie",
+                                                         "-Xlinker", "--no-export-dynamic"],
                                                         .when(platforms: [.linux], configuration: .release))]),
 
         // What several test targets share: the recording interrupt controller.

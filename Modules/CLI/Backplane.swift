@@ -19,7 +19,8 @@ struct Backplane: ParsableCommand {
     /// Usage errors exit 2 with one line (not ArgumentParser's 64), as every other user error does.
     static func main() {
         do {
-            var command = try parseAsRoot()
+            // `backplane run ...`, the common case, skips the parse of the whole command tree.
+            var command: any ParsableCommand = try Run.parseDirectly(Array(CommandLine.arguments.dropFirst())) ?? parseAsRoot()
             try command.run()
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
@@ -55,7 +56,8 @@ func loadBoard(_ nameOrPath: String, catalog: DeviceTypeCatalog = .builtIn) -> B
 
 /// Whether the board argument names a file rather than a bundled board.
 func isBoardPath(_ nameOrPath: String) -> Bool {
-    nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/")
+    // contains(Character): the String overload is Foundation's range(of:), slower to start.
+    nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/" as Character)
 }
 
 /// Applies `--smp` and `--memory`, then validates the result (an override can make it invalid).

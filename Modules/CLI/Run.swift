@@ -10,14 +10,46 @@ import Memory
 import IRQ
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Boot a board.",
-        discussion: """
-            The exit status is the guest's: sifive_test pass gives 0 and fail the code it carries; an HTIF \
-            tohost write of 1 gives 0 and another odd value v gives v >> 1; --timeout expiry gives 124. \
-            A bad file or option gives 2. On the terminal console, Ctrl-A X quits.
-            """)
+    static var configuration: CommandConfiguration {
+        var configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Boot a board.",
+            discussion: """
+                The exit status is the guest's: sifive_test pass gives 0 and fail the code it carries; an HTIF \
+                tohost write of 1 gives 0 and another odd value v gives v >> 1; --timeout expiry gives 124. \
+                A bad file or option gives 2. On the terminal console, Ctrl-A X quits.
+                """)
+        // Only while `parseDirectly` parses: a command with a super-command is one ArgumentParser
+        // does not check for `--generate-completion-script` (two trial parses of its own types).
+        if parsingDirectly { configuration._superCommandName = "backplane" }
+        return configuration
+    }
+
+    /// Set only inside `parseDirectly` (the process's first moments, one thread).
+    nonisolated(unsafe) private static var parsingDirectly = false
+
+    /// `backplane run ARGS` parsed as `Run` alone, or nil when `arguments` (without the program
+    /// name) do not start with `run` or do not parse that way; the caller then parses them
+    /// through `Backplane`, which gives every answer (help, version, completion scripts, error
+    /// messages) exactly as before. What parses here parses the same there: `Backplane` itself
+    /// has no options, and `run` is a leaf command, so the same `Run` type reads the same
+    /// arguments. It saves ArgumentParser reflecting over `Backplane`, its command tree and the
+    /// completion-script request types at every start (docs/jit.md, Start-up).
+    static func parseDirectly(_ arguments: [String]) -> Run? {
+        guard arguments.first == "run" else { return nil }
+        let rest = Array(arguments.dropFirst())
+        // Built-in flags are answered by the full parse, with the whole command stack.
+        for argument in rest {
+            if argument == "--" { break }
+            if argument == "-h" || argument == "--help" || argument == "-help" || argument == "--version"
+                || argument.hasPrefix("--experimental") || argument.hasPrefix("--generate-completion") {
+                return nil
+            }
+        }
+        parsingDirectly = true
+        defer { parsingDirectly = false }
+        return try? Run.parse(rest)
+    }
 
     @Argument(help: "A bundled board name (see `backplane boards`) or a path to a board file.")
     var board: String = "virt"

@@ -95,6 +95,33 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(run.output, "backplane: error: Unknown option '--frobnicate'\n")
     }
 
+    /// `run` is parsed on its own at start-up (Run.parseDirectly); help, the version and
+    /// completion scripts are still answered for the whole command.
+    func testRunHelpShowsTheWholeCommand() throws {
+        let run = try backplane(["run", "--help"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertTrue(run.output.contains("\nUSAGE: backplane run [<options>] [<board>]\n"), run.output)
+    }
+
+    func testVersionFlagAfterRunPrintsTheVersion() throws {
+        let run = try backplane(["run", "spike", "--version"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertNotNil(run.output.range(of: #"^[0-9]+\.[0-9]+\.[0-9]+\n$"#, options: .regularExpression), run.output)
+    }
+
+    func testCompletionScriptAfterRunCoversEveryCommand() throws {
+        let run = try backplane(["run", "--generate-completion-script", "bash"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertTrue(run.output.hasPrefix("#!/bin/bash\n"), run.output)
+        XCTAssertTrue(run.output.contains("_backplane_check()"), run.output)
+    }
+
+    /// Without the word `run`, `run` is still the default command.
+    func testBoardWithoutRunRunsIt() throws {
+        let elf = try exitProgram(["HTIF_VALUE=7"])
+        XCTAssertEqual(try backplane(["spike", "--kernel", elf]).status, 3)
+    }
+
     func testBadMemorySizeIsNamed() throws {
         let run = try backplane(["run", "virt", "--memory", "lots"])
         XCTAssertEqual(run.status, 2)

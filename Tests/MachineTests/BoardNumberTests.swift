@@ -21,6 +21,26 @@ final class BoardNumberTests: XCTestCase {
         XCTAssertEqual(size("0x10M"), .success(16 << 20))
     }
 
+    /// What Foundation's `trimmingCharacters(in: .whitespaces)` trimmed: tabs and every space
+    /// separator (Zs) at either end, never a newline; underscores go wherever they are.
+    func testSpacesAndTabsAtTheEndsAndUnderscoresAnywhereAreIgnored() {
+        XCTAssertEqual(size(" \t64M\t "), .success(64 << 20))
+        XCTAssertEqual(size("\u{00A0}64M\u{2003}"), .success(64 << 20))
+        XCTAssertEqual(size("_6_4_M_"), .success(64 << 20))
+        XCTAssertEqual(size(" - 4K"), .failure(.negative))
+        XCTAssertEqual(size("64 M"), .failure(.notANumber))
+        XCTAssertEqual(size("64M\n"), .failure(.notANumber))
+        XCTAssertEqual(size(" \t "), .failure(.notANumber))
+    }
+
+    /// Suffixes in either case; a letter whose upper case is two letters (ß → SS) is no suffix.
+    func testSuffixCaseAndLettersThatAreNoSuffix() {
+        XCTAssertEqual(size("64m"), .success(64 << 20))
+        XCTAssertEqual(size("2gib"), .failure(.notANumber))
+        XCTAssertEqual(size("1ß"), .failure(.notANumber))
+        XCTAssertEqual(size("1\u{212A}"), .success(1 << 10))  // KELVIN SIGN is canonically "K"
+    }
+
     func testSuffixNotAllowedForPlainIntegers() {
         XCTAssertEqual(BoardNumber.parse("10M", allowSuffix: false), .failure(.notANumber))
     }

@@ -17,9 +17,11 @@ extension Board {
 
     /// Path of `NAME.yaml` in the first boards folder that has it.
     public static func bundledPath(name: String) -> String? {
-        for directory in bundledDirectories {
-            let path = directory.appendingPathComponent("\(name).yaml").path
-            if FileManager.default.fileExists(atPath: path) { return path }
+        // Paths as strings and access(2): every run asks this once or twice, and Foundation's
+        // URL and FileManager cost a few percent of a trivial run's start-up (docs/jit.md, Start-up).
+        for directory in bundledDirectoryPaths {
+            let path = directory + "/" + name + ".yaml"
+            if access(path, F_OK) == 0 { return path }
         }
         return nil
     }
@@ -27,8 +29,8 @@ extension Board {
     /// Names of every bundled board, sorted.
     public static var bundledNames: [String] {
         var names = Set<String>()
-        for directory in bundledDirectories {
-            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for directory in bundledDirectoryPaths {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             for file in files where file.hasSuffix(".yaml") { names.insert(String(file.dropLast(5))) }
         }
         return names.sorted()
@@ -40,21 +42,29 @@ extension Board {
     /// Neither `Bundle.module` (its accessor stops the process when the resource folder is
     /// missing) nor `Bundle.main` (initialising it costs about 5% of a trivial run's start-up)
     /// is used.
-    static var bundledDirectories: [URL] {
-        var directories: [URL] = []
+    static var bundledDirectoryPaths: [String] {
+        var directories: [String] = []
         if let override = getenv("BACKPLANE_BOARDS").map({ String(cString: $0) }), !override.isEmpty {
-            directories.append(URL(fileURLWithPath: override))
+            // As URL(fileURLWithPath:) took it: relative to the working directory, no trailing "/".
+            var path = override.hasPrefix("/") ? override : FileManager.default.currentDirectoryPath + "/" + override
+            while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+            directories.append(path)
         }
         let resources = "Backplane_Machine.resources/Boards"
         if let executable = realpath("/proc/self/exe", nil) {
             defer { free(executable) }
-            directories.append(URL(fileURLWithPath: String(cString: executable)).deletingLastPathComponent()
-                .appendingPathComponent(resources))
+            directories.append(parentDirectory(of: String(cString: executable)) + "/" + resources)
         }
         // Modules/Machine/Board/Board+Bundled.swift → the repository root is three folders up.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        directories.append(repository.appendingPathComponent("Boards"))
+        var repository = "\(#filePath)"
+        for _ in 0..<4 { repository = parentDirectory(of: repository) }
+        directories.append(repository + "/Boards")
         return directories
+    }
+
+    /// `path` without its last component ("/a/b/c" → "/a/b", "/a" → "/"); paths here are absolute.
+    private static func parentDirectory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }

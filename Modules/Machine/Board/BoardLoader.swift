@@ -68,6 +68,9 @@ private final class BoardParser {
     let catalog: DeviceTypeCatalog
     let extraDeviceTypes: Set<String>
 
+    /// A constructor without maps: board nodes are only read as text (see `parse`).
+    static var constructor: Constructor { Constructor([:], [:], [:]) }
+
     init(diagnostics: BoardDiagnostics, catalog: DeviceTypeCatalog, extraDeviceTypes: Set<String>) {
         self.diagnostics = diagnostics
         self.catalog = catalog
@@ -76,27 +79,7 @@ private final class BoardParser {
 
     /// The board, possibly incomplete when errors were reported; nil when nothing usable parsed.
     func parse(_ text: String, path: String) -> Board? {
-        if let deep = YAMLNesting.firstTooDeep(text) {
-            diagnostics.error("nesting deeper than \(YAMLNesting.limit) levels", at: deep)
-            return nil
-        }
-        let root: Node?
-        do {
-            // `.basic`: every scalar is read as text and interpreted by the board schema, so
-            // Yams's default tag resolver (seven ICU regular expressions compiled on first use,
-            // about a millisecond of every start) would be paid for nothing.
-            root = try Yams.compose(yaml: text, .basic)
-        } catch let error as YamlError {
-            reportSyntax(error)
-            return nil
-        } catch {
-            diagnostics.error("YAML: \(error)", at: nil)
-            return nil
-        }
-        guard let root else {
-            diagnostics.error("the board file is empty", at: SourceLocation(line: 1, column: 1))
-            return nil
-        }
+        guard let root = Self.recall(text) ?? compose(text) else { return nil }
         guard let mapping = root.mapping else {
             diagnostics.error("a board file must be a mapping with the keys name, harts, memory, devices and boot", at: location(root))
             return nil
@@ -134,10 +117,64 @@ private final class BoardParser {
         return board
     }
 
+    /// The YAML tree of `text`, remembered for `recall`; nil, with the error reported, when it
+    /// nests too deep, does not parse or is empty.
+    private func compose(_ text: String) -> Node? {
+        if let deep = YAMLNesting.firstTooDeep(text) {
+            diagnostics.error("nesting deeper than \(YAMLNesting.limit) levels", at: deep)
+            return nil
+        }
+        let root: Node?
+        do {
+            // `.basic`: every scalar is read as text and interpreted by the board schema, so
+            // Yams's default tag resolver (seven ICU regular expressions compiled on first use,
+            // about a millisecond of every start) would be paid for nothing. For the same
+            // reason the constructor (which turns nodes into Swift values) has no maps: nothing
+            // here asks for one, and Yams's default maps are built on first use. The encoding is
+            // Yams's default for Swift strings, named so that Yams does not read the process's
+            // whole environment (for YAMS_DEFAULT_ENCODING) to find it.
+            root = try Yams.compose(yaml: text, .basic, Self.constructor, .utf8)
+        } catch let error as YamlError {
+            reportSyntax(error)
+            return nil
+        } catch {
+            diagnostics.error("YAML: \(error)", at: nil)
+            return nil
+        }
+        guard let root else {
+            diagnostics.error("the board file is empty", at: SourceLocation(line: 1, column: 1))
+            return nil
+        }
+        Self.remember(text, root)
+        return root
+    }
+
+    /// The last text composed without error and its tree. `backplane run` reads its board twice,
+    /// its `plugins:` first and then the whole board with the types they registered; composing
+    /// it once saves a few percent of a trivial run's start-up (docs/jit.md, Start-up).
+    nonisolated(unsafe) private static var lastComposed: (text: String, root: Node)?
+    private static let lastComposedLock = NSLock()
+
+    private static func recall(_ text: String) -> Node? {
+        lastComposedLock.lock()
+        defer { lastComposedLock.unlock() }
+        guard let lastComposed, lastComposed.text == text else { return nil }
+        return lastComposed.root
+    }
+
+    private static func remember(_ text: String, _ root: Node) {
+        lastComposedLock.lock()
+        lastComposed = (text, root)
+        lastComposedLock.unlock()
+    }
+
     /// Only the `plugins:` list of a board file (read before the rest, whose device types
     /// the plugins may provide); nil when the file does not parse as YAML.
     func parsePluginsOnly(_ text: String, path: String) -> [BoardPlugin]? {
-        guard YAMLNesting.firstTooDeep(text) == nil, let root = try? Yams.compose(yaml: text, .basic), let mapping = root.mapping else { return nil }
+        // Errors are reported by the whole board's parse, which follows.
+        guard let root = Self.recall(text) ?? BoardParser(diagnostics: BoardDiagnostics(path: path), catalog: catalog,
+                                                           extraDeviceTypes: extraDeviceTypes).compose(text),
+              let mapping = root.mapping else { return nil }
         guard let node = mapping["plugins"] else { return [] }
         return parsePlugins(node, path: path)
     }

@@ -11,7 +11,7 @@ enum BoardNumber {
 
     /// Parses `text`; `allowSuffix` enables the K/M/G/T multipliers.
     static func parse(_ text: String, allowSuffix: Bool) -> Result<UInt64, Problem> {
-        var digits = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
+        var digits = withoutBlanksAndUnderscores(text)
         if digits.hasPrefix("-") {
             return parse(String(digits.dropFirst()), allowSuffix: allowSuffix).flatMap { _ in .failure(.negative) }
         }
@@ -23,8 +23,7 @@ enum BoardNumber {
                 body = String(body.dropLast(suffix.count))
                 break
             }
-            let multipliers: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "T": 40]
-            if let last = body.last, let bits = multipliers[Character(last.uppercased())], body.count > 1 {
+            if let last = body.last, let bits = multiplierBits(last), body.count > 1 {
                 shift = bits
                 digits = String(body.dropLast())
             }
@@ -44,6 +43,44 @@ enum BoardNumber {
         guard let value = UInt64(digits, radix: radix) else { return .failure(.tooLarge) }
         guard shift == 0 || value <= UInt64.max >> shift else { return .failure(.tooLarge) }
         return .success(value << shift)
+    }
+}
+
+extension BoardNumber {
+    /// `text` without spaces (category Zs) and tabs at either end and without any "_": what
+    /// Foundation's `trimmingCharacters(in: .whitespaces)` and `replacingOccurrences(of: "_",
+    /// with: "")` made of it, without their NSString bridging or Unicode tables for ASCII text
+    /// (their first use cost a few percent of a trivial run's start-up; docs/jit.md, Start-up).
+    static func withoutBlanksAndUnderscores(_ text: String) -> String {
+        let bytes = text.utf8
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            // ASCII: the one space separator is the space itself.
+            let isBlank = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+            guard let first = bytes.firstIndex(where: { !isBlank($0) }), let last = bytes.lastIndex(where: { !isBlank($0) }) else {
+                return ""
+            }
+            return String(decoding: bytes[first...last].filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
+        }
+        let scalars = text.unicodeScalars
+        let isBlank = { (scalar: Unicode.Scalar) in scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        guard let first = scalars.firstIndex(where: { !isBlank($0) }), let last = scalars.lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        var result = String.UnicodeScalarView()
+        for scalar in scalars[first...last] where scalar != "_" { result.append(scalar) }
+        return String(result)
+    }
+
+    /// The shift of a size suffix, either case (K, M, G, T: binary multiples). Only ASCII
+    /// letters upper-case to these, so no case mapping tables are needed.
+    static func multiplierBits(_ suffix: Character) -> UInt64? {
+        switch suffix {
+        case "K", "k": 10
+        case "M", "m": 20
+        case "G", "g": 30
+        case "T", "t": 40
+        default: nil
+        }
     }
 }
 
