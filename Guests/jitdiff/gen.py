@@ -413,6 +413,50 @@ class JITGen(base.Gen):
         self.emit(f'la x{t}, jump_saved')
         self.emit(f'ld x26, 0(x{t})')
 
+    def rotated_loop_op(self):
+        """A loop whose early exit is a backward branch to code before it (the JIT's block then
+        goes on past that branch and closes on the loop's head, looping in place with lent
+        registers and probe slots, whose exit must restore them): a data-dependent exit, ALU work
+        on pinned and unpinned registers, loads and stores through a stepped pointer into
+        walk_area. x26 (saved) counts."""
+        r = self.r
+        t, p, k = self.temps(3)
+        free = [n for n in base.XREGS if n not in (t, p, k, 26)]
+        out, head, done = self.new_label(), self.new_label(), self.new_label()
+        n = r.randrange(4, 40)
+        self.emit(f'la x{t}, jump_saved')
+        self.emit(f'sd x26, 0(x{t})')
+        self.emit(f'la x{p}, walk_area + {8 * r.randrange(0, 64)}')
+        self.emit(f'li x{k}, {r.randrange(0, n + 4)}')
+        self.emit(f'li x26, {n}')
+        self.emit(f'j {head}')
+        self.out.append(f'{out}:')
+        v = r.choice(free)
+        self.emit(f'addi x{v}, x{v}, 1')
+        self.emit(f'j {done}')
+        self.out.append(f'{head}:')
+        for _ in range(r.randrange(1, 5)):
+            c = r.random()
+            if c < 0.4:
+                op, w = r.choice(base.LOADS)
+                self.emit(f'{op} x{r.choice(free)}, {r.randrange(0, 4) * w}(x{p})')
+            elif c < 0.6:
+                op, w = r.choice(base.STORES)
+                self.emit(f'{op} {self.xs()}, {r.randrange(0, 4) * w}(x{p})')
+            else:
+                rd = r.choice(free)
+                self.emit(f'{r.choice(["add", "xor", "sub", "addw"])} x{rd}, x{rd}, {self.xs()}')
+        self.emit(f'bltu x26, x{k}, {out}')
+        for _ in range(r.randrange(0, 4)):
+            rd = r.choice(free)
+            self.emit(f'{r.choice(["add", "xor", "sltu", "mulw"])} x{rd}, x{rd}, {self.xs()}')
+        self.emit(f'addi x{p}, x{p}, 8')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.out.append(f'{done}:')
+        self.emit(f'la x{t}, jump_saved')
+        self.emit(f'ld x26, 0(x{t})')
+
     def reservation_op(self):
         """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
         the JIT's inline stores look), and the store overlaps the reservation's 8 bytes or not,
@@ -567,6 +611,8 @@ class JITGen(base.Gen):
             self.group_op()
         elif c < 0.265:
             self.slot_kind_op()
+        elif c < 0.285:
+            self.rotated_loop_op()
         else:
             super().straight()
 

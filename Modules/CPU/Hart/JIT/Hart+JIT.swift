@@ -135,6 +135,22 @@ extension Hart {
     /// backward branches, so a loop's back edge closes its block (and may loop in place).
     /// A block may run on into the next virtual page (also through a 32-bit instruction split
     /// across the two); it then checks at entry that the page is still mapped where it was.
+    /// A conditional branch back to code before the block's start (and not followed into the
+    /// block): a rotated loop's early exit (`ld a0, 0(a0); beqz a0, out; ...; bne ..., head`,
+    /// where `out` precedes the loop). Like a forward branch, its taken path leaves through a
+    /// chain and the block goes on, so the loop can close on its own start and loop in place.
+    /// A branch back into the block (an inner loop) still ends it.
+    private func isExitBefore(_ instruction: DecodedInstruction, at address: UInt64, start: UInt64,
+                              visited: Set<UInt64>) -> Bool {
+        switch instruction.op {
+        case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+            let target = address &+ instruction.imm
+            return Int64(bitPattern: instruction.imm) < 0 && target < start && !visited.contains(target)
+        default:
+            return false
+        }
+    }
+
     private func translate(_ jit: JITEngine, pc: UInt64, host: UInt) -> UnsafeMutablePointer<DispatchEntry>? {
         // SAFETY: `host` lies in a RAM/ROM page wholly inside its region (`fetchTranslation`),
         // and so does `secondPage` (`nextPageForBlock`).
@@ -201,7 +217,8 @@ extension Hart {
                 }
             }
             if instruction.endsBlock && !instruction.continuesBlockInJIT
-                && !(instruction.isForwardBranch && !jit.observed) { break }
+                && !((instruction.isForwardBranch || isExitBefore(instruction, at: guestAddress &- UInt64(length), start: pc,
+                                                                  visited: visited)) && !jit.observed) { break }
         }
         // A followed jump is never the last instruction: `JITTranslator` takes every jal before
         // the last as followed.
