@@ -286,6 +286,17 @@ class JITGen(base.Gen):
         self.emit(f'la {t}, jump_saved')
         self.emit(f'ld x26, 0({t})')
 
+    def access_through(self, p, free, reach, aligned):
+        """One random load or store through x{p} at an offset within ±reach, aligned to its
+        size with probability `aligned`; a load's destination is one of `free`."""
+        r = self.r
+        op, w = r.choice(base.LOADS + base.STORES)
+        o = r.randrange(-reach, reach + 1)
+        if r.random() < aligned:
+            o &= ~(w - 1)
+        reg = f'x{r.choice(free)}' if op[0] == 'l' else self.xs()
+        self.emit(f'{op} {reg}, {o}(x{p})')
+
     def walk_loop_op(self):
         """A self-loop walking a base register across a page boundary with loads and stores
         around it: the JIT gives each of its first 8 memory sites a copy of a TLB entry that
@@ -319,12 +330,7 @@ class JITGen(base.Gen):
         for _ in range(r.randrange(2, 13)):
             c = r.random()
             if c < 0.7:
-                op, w = r.choice(base.LOADS + base.STORES)
-                o = r.randrange(-16, 17)
-                if r.random() < 0.7:
-                    o &= ~(w - 1)
-                reg = f'x{r.choice(free)}' if op[0] == 'l' else self.xs()
-                self.emit(f'{op} {reg}, {o}(x{p})')
+                self.access_through(p, free, 16, 0.7)
             else:
                 rd = r.choice(free)
                 self.emit(f'{r.choice(["add", "xor", "sub"])} x{rd}, x{rd}, {self.xs()}')
@@ -363,12 +369,7 @@ class JITGen(base.Gen):
         for _ in range(r.randrange(3, 14)):
             c = r.random()
             if c < 0.7:
-                op, w = r.choice(base.LOADS + base.STORES)
-                o = r.randrange(-24, 25)
-                if r.random() < 0.8:
-                    o &= ~(w - 1)
-                reg = f'x{r.choice(free)}' if op[0] == 'l' else self.xs()
-                self.emit(f'{op} {reg}, {o}(x{p})')
+                self.access_through(p, free, 24, 0.8)
             elif c < 0.8:
                 rd = r.choice(free)
                 self.emit(f'{r.choice(["add", "xor", "sub"])} x{rd}, x{rd}, {self.xs()}')

@@ -1237,14 +1237,20 @@ struct JITTranslator {
             // entry: its page address and addend (rcx still indexes it).
             a.bind(refill)
             JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
-            a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
-            a.shift(.shl, .rax, immediate: 12)
-            a.store(X86Memory(.rbx, slot), .rax)
-            a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-            a.store(X86Memory(.rbx, slot + 8), .rax)
-            if let addend { a.mov(addend, .rax) }
+            JITTranslator.refillSlot(a, slot, tlbOffset: tlbOffset, addend: addend)
             a.jump(hit)
         }
+    }
+
+    /// After a TLB probe hit (rcx indexing the entry): the slot copies the entry, its page
+    /// address and addend, and a lent addend register takes the addend too.
+    private static func refillSlot(_ a: X86Assembler, _ slot: Int32, tlbOffset: Int32, addend: X86Register?) {
+        a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
+        a.shift(.shl, .rax, immediate: 12)
+        a.store(X86Memory(.rbx, slot), .rax)
+        a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
+        a.store(X86Memory(.rbx, slot + 8), .rax)
+        if let addend { a.mov(addend, .rax) }
     }
 
     /// A self-loop site's slot probe when its base is in a host register: the compare as in
@@ -1271,12 +1277,7 @@ struct JITTranslator {
             a.bind(refill)
             if immediate != 0 { a.lea(.rsi, X86Memory(base, immediate)) } else { a.mov(.rsi, base) }
             JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
-            a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
-            a.shift(.shl, .rax, immediate: 12)
-            a.store(X86Memory(.rbx, slot), .rax)
-            a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
-            a.store(X86Memory(.rbx, slot + 8), .rax)
-            if let addend { a.mov(addend, .rax) }
+            JITTranslator.refillSlot(a, slot, tlbOffset: tlbOffset, addend: addend)
             access(a, X86Memory(.rsi))
             a.jump(back)
         }
