@@ -586,6 +586,7 @@ struct JITTranslator {
         allocateRegisters()
 
         findMergePoints()
+        findJumpTableLoads()
         findProbeGroups()
         var ended = false
         var folded = false
@@ -717,6 +718,32 @@ struct JITTranslator {
     /// LR/SC, AMOs and traps do, all outside the stretch), so a copied addend stays what the
     /// TLB would give. Not in self-loops with probe slots (they share `state.jitLoopProbe`) and
     /// not while a plugin observes the hart.
+    /// A load whose value the block's final `jalr` jumps through (a switch's jump-table
+    /// entry: `lw a4, 0(a3); add a4, a4, s1; jr a4`) probes the last load slot, which keeps a
+    /// copy of the table page's TLB entry across visits (slots outlive loops, see
+    /// `allocateLoopProbes`). The slot's compare and addend load do not wait for the address,
+    /// so the jump's target, which a random switch's host branch predictor cannot guess, is
+    /// known a TLB lookup sooner. Only when the base is in a host register (`fusedSlotProbe`).
+    private mutating func findJumpTableLoads() {
+        guard !engine.observed, let last = instructions.last, last.op == .jalr, last.rs1 != 0 else { return }
+        let target = last.rs1
+        for index in stride(from: instructions.count - 2, through: 0, by: -1) {
+            let inst = instructions[index]
+            switch inst.op {
+            case .add where inst.rd == target && (inst.rs1 == target) != (inst.rs2 == target):
+                continue  // the table holds offsets from a base
+            case .lw, .lwu, .ld where inst.rd == target:
+                if probeSlots[index] == nil, inst.rs1 != 0, cache[Int(inst.rs1)] != nil {
+                    probeSlots[index] = StateOffset.loopProbe + Int32(16 * (Self.loadProbeSlots - 1))
+                }
+                return
+            default:
+                if inst.rd == target { return }
+                if inst.op == .jalr || inst.isForwardBranch { return }
+            }
+        }
+    }
+
     private mutating func findProbeGroups() {
         guard !engine.observed else { return }
         var open: [Int: [Int]] = [:]  // base * 2 + kind → member indices
