@@ -229,8 +229,7 @@ class JITGen(base.Gen):
             return
         t = self.x()
         head, there, back, skip, end = (self.new_label() for _ in range(5))
-        self.emit(f'la {t}, jump_saved')
-        self.emit(f'sd x26, 0({t})')
+        self.save_counter(t)
         self.emit(f'li x26, {r.randrange(1, 5)}')
         self.out.append(f'{head}:')
         self.body(r.randrange(1, 4))
@@ -247,8 +246,7 @@ class JITGen(base.Gen):
         self.out.append(f'{skip}:')
         self.emit(f'j {back}')
         self.out.append(f'{end}:')
-        self.emit(f'la {t}, jump_saved')
-        self.emit(f'ld x26, 0({t})')
+        self.restore_counter(t)
 
     def int_loop_op(self):
         """A loop of integer instructions, loads and stores only (x26 the counter, saved around
@@ -258,8 +256,7 @@ class JITGen(base.Gen):
         r = self.r
         t = self.x()
         head = self.new_label()
-        self.emit(f'la {t}, jump_saved')
-        self.emit(f'sd x26, 0({t})')
+        self.save_counter(t)
         self.emit(f'li x26, {r.randrange(2, 40)}')
         self.out.append(f'{head}:')
         for _ in range(r.randrange(3, 10)):
@@ -283,6 +280,15 @@ class JITGen(base.Gen):
                 self.out.append(f'{skip}:')
         self.emit('addi x26, x26, -1')
         self.emit(f'bnez x26, {head}')
+        self.restore_counter(t)
+
+    def save_counter(self, t):
+        """Saves x26, which the enclosing program's loops count in, through register `t` (so
+        that an op may loop on x26 itself); `restore_counter` puts it back."""
+        self.emit(f'la {t}, jump_saved')
+        self.emit(f'sd x26, 0({t})')
+
+    def restore_counter(self, t):
         self.emit(f'la {t}, jump_saved')
         self.emit(f'ld x26, 0({t})')
 
@@ -306,8 +312,7 @@ class JITGen(base.Gen):
         r = self.r
         t, p, m = self.temps(3)
         free = [n for n in base.XREGS if n not in (t, p, m)]
-        self.emit(f'la x{t}, jump_saved')
-        self.emit(f'sd x26, 0(x{t})')
+        self.save_counter(f"x{t}")
         window = r.random() < 0.35
         stride = r.choice([1, 2, 3, 4, 8, 8, 12, 16, 48, 160, -8, -4])
         count = r.randrange(8, 48)
@@ -340,8 +345,7 @@ class JITGen(base.Gen):
         self.emit(f'bnez x26, {head}')
         if window:
             self.emit(f'csrc mstatus, x{m}')
-        self.emit(f'la x{t}, jump_saved')
-        self.emit(f'ld x26, 0(x{t})')
+        self.restore_counter(f"x{t}")
 
     def group_op(self):
         """Straight-line loads and stores through one base (a pinned register mostly) near a
@@ -391,8 +395,7 @@ class JITGen(base.Gen):
         so a store must never be given a copy of a load-TLB entry."""
         r = self.r
         t, p, m, v = self.temps(4)
-        self.emit(f'la x{t}, jump_saved')
-        self.emit(f'sd x26, 0(x{t})')
+        self.save_counter(f"x{t}")
         self.emit(f'li x{p}, {WINDOW + 4096 + 8 * r.randrange(0, 64):#x}')
         self.emit(f'li x{m}, (1 << 17) | (1 << 11)')
         self.emit(f'csrs mstatus, x{m}')
@@ -411,8 +414,7 @@ class JITGen(base.Gen):
         self.emit(f'ld x{v}, 0(x{p})')   # what the stores left (nothing, as they faulted)
         self.emit('.option pop')
         self.emit(f'csrc mstatus, x{m}')
-        self.emit(f'la x{t}, jump_saved')
-        self.emit(f'ld x26, 0(x{t})')
+        self.restore_counter(f"x{t}")
 
     def rotated_loop_op(self):
         """A loop whose early exit is a backward branch to code before it (the JIT's block then
@@ -425,8 +427,7 @@ class JITGen(base.Gen):
         free = [n for n in base.XREGS if n not in (t, p, k, 26)]
         out, head, done = self.new_label(), self.new_label(), self.new_label()
         n = r.randrange(4, 40)
-        self.emit(f'la x{t}, jump_saved')
-        self.emit(f'sd x26, 0(x{t})')
+        self.save_counter(f"x{t}")
         self.emit(f'la x{p}, walk_area + {8 * r.randrange(0, 64)}')
         self.emit(f'li x{k}, {r.randrange(0, n + 4)}')
         self.emit(f'li x26, {n}')
@@ -455,8 +456,7 @@ class JITGen(base.Gen):
         self.emit('addi x26, x26, -1')
         self.emit(f'bnez x26, {head}')
         self.out.append(f'{done}:')
-        self.emit(f'la x{t}, jump_saved')
-        self.emit(f'ld x26, 0(x{t})')
+        self.restore_counter(f"x{t}")
 
     def reservation_op(self):
         """LR, a store, SC: the store's page was just written (so it is in the store TLB, where
@@ -498,8 +498,7 @@ class JITGen(base.Gen):
         pinned = [n for n in (8, 10, 11, 12, 13, 14, 15) if n in base.XREGS]
         rd = f'x{r.choice(pinned)}' if r.random() < 0.85 else self.x()
         head = self.new_label()
-        self.emit(f'la {t}, jump_saved')
-        self.emit(f'sd x26, 0({t})')
+        self.save_counter(t)
         self.emit(f'li x26, {r.randrange(2, 12)}')
         self.out.append(f'{head}:')
         self.int_op()
@@ -523,8 +522,7 @@ class JITGen(base.Gen):
         self.int_op()
         self.emit('addi x26, x26, -1')
         self.emit(f'bnez x26, {head}')
-        self.emit(f'la {t}, jump_saved')
-        self.emit(f'ld x26, 0({t})')
+        self.restore_counter(t)
         # The cmov also charges the skipped instructions only when they ran: minstret (exact
         # under both engines) lands in a dumped register.
         self.emit(f'csrr {self.x()}, minstret')
@@ -541,8 +539,7 @@ class JITGen(base.Gen):
         if loop:
             t = self.x()
             head = self.new_label()
-            self.emit(f'la {t}, jump_saved')
-            self.emit(f'sd x26, 0({t})')
+            self.save_counter(t)
             self.emit(f'li x26, {r.randrange(2, 9)}')
             self.out.append(f'{head}:')
         for _ in range(r.randrange(3, 11)):
@@ -571,8 +568,7 @@ class JITGen(base.Gen):
         if loop:
             self.emit('addi x26, x26, -1')
             self.emit(f'bnez x26, {head}')
-            self.emit(f'la {t}, jump_saved')
-            self.emit(f'ld x26, 0({t})')
+            self.restore_counter(t)
 
     def straight(self):
         c = self.r.random()
