@@ -68,11 +68,12 @@ struct JITTranslator {
     /// Instructions before this index were emitted already (an if-converted region, see
     /// `ifConvertedRegion`): the emit loop skips them.
     private var emittedUpTo = 0
-    /// In a self-loop of integer instructions, loads and stores: the `state.jitLoopProbe` slot
-    /// (byte offset from rbx) of each load/store instruction (by index) that probes a copy of
-    /// a TLB entry instead of the TLB (`loopProbe`), one slot per base register and kind.
+    /// The `state.jitLoopProbe` slot (byte offset from rbx) of each load/store instruction (by
+    /// index) that probes a copy of a TLB entry instead of the TLB (`loopProbe`): in a self-loop
+    /// of integer instructions, loads and stores one slot per base register and kind
+    /// (`allocateLoopProbes`), and a switch's jump-table load (`findJumpTableLoads`).
     private var probeSlots: [Int: Int32] = [:]
-    /// The distinct slots of `probeSlots` (invalidated at the loop entry and after helpers).
+    /// The distinct slots a self-loop's sites use (`allocateLoopProbes`).
     private var loopProbeTags: [Int32] = []
     /// Probe slots (by tag offset) whose addend lives in a lent host register instead of
     /// `state.jitLoopProbe` (a pinned register the loop does not name).
@@ -278,10 +279,11 @@ struct JITTranslator {
     /// has checked: integer ALU, branches, loads and stores, so its only helpers are the
     /// load/store slow paths, and nothing inside it can change a translation) a slot of
     /// `state.jitLoopProbe` per base register and kind (load or store; at most
-    /// `loopProbeSlots`), and marks them invalid at the loop's entry. A slot copies one TLB
-    /// entry (`loopProbe`), so the sites of one base (a stack frame's saves, a node's fields)
-    /// share one refill; every helper call in the loop (a TLB miss may evict or refill
-    /// entries) marks them all invalid again, so a slot never holds a mapping the TLB does not.
+    /// `loopProbeSlots`; slots 0..<loadProbeSlots for loads, the rest for stores). A slot copies
+    /// one TLB entry (`loopProbe`), so the sites of one base (a stack frame's saves, a node's
+    /// fields) share one refill. Slots outlive the loop: whatever removes a TLB entry
+    /// invalidates all of them (`Hart.invalidateLoopProbes`), so a slot never holds a mapping
+    /// the TLB would not give, and a loop entered again may find its slots still valid.
     ///
     /// Only bases the loop leaves alone, steps (`addi r, r, imm`), moves (`mv`) or loads (a
     /// list walk's `p = p->next`, whose nodes mostly share a page): a base computed from data (a hashed
@@ -1248,8 +1250,9 @@ struct JITTranslator {
     /// instead of 8, and no index arithmetic before the compare): the address with its page
     /// offset cleared except the bits that must be zero in an aligned access, compared with the
     /// slot's page address, so an access that is misaligned (and so might cross into the next
-    /// page) or on another page goes out of line to `loopProbeRefill`. Leaves the host address
-    /// in rsi.
+    /// page) or on another page goes out of line to the TLB probe, which refills the slot
+    /// (`refillSlot`). Leaves the host address in rsi. (`fusedSlotProbe` is the form for a
+    /// base held in a host register.)
     private mutating func loopProbe(slot: Int32, tlbOffset: Int32, size: Int, miss: X86Label) {
         let refill = a.newLabel(), hit = a.newLabel()
         a.mov(.rax, .rsi)
