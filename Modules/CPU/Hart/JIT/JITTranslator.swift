@@ -51,6 +51,17 @@ struct JITTranslator {
     private var loopExit: X86Label?
     /// Where the back edge of a self-loop jumps (after the entry checks).
     private var loopHead: X86Label?
+    /// A self-loop of integer instructions, loads and stores (`allocateLoopRegisters`): its
+    /// helpers are the load/store slow paths only, and it leaves only through `goTo`, the back
+    /// edge's budget exit and `loopExit`.
+    private var integerLoop = false
+    /// In such a loop the budget register holds the budget minus one iteration (the block's
+    /// length, n) from the loop head on, so the back edge's retire is also its budget check:
+    /// `sub r8, n; jge head` (one fused host operation) instead of `sub r8, n` and
+    /// `cmp r8, n; jge head`. Every way out of the loop adds n back (`restoreLoopRegisters`),
+    /// and the slow paths add it back around their helper calls; the budget itself, and so
+    /// where slices end, is unchanged. 0 elsewhere.
+    private var budgetBias: Int32 = 0
     /// `state.jitBudget` lives in `budgetRegister` in all generated code (`enter` loads it, the
     /// epilogue stores it): a memory read-modify-write of the budget in every block, then
     /// compared at the next block's entry, made the budget the longest dependency chain of
@@ -190,6 +201,10 @@ struct JITTranslator {
     private mutating func allocateRegisters() {
         if isSelfLoop {
             allocateLoopRegisters()
+            if integerLoop {
+                budgetBias = Int32(instructions.count)
+                a.alu(.sub, Self.budgetRegister, immediate: budgetBias)
+            }
             let head = a.newLabel()
             a.bind(head)
             loopHead = head
@@ -242,6 +257,7 @@ struct JITTranslator {
             if fields.rs2 { uses[Int(inst.rs2)] += 1 }
         }
         uses[0] = 0
+        integerLoop = true
         allocateLoopProbes()
         let free = JITEngine.pinned.filter { named[Int($0.guest)] == 0 }
         let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
@@ -257,7 +273,6 @@ struct JITTranslator {
             cache[Int(lent.guest)] = nil
             slotAddend[slot] = lent.host
         }
-        guard !loopSwaps.isEmpty else { return }
         for swap in loopSwaps {
             a.store(reg(swap.evicted), swap.host)
             if swap.guest != Self.addendSwap { a.load(swap.host, reg(swap.guest)) }
@@ -267,10 +282,10 @@ struct JITTranslator {
         for (slot, host) in slotAddend { a.load(host, X86Memory(.rbx, slot + 8)) }
         let exit = a.newLabel()
         loopExit = exit
-        let swaps = loopSwaps
+        let swaps = loopSwaps, bias = Int32(instructions.count)
         slowPaths.append { [a, engine] in
             a.bind(exit)
-            JITTranslator.restoreLoopRegisters(a, swaps)
+            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias)
             a.jump(toAddress: engine.exitToLoop)
         }
     }
@@ -328,8 +343,11 @@ struct JITTranslator {
         loopProbeTags = slotOf.values.sorted()
     }
 
-    /// Undoes a self-loop's swaps (before leaving the block): the pinned map again.
-    private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)]) {
+    /// Undoes a self-loop's swaps and budget bias (before leaving the block): the pinned map
+    /// and the budget again.
+    private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)],
+                                             budgetBias: Int32) {
+        if budgetBias != 0 { a.alu(.add, budgetRegister, immediate: budgetBias) }
         for swap in swaps {
             if swap.guest != addendSwap {
                 a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
@@ -351,13 +369,20 @@ struct JITTranslator {
         }
     }
 
-    /// The back edge of a self-loop: the entry check again, taken straight to the loop head (one
-    /// taken jump per iteration); a failed check falls through and leaves (the epilogue stores
-    /// the pinned registers and the budget).
-    private mutating func emitBackEdge() {
-        a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
-        a.jump(if: .greaterOrEqual, loopHead!)
-        Self.restoreLoopRegisters(a, loopSwaps)
+    /// The back edge of a self-loop, retiring the iteration up to `index`: the entry check
+    /// again, taken straight to the loop head (one taken jump per iteration); a failed check
+    /// falls through and leaves (the epilogue stores the pinned registers and the budget).
+    /// With a budget bias the retire is the check (`budgetBias`); otherwise the caller retired.
+    private mutating func emitBackEdge(upTo index: Int) {
+        if budgetBias != 0 {
+            a.alu(.sub, Self.budgetRegister, immediate: Int32(index - counted))
+            counted = index
+            a.jump(if: .greaterOrEqual, loopHead!)
+        } else {
+            a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
+            a.jump(if: .greaterOrEqual, loopHead!)
+        }
+        Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias)
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.jump(toAddress: engine.exitToLoop)
@@ -368,14 +393,17 @@ struct JITTranslator {
     /// out to the run loop (`JITEngine.emitRuntime`).
     private mutating func writeBackAll() {}
 
-    /// `state.jitBudget` ← the budget register (before an exit or a helper call in a self-loop).
-    static func storeBudget(_ a: X86Assembler) {
+    /// `state.jitBudget` ← the budget register (before an exit or a helper call), without the
+    /// loop's `bias` (`budgetBias`).
+    static func storeBudget(_ a: X86Assembler, bias: Int32 = 0) {
+        if bias != 0 { a.alu(.add, budgetRegister, immediate: bias) }
         a.store(X86Memory(.rbx, StateOffset.jitBudget), budgetRegister)
     }
 
-    /// The budget register ← `state.jitBudget` (after a helper call in a self-loop).
-    static func loadBudget(_ a: X86Assembler) {
+    /// The budget register ← `state.jitBudget` (after a helper call), with the loop's `bias`.
+    static func loadBudget(_ a: X86Assembler, bias: Int32 = 0) {
         a.load(budgetRegister, X86Memory(.rbx, StateOffset.jitBudget))
+        if bias != 0 { a.alu(.sub, budgetRegister, immediate: bias) }
     }
 
     /// Stores the pinned ones of `registers` to `state.x`: before a helper that runs one
@@ -441,7 +469,7 @@ struct JITTranslator {
     /// run loop finds the target afresh and links it again under the new generation.
     /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
-        Self.restoreLoopRegisters(a, loopSwaps)
+        Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias)
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
         var flag: UInt64 = 0
         let stub = a.newLabel()
@@ -477,7 +505,7 @@ struct JITTranslator {
     /// returns false (nothing emitted) otherwise, and the caller emits a branch around `goTo`.
     private mutating func goTo(_ target: UInt64, if condition: X86Condition) -> Bool {
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
-        guard samePage && loopSwaps.isEmpty else { return false }
+        guard samePage && loopSwaps.isEmpty && budgetBias == 0 else { return false }
         let stub = a.newLabel()
         let site = a.address
         a.jump(if: condition, stub)
@@ -878,8 +906,8 @@ struct JITTranslator {
         case .jal:
             if rd != 0 { a.mov(.rax, immediate: next); write(rd, .rax) }
             if loopHead != nil && pc &+ imm == pc0 {
-                retire(upTo: index + 1)
-                emitBackEdge()
+                if budgetBias == 0 { retire(upTo: index + 1) }
+                emitBackEdge(upTo: index + 1)
                 return true
             }
             writeBackAll()
@@ -904,7 +932,9 @@ struct JITTranslator {
         case .beq, .bne, .blt, .bge, .bltu, .bgeu:
             let loops = loopHead != nil && pc &+ imm == pc0
             if !loops { writeBackAll() }
-            retire(upTo: index + 1)
+            // A biased loop's back edge retires after the compare (`emitBackEdge`).
+            let unretired = Int32(index + 1 - counted)
+            if !(loops && budgetBias != 0) { retire(upTo: index + 1) }
             // An if over one to three ALU instructions that all write one register held in a
             // host register: computed into rdx first (the branch still compares the old values),
             // then moved into place and charged with cmov when the branch is not taken.
@@ -962,8 +992,13 @@ struct JITTranslator {
                 // The loop's exit out of the way: an iteration takes only the back edge's jump.
                 let exit = a.newLabel()
                 a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, exit)
-                emitBackEdge()
+                emitBackEdge(upTo: index + 1)
                 a.bind(exit)
+                if budgetBias != 0 {
+                    // Retire this iteration's rest and take the bias off in one.
+                    if budgetBias != unretired { a.alu(.add, Self.budgetRegister, immediate: budgetBias - unretired) }
+                    budgetBias = 0
+                }
                 goTo(next)
                 return true
             }
@@ -1412,11 +1447,12 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
+        let bias = budgetBias
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
             if observed { JITTranslator.storePinned(a) }
-            if inRegister { JITTranslator.storeBudget(a) }
+            if inRegister { JITTranslator.storeBudget(a, bias: bias) }
             // rsi still holds the guest address (the probe only adds the addend after a hit).
             JITTranslator.callPreserving(a, saved) {
                 a.mov(.rdi, .rbx)
@@ -1424,7 +1460,7 @@ struct JITTranslator {
                 a.mov(.rcx, immediate: argument)
                 a.mov(.rax, immediate: UInt64(helper))
             }
-            if inRegister { JITTranslator.loadBudget(a) }
+            if inRegister { JITTranslator.loadBudget(a, bias: bias) }
             let leave = a.newLabel()
             a.test(.rdx, .rdx)
             a.jump(if: .notEqual, leave)
@@ -1465,17 +1501,18 @@ struct JITTranslator {
         let observed = engine.observed
         let inRegister = budgetInRegister
         let loopExit = loopExit
+        let bias = budgetBias
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
-            if inRegister { JITTranslator.storeBudget(a) } // before r8 becomes the argument
+            if inRegister { JITTranslator.storeBudget(a, bias: bias) } // before r8 becomes the argument
             JITTranslator.callPreserving(a, saved) {
                 a.mov(.rdi, .rbx)
                 a.mov(.rcx, immediate: pc)
                 a.mov(.r8, immediate: argument)
                 a.mov(.rax, immediate: UInt64(helper))
             }
-            if inRegister { JITTranslator.loadBudget(a) }
+            if inRegister { JITTranslator.loadBudget(a, bias: bias) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
             if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
