@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """Interpreter-vs-JIT differential test: Guests/jitdiff/gen.py programs run on Backplane with
 `--accel interp` and `--accel jit`; the two UART dumps must be identical and end with DONE.
+Then each engine saves snapshots (docs/snapshots.md) at `--snapshots` round boundaries picked from
+the seed, which must be byte-identical: there the JIT has just left generated code on the slice's
+budget (in the middle of a loop, say), so its architectural state is compared where the program
+prints nothing.
 
-    jitdiff.py --seeds 1-20 [--out DIR] [--backplane PATH] [--jobs 2] [--blocks 60]
+    jitdiff.py --seeds 1-20 [--out DIR] [--backplane PATH] [--jobs 2] [--blocks 60] [--snapshots 2]
 
 Prints one line per seed (`seed 3: OK (196 lines)`, `seed 4: MISMATCH line 17: interp '...' jit '...'`,
 `seed 5: ERROR ...`). Exit status 0 only if every seed is OK.
@@ -10,6 +14,7 @@ Prints one line per seed (`seed 3: OK (196 lines)`, `seed 4: MISMATCH line 17: i
 import argparse
 import concurrent.futures
 import os
+import random
 import subprocess
 import sys
 
@@ -54,7 +59,35 @@ def one(seed, a):
             return f'seed {seed}: MISMATCH line {n}: interp {x!r} jit {y!r}'
     if len(li) != len(lj) or rc_i != rc_j:
         return f'seed {seed}: MISMATCH length {len(li)} vs {len(lj)} lines, exit {rc_i} vs {rc_j}'
+    rng = random.Random(seed)
+    for _ in range(a.snapshots):
+        at = f'{rng.randrange(50000, 2000000)}i'
+        try:
+            saved = {accel: snapshot(a.backplane, accel, elf, at, a.out, seed, a.timeout) for accel in ('interp', 'jit')}
+        except Exception as e:  # noqa: BLE001 - reported per seed
+            return f'seed {seed}: ERROR snapshot at {at}: {e}'
+        if saved['interp'] != saved['jit']:
+            return f'seed {seed}: MISMATCH snapshot at {at} differs (interp {len(saved["interp"] or b"")} bytes, jit {len(saved["jit"] or b"")})'
     return f'seed {seed}: OK ({len(li)} lines)'
+
+
+def snapshot(backplane, accel, elf, at, out, seed, timeout):
+    """The snapshot `accel` saves at the first round boundary at or after `at` (None when the
+    program ends before it)."""
+    path = os.path.join(out, f'jit{seed}-{accel}.snapshot')
+    if os.path.exists(path):
+        os.remove(path)
+    r = subprocess.run([backplane, 'run', 'virt', '--bios', 'none', '--accel', accel, '--kernel', elf,
+                        '--snapshot-save', path, '--snapshot-at', at],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f'{accel} exited {r.returncode}: {r.stderr[-200:]!r}')
+    if not os.path.exists(path):
+        return None
+    with open(path, 'rb') as f:
+        data = f.read()
+    os.remove(path)
+    return data
 
 
 def main():
@@ -66,6 +99,7 @@ def main():
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--blocks', type=int, default=60)
     ap.add_argument('--timeout', type=float, default=120)
+    ap.add_argument('--snapshots', type=int, default=2, help='round boundaries to compare snapshots at, per seed')
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     seeds = parse_seeds(a.seeds)

@@ -5,10 +5,11 @@ import CHartState
 // exception flags, lives in C (`CHartState/FloatingPoint.c`) so it can drive the host FPU's
 // rounding mode around each operation.
 
-/// mstatus.FS (privileged spec §3.1.6.6): 0 Off, 1 Initial, 2 Clean, 3 Dirty.
+/// mstatus.FS (privileged spec §3.1.6.6): 0 Off, 1 Initial, 2 Clean, 3 Dirty. SD, which
+/// summarises it, is derived when mstatus is read (`Hart.mstatusValue`), never stored: the raw
+/// field is then the same whichever path made FS Dirty (the JIT's inline FP code, a CSR write,
+/// this file), and so are snapshots.
 private let floatingPointStatusMask: UInt64 = 3 << 13
-/// mstatus.SD: set whenever FS (or XS/VS) is Dirty.
-private let stateDirtyBit: UInt64 = 1 << 63
 
 private let singleSignBit: UInt32 = 0x8000_0000
 private let doubleSignBit: UInt64 = 0x8000_0000_0000_0000
@@ -239,10 +240,10 @@ extension Hart {
         markFloatingPointStateDirty()
     }
 
-    /// mstatus.FS = Dirty and SD = 1 (privileged spec §3.1.6.6).
+    /// mstatus.FS = Dirty (and so SD = 1 as read, privileged spec §3.1.6.6).
     @inline(__always)
     private func markFloatingPointStateDirty() {
-        state.pointee.mstatus |= floatingPointStatusMask | stateDirtyBit
+        state.pointee.mstatus |= floatingPointStatusMask
     }
 
     /// Writes an integer result (x0 stays zero); FP state becomes dirty only if a flag was raised.
