@@ -530,7 +530,11 @@ class JITGen(base.Gen):
     def word_chain_op(self):
         """W-form results read by W-forms and small-mask andi before being overwritten (the JIT
         then skips their sign extension), mixed with 64-bit readers, branches and stores that
-        need it, on the pinned registers mostly; straight or in a self-loop (x26 saved)."""
+        need it, on the pinned registers mostly; straight or in a self-loop (x26 saved). In a
+        loop with no branch before its back edge the JIT keeps results read only through their
+        low word around the back edge unextended: the registers start with any 64-bit value
+        (the loop's entry check), and word stores of them, loads into them and loads and stores
+        that fault (leaving the loop from a helper) are mixed in."""
         r = self.r
         pinned = [n for n in (8, 9, 10, 11, 12, 13, 14, 15) if n in base.XREGS]
         regs = r.sample(pinned, 3) + ([r.choice([n for n in base.XREGS if n != 26])] if r.random() < 0.3 else [])
@@ -540,7 +544,7 @@ class JITGen(base.Gen):
             t = self.x()
             head = self.new_label()
             self.save_counter(t)
-            self.emit(f'li x26, {r.randrange(2, 9)}')
+            self.emit(f'li x26, {r.randrange(2, 9) if r.random() < 0.5 else r.randrange(9, 400)}')
             self.out.append(f'{head}:')
         for _ in range(r.randrange(3, 11)):
             c = r.random()
@@ -554,6 +558,19 @@ class JITGen(base.Gen):
                 self.emit(f'addiw {x()}, {x()}, {r.choice([0, r.randrange(-2048, 2048)])}')
             elif c < 0.85:
                 self.emit(f'andi {x()}, {x()}, {r.choice([15, 127, 2047, -1, -16, r.randrange(-2048, 2048)])}')
+            elif loop and c < 0.9:
+                w = r.choice([1, 2, 4, 4, 8])
+                store = r.random() < 0.5
+                op = ({1: 'sb', 2: 'sh', 4: 'sw', 8: 'sd'} if store else {1: 'lbu', 2: 'lh', 4: 'lw', 8: 'ld'})[w]
+                if r.random() < 0.3:
+                    # Unmapped: faults, and the handler resumes after it.
+                    self.emit('.option push')
+                    self.emit('.option norvc')
+                    self.emit(f'{op} {x()}, {r.randrange(0, 2040) & ~7}(x0)')
+                    self.emit('.option pop')
+                else:
+                    b, o = self.mem_addr(w)
+                    self.emit(f'{op} {x()}, {o}({b})')
             elif c < 0.95:
                 op = r.choice(['add', 'xor', 'srli', 'srai', 'mul', 'sltu', 'sub'])
                 if op in ('srli', 'srai'):

@@ -81,6 +81,11 @@ extension Hart {
                 let fetch = tlbFetch[Self.tlbIndex(pc)]
                 if fetch.tag == pc >> 12 { jit.invalidate(pc: pc, host: UInt(bitPattern: Self.hostAddress(pc, fetch))) }
                 interpretBlock(jit, remaining: &remaining, flushes: false, context: translationContext)
+            } else if chainSite == JITEngine.interpretOnce {
+                // A self-loop's entry found a register not sign-extended that it keeps only the
+                // low word of: one iteration in the interpreter makes it so.
+                chainSite = 0
+                interpretBlock(jit, remaining: &remaining, flushes: false, context: translationContext)
             }
             if state.pointee.waitingForInterrupt != 0 { return .waitingForInterrupt }
         }

@@ -135,6 +135,10 @@ final class JITEngine {
     /// Returns `JITEngine.interpretBlock` to the run loop (pc already stored): a block that runs
     /// across a page end found its second page mapped elsewhere.
     private(set) var exitToInterpreter: UInt = 0
+    /// Returns `JITEngine.interpretOnce` to the run loop (pc already stored): a self-loop found a
+    /// register it keeps a W-form result in without a sign-extended value at entry
+    /// (`JITTranslator.deferredSignExtension`).
+    private(set) var exitToInterpretOnce: UInt = 0
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
     /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`
@@ -174,6 +178,9 @@ final class JITEngine {
     /// What `enter` returns when the run loop must interpret the block at `state.pc` (see
     /// `exitToInterpreter`); any other non-zero value is a chain site to patch.
     static let interpretBlock: UInt = 1
+    /// What `enter` returns when the run loop must interpret the block at `state.pc` once and
+    /// keep its translation (see `exitToInterpretOnce`).
+    static let interpretOnce: UInt = 2
 
     /// Reserves `bytes` of zero-filled anonymous memory; its pages are materialised on first touch.
     private static func reserve(_ bytes: Int, executable: Bool = false) -> UnsafeMutableRawPointer {
@@ -280,6 +287,11 @@ final class JITEngine {
         a.align(16)
         exitToInterpreter = a.address
         a.mov(.rax, immediate: UInt64(Self.interpretBlock))
+        a.jump(toAddress: epilogue)
+
+        a.align(16)
+        exitToInterpretOnce = a.address
+        a.mov(.rax, immediate: UInt64(Self.interpretOnce))
         a.jump(toAddress: epilogue)
 
         // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, rcx = table.

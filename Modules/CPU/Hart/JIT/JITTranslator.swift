@@ -62,6 +62,13 @@ struct JITTranslator {
     /// and the slow paths add it back around their helper calls; the budget itself, and so
     /// where slices end, is unchanged. 0 elsewhere.
     private var budgetBias: Int32 = 0
+    /// Deferred sign extension (`deferSignExtensions`): in a straight integer self-loop, per
+    /// instruction index, whether its W-form result stays a bare low word in its host register.
+    private var deferred: [Bool] = []
+    /// Guest registers (bit r for x[r]) whose host register holds, at the point being emitted,
+    /// a deferred W-form result: only the low word is defined, the architectural value is that
+    /// word sign-extended. Every way out of the loop sign-extends them first (`materialize`).
+    private var lazyWords: UInt32 = 0
     /// `state.jitBudget` lives in `budgetRegister` in all generated code (`enter` loads it, the
     /// epilogue stores it): a memory read-modify-write of the budget in every block, then
     /// compared at the next block's entry, made the budget the longest dependency chain of
@@ -204,6 +211,7 @@ struct JITTranslator {
             if integerLoop {
                 budgetBias = Int32(instructions.count)
                 a.alu(.sub, Self.budgetRegister, immediate: budgetBias)
+                deferSignExtensions()
             }
             let head = a.newLabel()
             a.bind(head)
@@ -369,6 +377,119 @@ struct JITTranslator {
         }
     }
 
+    /// In an integer self-loop with no branch before its back edge (each iteration runs every
+    /// instruction), a W-form result whose register is read only through its low word — by
+    /// W-forms, small-mask `andi`, and `sw`/`sh`/`sb` data, around the back edge — until it is
+    /// written again keeps no sign extension (a movsxd on the loop-carried chain of an
+    /// accumulator, and an operation per iteration). Loads and stores in between may leave
+    /// the block from their helpers (a fault): each such way out, and the loop's own exits,
+    /// sign-extend the registers that are bare low words at that point (`materialize`), so
+    /// every exit leaves exact architectural registers.
+    ///
+    /// At the loop head a register whose last write in the body is deferred is a bare low
+    /// word after the back edge, but on entry it holds whatever came before; so the entry
+    /// checks that each such register is already sign-extended (a W-form result from the
+    /// instructions before the loop, or a small constant, nearly always) and otherwise leaves
+    /// to the interpreter for one iteration (`JITEngine.interpretOnce`), which makes it so.
+    private mutating func deferSignExtensions() {
+        let count = instructions.count
+        guard let last = instructions.last, last.op != .jal || last.rd == 0 else { return }
+        for inst in instructions.dropLast() {
+            switch inst.op {
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu, .jal, .jalr: return
+            default: break
+            }
+        }
+        deferred = instructions.indices.map { index in
+            let inst = instructions[index]
+            switch inst.op {
+            case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw:
+                return inst.rd != 0 && cache[Int(inst.rd)] != nil && lowWordOnly(inst.rd, after: index)
+            default:
+                return false
+            }
+        }
+        var atHead: UInt32 = 0
+        for r in 1..<32 {
+            if let lastWrite = (0..<count).last(where: { Self.written(instructions[$0]) == UInt8(r) }), deferred[lastWrite] {
+                atHead |= 1 << UInt32(r)
+            }
+        }
+        guard atHead != 0 else {
+            lazyWords = 0
+            return
+        }
+        let fail = a.newLabel()
+        for host in lazyHosts(atHead) {
+            a.movsx(.rax, .register(host), from: .bits32)
+            a.alu(.cmp, .rax, host)
+            a.jump(if: .notEqual, fail)
+        }
+        lazyWords = atHead
+        let swaps = loopSwaps, bias = budgetBias, pc = pc0
+        slowPaths.append { [a, engine] in
+            a.bind(fail)
+            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias)
+            a.mov(.rax, immediate: pc)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.jump(toAddress: engine.exitToInterpretOnce)
+        }
+    }
+
+    /// Whether, going round the loop from instruction `index`, x[rd] is read only through its
+    /// low word until an instruction writes it again (see `deferSignExtensions`).
+    private func lowWordOnly(_ rd: UInt8, after index: Int) -> Bool {
+        let count = instructions.count
+        for step in 1...count {
+            let inst = instructions[(index + step) % count]
+            let low: (rs1: Bool, rs2: Bool)
+            let full: (rs1: Bool, rs2: Bool)
+            switch inst.op {
+            case .addiw, .slliw, .srliw, .sraiw:
+                (low, full) = ((true, false), (false, false))
+            case .addw, .subw, .mulw, .sllw, .srlw, .sraw:
+                (low, full) = ((true, true), (false, false))
+            case .andi where inst.imm < 0x800:
+                (low, full) = ((true, false), (false, false))
+            case .sb, .sh, .sw:
+                (low, full) = ((false, true), (true, false))
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu,
+                 .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai:
+                (low, full) = ((false, false), (true, false))
+            case .sd, .beq, .bne, .blt, .bge, .bltu, .bgeu,
+                 .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
+                 .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .divw, .divuw, .remw, .remuw:
+                (low, full) = ((false, false), (true, true))
+            case .lui, .auipc, .fence, .nop:
+                (low, full) = ((false, false), (false, false))
+            default:
+                return false
+            }
+            _ = low
+            if (full.rs1 && inst.rs1 == rd) || (full.rs2 && inst.rs2 == rd) { return false }
+            if Self.written(inst) == rd { return true }
+        }
+        return false
+    }
+
+    /// The register an instruction of an integer loop writes (nil for x0, stores, branches).
+    private static func written(_ inst: DecodedInstruction) -> UInt8? {
+        switch inst.op {
+        case .sb, .sh, .sw, .sd, .beq, .bne, .blt, .bge, .bltu, .bgeu, .fence, .nop: return nil
+        default: return inst.rd == 0 ? nil : inst.rd
+        }
+    }
+
+    /// The host registers of the guest registers in `mask` (bit r for x[r]).
+    private func lazyHosts(_ mask: UInt32) -> [X86Register] {
+        (1..<32).filter { mask & (1 << UInt32($0)) != 0 }.map { cache[$0]! }
+    }
+
+    /// Sign-extends the bare low words among `hosts` in place (before a way out of the loop).
+    private static func materialize(_ a: X86Assembler, _ hosts: [X86Register]) {
+        for host in hosts { a.movsx(host, .register(host), from: .bits32) }
+    }
+
     /// The back edge of a self-loop, retiring the iteration up to `index`: the entry check
     /// again, taken straight to the loop head (one taken jump per iteration); a failed check
     /// falls through and leaves (the epilogue stores the pinned registers and the budget).
@@ -382,6 +503,7 @@ struct JITTranslator {
             a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
             a.jump(if: .greaterOrEqual, loopHead!)
         }
+        Self.materialize(a, lazyHosts(lazyWords))
         Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias)
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
@@ -643,9 +765,13 @@ struct JITTranslator {
                 // the next instruction; it retires with them.
                 precondition(inst.rd == 0)
             } else {
-                upperHalfDead = upperHalfDead(after: index)
+                upperHalfDead = deferred.isEmpty ? upperHalfDead(after: index) : deferred[index]
                 ended = emit(inst, index: index, pc: pc)
                 upperHalfDead = false
+            }
+            if !deferred.isEmpty, let rd = Self.written(inst) {
+                // A folded pair writes its register exactly.
+                if deferred[index] { lazyWords |= 1 << UInt32(rd) } else { lazyWords &= ~(1 << UInt32(rd)) }
             }
         }
         if !ended {
@@ -999,6 +1125,7 @@ struct JITTranslator {
                     if budgetBias != unretired { a.alu(.add, Self.budgetRegister, immediate: budgetBias - unretired) }
                     budgetBias = 0
                 }
+                Self.materialize(a, lazyHosts(lazyWords))
                 goTo(next)
                 return true
             }
@@ -1106,7 +1233,9 @@ struct JITTranslator {
             if rs1 != 0, let source = cache[Int(rs1)] {
                 // sext.w is one movsxd; otherwise a lea (its low 32 bits are addw's) and movsxd.
                 if i == 0 {
-                    if let d = cache[Int(rd)] { a.movsx(d, .register(source), from: .bits32) } else {
+                    if let d = cache[Int(rd)], upperHalfDead {
+                        if d != source { a.mov(d, source, width: .bits32) }  // the low word is all
+                    } else if let d = cache[Int(rd)] { a.movsx(d, .register(source), from: .bits32) } else {
                         a.movsx(.rax, .register(source), from: .bits32)
                         write(rd, .rax)
                     }
@@ -1137,6 +1266,10 @@ struct JITTranslator {
             writeWord(rd, .rax)
         case .addw, .subw:
             guard rd != 0 else { break }
+            if inst.op == .addw, upperHalfDead, rs1 == rd, rs2 != 0, let d = cache[Int(rd)] {
+                alu(.add, d, rs2, width: .bits32)  // an accumulator's bare low word
+                break
+            }
             if inst.op == .addw, rs1 != 0, rs2 != 0, let left = cache[Int(rs1)], let right = cache[Int(rs2)] {
                 a.lea(.rax, X86Memory(left, index: right))
                 writeWord(rd, .rax)
@@ -1448,6 +1581,7 @@ struct JITTranslator {
         let inRegister = budgetInRegister
         let loopExit = loopExit
         let bias = budgetBias
+        let lazy = lazyHosts(lazyWords)
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -1469,6 +1603,7 @@ struct JITTranslator {
             a.jump(back)
             // 1: trapped (the trap is entered); 2: loaded, then leave (JITHelpers.load).
             a.bind(leave)
+            JITTranslator.materialize(a, lazy)  // before rd is written
             a.alu(.cmp, .rdx, immediate: 1)
             if let loopExit { a.jump(if: .equal, loopExit) } else { a.jump(if: .equal, toAddress: engine.exitToLoop) }
             if target != .rax { a.mov(target, .rax) } else if let rdInMemory { a.store(rdInMemory, .rax) }
@@ -1502,6 +1637,7 @@ struct JITTranslator {
         let inRegister = budgetInRegister
         let loopExit = loopExit
         let bias = budgetBias
+        let lazy = lazyHosts(lazyWords)
         slowPaths.append { [a, engine] in
             a.bind(miss)
             if observed { JITTranslator.storePinned(a) }
@@ -1515,6 +1651,7 @@ struct JITTranslator {
             if inRegister { JITTranslator.loadBudget(a, bias: bias) }
             a.test(.rax, .rax)
             a.jump(if: .equal, back)
+            JITTranslator.materialize(a, lazy)
             if let loopExit { a.jump(loopExit) } else { a.jump(toAddress: engine.exitToLoop) }
         }
     }
