@@ -4,8 +4,9 @@
 Builds on Guests/difftest/gen.py (random RV64GC blocks, loops, checkpoints dumped over the UART)
 and mixes in what stresses a binary translator:
   - traps in the middle of blocks: loads/stores to unmapped addresses, ecall, ebreak, illegal
-    instructions; a resuming M-mode handler hashes mcause/mepc/mtval into memory and skips the
-    instruction, so execution continues right after the fault (registers must be untouched);
+    instructions; a resuming M-mode handler hashes mcause/mepc/mtval and every register (which
+    the trap must see exact) into memory and skips the instruction, so execution continues right
+    after the fault (registers must be untouched);
   - self-modifying code: a code slot is rewritten (a random `addi`) and called, with and without
     FENCE.I (the store is always in an earlier block than the call);
   - page-table changes: a virtual window (Sv39, used through mstatus.MPRV with MPP=S) is remapped
@@ -545,9 +546,16 @@ class JITGen(base.Gen):
             head = self.new_label()
             self.save_counter(t)
             self.emit(f'li x26, {r.randrange(2, 9) if r.random() < 0.5 else r.randrange(9, 400)}')
+            if r.random() < 0.5:
+                # Returns to the head: the loop's block is entered before any iteration ran
+                # (otherwise the block before it runs the first one), with whatever the chain
+                # registers hold.
+                self.emit('jal ra, jit_ret')
             self.out.append(f'{head}:')
         for _ in range(r.randrange(3, 11)):
             c = r.random()
+            if loop and r.random() < 0.2:
+                c = 0.87    # a load or store
             if c < 0.45:
                 op = r.choice(['mulw', 'addw', 'subw', 'sllw', 'srlw', 'sraw'])
                 self.emit(f'{op} {x()}, {x()}, {x()}')
@@ -558,7 +566,7 @@ class JITGen(base.Gen):
                 self.emit(f'addiw {x()}, {x()}, {r.choice([0, r.randrange(-2048, 2048)])}')
             elif c < 0.85:
                 self.emit(f'andi {x()}, {x()}, {r.choice([15, 127, 2047, -1, -16, r.randrange(-2048, 2048)])}')
-            elif loop and c < 0.9:
+            elif loop and 0.86 < c < 0.88:
                 w = r.choice([1, 2, 4, 4, 8])
                 store = r.random() < 0.5
                 op = ({1: 'sb', 2: 'sh', 4: 'sw', 8: 'sd'} if store else {1: 'lbu', 2: 'lh', 4: 'lw', 8: 'ld'})[w]
@@ -726,7 +734,8 @@ class JITGen(base.Gen):
         return text + self.far_functions() + r'''
     .text
     .align 2
-jit_trap:                       # resume after the faulting (4-byte) instruction
+jit_trap:                       # resume after the faulting (4-byte) instruction; every
+                                # register is folded into the hash: a trap sees them exact
     csrw mscratch, t0
     la t0, trap_save
     sd t1, 0(t0)
@@ -739,6 +748,127 @@ jit_trap:                       # resume after the faulting (4-byte) instruction
     add t1, t1, t2
     csrr t2, mepc
     xor t1, t1, t2
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x1
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x2
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x3
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x4
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x8
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x9
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x10
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x11
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x12
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x13
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x14
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x15
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x16
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x17
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x18
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x19
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x20
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x21
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x22
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x23
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x24
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x25
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x26
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x27
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x28
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x29
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x30
+    slli t2, t1, 1
+    srli t1, t1, 63
+    or t1, t1, t2
+    xor t1, t1, x31
+    slli t2, t1, 1              # and t0-t2 as they were (mscratch, trap_save)
+    srli t1, t1, 63
+    or t1, t1, t2
+    csrr t2, mscratch
+    xor t1, t1, t2
+    ld t2, 0(t0)
+    xor t1, t1, t2
+    ld t2, 8(t0)
+    add t1, t1, t2
     sd t1, 16(t0)
     la t1, scratch + 2048
     ld t2, 2040(t1)             # fold into the dumped scratch checksum
@@ -753,6 +883,10 @@ jit_trap:                       # resume after the faulting (4-byte) instruction
     ld t2, 8(t0)
     csrr t0, mscratch
     mret
+
+    .align 2
+jit_ret:
+    ret
 
     .align 2
 smc_slot:
