@@ -353,12 +353,14 @@ final class JITEngine {
     /// dispatch table, hold its block; otherwise returns 0 to the run loop with the pc stored to
     /// `state.pc`. Emitted at every indirect jump so each gets its own host branch-prediction
     /// slot; the first table slot is compared inline, the rest of the probe sequence is `probeRest`.
-    func emitLookup(_ a: X86Assembler) {
+    /// `index` holds the pc or the pc with bit 0 still set (the jump-cache index ignores it): a
+    /// `jalr` through a register's host register indexes from it without waiting for the `and`.
+    func emitLookup(_ a: X86Assembler, index: X86Register = .rax) {
         // The jump cache first: the target's address depends on the pc through two ALU
         // operations and one load; the compares are predicted and off that path. A hit stores
         // no pc: blocks entered through a chain never read it (their exits store their own).
         let miss = a.newLabel()
-        Self.emitJumpCacheSlot(a, pc: .rax, into: .rdx)
+        Self.emitJumpCacheSlot(a, pc: index, into: .rdx)
         a.mov(.rcx, immediate: UInt64(UInt(bitPattern: jumpCache)))
         a.lea(.rsi, X86Memory(.rax, 1))
         a.alu(.cmp, .rsi, X86Memory(.rcx, 0, index: .rdx))

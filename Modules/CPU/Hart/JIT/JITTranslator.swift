@@ -1053,7 +1053,10 @@ struct JITTranslator {
             } else if rd == 0 && Self.isLink(rs1) {
                 popReturn()
             }
-            engine.emitLookup(a)
+            // The jump-cache index from rs1's host register itself when it still holds the
+            // target (bit 0 aside): one operation sooner on a mispredicted switch's path.
+            let index = imm == 0 && rs1 != 0 && rs1 != rd ? cache[Int(rs1)] ?? .rax : .rax
+            engine.emitLookup(a, index: index)
             return true
         case .beq, .bne, .blt, .bge, .bltu, .bgeu:
             let loops = loopHead != nil && pc &+ imm == pc0
