@@ -7,6 +7,9 @@ and mixes in what stresses a binary translator:
     instructions; a resuming M-mode handler hashes mcause/mepc/mtval and every register (which
     the trap must see exact) into memory and skips the instruction, so execution continues right
     after the fault (registers must be untouched);
+  - the machine timer, every 500-3000 ticks of virtual time: its interrupt is taken where a
+    slice ends (the JIT has just left generated code on the slice's budget, in a loop, say),
+    and the same handler hashes every register there too, re-arms the timer and resumes;
   - self-modifying code: a code slot is rewritten (a random `addi`) and called, with and without
     FENCE.I (the store is always in an earlier block than the call);
   - page-table changes: a virtual window (Sv39, used through mstatus.MPRV with MPP=S) is remapped
@@ -682,8 +685,11 @@ class JITGen(base.Gen):
         for c in range(CASES):
             out += ['    .align 2', f'case{c}:'] + ['    ' + x for x in self.alu_body(r.randrange(1, 6))] + ['    ret']
         out += ['    .align 2', 'xm_handler:                  # ecall from the S-mode code: back to M-mode',
-                '    csrw mscratch, t0', '    li t0, 3 << 11', '    csrs mstatus, t0',
-                '    la t0, xm_saved', '    ld t0, 0(t0)', '    csrw mepc, t0', '    csrr t0, mscratch', '    mret']
+                '    csrw mscratch, t0', '    csrr t0, mcause',
+                '    bltz t0, xm_interrupt        # the timer: jit_trap handles it and resumes',
+                '    li t0, 3 << 11', '    csrs mstatus, t0',
+                '    la t0, xm_saved', '    ld t0, 0(t0)', '    csrw mepc, t0', '    csrr t0, mscratch', '    mret',
+                'xm_interrupt:', '    csrr t0, mscratch', '    j jit_trap']
         out += ['    .data', '    .align 3', 'case_table:'] + [f'    .dword case{c}' for c in range(CASES)]
         out += ['xm_saved: .dword 0', 'deep_stack: .skip 1024', 'deep_stack_top:', '    .text', '']
         return '\n'.join(out)
@@ -693,6 +699,19 @@ class JITGen(base.Gen):
         setup = '''
     la t0, jit_trap
     csrw mtvec, t0
+    li t0, 0x200bff8            # the machine timer every PERIOD ticks of virtual time: taken at
+    ld t1, 0(t0)                # round boundaries, where the JIT has just left on the slice's
+    li t0, PERIOD               # budget (in a loop, say), and the handler hashes the registers
+    add t1, t1, t0
+    li t0, 0x2004000
+    sd t1, 0(t0)
+    la t0, timer_period
+    li t1, PERIOD
+    sd t1, 0(t0)
+    li t0, 1 << 7
+    csrs mie, t0
+    li t0, 0x88                 # MIE, MPIE
+    csrs mstatus, t0
     li t0, -1                   # PMP: everything RWX for S-mode (MPRV) accesses
     csrw pmpaddr0, t0
     li t0, 0x1f
@@ -729,6 +748,7 @@ class JITGen(base.Gen):
     csrw satp, t0
     sfence.vma
 '''
+        setup = setup.replace('PERIOD', str(self.r.randrange(500, 3000)))
         marker = '    la s1, scratch + 2048\n'
         text = text.replace(marker, marker + setup, 1)
         return text + self.far_functions() + r'''
@@ -876,9 +896,19 @@ jit_trap:                       # resume after the faulting (4-byte) instruction
     sd t2, 2040(t1)
     ld t2, 16(t0)
     sd t2, 2032(t1)
-    csrr t1, mepc
+    csrr t1, mcause
+    bgez t1, 1f
+    li t1, 0x2004000            # the timer: next period, back to the interrupted instruction
+    ld t2, 0(t1)
+    la t0, timer_period
+    ld t0, 0(t0)
+    add t2, t2, t0
+    sd t2, 0(t1)
+    j 2f
+1:  csrr t1, mepc
     addi t1, t1, 4
     csrw mepc, t1
+2:  la t0, trap_save
     ld t1, 0(t0)
     ld t2, 8(t0)
     csrr t0, mscratch
@@ -899,6 +929,7 @@ smc_slot:
     .data
     .align 3
 trap_save: .skip 24
+timer_period: .dword 0
 jump_saved: .skip 8
     .align 12
 walk_area: .fill 1536, 8, 0x0123456789abcdef
