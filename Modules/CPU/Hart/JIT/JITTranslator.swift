@@ -442,30 +442,26 @@ struct JITTranslator {
         let count = instructions.count
         for step in 1...count {
             let inst = instructions[(index + step) % count]
-            let low: (rs1: Bool, rs2: Bool)
+            // Which sources the instruction reads in full; the others it reads only through
+            // their low word (W-forms, `andi` with a mask of bits 10..0, the data of a word,
+            // halfword or byte store) or not at all.
             let full: (rs1: Bool, rs2: Bool)
             switch inst.op {
-            case .addiw, .slliw, .srliw, .sraiw:
-                (low, full) = ((true, false), (false, false))
-            case .addw, .subw, .mulw, .sllw, .srlw, .sraw:
-                (low, full) = ((true, true), (false, false))
+            case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw, .lui, .auipc, .fence, .nop:
+                full = (false, false)
             case .andi where inst.imm < 0x800:
-                (low, full) = ((true, false), (false, false))
-            case .sb, .sh, .sw:
-                (low, full) = ((false, true), (true, false))
-            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu,
+                full = (false, false)
+            case .sb, .sh, .sw,
+                 .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu,
                  .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai:
-                (low, full) = ((false, false), (true, false))
+                full = (true, false)
             case .sd, .beq, .bne, .blt, .bge, .bltu, .bgeu,
                  .add, .sub, .sll, .slt, .sltu, .xor, .srl, .sra, .or, .and,
                  .mul, .mulh, .mulhsu, .mulhu, .div, .divu, .rem, .remu, .divw, .divuw, .remw, .remuw:
-                (low, full) = ((false, false), (true, true))
-            case .lui, .auipc, .fence, .nop:
-                (low, full) = ((false, false), (false, false))
+                full = (true, true)
             default:
                 return false
             }
-            _ = low
             if (full.rs1 && inst.rs1 == rd) || (full.rs2 && inst.rs2 == rd) { return false }
             if Self.written(inst) == rd { return true }
         }
