@@ -137,7 +137,7 @@ final class JITEngine {
     private(set) var exitToInterpreter: UInt = 0
     /// Returns `JITEngine.interpretOnce` to the run loop (pc already stored): a self-loop found a
     /// register it keeps a W-form result in without a sign-extended value at entry
-    /// (`JITTranslator.deferredSignExtension`).
+    /// (`JITTranslator.deferSignExtensions`).
     private(set) var exitToInterpretOnce: UInt = 0
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
