@@ -33,9 +33,11 @@ and mixes in what stresses a binary translator:
     reservation or not (the JIT's inline stores rely on the reservation's pages being kept
     out of the store TLB), including an LR.W in a page's last word;
   - deep call/return chains (a recursive routine, depth up to 60) and indirect switch tables
-    (a jump table of case routines picked by a random register);
+    (a jump table of case routines picked by a random register), and compiled switches
+    (`slli; add; lw; add; jr` through tables of offsets, two bases, entries swapped while
+    looping), which the JIT dispatches through a target table keyed by the case index;
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
-    instructions it runs through interpreter helpers in the middle of a block (mscratch swaps,
+    instructions it runs through interpreter helpers in the middle of a block (sscratch swaps,
     FP conversions), with sp moved around them.
 Only Backplane runs these (QEMU is not the reference): both engines must print identical dumps.
 """
@@ -53,6 +55,8 @@ XMODE_ENTRY = 0x40001800        # S-mode code page V1 (0x40001000) + 2048; V2 = 
 HELPER_REGS = [r for r in base.XREGS if r not in (1, 27, 28, 29, 31)]
 FAR_FUNCTIONS = 4
 CASES = 8
+COUNTER_SLOTS = 8
+JT_ENTRIES = 32                 # past the JIT's 16 switch-table slots
 
 
 class JITGen(base.Gen):
@@ -162,6 +166,45 @@ class JITGen(base.Gen):
         self.emit(f'ld x{t}, 0(x{t})')
         self.emit(f'jalr x1, 0(x{t})')
 
+    def jump_table_op(self):
+        """A switch as compilers emit it (`slli t, i, 2; add t, t, base; lw t, 0(t); add t, t,
+        base; jr t`, the table holding offsets from its base) in a loop: the JIT dispatches it
+        through a target table of the site's own keyed by the index i. The index runs past the
+        table's 16 slots, the base alternates between two tables with different cases at each
+        index, and half the sites swap two entries of the first table every iteration, so one
+        index leads to different cases in turn."""
+        r = self.r
+        t, i, b = r.sample([x for x in HELPER_REGS if x != 1], 3)
+        s = self.x()
+        head, back = self.new_label(), self.new_label()
+        self.save_counter(s)
+        self.emit(f'li x26, {r.randrange(2, 40)}')
+        self.out.append(f'{head}:')
+        if r.random() < 0.5:
+            e, f = sorted(r.sample(range(JT_ENTRIES), 2))
+            self.emit(f'la x{b}, jt_table0')
+            self.emit(f'lw x{t}, {4 * e}(x{b})')
+            self.emit(f'lw x{i}, {4 * f}(x{b})')
+            self.emit(f'sw x{i}, {4 * e}(x{b})')
+            self.emit(f'sw x{t}, {4 * f}(x{b})')
+        self.emit(f'la x1, {back}')
+        self.emit(f'xor x{i}, x26, {self.xs()}')
+        self.emit(f'andi x{i}, x{i}, {JT_ENTRIES - 1}')
+        self.emit(f'la x{b}, jt_table0')
+        if r.random() < 0.5:
+            self.emit(f'andi x{t}, x26, 1')
+            self.emit(f'slli x{t}, x{t}, {(4 * JT_ENTRIES).bit_length() - 1}')
+            self.emit(f'add x{b}, x{b}, x{t}')
+        self.emit(f'slli x{t}, x{i}, 2')
+        self.emit(f'add x{t}, x{t}, x{b}' if r.random() < 0.5 else f'add x{t}, x{b}, x{t}')
+        self.emit(f'lw x{t}, 0(x{t})')
+        self.emit(f'add x{t}, x{t}, x{b}')
+        self.emit(f'jr x{t}')
+        self.out.append(f'{back}:')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.restore_counter(s)
+
     def xmode_op(self):
         """Runs the S-mode code at XMODE_ENTRY, after remapping its neighbour page half the time."""
         a, b = self.r.sample([x for x in HELPER_REGS if x != 1], 2)
@@ -191,19 +234,21 @@ class JITGen(base.Gen):
     def pinned_op(self):
         """Helpers in the middle of a block that read and write the JIT's pinned registers (sp,
         a0-a5, JITEngine.pinned): they must see the values generated code holds in host
-        registers and hand theirs back. sp (the scratch base) is moved first and restored after."""
+        registers and hand theirs back. sp (the scratch base) is moved first and restored after.
+        Through sscratch: the trap handler keeps t0 in mscratch, so a timer interrupt between
+        the swaps would hand back a different sp."""
         r = self.r
         pinned = [10, 11, 12, 13, 14, 15]
         a, b, c = r.sample(pinned, 3)
         k = r.randrange(1, 64) * 8
         self.emit(f'addi sp, sp, {k}')
-        self.emit(f'csrrw x{a}, mscratch, sp')          # reads the moved sp, writes a pinned register
+        self.emit(f'csrrw x{a}, sscratch, sp')          # reads the moved sp, writes a pinned register
         self.emit(f'add x{b}, x{a}, x{b}')
-        self.emit(f'csrrw sp, mscratch, x{b}')          # writes sp from a helper
+        self.emit(f'csrrw sp, sscratch, x{b}')          # writes sp from a helper
         self.emit(f'xor x{c}, sp, x{c}')
-        self.emit(f'csrrw sp, mscratch, sp')
+        self.emit(f'csrrw sp, sscratch, sp')
         self.emit(f'fcvt.l.d x{c}, f{r.randrange(32)}, rtz')   # an FP helper writing a pinned register
-        self.emit(f'csrr x{a}, mscratch')
+        self.emit(f'csrr x{a}, sscratch')
         self.emit(f'addi sp, x{a}, {-k}')
 
     def body(self, n):
@@ -288,12 +333,17 @@ class JITGen(base.Gen):
 
     def save_counter(self, t):
         """Saves x26, which the enclosing program's loops count in, through register `t` (so
-        that an op may loop on x26 itself); `restore_counter` puts it back."""
-        self.emit(f'la {t}, jump_saved')
+        that an op may loop on x26 itself); `restore_counter` puts it back. One slot per
+        nesting level: a loop op may run inside another's body (`jumps_op`)."""
+        depth = getattr(self, 'counter_depth', 0)
+        assert depth < COUNTER_SLOTS, 'loop ops nested too deep'
+        self.counter_depth = depth + 1
+        self.emit(f'la {t}, jump_saved + {8 * depth}')
         self.emit(f'sd x26, 0({t})')
 
     def restore_counter(self, t):
-        self.emit(f'la {t}, jump_saved')
+        self.counter_depth -= 1
+        self.emit(f'la {t}, jump_saved + {8 * self.counter_depth}')
         self.emit(f'ld x26, 0({t})')
 
     def access_through(self, p, free, reach, aligned):
@@ -638,6 +688,8 @@ class JITGen(base.Gen):
             self.slot_kind_op()
         elif c < 0.285:
             self.rotated_loop_op()
+        elif c < 0.3:
+            self.jump_table_op()
         else:
             super().straight()
 
@@ -691,6 +743,9 @@ class JITGen(base.Gen):
                 '    la t0, xm_saved', '    ld t0, 0(t0)', '    csrw mepc, t0', '    csrr t0, mscratch', '    mret',
                 'xm_interrupt:', '    csrr t0, mscratch', '    j jit_trap']
         out += ['    .data', '    .align 3', 'case_table:'] + [f'    .dword case{c}' for c in range(CASES)]
+        for k in (0, 1):
+            # Offsets from the table's own start, as compilers lay out a switch's table.
+            out += [f'jt_table{k}:'] + [f'    .word case{r.randrange(CASES)} - jt_table{k}' for _ in range(JT_ENTRIES)]
         out += ['xm_saved: .dword 0', 'deep_stack: .skip 1024', 'deep_stack_top:', '    .text', '']
         return '\n'.join(out)
 
@@ -751,7 +806,7 @@ class JITGen(base.Gen):
         setup = setup.replace('PERIOD', str(self.r.randrange(500, 3000)))
         marker = '    la s1, scratch + 2048\n'
         text = text.replace(marker, marker + setup, 1)
-        return text + self.far_functions() + r'''
+        return text + self.far_functions() + (r'''
     .text
     .align 2
 jit_trap:                       # resume after the faulting (4-byte) instruction; every
@@ -930,7 +985,7 @@ smc_slot:
     .align 3
 trap_save: .skip 24
 timer_period: .dword 0
-jump_saved: .skip 8
+jump_saved: .skip 8 * COUNTER_SLOTS
     .align 12
 walk_area: .fill 1536, 8, 0x0123456789abcdef
     .align 12
@@ -940,7 +995,7 @@ pt_l0: .skip 4096
     .align 13                   # even PPN: flipping PPN bit 0 swaps window_a and window_b
 window_a: .fill 512, 8, 0x1111111111111111
 window_b: .fill 512, 8, 0x2222222222222222
-'''
+'''.replace('COUNTER_SLOTS', str(COUNTER_SLOTS)))
 
 
 def main():

@@ -245,6 +245,7 @@ extension Hart {
             guard let entry = jit.add(TranslatedBlock(pc: pc, host: host, entry: emitted.entry, exitStub: emitted.exitStub,
                                                       secondPage: secondPage, valid: true),
                                       count: instructions.count, flags: flags) else { continue }
+            jit.addSwitchTables(translator.switchTables)
             if instrumentedEvents.contains(.blockTranslated) {
                 noteBlockTranslated(pc: pc, instructions: instructions.count, bytes: bytes)
             }

@@ -118,6 +118,25 @@ final class JITEngine {
     var victimGeneration: UInt64 = 1
     var victimStoreGeneration: UInt64 = 1
 
+    /// The per-site target tables of switches (`JITTranslator.findSwitchKey`), in the code
+    /// buffer: `switchSlots` host code words, then as many guest targets, then as many fetch
+    /// generations. Generated code fills them; any invalidation empties them all (a slot may
+    /// point at an invalidated block, whose patched entry would leave for the run loop at every
+    /// visit), `flush` forgets them with the code.
+    static let switchSlots = 16
+    private(set) var switchTables: [UnsafeMutablePointer<UInt64>] = []
+
+    func addSwitchTables(_ tables: [UInt]) {
+        for table in tables { switchTables.append(UnsafeMutablePointer(bitPattern: table)!) }
+    }
+
+    /// Empties every switch table's slots (their targets become 1, which no target equals).
+    private func emptySwitchTables() {
+        for table in switchTables {
+            (table + Self.switchSlots).update(repeating: 1, count: Self.switchSlots)
+        }
+    }
+
     /// Every block since the last flush and the blocks of each host page: used only when
     /// translating and invalidating, never on the path from one block to the next.
     var blocks: [TranslatedBlock] = []
@@ -434,12 +453,14 @@ final class JITEngine {
     func invalidate(hostPage: UInt) {
         guard let indices = blocksByPage.removeValue(forKey: hostPage) else { return }
         for index in indices { invalidate(block: index) }
+        emptySwitchTables()
     }
 
     /// Invalidates the block (pc, host) if translated (its second page is mapped elsewhere now).
     func invalidate(pc: UInt64, host: UInt) {
         guard let indices = blocksByPage[host & ~0xFFF] else { return }
         for index in indices where blocks[index].pc == pc && blocks[index].host == host { invalidate(block: index) }
+        emptySwitchTables()
     }
 
     private func invalidate(block index: Int) {
@@ -460,6 +481,7 @@ final class JITEngine {
     func flush() {
         blocks.removeAll(keepingCapacity: true)
         blocksByPage.removeAll(keepingCapacity: true)
+        switchTables.removeAll(keepingCapacity: true)
         table.removeAll()
         // The jump cache points into the code just dropped.
         if madvise(jumpCache, Self.jumpCacheEntries * 32, MADV_DONTNEED) != 0 {

@@ -109,6 +109,21 @@ struct JITTranslator {
     /// [low, end) relative to the base that the whole group touches.
     private var probeGroup: [Int: (scratch: Int32, leader: (low: Int32, end: Int32)?)] = [:]
     static let probeGroupScratchWords = 16
+    /// A switch's dispatch through a per-site target table (`findSwitchKey`): the jump-table
+    /// load's index register `register`, copied into rdx right before the `slli` at `shift`
+    /// that scales it, keys the table at the final `jalr`; the jump-table load at `load`
+    /// copies it again on its slow path (its helper call clobbers rdx).
+    /// When `copyAfter` is set, the index is copied right after the instruction that computes
+    /// it instead (from rax or its host register: no reload of a just-stored `state.x` slot on
+    /// the way to the jump).
+    private var switchKey: (copyAfter: Int?, shift: Int, register: UInt8, load: Int)?
+    /// The guest register whose value the instruction just emitted left in rax (it was written
+    /// to `state.x` from there); nil when unknown.
+    private var raxHolds: UInt8?
+    /// Where the site's target table's address goes once the table is placed (after the
+    /// block's code), and the tables this block placed, for `JITEngine.addSwitchTables`.
+    private var switchTableFields: [UInt] = []
+    private(set) var switchTables: [UInt] = []
 
     init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction],
          secondPage: UInt = 0) {
@@ -156,6 +171,7 @@ struct JITTranslator {
             a.mov(cached, host)
         } else {
             a.store(reg(rd), host)
+            if host == .rax { raxHolds = rd }
         }
     }
 
@@ -735,6 +751,7 @@ struct JITTranslator {
 
         findMergePoints()
         findJumpTableLoads()
+        findSwitchKey()
         findProbeGroups()
         var ended = false
         var folded = false
@@ -761,9 +778,14 @@ struct JITTranslator {
                 // the next instruction; it retires with them.
                 precondition(inst.rd == 0)
             } else {
+                if let key = switchKey, key.copyAfter == nil, key.shift == index { read(.rdx, key.register) }
                 upperHalfDead = deferred.isEmpty ? upperHalfDead(after: index) : deferred[index]
+                raxHolds = nil
                 ended = emit(inst, index: index, pc: pc)
                 upperHalfDead = false
+                if let key = switchKey, key.copyAfter == index {
+                    if raxHolds == key.register { a.mov(.rdx, .rax) } else { read(.rdx, key.register) }
+                }
             }
             if !deferred.isEmpty, let rd = Self.written(inst) {
                 // A folded pair writes its register exactly.
@@ -781,6 +803,7 @@ struct JITTranslator {
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.jump(toAddress: engine.exitToLoop)
+        placeSwitchTables()
         guard !a.overflowed, a.allLabelsBound else { return nil }
         return (entry, exitStub)
     }
@@ -893,6 +916,159 @@ struct JITTranslator {
                 if inst.rd == target { return }
                 if inst.op == .jalr || inst.isForwardBranch { return }
             }
+        }
+    }
+
+    /// A switch whose block ends `slli t, i, 2; add t, t, base; lw t, 0(t); add t, t, base;
+    /// jr t` (or `ld` with a shift of 3): the target is a function of the case index `i`, which
+    /// is known long before the table entry is loaded and added. The final `jalr` then jumps
+    /// through a small table of its own, indexed by `i` (`emitSwitchDispatch`): slot `i` holds
+    /// the guest target last seen with that index, the fetch generation it was found under and
+    /// its host code. The slot's compares are predicted and off the path; the host's indirect
+    /// jump waits only for `i` and one load, not for the guest's table load, its add and the
+    /// jump cache's index and load: on a switch on random data, which the host mispredicts,
+    /// the mispredicted jump resolves that much sooner. The table is a cache: a slot is used
+    /// only when the guest's own computed target matches it, so nothing is assumed about the
+    /// guest's table or base. Only when nothing between the `slli` and the `jalr` but the
+    /// table load and plain ALU instructions (whose emitters leave rdx alone) runs, `i` is not
+    /// written there and no branch lands there.
+    private mutating func findSwitchKey() {
+        guard !engine.observed, let last = instructions.last, last.op == .jalr, last.rd == 0, last.imm == 0,
+              last.rs1 != 0, !Self.isLink(last.rs1) else { return }
+        let count = instructions.count
+        let target = last.rs1
+        var index = count - 2
+        // The base added to the table entry.
+        if index >= 0, instructions[index].op == .add, instructions[index].rd == target { index -= 1 }
+        guard index >= 0 else { return }
+        let load = instructions[index]
+        guard load.op == .lw || load.op == .lwu || load.op == .ld, load.rd == target, load.imm == 0,
+              load.rs1 != 0 else { return }
+        let loadIndex = index
+        let shiftAmount: UInt64 = load.op == .ld ? 3 : 2
+        // The entry's address: an add of the scaled index and the table's base.
+        index -= 1
+        guard index >= 0 else { return }
+        let sum = instructions[index]
+        guard sum.op == .add, sum.rd == load.rs1, sum.rs1 != 0, sum.rs2 != 0 else { return }
+        var shiftIndex: Int?
+        for k in stride(from: index - 1, through: 0, by: -1) {
+            let inst = instructions[k]
+            guard let written = Self.written(inst) else { continue }
+            if written == sum.rs1 || written == sum.rs2 {
+                if inst.op == .slli, inst.imm == shiftAmount { shiftIndex = k }
+                break
+            }
+        }
+        guard let shift = shiftIndex else { return }
+        let key = instructions[shift].rs1
+        guard key != 0 else { return }
+        for k in shift..<(count - 1) {
+            let inst = instructions[k]
+            if k > shift && mergeLabels[k] != nil { return }
+            if Self.written(inst) == key { return }
+            if k == loadIndex { continue }
+            switch inst.op {
+            case .add, .sub, .xor, .or, .and, .addi, .xori, .ori, .andi, .slli, .srli, .srai, .lui, .auipc:
+                continue
+            default:
+                return
+            }
+        }
+        // Not inside an if-converted region (which maps its register to rdx).
+        func converted(_ index: Int) -> Bool {
+            (0..<index).contains { k in
+                guard instructions[k].isForwardBranch,
+                      let region = ifConvertedRegion(after: k, target: pcs[k] &+ instructions[k].imm) else { return false }
+                return region.merge > index
+            }
+        }
+        guard !converted(shift) else { return }
+        // The instruction that computes the index, if only ALU instructions and branches that
+        // leave (none if-converted, none a merge point) lie between it and the slli.
+        var copyAfter: Int?
+        for k in stride(from: shift - 1, through: 0, by: -1) {
+            let inst = instructions[k]
+            if mergeLabels[k + 1] != nil || converted(k) { break }
+            if Self.written(inst) == key {
+                let foldedInto = k > 0 && foldedConstant(k - 1, pc: pcs[k - 1]) != nil
+                if !foldedInto && !Self.follows(inst, index: k, count: count) { copyAfter = k }
+                break
+            }
+            switch inst.op {
+            case .add, .sub, .xor, .or, .and, .addi, .xori, .ori, .andi, .slli, .srli, .srai, .lui, .auipc,
+                 .addiw, .slliw, .srliw, .sraiw, .addw, .subw:
+                continue
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+                if inst.isForwardBranch && ifConvertedRegion(after: k, target: pcs[k] &+ inst.imm) == nil { continue }
+            default:
+                break
+            }
+            break
+        }
+        switchKey = (copyAfter, shift, key, loadIndex)
+    }
+
+    /// The end of a switch found by `findSwitchKey`, with the target in rax (bit 0 cleared,
+    /// retired) and the case index in rdx: jumps through the site's table when its slot for
+    /// the index holds this target under the current fetch generation; otherwise looks the
+    /// target up in the jump cache, and on a hit fills the slot and jumps; otherwise takes the
+    /// usual lookup. The table (`JITEngine.switchSlots` host code words, then as many targets,
+    /// initially 1, which no target equals, then as many generations) is placed after the
+    /// block's code, its address patched into the `movabs` here.
+    private mutating func emitSwitchDispatch() {
+        let slots = Int32(JITEngine.switchSlots)
+        let generic = a.newLabel(), fill = a.newLabel()
+        a.alu(.cmp, .rdx, immediate: slots)
+        a.jump(if: .aboveOrEqual, generic)
+        // movabs rcx, table (patched once the table is placed).
+        a.byte(0x48)
+        a.byte(0xB9)
+        switchTableFields.append(a.address)
+        a.int64(0)
+        a.alu(.cmp, .rax, X86Memory(.rcx, 8 * slots, index: .rdx, scale: 8))
+        a.jump(if: .notEqual, fill)
+        a.load(.rsi, X86Memory(.rbx, StateOffset.fetchGeneration))
+        a.alu(.cmp, .rsi, X86Memory(.rcx, 16 * slots, index: .rdx, scale: 8))
+        a.jump(if: .notEqual, fill)
+        a.jump(.memory(X86Memory(.rcx, 0, index: .rdx, scale: 8)))
+        slowPaths.append { [a, engine] in
+            // rcx = table, rdx = index (< slots), rax = target.
+            a.bind(fill)
+            a.lea(.rcx, X86Memory(.rcx, 0, index: .rdx, scale: 8))
+            JITEngine.emitJumpCacheSlot(a, pc: .rax, into: .rdx)
+            a.mov(.rsi, immediate: UInt64(UInt(bitPattern: engine.jumpCache)))
+            a.alu(.add, .rdx, .rsi)
+            a.lea(.rsi, X86Memory(.rax, 1))
+            a.alu(.cmp, .rsi, X86Memory(.rdx))
+            a.jump(if: .notEqual, generic)
+            a.load(.rsi, X86Memory(.rbx, StateOffset.fetchGeneration))
+            a.alu(.cmp, .rsi, X86Memory(.rdx, 8))
+            a.jump(if: .notEqual, generic)
+            a.store(X86Memory(.rcx, 16 * slots), .rsi)
+            a.load(.rsi, X86Memory(.rdx, 16))
+            a.store(X86Memory(.rcx), .rsi)
+            a.store(X86Memory(.rcx, 8 * slots), .rax)
+            a.jump(.register(.rsi))
+            a.bind(generic)
+            engine.emitLookup(a)
+        }
+    }
+
+    /// Places the target tables of `emitSwitchDispatch` (after all code, each on its own cache
+    /// lines: their fills are stores into the code buffer) and patches their addresses in.
+    private mutating func placeSwitchTables() {
+        for field in switchTableFields {
+            a.align(64)
+            let table = a.address
+            for _ in 0..<JITEngine.switchSlots { a.int64(0) }
+            for _ in 0..<JITEngine.switchSlots { a.int64(1) }
+            for _ in 0..<JITEngine.switchSlots { a.int64(0) }
+            a.align(64)
+            guard !a.overflowed else { return }
+            // SAFETY: the 8-byte field was emitted in this buffer (no overflow so far).
+            UnsafeMutableRawPointer(bitPattern: field)!.storeBytes(of: UInt64(table), as: UInt64.self)
+            switchTables.append(table)
         }
     }
 
@@ -1051,6 +1227,10 @@ struct JITTranslator {
             }
             // The jump-cache index from rs1's host register itself when it still holds the
             // target (bit 0 aside): one operation sooner on a mispredicted switch's path.
+            if switchKey != nil {
+                emitSwitchDispatch()
+                return true
+            }
             let index = imm == 0 && rs1 != 0 && rs1 != rd ? cache[Int(rs1)] ?? .rax : .rax
             engine.emitLookup(a, index: index)
             return true
@@ -1581,6 +1761,8 @@ struct JITTranslator {
         let loopExit = loopExit
         let bias = budgetBias
         let lazy = lazyHosts(lazyWords)
+        // The switch's case index, which the helper call clobbers in rdx (`findSwitchKey`).
+        let key: X86Operand? = switchKey.flatMap { $0.load == index ? operand($0.register) : nil }
         slowPaths.append { [a, engine] in
             a.bind(miss)
             // A plugin's memory callback may read the guest registers.
@@ -1599,6 +1781,11 @@ struct JITTranslator {
             a.jump(if: .notEqual, leave)
             // After the pops: a caller-saved rd is restored by them, then overwritten here.
             if target != .rax { a.mov(target, .rax) }
+            switch key {
+            case .register(let host)?: a.mov(.rdx, host)
+            case .memory(let slot)?: a.load(.rdx, slot)
+            case nil: break
+            }
             a.jump(back)
             // 1: trapped (the trap is entered); 2: loaded, then leave (JITHelpers.load).
             a.bind(leave)
