@@ -113,13 +113,7 @@ struct JITTranslator {
     /// load's index register `register`, copied into rdx right before the `slli` at `shift`
     /// that scales it, keys the table at the final `jalr`; the jump-table load at `load`
     /// copies it again on its slow path (its helper call clobbers rdx).
-    /// When `copyAfter` is set, the index is copied right after the instruction that computes
-    /// it instead (from rax or its host register: no reload of a just-stored `state.x` slot on
-    /// the way to the jump).
-    private var switchKey: (copyAfter: Int?, shift: Int, register: UInt8, load: Int)?
-    /// The guest register whose value the instruction just emitted left in rax (it was written
-    /// to `state.x` from there); nil when unknown.
-    private var raxHolds: UInt8?
+    private var switchKey: (shift: Int, register: UInt8, load: Int)?
     /// Where the site's target table's address goes once the table is placed (after the
     /// block's code), and the tables this block placed, for `JITEngine.addSwitchTables`.
     private var switchTableFields: [UInt] = []
@@ -171,7 +165,6 @@ struct JITTranslator {
             a.mov(cached, host)
         } else {
             a.store(reg(rd), host)
-            if host == .rax { raxHolds = rd }
         }
     }
 
@@ -778,14 +771,10 @@ struct JITTranslator {
                 // the next instruction; it retires with them.
                 precondition(inst.rd == 0)
             } else {
-                if let key = switchKey, key.copyAfter == nil, key.shift == index { read(.rdx, key.register) }
+                if let key = switchKey, key.shift == index { read(.rdx, key.register) }
                 upperHalfDead = deferred.isEmpty ? upperHalfDead(after: index) : deferred[index]
-                raxHolds = nil
                 ended = emit(inst, index: index, pc: pc)
                 upperHalfDead = false
-                if let key = switchKey, key.copyAfter == index {
-                    if raxHolds == key.register { a.mov(.rdx, .rax) } else { read(.rdx, key.register) }
-                }
             }
             if !deferred.isEmpty, let rd = Self.written(inst) {
                 // A folded pair writes its register exactly.
@@ -976,37 +965,10 @@ struct JITTranslator {
             }
         }
         // Not inside an if-converted region (which maps its register to rdx).
-        func converted(_ index: Int) -> Bool {
-            (0..<index).contains { k in
-                guard instructions[k].isForwardBranch,
-                      let region = ifConvertedRegion(after: k, target: pcs[k] &+ instructions[k].imm) else { return false }
-                return region.merge > index
-            }
+        for k in 0..<shift where instructions[k].isForwardBranch {
+            if let region = ifConvertedRegion(after: k, target: pcs[k] &+ instructions[k].imm), region.merge > shift { return }
         }
-        guard !converted(shift) else { return }
-        // The instruction that computes the index, if only ALU instructions and branches that
-        // leave (none if-converted, none a merge point) lie between it and the slli.
-        var copyAfter: Int?
-        for k in stride(from: shift - 1, through: 0, by: -1) {
-            let inst = instructions[k]
-            if mergeLabels[k + 1] != nil || converted(k) { break }
-            if Self.written(inst) == key {
-                let foldedInto = k > 0 && foldedConstant(k - 1, pc: pcs[k - 1]) != nil
-                if !foldedInto && !Self.follows(inst, index: k, count: count) { copyAfter = k }
-                break
-            }
-            switch inst.op {
-            case .add, .sub, .xor, .or, .and, .addi, .xori, .ori, .andi, .slli, .srli, .srai, .lui, .auipc,
-                 .addiw, .slliw, .srliw, .sraiw, .addw, .subw:
-                continue
-            case .beq, .bne, .blt, .bge, .bltu, .bgeu:
-                if inst.isForwardBranch && ifConvertedRegion(after: k, target: pcs[k] &+ inst.imm) == nil { continue }
-            default:
-                break
-            }
-            break
-        }
-        switchKey = (copyAfter, shift, key, loadIndex)
+        switchKey = (shift, key, loadIndex)
     }
 
     /// The end of a switch found by `findSwitchKey`, with the target in rax (bit 0 cleared,
