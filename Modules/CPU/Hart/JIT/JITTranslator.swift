@@ -1393,18 +1393,21 @@ struct JITTranslator {
             writeWord(rd, .rax)
         case .slliw, .srliw, .sraiw:
             guard rd != 0 else { break }
+            // A logical right shift by 1-31 clears bit 31: the 32-bit shift's zero extension is
+            // then the sign extension already.
+            let extended = inst.op == .srliw && imm & 31 != 0
             if let d = cache[Int(rd)], rs1 != 0, rs1 == rd || cache[Int(rs1)] != nil {
                 // In rd's host register: the word shift, then the sign extension unless dead.
                 if rs1 != rd { a.mov(d, cache[Int(rs1)]!, width: .bits32) }
                 a.shift(inst.op == .slliw ? .shl : inst.op == .srliw ? .shr : .sar, d,
                         immediate: UInt8(imm & 31), width: .bits32)
-                if !upperHalfDead { a.movsx(d, .register(d), from: .bits32) }
+                if !upperHalfDead && !extended { a.movsx(d, .register(d), from: .bits32) }
                 break
             }
             read(.rax, rs1)
             a.shift(inst.op == .slliw ? .shl : inst.op == .srliw ? .shr : .sar, .rax,
                     immediate: UInt8(imm & 31), width: .bits32)
-            writeWord(rd, .rax)
+            if extended { write(rd, .rax) } else { writeWord(rd, .rax) }
         case .addw, .subw:
             guard rd != 0 else { break }
             if inst.op == .addw, upperHalfDead, rs1 == rd, rs2 != 0, let d = cache[Int(rd)] {
