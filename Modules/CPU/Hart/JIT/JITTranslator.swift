@@ -896,7 +896,9 @@ struct JITTranslator {
             switch inst.op {
             case .add where inst.rd == target && (inst.rs1 == target) != (inst.rs2 == target):
                 continue  // the table holds offsets from a base
-            case .lw, .lwu, .ld where inst.rd == target:
+            case .lw, .lwu, .ld:
+                // (Not `where`: it would bind to `.ld` alone, and any `lw` on the way took the slot.)
+                guard inst.rd == target else { continue }
                 if probeSlots[index] == nil, inst.rs1 != 0, cache[Int(inst.rs1)] != nil {
                     probeSlots[index] = StateOffset.loopProbe + Int32(16 * (Self.loadProbeSlots - 1))
                 }
