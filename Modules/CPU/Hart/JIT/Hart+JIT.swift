@@ -73,9 +73,12 @@ extension Hart {
             Self.syncJITCounters(state)
             chainGeneration = jit.flushGeneration
             remaining = Int(truncatingIfNeeded: state.pointee.jitBudget)
-            if chainSite == JITEngine.interpretBlock {
-                // A block across a page end found its second page mapped elsewhere: drop it
-                // (the next visit translates it for the new mapping) and interpret this once.
+            if chainSite == JITEngine.interpretBlock || chainSite == JITEngine.retranslatePlain {
+                // A block across a page end found its second page mapped elsewhere, or a block
+                // found a register it assumed sign-extended not to be: drop it (the next visit
+                // translates it for the new mapping, or without the assumption) and interpret
+                // this once.
+                if chainSite == JITEngine.retranslatePlain { jit.plainBlocks.insert(state.pointee.pc) }
                 chainSite = 0
                 let pc = state.pointee.pc
                 let fetch = tlbFetch[Self.tlbIndex(pc)]

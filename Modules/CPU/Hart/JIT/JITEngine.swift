@@ -158,6 +158,12 @@ final class JITEngine {
     /// register it keeps a W-form result in without a sign-extended value at entry
     /// (`JITTranslator.deferSignExtensions`).
     private(set) var exitToInterpretOnce: UInt = 0
+    /// Returns `JITEngine.retranslatePlain` to the run loop (pc already stored): a block found a
+    /// register it assumed sign-extended at entry not to be (`JITTranslator.findSignAssumptions`).
+    private(set) var exitToRetranslate: UInt = 0
+    /// Blocks (by guest pc) translated again without sign assumptions after one failed at
+    /// entry (`exitToRetranslate`): read only when translating.
+    var plainBlocks: Set<UInt64> = []
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
     /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`
@@ -200,6 +206,9 @@ final class JITEngine {
     /// What `enter` returns when the run loop must interpret the block at `state.pc` once and
     /// keep its translation (see `exitToInterpretOnce`).
     static let interpretOnce: UInt = 2
+    /// What `enter` returns when the block at `state.pc` must be dropped, translated again
+    /// without sign assumptions and interpreted this once (see `exitToRetranslate`).
+    static let retranslatePlain: UInt = 3
 
     /// Reserves `bytes` of zero-filled anonymous memory; its pages are materialised on first touch.
     private static func reserve(_ bytes: Int, executable: Bool = false) -> UnsafeMutableRawPointer {
@@ -311,6 +320,11 @@ final class JITEngine {
         a.align(16)
         exitToInterpretOnce = a.address
         a.mov(.rax, immediate: UInt64(Self.interpretOnce))
+        a.jump(toAddress: epilogue)
+
+        a.align(16)
+        exitToRetranslate = a.address
+        a.mov(.rax, immediate: UInt64(Self.retranslatePlain))
         a.jump(toAddress: epilogue)
 
         // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, rcx = table.

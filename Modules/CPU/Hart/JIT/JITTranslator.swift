@@ -109,6 +109,10 @@ struct JITTranslator {
     /// [low, end) relative to the base that the whole group touches.
     private var probeGroup: [Int: (scratch: Int32, leader: (low: Int32, end: Int32)?)] = [:]
     static let probeGroupScratchWords = 16
+    /// Bitwise instructions (by index) whose result may stay a bare low word, and the live-in
+    /// registers the block's entry checks are sign-extended for them (`findSignAssumptions`).
+    private var bitwiseBare: Set<Int> = []
+    private var assumedSigned: UInt32 = 0
     /// A switch's dispatch through a per-site target table (`findSwitchKey`): the jump-table
     /// load's index register `register`, copied into rdx right before the `slli` at `shift`
     /// that scales it, keys the table at the final `jalr`; the jump-table load at `load`
@@ -746,22 +750,41 @@ struct JITTranslator {
         findJumpTableLoads()
         findSwitchKey()
         findProbeGroups()
+        findSignAssumptions()
         var ended = false
         var folded = false
+        // Outside straight integer self-loops (`deferred`), `lazyWords` follows the W-form
+        // results left bare by `upperHalfDead(after:)` up to the instruction that writes their
+        // register again.
+        let trackBareWords = !isSelfLoop
+        func written(_ inst: DecodedInstruction, bare: Bool) {
+            guard trackBareWords, deferred.isEmpty, let rd = Self.written(inst) else { return }
+            if bare { lazyWords |= 1 << UInt32(rd) } else { lazyWords &= ~(1 << UInt32(rd)) }
+        }
         for (index, inst) in instructions.enumerated() {
             let pc = pcs[index]
-            if index < emittedUpTo { continue }
+            if index < emittedUpTo {
+                written(inst, bare: false)  // in an if-converted region: written exactly
+                continue
+            }
             if folded {
                 // The addi/addiw that `foldedConstant` merged into the previous instruction.
                 folded = false
+                written(inst, bare: false)
                 continue
             }
             if let label = mergeLabels[index] {
-                // Both paths arrive having charged exactly what they ran up to here.
+                // Both paths arrive having charged exactly what they ran up to here, and with
+                // every register exact (the jumping path's branch ended all bare words).
+                if trackBareWords && deferred.isEmpty {
+                    Self.materialize(a, lazyHosts(lazyWords))
+                    lazyWords = 0
+                }
                 retire(upTo: index)
                 a.bind(label)
                 floatingPointDirty = false
             }
+            var bare = false
             if let value = foldedConstant(index, pc: pc) {
                 a.mov(.rax, immediate: value)
                 write(inst.rd, .rax)
@@ -772,16 +795,21 @@ struct JITTranslator {
                 precondition(inst.rd == 0)
             } else {
                 if let key = switchKey, key.shift == index { read(.rdx, key.register) }
-                upperHalfDead = deferred.isEmpty ? upperHalfDead(after: index) : deferred[index]
+                // Only W-forms may leave a bare word (`writeWord`), and `lazyWords` follows them.
+                upperHalfDead = deferred.isEmpty ? Self.isWordOperation(inst.op) && upperHalfDead(after: index)
+                    : deferred[index]
+                bare = upperHalfDead && Self.isWordOperation(inst.op) || bitwiseBare.contains(index)
                 ended = emit(inst, index: index, pc: pc)
                 upperHalfDead = false
             }
+            written(inst, bare: bare)
             if !deferred.isEmpty, let rd = Self.written(inst) {
                 // A folded pair writes its register exactly.
                 if deferred[index] { lazyWords |= 1 << UInt32(rd) } else { lazyWords &= ~(1 << UInt32(rd)) }
             }
         }
         if !ended {
+            if deferred.isEmpty { Self.materialize(a, lazyHosts(lazyWords)) }
             writeBackAll()
             retire(upTo: instructions.count)
             goTo(pcs[instructions.count])
@@ -907,6 +935,120 @@ struct JITTranslator {
                 if inst.rd == target { return }
                 if inst.op == .jalr || inst.isForwardBranch { return }
             }
+        }
+    }
+
+    /// Bitwise operations on W-form results (a xorshift: `slliw a5, a3, 13; xor a5, a5, a3;
+    /// srliw a4, a5, 17; xor a5, a5, a4; ...`): when every source of `xor`/`or`/`and` (or the
+    /// source of `xori`/`ori`/`andi`) is a sign-extended word, so is the result, and its low word
+    /// depends on their low words only. Such an operation may then leave its result a bare low
+    /// word too (when nothing reads its upper half before it is written again, as for W-forms,
+    /// `upperHalfDead(after:)`), and count as a low-word reader of its sources, so the W-forms
+    /// feeding it keep no `movsxd` either. Every way out sign-extends them (`lazyWords`).
+    /// A source written earlier in the block is known sign-extended by what wrote it (a W-form,
+    /// `lw`/`lh`/`lb`/`lbu`/`lhu`, `lui`, `li`, a small `andi`, a compare, or such a bitwise
+    /// operation); a live-in one held in a host register is assumed so, and the block's entry
+    /// checks it: if it is not, the block returns `JITEngine.retranslatePlain` and is translated
+    /// again without assumptions. Outside self-loops, without merge points (one path), not while
+    /// a plugin observes.
+    private mutating func findSignAssumptions() {
+        guard !isSelfLoop, !engine.observed, !engine.instrumentBlocks, mergeLabels.isEmpty,
+              !engine.plainBlocks.contains(pc0) else { return }
+        let count = instructions.count
+        // Whether x[r] just before instruction k is a sign-extended word; `needs` collects the
+        // live-in registers that takes assuming, `bare` whether it may be a bare word.
+        func signed(_ r: UInt8, before k: Int, _ needs: inout UInt32, _ bare: inout Bool, depth: Int) -> Bool {
+            if r == 0 { return true }
+            guard depth < 8 else { return false }
+            var j = k - 1
+            while j >= 0 {
+                let inst = instructions[j]
+                switch inst.op {
+                case .lui, .auipc, .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai,
+                     .add, .sub, .xor, .or, .and, .sll, .srl, .sra, .slt, .sltu, .mul, .mulh, .mulhsu, .mulhu,
+                     .div, .divu, .rem, .remu, .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw,
+                     .sllw, .srlw, .sraw, .divw, .divuw, .remw, .remuw,
+                     .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu, .sb, .sh, .sw, .sd,
+                     .beq, .bne, .blt, .bge, .bltu, .bgeu, .fence, .nop:
+                    break
+                default:
+                    return false  // it may write integer registers in ways not followed here
+                }
+                if Self.written(inst) == r { break }
+                j -= 1
+            }
+            guard j >= 0 else {
+                // Live in: assumed, and checked at entry, if it is in a host register.
+                guard cache[Int(r)] != nil else { return false }
+                needs |= 1 << UInt32(r)
+                return true
+            }
+            let inst = instructions[j]
+            switch inst.op {
+            case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw,
+                 .divw, .divuw, .remw, .remuw:
+                bare = true
+                return true
+            case .lb, .lh, .lw, .lbu, .lhu, .lui, .slti, .sltiu, .slt, .sltu:
+                return true
+            case .addi where inst.rs1 == 0:
+                return true
+            case .xor, .or, .and:
+                if bitwiseBare.contains(j) { bare = true }
+                return signed(inst.rs1, before: j, &needs, &bare, depth: depth + 1)
+                    && signed(inst.rs2, before: j, &needs, &bare, depth: depth + 1)
+            case .xori, .ori, .andi:
+                if inst.op == .andi && Int64(bitPattern: inst.imm) >= 0 { return true }
+                if bitwiseBare.contains(j) { bare = true }
+                return signed(inst.rs1, before: j, &needs, &bare, depth: depth + 1)
+            default:
+                return false
+            }
+        }
+        var assumed: UInt32 = 0
+        // From the end, so that each operation's `upperHalfDead(after:)` knows the later ones.
+        for k in stride(from: count - 2, through: 0, by: -1) {
+            let inst = instructions[k]
+            let sources: [UInt8]
+            switch inst.op {
+            case .xor, .or, .and: sources = [inst.rs1, inst.rs2]
+            case .xori, .ori, .andi: sources = [inst.rs1]
+            default: continue
+            }
+            guard inst.rd != 0, cache[Int(inst.rd)] != nil else { continue }
+            var needs: UInt32 = 0
+            var bare = false
+            guard sources.allSatisfy({ signed($0, before: k, &needs, &bare, depth: 0) }), bare,
+                  upperHalfDead(after: k) else { continue }
+            bitwiseBare.insert(k)
+            assumed |= needs
+        }
+        guard !bitwiseBare.isEmpty else { return }
+        // Each assumption only for operations that were kept: recompute from the final set.
+        assumed = 0
+        for k in bitwiseBare {
+            let inst = instructions[k]
+            var needs: UInt32 = 0
+            var bare = false
+            let sources: [UInt8] = inst.op == .xor || inst.op == .or || inst.op == .and ? [inst.rs1, inst.rs2] : [inst.rs1]
+            for r in sources { _ = signed(r, before: k, &needs, &bare, depth: 0) }
+            assumed |= needs
+        }
+        assumedSigned = assumed
+        guard assumed != 0 else { return }
+        let fail = a.newLabel()
+        for r in 1..<32 where assumed & (1 << UInt32(r)) != 0 {
+            let host = cache[r]!
+            a.movsx(.rax, .register(host), from: .bits32)
+            a.alu(.cmp, .rax, host)
+            a.jump(if: .notEqual, fail)
+        }
+        let pc = pc0
+        slowPaths.append { [a, engine] in
+            a.bind(fail)
+            a.mov(.rax, immediate: pc)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.jump(toAddress: engine.exitToRetranslate)
         }
     }
 
@@ -1130,16 +1272,45 @@ struct JITTranslator {
     private func upperHalfDead(after index: Int) -> Bool {
         let rd = instructions[index].rd
         guard rd != 0, !engine.observed, cache[Int(rd)] != nil else { return false }
-        for inst in instructions[(index + 1)...] {
+        // Outside self-loops the search goes on past loads, stores and side exits (conditional
+        // branches that leave the block): each of their ways out sign-extends the bare words
+        // first (`lazyWords`: the load/store slow paths, `emitSideExit`), so only their reads
+        // count. A branch to a later instruction of the block stops it (two paths meet there).
+        let pastExits = !isSelfLoop
+        let count = instructions.count
+        for k in (index + 1)..<count {
+            let inst = instructions[k]
             let lowWordSources: Bool
             switch inst.op {
             case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw:
                 lowWordSources = true
-            case .andi where inst.imm < 0x800:
-                lowWordSources = inst.rs1 == rd  // rs2 is not a source
-            case .lui, .auipc, .addi, .xori, .ori, .andi, .slti, .sltiu, .slli, .srli, .srai,
-                 .add, .sub, .xor, .or, .and, .sll, .srl, .sra, .slt, .sltu, .mul:
+            case .xor, .or, .and, .xori, .ori, .andi:
+                // A bitwise result that stays bare itself (`findSignAssumptions`) reads only
+                // low words; so does `andi` with a mask of bits 10..0 (rs2 is not a source).
+                if bitwiseBare.contains(k) {
+                    lowWordSources = true
+                } else {
+                    lowWordSources = inst.op == .andi && inst.imm < 0x800 && inst.rs1 == rd
+                }
+            case .lui, .auipc, .addi, .slti, .sltiu, .slli, .srli, .srai,
+                 .add, .sub, .sll, .srl, .sra, .slt, .sltu, .mul:
                 lowWordSources = false
+            // (A `where` clause binds to the last pattern of a case only: each case checks
+            // its condition itself.)
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu:
+                guard pastExits, inst.rs1 != rd else { return false }
+                if inst.rd == rd { return true }
+                continue
+            case .sb, .sh, .sw:
+                guard pastExits, inst.rs1 != rd else { return false }
+                continue
+            case .sd:
+                guard pastExits, inst.rs1 != rd, inst.rs2 != rd else { return false }
+                continue
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+                guard pastExits, k < count - 1, mergeIndex(pcs[k] &+ inst.imm, after: k, pc: pcs[k]) == nil,
+                      inst.rs1 != rd, inst.rs2 != rd else { return false }
+                continue
             default:
                 return false
             }
@@ -1154,6 +1325,41 @@ struct JITTranslator {
             if inst.rd == rd { return true }
         }
         return false
+    }
+
+    /// Whether an instruction's result is a sign-extended word (unprivileged spec §4.2), which
+    /// a bare low word in its host register stands for exactly.
+    private static func isWordOperation(_ op: Operation) -> Bool {
+        switch op {
+        case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw,
+             .divw, .divuw, .remw, .remuw: return true
+        default: return false
+        }
+    }
+
+    /// A side exit (a conditional branch out of the middle of the block) while some registers
+    /// hold bare words: the taken path sign-extends them out of line, then chains to `target`.
+    private mutating func emitSideExit(to target: UInt64, if condition: X86Condition) {
+        let exit = a.newLabel()
+        a.jump(if: condition, exit)
+        let hosts = lazyHosts(lazyWords)
+        let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
+        slowPaths.append { [a, engine] in
+            a.bind(exit)
+            JITTranslator.materialize(a, hosts)
+            if samePage {
+                let stub = a.newLabel()
+                let site = a.address
+                a.jump(stub)
+                a.bind(stub)
+                a.mov(.rax, immediate: target)
+                a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+                a.mov(.rax, immediate: UInt64(site))
+                a.jump(toAddress: engine.epilogue)
+            } else {
+                JITTranslator.emitGuardedChain(a, engine, to: target)
+            }
+        }
     }
 
     /// Emits one instruction; returns whether it ended the block.
@@ -1250,6 +1456,10 @@ struct JITTranslator {
                 // A forward branch inside a superblock (see `translate`): the taken path leaves
                 // through a chain; the fall-through goes on (registers already written back and
                 // the branch counted, as on a block end).
+                if lazyWords != 0 && deferred.isEmpty {
+                    emitSideExit(to: pc &+ imm, if: condition)
+                    return false
+                }
                 if goTo(pc &+ imm, if: condition) { return false }
                 let fallThrough = a.newLabel()
                 a.jump(if: X86Condition(rawValue: condition.rawValue ^ 1)!, fallThrough)
