@@ -36,6 +36,9 @@ and mixes in what stresses a binary translator:
     (a jump table of case routines picked by a random register), and compiled switches
     (`slli; add; lw; add; jr` through tables of offsets, two bases, entries swapped while
     looping), which the JIT dispatches through a target table keyed by the case index;
+  - xorshift steps as blocks of their own (W-form shifts and xors left as bare low words, a side
+    exit, a faulting load and a store while they are bare), whose live-in register is sometimes
+    not sign-extended, so the block's entry check fails and it is translated again;
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
     instructions it runs through interpreter helpers in the middle of a block (sscratch swaps,
     FP conversions), with sp moved around them.
@@ -204,6 +207,54 @@ class JITGen(base.Gen):
         self.emit('addi x26, x26, -1')
         self.emit(f'bnez x26, {head}')
         self.restore_counter(s)
+
+    def xorshift_op(self):
+        """A xorshift step as a block of its own (entered through `jr`), in a loop: W-form shifts
+        and xors on a0-a5 (host registers), which the JIT keeps as bare low words when the
+        block's live-in register is sign-extended (checked at the block's entry, or the block is
+        translated again without that assumption), with a side exit, a faulting load and a store
+        while they are bare. Every other iteration the live-in register is made not
+        sign-extended, so the entry check fails mid-run."""
+        r = self.r
+        a, b, c, d = r.sample([10, 11, 12, 13, 14, 15], 4)
+        t, s = r.sample([x for x in HELPER_REGS if x not in (1, 10, 11, 12, 13, 14, 15)], 2)
+        head, body, out = self.new_label(), self.new_label(), self.new_label()
+        self.save_counter(f'x{t}')
+        self.emit(f'li x26, {r.randrange(2, 12)}')
+        self.out.append(f'{head}:')
+        self.emit(f'andi x{s}, x26, 1')
+        skip = self.new_label()
+        self.emit(f'beqz x{s}, {skip}')
+        self.emit(f'slli x{a}, x{a}, {r.randrange(20, 40)}' if r.random() < 0.7 else f'li x{a}, {r.getrandbits(63):#x}')
+        self.out.append(f'{skip}:')
+        self.emit(f'la x{t}, {body}')
+        self.emit(f'jr x{t}')
+        self.out.append(f'{body}:')
+        self.emit(f'slliw x{b}, x{a}, {r.randrange(1, 32)}')
+        self.emit(f'xor x{b}, x{b}, x{a}')
+        self.emit(f'srliw x{c}, x{b}, {r.randrange(1, 32)}')
+        self.emit(f'xor x{b}, x{b}, x{c}')
+        self.emit(f'slliw x{c}, x{b}, {r.randrange(1, 32)}')
+        self.emit(f'{r.choice(["xor", "or", "and"])} x{b}, x{b}, x{c}')
+        self.emit(f'addw x{c}, x{b}, x{d}')
+        self.emit(f'{r.choice(["xori", "ori", "andi"])} x{d}, x{b}, {r.randrange(-2048, 2048)}')
+        self.emit(f'andi x{s}, x{c}, {r.randrange(1, 16)}')
+        self.emit(f'beq x{s}, x0, {out}')
+        self.emit(f'sw x{b}, {r.randrange(0, 64) * 8}(x9)')
+        if r.random() < 0.5:
+            self.emit('.option push')
+            self.emit('.option norvc')
+            self.emit(f'ld x{s}, {r.randrange(0, 2040) & ~7}(x0)')
+            self.emit('.option pop')
+        self.emit(f'addiw x{a}, x{b}, 0')
+        self.emit(f'slli x{c}, x{s}, 2')
+        self.emit(f'xor x{b}, x{c}, x{d}')
+        self.emit(f'la x{t}, {out}')
+        self.emit(f'jr x{t}')
+        self.out.append(f'{out}:')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.restore_counter(f'x{t}')
 
     def xmode_op(self):
         """Runs the S-mode code at XMODE_ENTRY, after remapping its neighbour page half the time."""
@@ -690,6 +741,8 @@ class JITGen(base.Gen):
             self.rotated_loop_op()
         elif c < 0.3:
             self.jump_table_op()
+        elif c < 0.315:
+            self.xorshift_op()
         else:
             super().straight()
 
