@@ -240,8 +240,9 @@ extension Hart {
             }
             let start = jit.code + jit.used
             let assembler = X86Assembler(base: start, capacity: JITEngine.codeSize - jit.used)
+            let registers = withUnsafeBytes(of: &state.pointee.x) { Array($0.bindMemory(to: UInt64.self)) }
             var translator = JITTranslator(engine: jit, assembler: assembler, pc: pc, instructions: instructions,
-                                           secondPage: secondPage)
+                                           secondPage: secondPage, entryRegisters: registers)
             guard let emitted = translator.emit() else { continue }
             assembler.align(16)
             jit.used += assembler.position

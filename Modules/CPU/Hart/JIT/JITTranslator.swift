@@ -123,8 +123,13 @@ struct JITTranslator {
     private var switchTableFields: [UInt] = []
     private(set) var switchTables: [UInt] = []
 
+    /// The integer registers when the block is translated (the values it is first entered with),
+    /// for value guesses that are checked where used (`emitDivide`); empty if unknown.
+    let entryRegisters: [UInt64]
+
     init(engine: JITEngine, assembler: X86Assembler, pc: UInt64, instructions: [DecodedInstruction],
-         secondPage: UInt = 0) {
+         secondPage: UInt = 0, entryRegisters: [UInt64] = []) {
+        self.entryRegisters = entryRegisters
         self.engine = engine
         self.a = assembler
         self.pc0 = pc
@@ -1684,7 +1689,7 @@ struct JITTranslator {
             write(rd, .rdx)
         case .div, .divu, .rem, .remu, .divw, .divuw, .remw, .remuw:
             guard rd != 0 else { break }
-            emitDivide(inst)
+            emitDivide(inst, index: index)
 
         case .fence, .nop:
             break
@@ -1699,9 +1704,25 @@ struct JITTranslator {
         return false
     }
 
+    /// The value of a `divuw`/`remuw`'s divisor register when the block was translated, if that
+    /// register is live into the block (nothing before the instruction writes it) and the value is
+    /// a 32-bit divisor worth a reciprocal: 3 ≤ d < 2^31 and not a power of two.
+    private func guessedDivisor(_ inst: DecodedInstruction, index: Int) -> UInt64? {
+        guard entryRegisters.count == 32, inst.rs2 != 0, !engine.observed else { return nil }
+        for k in 0..<index {
+            let other = instructions[k]
+            // Any instruction whose rd field names the register (conservative for stores,
+            // branches and FP instructions, whose rd may be something else).
+            if other.rd == inst.rs2 { return nil }
+        }
+        let d = entryRegisters[Int(inst.rs2)] & 0xFFFF_FFFF
+        guard d >= 3, d < 1 << 31, d & (d - 1) != 0 else { return nil }
+        return d
+    }
+
     /// Division with RISC-V's results for a zero divisor and for overflow (unprivileged spec
     /// §7.2 table 7.1); x86 div/idiv would fault on both.
-    private mutating func emitDivide(_ inst: DecodedInstruction) {
+    private mutating func emitDivide(_ inst: DecodedInstruction, index: Int) {
         let word = inst.op == .divw || inst.op == .divuw || inst.op == .remw || inst.op == .remuw
         let signed = inst.op == .div || inst.op == .rem || inst.op == .divw || inst.op == .remw
         let remainder = inst.op == .rem || inst.op == .remu || inst.op == .remw || inst.op == .remuw
@@ -1709,6 +1730,31 @@ struct JITTranslator {
         read(.rax, inst.rs1)
         read(.rcx, inst.rs2)
         let zero = a.newLabel(), done = a.newLabel(), normal = a.newLabel()
+        if word && !signed, let d = guessedDivisor(inst, index: index) {
+            // The divisor the block was first entered with (a loop-invariant constant kept in a
+            // register, as compilers do for `x % 7` when division is cheap on the target):
+            // while it holds, a multiply by its reciprocal instead of a 32-bit `div` (which
+            // takes 10-30 cycles on the host). With m = ceil(2^64 / d), the high half of x · m
+            // is floor(x / d) for every 32-bit x (the error, x · (m - 2^64/d) / 2^64, stays
+            // below 1/d). Checked at every use: another divisor takes the division below.
+            let general = a.newLabel()
+            a.alu(.cmp, .rcx, immediate: Int32(d), width: .bits32)
+            a.jump(if: .notEqual, general)
+            a.mov(.rax, .rax, width: .bits32)  // x, zero-extended
+            let m = UInt64.max / d + 1  // ceil(2^64 / d) for d not a power of two
+            a.mov(.rsi, immediate: m)
+            if remainder { a.mov(.rcx, .rax) }
+            a.group3(.mul, .register(.rsi))  // rdx = floor(x / d)
+            if remainder {
+                a.imul(.rdx, .register(.rdx), immediate: Int32(d))
+                a.alu(.sub, .rcx, .rdx)
+                a.mov(.rax, .rcx)
+            } else {
+                a.mov(.rax, .rdx)
+            }
+            a.jump(done)
+            a.bind(general)
+        }
         a.test(.rcx, .rcx, width: width)
         a.jump(if: .equal, zero)
         if signed {
