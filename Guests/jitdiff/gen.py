@@ -39,6 +39,9 @@ and mixes in what stresses a binary translator:
   - xorshift steps as blocks of their own (W-form shifts and xors left as bare low words, a side
     exit, a faulting load and a store while they are bare), whose live-in register is sometimes
     not sign-extended, so the block's entry check fails and it is translated again;
+  - divuw/remuw by a divisor kept in a register across a loop (which the JIT guesses from the
+    value the block was translated with), dividends at and around its multiples, the divisor
+    changed between iterations;
   - the registers the JIT keeps in host registers across blocks (sp, a0-a5) read and written by
     instructions it runs through interpreter helpers in the middle of a block (sscratch swaps,
     FP conversions), with sp moved around them.
@@ -255,6 +258,45 @@ class JITGen(base.Gen):
         self.emit('addi x26, x26, -1')
         self.emit(f'bnez x26, {head}')
         self.restore_counter(f'x{t}')
+
+    def divide_op(self):
+        """divuw/remuw by a divisor held in a register across a loop, in a block of its own: the
+        JIT guesses the divisor the block was translated with and multiplies by its reciprocal
+        while it holds. Dividends are multiples of the divisor (plus or minus one), all ones and
+        xorshift values; every few iterations the divisor changes outside the block."""
+        r = self.r
+        q, x, dv, t = r.sample([x for x in HELPER_REGS if x != 1], 4)
+        head, body = self.new_label(), self.new_label()
+        d = r.choice([3, 5, 7, 10, 11, 13, 100, 641, 0x7fffffff, r.randrange(3, 1 << 31)])
+        s = self.x()
+        self.save_counter(s)
+        self.emit(f'li x26, {r.randrange(3, 20)}')
+        self.emit(f'li x{dv}, {d}')
+        self.out.append(f'{head}:')
+        change = self.new_label()
+        self.emit(f'andi x{t}, x26, {r.choice([1, 3, 7])}')
+        self.emit(f'bnez x{t}, {change}')
+        self.emit(f'addi x{dv}, x{dv}, {r.choice([1, 2, -1, 64])}')
+        self.out.append(f'{change}:')
+        c = r.random()
+        if c < 0.4:
+            self.emit(f'mulw x{x}, x26, x{dv}')
+            self.emit(f'addiw x{x}, x{x}, {r.choice([0, 1, -1])}')
+        elif c < 0.5:
+            self.emit(f'li x{x}, -1')
+        else:
+            self.emit(f'slliw x{t}, x26, {r.randrange(1, 31)}')
+            self.emit(f'xor x{x}, x{x}, x{t}')
+        self.emit(f'la x{t}, {body}')
+        self.emit(f'jr x{t}')
+        self.out.append(f'{body}:')
+        self.emit(f'{r.choice(["divuw", "remuw"])} x{q}, x{x}, x{dv}')
+        self.emit(f'{r.choice(["divuw", "remuw"])} x{t}, x{q}, x{dv}')
+        self.emit(f'add x{x}, x{x}, x{q}')
+        self.emit(f'xor x{x}, x{x}, x{t}')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.restore_counter(s)
 
     def xmode_op(self):
         """Runs the S-mode code at XMODE_ENTRY, after remapping its neighbour page half the time."""
@@ -743,6 +785,8 @@ class JITGen(base.Gen):
             self.jump_table_op()
         elif c < 0.315:
             self.xorshift_op()
+        elif c < 0.33:
+            self.divide_op()
         else:
             super().straight()
 
