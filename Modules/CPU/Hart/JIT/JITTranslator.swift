@@ -109,10 +109,9 @@ struct JITTranslator {
     /// [low, end) relative to the base that the whole group touches.
     private var probeGroup: [Int: (scratch: Int32, leader: (low: Int32, end: Int32)?)] = [:]
     static let probeGroupScratchWords = 16
-    /// Bitwise instructions (by index) whose result may stay a bare low word, and the live-in
-    /// registers the block's entry checks are sign-extended for them (`findSignAssumptions`).
+    /// Bitwise instructions (by index) whose result may stay a bare low word
+    /// (`findSignAssumptions`).
     private var bitwiseBare: Set<Int> = []
-    private var assumedSigned: UInt32 = 0
     /// A switch's dispatch through a per-site target table (`findSwitchKey`): the jump-table
     /// load's index register `register`, copied into rdx right before the `slli` at `shift`
     /// that scales it, keys the table at the final `jalr`; the jump-table load at `load`
@@ -845,12 +844,18 @@ struct JITTranslator {
         a.mov(.rax, immediate: addend)
         a.alu(.cmp, .rax, X86Memory(.rbx, slot + 8))
         a.jump(if: .notEqual, fail)
+        leaveAtEntry(from: fail, through: engine.exitToInterpreter)
+    }
+
+    /// Out of line at `label` (before the block has done anything): stores the block's pc and
+    /// returns to the run loop through `exit` (one of `JITEngine`'s exits with a code).
+    private mutating func leaveAtEntry(from label: X86Label, through exit: UInt) {
         let pc = pc0
-        slowPaths.append { [a, engine] in
-            a.bind(fail)
+        slowPaths.append { [a] in
+            a.bind(label)
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-            a.jump(toAddress: engine.exitToInterpreter)
+            a.jump(toAddress: exit)
         }
     }
 
@@ -1039,7 +1044,6 @@ struct JITTranslator {
             for r in sources { _ = signed(r, before: k, &needs, &bare, depth: 0) }
             assumed |= needs
         }
-        assumedSigned = assumed
         guard assumed != 0 else { return }
         let fail = a.newLabel()
         for r in 1..<32 where assumed & (1 << UInt32(r)) != 0 {
@@ -1048,13 +1052,7 @@ struct JITTranslator {
             a.alu(.cmp, .rax, host)
             a.jump(if: .notEqual, fail)
         }
-        let pc = pc0
-        slowPaths.append { [a, engine] in
-            a.bind(fail)
-            a.mov(.rax, immediate: pc)
-            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-            a.jump(toAddress: engine.exitToRetranslate)
-        }
+        leaveAtEntry(from: fail, through: engine.exitToRetranslate)
     }
 
     /// A switch whose block ends `slli t, i, 2; add t, t, base; lw t, 0(t); add t, t, base;
