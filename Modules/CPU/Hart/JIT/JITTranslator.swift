@@ -625,10 +625,7 @@ struct JITTranslator {
         let chainSite = UInt64(site) | flag
         slowPaths.append { [a, engine] in
             a.bind(stub)
-            a.mov(.rax, immediate: target)
-            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-            a.mov(.rax, immediate: chainSite)
-            a.jump(toAddress: engine.epilogue)
+            JITTranslator.emitChainRequest(a, engine, target: target, site: chainSite)
         }
     }
 
@@ -646,10 +643,7 @@ struct JITTranslator {
         a.jump(if: condition, stub)
         slowPaths.append { [a, engine] in
             a.bind(stub)
-            a.mov(.rax, immediate: target)
-            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-            a.mov(.rax, immediate: UInt64(site))
-            a.jump(toAddress: engine.epilogue)
+            JITTranslator.emitChainRequest(a, engine, target: target, site: UInt64(site))
         }
         return true
     }
@@ -718,9 +712,16 @@ struct JITTranslator {
         let site = a.address
         a.jump(stub)
         a.bind(stub)
+        emitChainRequest(a, engine, target: target, site: UInt64(site) | JITEngine.crossPageChain)
+    }
+
+    /// A chain stub's body: stores `target` as the pc and returns `site` (the jump to patch, with
+    /// `JITEngine.crossPageChain` for a guarded one) to the run loop, which links it once it has
+    /// the target's code.
+    private static func emitChainRequest(_ a: X86Assembler, _ engine: JITEngine, target: UInt64, site: UInt64) {
         a.mov(.rax, immediate: target)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-        a.mov(.rax, immediate: UInt64(site) | JITEngine.crossPageChain)
+        a.mov(.rax, immediate: site)
         a.jump(toAddress: engine.epilogue)
     }
 
@@ -802,7 +803,7 @@ struct JITTranslator {
                 // Only W-forms may leave a bare word (`writeWord`), and `lazyWords` follows them.
                 upperHalfDead = deferred.isEmpty ? Self.isWordOperation(inst.op) && upperHalfDead(after: index)
                     : deferred[index]
-                bare = upperHalfDead && Self.isWordOperation(inst.op) || bitwiseBare.contains(index)
+                bare = upperHalfDead || bitwiseBare.contains(index)
                 ended = emit(inst, index: index, pc: pc)
                 upperHalfDead = false
             }
@@ -994,11 +995,11 @@ struct JITTranslator {
                 return true
             }
             let inst = instructions[j]
-            switch inst.op {
-            case .addiw, .slliw, .srliw, .sraiw, .addw, .subw, .mulw, .sllw, .srlw, .sraw,
-                 .divw, .divuw, .remw, .remuw:
+            if Self.isWordOperation(inst.op) {
                 bare = true
                 return true
+            }
+            switch inst.op {
             case .lb, .lh, .lw, .lbu, .lhu, .lui, .slti, .sltiu, .slt, .sltu:
                 return true
             case .addi where inst.rs1 == 0:
@@ -1031,17 +1032,6 @@ struct JITTranslator {
             guard sources.allSatisfy({ signed($0, before: k, &needs, &bare, depth: 0) }), bare,
                   upperHalfDead(after: k) else { continue }
             bitwiseBare.insert(k)
-            assumed |= needs
-        }
-        guard !bitwiseBare.isEmpty else { return }
-        // Each assumption only for operations that were kept: recompute from the final set.
-        assumed = 0
-        for k in bitwiseBare {
-            let inst = instructions[k]
-            var needs: UInt32 = 0
-            var bare = false
-            let sources: [UInt8] = inst.op == .xor || inst.op == .or || inst.op == .and ? [inst.rs1, inst.rs2] : [inst.rs1]
-            for r in sources { _ = signed(r, before: k, &needs, &bare, depth: 0) }
             assumed |= needs
         }
         guard assumed != 0 else { return }
@@ -1355,10 +1345,7 @@ struct JITTranslator {
                 let site = a.address
                 a.jump(stub)
                 a.bind(stub)
-                a.mov(.rax, immediate: target)
-                a.store(X86Memory(.rbx, StateOffset.pc), .rax)
-                a.mov(.rax, immediate: UInt64(site))
-                a.jump(toAddress: engine.epilogue)
+                JITTranslator.emitChainRequest(a, engine, target: target, site: UInt64(site))
             } else {
                 JITTranslator.emitGuardedChain(a, engine, to: target)
             }
