@@ -43,6 +43,34 @@ final class JITGuestTests: XCTestCase {
         XCTAssertEqual(run.status, 0, "jitdiff.py exited \(run.status):\n\(run.output)")
     }
 
+    /// The same guest translates to the same host code on every run (addresses aside): the
+    /// translator must not emit in a Set's or Dictionary's order, which Swift seeds per process.
+    /// A jitdiff program: self-loops with lent registers, FP, helpers, switches.
+    func testTranslationsAreTheSameOnEveryRun() throws {
+        let binary = try backplane()
+        let root = GuestHarness.packageRoot
+        let out = GuestHarness.buildDirectory.appendingPathComponent("jitdiff-determinism")
+        let build = try GuestHarness.run(
+            ["python3", root.appendingPathComponent("Guests/jitdiff/jitdiff.py").path, "--seeds", "3",
+             "--snapshots", "0", "--out", out.path, "--backplane", binary, "--jobs", "1"],
+            timeout: 300)
+        XCTAssertEqual(build.status, 0, "jitdiff.py seed 3:\n\(build.output)")
+        let elf = out.appendingPathComponent("jit3.elf").path
+        var translations: [String] = []
+        for _ in 0..<3 {
+            let run = try GuestHarness.run([binary, "run", "virt", "--bios", "none", "--accel", "jit", "--kernel", elf,
+                                            "--serial", "none", "--trace", "out_asm"], timeout: 120)
+            XCTAssertEqual(run.status, 0, "run under --trace out_asm exited \(run.status)")
+            // Only the trace is output (no console). Host addresses (code buffer, helpers) and
+            // guest addresses both go: only the code stays.
+            let code = run.output.replacingOccurrences(of: "0x[0-9a-f]{6,}", with: "", options: .regularExpression)
+            XCTAssertTrue(code.contains("OUT: [size="), "no translations traced:\n\(run.output.prefix(2000))")
+            translations.append(code)
+        }
+        XCTAssertEqual(translations[0], translations[1], "two runs translated the same guest differently")
+        XCTAssertEqual(translations[0], translations[2], "two runs translated the same guest differently")
+    }
+
     func testRandomProgramsMatchQEMUUnderTheInterpreter() throws {
         let binary = try backplane()
         let root = GuestHarness.packageRoot

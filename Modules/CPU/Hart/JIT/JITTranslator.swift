@@ -303,8 +303,9 @@ struct JITTranslator {
             if swap.guest != Self.addendSwap { a.load(swap.host, reg(swap.guest)) }
         }
         // A slot may still hold a mapping from an earlier loop: its addend register starts
-        // as the slot's addend (used only after the slot's tag compares equal).
-        for (slot, host) in slotAddend { a.load(host, X86Memory(.rbx, slot + 8)) }
+        // as the slot's addend (used only after the slot's tag compares equal). In slot order:
+        // a dictionary's order changes from run to run, and so would the translation.
+        for slot in slotAddend.keys.sorted() { a.load(slotAddend[slot]!, X86Memory(.rbx, slot + 8)) }
         let exit = a.newLabel()
         loopExit = exit
         let swaps = loopSwaps, bias = Int32(instructions.count)
@@ -546,7 +547,7 @@ struct JITTranslator {
     /// registers (rd is stored too, so that reloading it after a trap, when the helper did not
     /// write it, reloads its current value).
     static func storePinned(_ a: X86Assembler, _ registers: [UInt8]) {
-        for r in Set(registers) where r != 0 {
+        for r in Set(registers).sorted() where r != 0 {  // sorted: a Set's order changes from run to run
             if let host = JITEngine.pinnedMap[Int(r)] { a.store(X86Memory(.rbx, StateOffset.register(Int(r))), host) }
         }
     }
@@ -2233,7 +2234,7 @@ struct JITTranslator {
     /// Jumps to `slow` unless every single-precision source is NaN-boxed (§12.2).
     private func checkBoxed(_ double: Bool, _ sources: [UInt32], slow: X86Label) {
         guard !double else { return }
-        for r in Set(sources) {
+        for r in Set(sources).sorted() {  // sorted: the same code every run
             a.load(.rax, X86Memory(.rbx, StateOffset.floatRegister(Int(r)) + 4), width: .bits32)
             a.alu(.cmp, .rax, immediate: -1, width: .bits32)
             a.jump(if: .notEqual, slow)
