@@ -39,6 +39,9 @@ and mixes in what stresses a binary translator:
   - xorshift steps as blocks of their own (W-form shifts and xors left as bare low words, a side
     exit, a faulting load and a store while they are bare), whose live-in register is sometimes
     not sign-extended, so the block's entry check fails and it is translated again;
+  - self-loops of aligned loads and stores stepping by constants across page boundaries, into
+    the read-only page after the Sv39 window, with a side exit (the JIT's page runs: no probe
+    per access, budget held back where an access could leave its page);
   - divuw/remuw by a divisor kept in a register across a loop (which the JIT guesses from the
     value the block was translated with), dividends at and around its multiples, the divisor
     changed between iterations;
@@ -494,6 +497,72 @@ class JITGen(base.Gen):
             self.emit(f'csrc mstatus, x{m}')
         self.restore_counter(f"x{t}")
 
+    def page_run_op(self):
+        """A self-loop whose loads and stores are all aligned and step through memory by
+        constants (two bases, each stepped by an `addi` somewhere in the body), across the page
+        boundaries of walk_area or, through the Sv39 window (MPRV, MPP = S), into the read-only
+        page after it (stores there fault): the JIT runs it in page runs, with no probe per
+        access and the budget held back where an access could leave its page. A side exit
+        leaves the loop once, a few iterations before its end, with budget held. x26 (saved)
+        counts."""
+        r = self.r
+        t, p, q, m = self.temps(4)
+        free = [n for n in base.XREGS if n not in (t, p, q, m)]
+        self.save_counter(f"x{t}")
+        width = r.choice([1, 2, 4, 8, 8])
+        ops = [(op, w) for op, w in base.LOADS + base.STORES if w <= width]
+        strides = {b: width * r.choice([1, 1, 2, 3, 6, 24, -1, -2, 0]) for b in (p, q)}
+        longest = max(abs(s) for s in strides.values()) or width
+        count = max(2, min(r.randrange(16, 600), 3000 // longest))
+        window = r.random() < 0.3
+        bases = [p] if window else [p, q]
+        for b in bases:
+            travel = abs(strides[b]) * count
+            before = (r.randrange(0, travel + 1) // width) * width * (1 if strides[b] >= 0 else -1)
+            if window:
+                self.emit(f'li x{b}, {WINDOW + 4096 - before:#x}')
+            else:
+                self.emit(f'la x{b}, walk_area + {4096 * r.randrange(1, 3) - before}')
+        if window:
+            self.emit(f'li x{m}, (1 << 17) | (1 << 11)')
+            self.emit(f'csrs mstatus, x{m}')
+        self.emit(f'li x26, {count}')
+        leave = r.random() < 0.5
+        out = self.new_label()
+        exit_at = r.randrange(1, count)
+        if leave:
+            self.emit(f'li x{t if window else m}, {exit_at}')
+        head = self.new_label()
+        self.out.append(f'{head}:')
+        self.emit('.option push')
+        self.emit('.option norvc')       # the trap handler resumes 4 bytes on
+        body = []
+        for _ in range(r.randrange(1, 9)):
+            op, w = r.choice(ops)
+            b = r.choice(bases)
+            o = width * r.randrange(-24 // width - 1, 24 // width + 1)
+            reg = f'x{r.choice(free)}' if op[0] == 'l' else self.xs()
+            body.append(f'{op} {reg}, {o}(x{b})')
+        for _ in range(r.randrange(0, 4)):
+            rd = r.choice(free)
+            body.append(f'{r.choice(["add", "xor", "sub", "addw"])} x{rd}, x{rd}, {self.xs()}')
+        for b in bases:
+            body.insert(r.randrange(0, len(body) + 1), f'addi x{b}, x{b}, {strides[b]}')
+        if leave:
+            if window:
+                body.insert(r.randrange(0, len(body) + 1), f'beq x26, x{t}, {out}')
+            else:
+                body.insert(r.randrange(0, len(body) + 1), f'beq x26, x{m}, {out}')
+        for line in body:
+            self.emit(line)
+        self.emit('.option pop')
+        self.emit('addi x26, x26, -1')
+        self.emit(f'bnez x26, {head}')
+        self.out.append(f'{out}:')
+        if window:
+            self.emit(f'csrc mstatus, x{m}')
+        self.restore_counter(f"x{t}")
+
     def group_op(self):
         """Straight-line loads and stores through one base (a pinned register mostly) near a
         page boundary, with ALU work, forward branches and changes of the base between them:
@@ -787,6 +856,8 @@ class JITGen(base.Gen):
             self.xorshift_op()
         elif c < 0.33:
             self.divide_op()
+        elif c < 0.35:
+            self.page_run_op()
         else:
             super().straight()
 

@@ -161,6 +161,10 @@ typedef struct HartState {
     /// The addends that groups of loads or stores through one base share within a block
     /// (docs/jit.md, "Seventh round"; 1 when the group's range was not in one mapped page).
     uint64_t jitProbeGroup[16];
+    /// Budget a self-loop in a page run holds back from the budget register (docs/jit.md,
+    /// "Tenth round"): the loop's back edge then fails where its loads and stores could leave
+    /// the pages their probe slots hold, and every way out of the loop adds this back.
+    int64_t jitBudgetHeld;
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -73,6 +73,15 @@ extension Hart {
             Self.syncJITCounters(state)
             chainGeneration = jit.flushGeneration
             remaining = Int(truncatingIfNeeded: state.pointee.jitBudget)
+            if chainSite == JITEngine.pageRunMiss {
+                // A loop's next load or store was not in the TLB (or misaligned): one iteration
+                // in the interpreter fills it. A loop that keeps missing (device registers) is
+                // translated again without page runs.
+                let pc = state.pointee.pc
+                let misses = jit.pageRunMisses[pc, default: 0] + 1
+                jit.pageRunMisses[pc] = misses
+                chainSite = misses < JITEngine.pageRunMissLimit ? JITEngine.interpretOnce : JITEngine.retranslatePlain
+            }
             if chainSite == JITEngine.interpretBlock || chainSite == JITEngine.retranslatePlain {
                 // A block across a page end found its second page mapped elsewhere, or a block
                 // found a register it assumed sign-extended not to be: drop it (the next visit

@@ -162,8 +162,17 @@ final class JITEngine {
     /// register it assumed sign-extended at entry not to be (`JITTranslator.findSignAssumptions`).
     private(set) var exitToRetranslate: UInt = 0
     /// Blocks (by guest pc) translated again without sign assumptions after one failed at
-    /// entry (`exitToRetranslate`): read only when translating.
+    /// entry (`exitToRetranslate`), or without page runs after their loop missed too often
+    /// (`exitToPageRunMiss`): read only when translating.
     var plainBlocks: Set<UInt64> = []
+    /// Returns `JITEngine.pageRunMiss` to the run loop (pc already stored): a self-loop in page
+    /// runs found the next access of one of its loads or stores not in the TLB, or misaligned
+    /// (`JITTranslator.findPageRuns`).
+    private(set) var exitToPageRunMiss: UInt = 0
+    /// Misses (`exitToPageRunMiss`) per loop, by guest pc: a loop that keeps missing (a device
+    /// register, misaligned data) is translated again without page runs.
+    var pageRunMisses: [UInt64: Int] = [:]
+    static let pageRunMissLimit = 8
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
     /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`
@@ -209,6 +218,9 @@ final class JITEngine {
     /// What `enter` returns when the block at `state.pc` must be dropped, translated again
     /// without sign assumptions and interpreted this once (see `exitToRetranslate`).
     static let retranslatePlain: UInt = 3
+    /// What `enter` returns when a self-loop's page run could not go on (see
+    /// `exitToPageRunMiss`): the run loop interprets one iteration, which fills the TLB.
+    static let pageRunMiss: UInt = 4
 
     /// Reserves `bytes` of zero-filled anonymous memory; its pages are materialised on first touch.
     private static func reserve(_ bytes: Int, executable: Bool = false) -> UnsafeMutableRawPointer {
@@ -325,6 +337,11 @@ final class JITEngine {
         a.align(16)
         exitToRetranslate = a.address
         a.mov(.rax, immediate: UInt64(Self.retranslatePlain))
+        a.jump(toAddress: epilogue)
+
+        a.align(16)
+        exitToPageRunMiss = a.address
+        a.mov(.rax, immediate: UInt64(Self.pageRunMiss))
         a.jump(toAddress: epilogue)
 
         // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, rcx = table.
@@ -571,6 +588,7 @@ enum StateOffset {
     static let returnTop = offset(\HartState.jitReturnTop)
     static let loopProbe = offset(\HartState.jitLoopProbe)
     static let probeGroup = offset(\HartState.jitProbeGroup)
+    static let budgetHeld = offset(\HartState.jitBudgetHeld)
 
     static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
     static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }

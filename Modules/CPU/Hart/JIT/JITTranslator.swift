@@ -122,6 +122,15 @@ struct JITTranslator {
     private var switchTableFields: [UInt] = []
     private(set) var switchTables: [UInt] = []
 
+    /// A self-loop's loads and stores in page runs (`findPageRuns`), in block order: each
+    /// site's base register, its address at the loop head relative to the base (`offset`: the
+    /// base's steps before it plus its immediate), the base's step per iteration, its size and
+    /// its probe slot. Empty when the loop checks its slots at every access.
+    private var pageRunSites: [(index: Int, base: UInt8, offset: Int64, stride: Int64, size: Int, slot: Int32, store: Bool)] = []
+    /// Where the back edge goes when the budget register runs out in a page run: the held
+    /// budget added back, either the loop stops or the slots are checked again.
+    private var pageRunCheck: X86Label?
+
     /// The integer registers when the block is translated (the values it is first entered with),
     /// for value guesses that are checked where used (`emitDivide`); empty if unknown.
     let entryRegisters: [UInt64]
@@ -228,9 +237,12 @@ struct JITTranslator {
             if integerLoop {
                 budgetBias = Int32(instructions.count)
                 a.alu(.sub, Self.budgetRegister, immediate: budgetBias)
+                // Nothing held yet: every way out adds it back (`restoreLoopRegisters`).
+                if !pageRunSites.isEmpty { a.store(X86Memory(.rbx, StateOffset.budgetHeld), immediate: 0) }
                 deferSignExtensions()
             }
             let head = a.newLabel()
+            if !pageRunSites.isEmpty { emitPageRunCheck() }
             a.bind(head)
             loopHead = head
         }
@@ -284,6 +296,7 @@ struct JITTranslator {
         uses[0] = 0
         integerLoop = true
         allocateLoopProbes()
+        findPageRuns()
         let free = JITEngine.pinned.filter { named[Int($0.guest)] == 0 }
         let wanted = (1..<32).filter { JITEngine.pinnedMap[$0] == nil && uses[$0] > 0 }.sorted { uses[$0] > uses[$1] }
         for (guest, lent) in zip(wanted, free) {
@@ -308,10 +321,10 @@ struct JITTranslator {
         for slot in slotAddend.keys.sorted() { a.load(slotAddend[slot]!, X86Memory(.rbx, slot + 8)) }
         let exit = a.newLabel()
         loopExit = exit
-        let swaps = loopSwaps, bias = Int32(instructions.count)
+        let swaps = loopSwaps, bias = Int32(instructions.count), held = !pageRunSites.isEmpty
         slowPaths.append { [a, engine] in
             a.bind(exit)
-            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias)
+            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias, held: held)
             a.jump(toAddress: engine.exitToLoop)
         }
     }
@@ -369,11 +382,162 @@ struct JITTranslator {
         loopProbeTags = slotOf.values.sorted()
     }
 
+    /// Page runs: a self-loop whose loads and stores all step through memory by a constant
+    /// (`addi b, b, imm` being the only writes to their base registers: array walks) needs no
+    /// probe per access. Before an iteration (at entry, and where the budget register runs out)
+    /// `emitPageRunCheck` checks each site's next address against its probe slot (refilling
+    /// it from the TLB), works out how many iterations every site stays in its slot's page,
+    /// and holds back the budget beyond them (`state.jitBudgetHeld`), so the back edge's own
+    /// budget test ends the run where a site could leave its page. The accesses then go
+    /// straight through the slot's addend: `[base + addend + imm]`.
+    ///
+    /// Only straight loops (no branch inside the block; side exits leave it) whose every
+    /// memory site has a slot and a step of under 2 KiB that keeps its alignment, and never a
+    /// helper call inside the run: nothing can change the TLB while it lasts. A next access
+    /// that is misaligned or not in the TLB leaves for one interpreted iteration
+    /// (`JITEngine.pageRunMiss`); a loop that keeps missing is translated again without page
+    /// runs (`JITEngine.plainBlocks`).
+    private mutating func findPageRuns() {
+        guard !engine.plainBlocks.contains(pc0) else { return }
+        let inside = Set(pcs.dropLast())
+        var stride = [Int64](repeating: 0, count: 32)
+        var steps: [(index: Int, base: Int, imm: Int64)] = []
+        var otherwiseWritten = [Bool](repeating: false, count: 32)
+        for (index, inst) in instructions.enumerated() {
+            switch inst.op {
+            case .beq, .bne, .blt, .bge, .bltu, .bgeu:
+                let target = pcs[index] &+ inst.imm
+                if index < instructions.count - 1 && inside.contains(target) { return }
+            case .jal:
+                if index < instructions.count - 1 && !Self.follows(inst, index: index, count: instructions.count) { return }
+            case .addi where inst.rd == inst.rs1 && inst.rd != 0:
+                stride[Int(inst.rd)] &+= Int64(bitPattern: inst.imm)
+                steps.append((index, Int(inst.rd), Int64(bitPattern: inst.imm)))
+            default:
+                if let rd = Self.written(inst) { otherwiseWritten[Int(rd)] = true }
+            }
+        }
+        var sites: [(index: Int, base: UInt8, offset: Int64, stride: Int64, size: Int, slot: Int32, store: Bool)] = []
+        for (index, inst) in instructions.enumerated() {
+            let store: Bool
+            switch inst.op {
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu: store = false
+            case .sb, .sh, .sw, .sd: store = true
+            default: continue
+            }
+            let base = Int(inst.rs1), size = Self.accessSize(inst), step = stride[base]
+            guard base != 0, !otherwiseWritten[base], let slot = probeSlots[index],
+                  step > -2048, step < 2048, step % Int64(size) == 0 else { return }
+            let before = steps.filter { $0.index < index && $0.base == base }.reduce(Int64(0)) { $0 &+ $1.imm }
+            sites.append((index, UInt8(base), before &+ Int64(bitPattern: inst.imm), step, size, slot, store))
+        }
+        pageRunSites = sites
+    }
+
+    /// The page-run check (`findPageRuns`), inline before the loop head, where the entry falls
+    /// into it; the back edge comes back to it (`pageRunCheck`) with the budget register exact
+    /// and covering the next iteration. Scratch: rax, rcx, rdx, rsi.
+    private mutating func emitPageRunCheck() {
+        let check = a.newLabel(), miss = a.newLabel()
+        a.bind(check)
+        pageRunCheck = check
+        let unbounded: Int32 = 1 << 20
+        a.mov(.rdx, immediate: UInt64(unbounded))
+        var refilled: Set<Int32> = []
+        for site in pageRunSites {
+            let tlbOffset = site.store ? StateOffset.tlbStore : StateOffset.tlbLoad
+            read(.rsi, site.base)
+            if site.offset != 0 { a.lea(.rsi, X86Memory(.rsi, Int32(truncatingIfNeeded: site.offset))) }
+            if site.size > 1 {
+                a.testByte(.rsi, immediate: UInt8(site.size - 1))
+                a.jump(if: .notEqual, miss)
+            }
+            a.mov(.rax, .rsi)
+            a.alu(.and, .rax, immediate: -4096)
+            a.alu(.cmp, .rax, X86Memory(.rbx, site.slot))
+            if refilled.insert(site.slot).inserted {
+                // The first site of a slot may refill it; the others must find its page.
+                let refill = a.newLabel(), back = a.newLabel()
+                a.jump(if: .notEqual, refill)
+                a.bind(back)
+                let slot = site.slot, size = site.size, addend = slotAddend[site.slot]
+                slowPaths.append { [a] in
+                    a.bind(refill)
+                    JITTranslator.probe(a, tlbOffset, size: size, miss: miss)
+                    JITTranslator.refillSlot(a, slot, tlbOffset: tlbOffset, addend: addend)
+                    a.jump(back)
+                }
+            } else {
+                a.jump(if: .notEqual, miss)
+            }
+            guard site.stride != 0 else { continue }
+            // Iterations left in the page, this one included: 1 + distance / |step|, the
+            // distance to the page's end (up) or start (down), under 4096; the quotient as
+            // (distance * ceil(2^24 / |step|)) >> 24, exact for distances under 2^12.
+            a.mov(.rcx, .rsi, width: .bits32)
+            a.alu(.and, .rcx, immediate: 4095, width: .bits32)
+            if site.stride > 0 {
+                a.mov(.rax, immediate: UInt64(4096 - site.size))
+                a.alu(.sub, .rax, .rcx)
+                a.mov(.rcx, .rax)
+            }
+            let step = site.stride.magnitude
+            let reciprocal = ((UInt64(1) << 24) + step - 1) / step
+            a.imul(.rcx, .register(.rcx), immediate: Int32(reciprocal))
+            a.shift(.shr, .rcx, immediate: 24)
+            a.alu(.add, .rcx, immediate: 1)
+            a.alu(.cmp, .rdx, .rcx)
+            a.cmov(.above, .rdx, .register(.rcx))
+        }
+        if pageRunSites.contains(where: { $0.stride != 0 }) {
+            // The back edge goes round again while the budget register stays non-negative
+            // after taking one iteration's length: at most n - 1 more times if it is below
+            // n * length. What lies beyond is held back.
+            let head = a.newLabel()
+            a.imul(.rax, .register(.rdx), immediate: budgetBias)
+            a.alu(.sub, .rax, immediate: 1)
+            a.alu(.cmp, Self.budgetRegister, .rax)
+            a.jump(if: .lessOrEqual, head)
+            a.mov(.rcx, Self.budgetRegister)
+            a.alu(.sub, .rcx, .rax)
+            a.store(X86Memory(.rbx, StateOffset.budgetHeld), .rcx)
+            a.mov(Self.budgetRegister, .rax)
+            a.bind(head)
+        }
+        let swaps = loopSwaps, bias = budgetBias, pc = pc0, lazy = lazyHosts(lazyWords)
+        slowPaths.append { [a, engine] in
+            a.bind(miss)
+            JITTranslator.materialize(a, lazy)
+            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias, held: true)
+            a.mov(.rax, immediate: pc)
+            a.store(X86Memory(.rbx, StateOffset.pc), .rax)
+            a.jump(toAddress: engine.exitToPageRunMiss)
+        }
+    }
+
+    /// A page-run site's operand (`findPageRuns`): its access through the slot's addend with
+    /// no probe, or nil (nothing emitted) for a site not in a page run.
+    private func pageRunOperand(_ inst: DecodedInstruction, index: Int) -> X86Memory? {
+        guard let site = pageRunSites.first(where: { $0.index == index }) else { return nil }
+        let immediate = Int32(truncatingIfNeeded: Int64(bitPattern: inst.imm))
+        let addend = slotAddend[site.slot]
+        if let base = cache[Int(inst.rs1)] {
+            if let addend { return X86Memory(base, immediate, index: addend) }
+            a.load(.rsi, X86Memory(.rbx, site.slot + 8))
+            return X86Memory(base, immediate, index: .rsi)
+        }
+        read(.rsi, inst.rs1)
+        if let addend { a.alu(.add, .rsi, addend) } else { a.alu(.add, .rsi, X86Memory(.rbx, site.slot + 8)) }
+        return X86Memory(.rsi, immediate)
+    }
+
     /// Undoes a self-loop's swaps and budget bias (before leaving the block): the pinned map
     /// and the budget again.
     private static func restoreLoopRegisters(_ a: X86Assembler, _ swaps: [(guest: UInt8, host: X86Register, evicted: UInt8)],
-                                             budgetBias: Int32) {
+                                             budgetBias: Int32, held: Bool) {
         if budgetBias != 0 { a.alu(.add, budgetRegister, immediate: budgetBias) }
+        // A page run's held budget (`findPageRuns`).
+        if held { a.alu(.add, budgetRegister, X86Memory(.rbx, StateOffset.budgetHeld)) }
         for swap in swaps {
             if swap.guest != addendSwap {
                 a.store(X86Memory(.rbx, StateOffset.register(Int(swap.guest))), swap.host)
@@ -444,10 +608,10 @@ struct JITTranslator {
             a.jump(if: .notEqual, fail)
         }
         lazyWords = atHead
-        let swaps = loopSwaps, bias = budgetBias, pc = pc0
+        let swaps = loopSwaps, bias = budgetBias, pc = pc0, held = !pageRunSites.isEmpty
         slowPaths.append { [a, engine] in
             a.bind(fail)
-            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias)
+            JITTranslator.restoreLoopRegisters(a, swaps, budgetBias: bias, held: held)
             a.mov(.rax, immediate: pc)
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToInterpretOnce)
@@ -513,12 +677,19 @@ struct JITTranslator {
             a.alu(.sub, Self.budgetRegister, immediate: Int32(index - counted))
             counted = index
             a.jump(if: .greaterOrEqual, loopHead!)
+            if let check = pageRunCheck {
+                // The run's end or the budget's: with the held budget back, the slots are
+                // checked again if the budget still covers the next iteration.
+                a.alu(.add, Self.budgetRegister, X86Memory(.rbx, StateOffset.budgetHeld))
+                a.store(X86Memory(.rbx, StateOffset.budgetHeld), immediate: 0)
+                a.jump(if: .greaterOrEqual, check)
+            }
         } else {
             a.alu(.cmp, Self.budgetRegister, immediate: Int32(instructions.count))
             a.jump(if: .greaterOrEqual, loopHead!)
         }
         Self.materialize(a, lazyHosts(lazyWords))
-        Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias)
+        Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias, held: !pageRunSites.isEmpty)
         a.mov(.rax, immediate: pc0)
         a.store(X86Memory(.rbx, StateOffset.pc), .rax)
         a.jump(toAddress: engine.exitToLoop)
@@ -605,7 +776,7 @@ struct JITTranslator {
     /// run loop finds the target afresh and links it again under the new generation.
     /// A write to the target's page unlinks it by patching the target's entry (`invalidate`).
     private mutating func goTo(_ target: UInt64) {
-        Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias)
+        Self.restoreLoopRegisters(a, loopSwaps, budgetBias: budgetBias, held: !pageRunSites.isEmpty)
         let samePage = target >> 12 == pc0 >> 12 || (secondPage != 0 && target >> 12 == (pc0 >> 12) &+ 1)
         var flag: UInt64 = 0
         let stub = a.newLabel()
@@ -1949,7 +2120,8 @@ struct JITTranslator {
             default: a.load(target, source)
             }
         }
-        if let source = fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbLoad, size: size, miss: miss,
+        if let source = pageRunOperand(inst, index: index)
+            ?? fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbLoad, size: size, miss: miss,
                                        back: back, access: access)
             ?? groupProbe(inst, index: index, tlbOffset: StateOffset.tlbLoad, size: size, miss: miss,
                           back: back, access: access) {
@@ -2014,7 +2186,8 @@ struct JITTranslator {
         // store TLB (Hart+Memory `holdReservation`), so a store that could break it misses.
         read(.rdx, inst.rs2)
         let access = { (a: X86Assembler, target: X86Memory) in a.store(target, .rdx, width: width) }
-        if let target = fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbStore, size: size, miss: miss,
+        if let target = pageRunOperand(inst, index: index)
+            ?? fusedSlotProbe(inst, index: index, tlbOffset: StateOffset.tlbStore, size: size, miss: miss,
                                        back: back, access: access)
             ?? groupProbe(inst, index: index, tlbOffset: StateOffset.tlbStore, size: size, miss: miss,
                           back: back, access: access) {
