@@ -126,7 +126,23 @@ struct JITTranslator {
     /// site's base register, its address at the loop head relative to the base (`offset`: the
     /// base's steps before it plus its immediate), the base's step per iteration, its size and
     /// its probe slot. Empty when the loop checks its slots at every access.
-    private var pageRunSites: [(index: Int, base: UInt8, offset: Int64, stride: Int64, size: Int, slot: Int32, store: Bool)] = []
+    private var pageRunSites: [PageRunSite] = []
+    private struct PageRunSite {
+        let index: Int
+        let base: UInt8
+        /// Its address at the loop head is base + offset + the registers in `before` (the
+        /// base's steps before it, and its immediate).
+        let offset: Int64
+        let before: [UInt8]
+        /// The base's step per iteration: `stride` plus the registers in `strideRegisters`
+        /// (loop-invariant; their sum is checked at run time).
+        let stride: Int64
+        let strideRegisters: [UInt8]
+        let size: Int
+        let slot: Int32
+        let store: Bool
+        var steps: Bool { stride != 0 || !strideRegisters.isEmpty }
+    }
     /// Where the back edge goes when the budget register runs out in a page run: the held
     /// budget added back, either the loop stops or the slots are checked again.
     private var pageRunCheck: X86Label?
@@ -355,6 +371,8 @@ struct JITTranslator {
                 continue
             case .add where inst.rs1 == 0 || inst.rs2 == 0:
                 continue
+            case .add where inst.rd == inst.rs1 || inst.rd == inst.rs2:
+                continue  // a step by a register (a row of a runtime width, a sieve's stride)
             default:
                 walks[Int(inst.rd)] = false
             }
@@ -400,10 +418,13 @@ struct JITTranslator {
     private mutating func findPageRuns() {
         guard !engine.plainBlocks.contains(pc0) else { return }
         let inside = Set(pcs.dropLast())
-        var stride = [Int64](repeating: 0, count: 32)
-        var steps: [(index: Int, base: Int, imm: Int64)] = []
+        // Steps: `addi b, b, imm` (by), `add b, b, r` or `add b, r, b` (by register r, which
+        // nothing in the loop may write).
+        var steps: [(index: Int, base: Int, by: Int64, register: UInt8?)] = []
         var otherwiseWritten = [Bool](repeating: false, count: 32)
+        var written = [Bool](repeating: false, count: 32)
         for (index, inst) in instructions.enumerated() {
+            if let rd = Self.written(inst) { written[Int(rd)] = true }
             switch inst.op {
             case .beq, .bne, .blt, .bge, .bltu, .bgeu:
                 let target = pcs[index] &+ inst.imm
@@ -411,13 +432,16 @@ struct JITTranslator {
             case .jal:
                 if index < instructions.count - 1 && !Self.follows(inst, index: index, count: instructions.count) { return }
             case .addi where inst.rd == inst.rs1 && inst.rd != 0:
-                stride[Int(inst.rd)] &+= Int64(bitPattern: inst.imm)
-                steps.append((index, Int(inst.rd), Int64(bitPattern: inst.imm)))
+                steps.append((index, Int(inst.rd), Int64(bitPattern: inst.imm), nil))
+            case .add where inst.rd != 0 && inst.rs1 != inst.rs2 && (inst.rd == inst.rs1 || inst.rd == inst.rs2)
+                && inst.rs1 != 0 && inst.rs2 != 0:
+                steps.append((index, Int(inst.rd), 0, inst.rd == inst.rs1 ? inst.rs2 : inst.rs1))
             default:
                 if let rd = Self.written(inst) { otherwiseWritten[Int(rd)] = true }
             }
         }
-        var sites: [(index: Int, base: UInt8, offset: Int64, stride: Int64, size: Int, slot: Int32, store: Bool)] = []
+        guard steps.allSatisfy({ $0.register.map { !written[Int($0)] } ?? true }) else { return }
+        var sites: [PageRunSite] = []
         for (index, inst) in instructions.enumerated() {
             let store: Bool
             switch inst.op {
@@ -425,11 +449,16 @@ struct JITTranslator {
             case .sb, .sh, .sw, .sd: store = true
             default: continue
             }
-            let base = Int(inst.rs1), size = Self.accessSize(inst), step = stride[base]
+            let base = Int(inst.rs1), size = Self.accessSize(inst)
+            let own = steps.filter { $0.base == base }
+            let step = own.reduce(Int64(0)) { $0 &+ $1.by }
             guard base != 0, !otherwiseWritten[base], let slot = probeSlots[index],
                   step > -2048, step < 2048, step % Int64(size) == 0 else { return }
-            let before = steps.filter { $0.index < index && $0.base == base }.reduce(Int64(0)) { $0 &+ $1.imm }
-            sites.append((index, UInt8(base), before &+ Int64(bitPattern: inst.imm), step, size, slot, store))
+            let before = own.filter { $0.index < index }
+            sites.append(PageRunSite(index: index, base: UInt8(base),
+                                     offset: before.reduce(Int64(bitPattern: inst.imm)) { $0 &+ $1.by },
+                                     before: before.compactMap(\.register), stride: step,
+                                     strideRegisters: own.compactMap(\.register), size: size, slot: slot, store: store))
         }
         pageRunSites = sites
     }
@@ -441,13 +470,14 @@ struct JITTranslator {
         let check = a.newLabel(), miss = a.newLabel()
         a.bind(check)
         pageRunCheck = check
-        let unbounded: Int32 = 1 << 20
+        let unbounded: Int32 = 1 << 20  // every site's step 0: the budget is not held back
         a.mov(.rdx, immediate: UInt64(unbounded))
         var refilled: Set<Int32> = []
         for site in pageRunSites {
             let tlbOffset = site.store ? StateOffset.tlbStore : StateOffset.tlbLoad
             read(.rsi, site.base)
             if site.offset != 0 { a.lea(.rsi, X86Memory(.rsi, Int32(truncatingIfNeeded: site.offset))) }
+            for r in site.before { alu(.add, .rsi, r) }
             if site.size > 1 {
                 a.testByte(.rsi, immediate: UInt8(site.size - 1))
                 a.jump(if: .notEqual, miss)
@@ -470,32 +500,34 @@ struct JITTranslator {
             } else {
                 a.jump(if: .notEqual, miss)
             }
-            guard site.stride != 0 else { continue }
-            // Iterations left in the page, this one included: 1 + distance / |step|, the
-            // distance to the page's end (up) or start (down), under 4096; the quotient as
-            // (distance * ceil(2^24 / |step|)) >> 24, exact for distances under 2^12.
-            a.mov(.rcx, .rsi, width: .bits32)
-            a.alu(.and, .rcx, immediate: 4095, width: .bits32)
-            if site.stride > 0 {
-                a.mov(.rax, immediate: UInt64(4096 - site.size))
-                a.alu(.sub, .rax, .rcx)
-                a.mov(.rcx, .rax)
+            if !site.strideRegisters.isEmpty {
+                emitRuntimeStride(site, miss: miss)
+                continue
             }
+            guard site.stride != 0 else { continue }
+            // Iterations left in the page after this one: distance / |step|, the distance being
+            // from the access's last byte to the page's end (up) or from its first byte to the
+            // page's start (down), under 4096. Up, (4095 - offset) / step gives the same
+            // quotient as (4096 - size - offset) / step (offset and step are multiples of
+            // size). The quotient is (distance * ceil(2^24 / |step|)) >> 24, exact for
+            // distances under 2^12 and steps under 2^11. rdx keeps the least.
+            a.mov(.rcx, .rsi, width: .bits32)
+            if site.stride > 0 { a.group3(.not, .register(.rcx), width: .bits32) }
+            a.alu(.and, .rcx, immediate: 4095, width: .bits32)
             let step = site.stride.magnitude
             let reciprocal = ((UInt64(1) << 24) + step - 1) / step
             a.imul(.rcx, .register(.rcx), immediate: Int32(reciprocal))
             a.shift(.shr, .rcx, immediate: 24)
-            a.alu(.add, .rcx, immediate: 1)
             a.alu(.cmp, .rdx, .rcx)
             a.cmov(.above, .rdx, .register(.rcx))
         }
-        if pageRunSites.contains(where: { $0.stride != 0 }) {
+        if pageRunSites.contains(where: \.steps) {
             // The back edge goes round again while the budget register stays non-negative
-            // after taking one iteration's length: at most n - 1 more times if it is below
-            // n * length. What lies beyond is held back.
+            // after taking one iteration's length: at most q more times if it is below
+            // (q + 1) * length. What lies beyond is held back.
             let head = a.newLabel()
             a.imul(.rax, .register(.rdx), immediate: budgetBias)
-            a.alu(.sub, .rax, immediate: 1)
+            a.alu(.add, .rax, immediate: budgetBias - 1)
             a.alu(.cmp, Self.budgetRegister, .rax)
             a.jump(if: .lessOrEqual, head)
             a.mov(.rcx, Self.budgetRegister)
@@ -513,6 +545,42 @@ struct JITTranslator {
             a.store(X86Memory(.rbx, StateOffset.pc), .rax)
             a.jump(toAddress: engine.exitToPageRunMiss)
         }
+    }
+
+    /// The page-run check's part for a site whose base steps by registers (rsi its next
+    /// address, rdx the fewest further iterations so far): the step must keep the access
+    /// aligned and be under 2 KiB, or the check misses; a step of 0 bounds nothing. The
+    /// quotient is taken by the power of two at or above the step (`bsr`): at most the exact
+    /// one, so a run ends no later than it must, and often a little earlier.
+    private mutating func emitRuntimeStride(_ site: PageRunSite, miss: X86Label) {
+        let skip = a.newLabel(), down = a.newLabel(), common = a.newLabel()
+        a.mov(.rcx, immediate: UInt64(bitPattern: site.stride))
+        for r in site.strideRegisters { alu(.add, .rcx, r) }
+        if site.size > 1 {
+            a.testByte(.rcx, immediate: UInt8(site.size - 1))
+            a.jump(if: .notEqual, miss)
+        }
+        a.lea(.rax, X86Memory(.rcx, 2047))
+        a.alu(.cmp, .rax, immediate: 4094)
+        a.jump(if: .above, miss)
+        a.test(.rcx, .rcx)
+        a.jump(if: .equal, skip)
+        a.jump(if: .sign, down)
+        a.mov(.rax, .rsi, width: .bits32)
+        a.group3(.not, .register(.rax), width: .bits32)
+        a.jump(common)
+        a.bind(down)
+        a.group3(.neg, .register(.rcx))
+        a.mov(.rax, .rsi, width: .bits32)
+        a.bind(common)
+        a.alu(.and, .rax, immediate: 4095, width: .bits32)
+        // ceil(log2 |step|) = bsr(2|step| - 1), for |step| >= 1.
+        a.lea(.rcx, X86Memory(.rcx, -1, index: .rcx))
+        a.bsr(.rcx, .register(.rcx))
+        a.shiftByCL(.shr, .rax, width: .bits32)
+        a.alu(.cmp, .rdx, .rax)
+        a.cmov(.above, .rdx, .register(.rax))
+        a.bind(skip)
     }
 
     /// A page-run site's operand (`findPageRuns`): its access through the slot's addend with

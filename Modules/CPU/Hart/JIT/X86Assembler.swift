@@ -279,6 +279,11 @@ final class X86Assembler {
         int32(immediate)
     }
 
+    /// bsr dst, src: the index of src's highest set bit (dst undefined when src is 0).
+    func bsr(_ dst: X86Register, _ src: X86Operand, width: X86Width = .bits64) {
+        instruction([0x0F, 0xBD], width: width, reg: dst.rawValue, operand: src)
+    }
+
     /// The one-operand group-3 forms on rdx:rax: /2 not, /3 neg, /4 mul, /5 imul, /6 div, /7 idiv.
     enum Group3: UInt8 { case not = 2, neg = 3, mul = 4, imul = 5, div = 6, idiv = 7 }
 
