@@ -499,22 +499,32 @@ class JITGen(base.Gen):
 
     def page_run_op(self):
         """A self-loop whose loads and stores are all aligned and step through memory by
-        constants (two bases, each stepped by an `addi` somewhere in the body), across the page
+        constants (two bases, each stepped by an `addi`, or an `add` of a register holding the
+        step, somewhere in the body; a register step is sometimes misaligned), across the page
         boundaries of walk_area or, through the Sv39 window (MPRV, MPP = S), into the read-only
         page after it (stores there fault): the JIT runs it in page runs, with no probe per
         access and the budget held back where an access could leave its page. A side exit
         leaves the loop once, a few iterations before its end, with budget held. x26 (saved)
         counts."""
         r = self.r
-        t, p, q, m = self.temps(4)
-        free = [n for n in base.XREGS if n not in (t, p, q, m)]
+        t, p, q, m, sp_, sq_ = self.temps(6)
+        free = [n for n in base.XREGS if n not in (t, p, q, m, sp_, sq_)]
         self.save_counter(f"x{t}")
         width = r.choice([1, 2, 4, 8, 8])
         ops = [(op, w) for op, w in base.LOADS + base.STORES if w <= width]
         strides = {b: width * r.choice([1, 1, 2, 3, 6, 24, -1, -2, 0]) for b in (p, q)}
+        # Some bases step by a register (`add b, b, s`: the JIT checks the step at run time),
+        # now and then by one that leaves the accesses misaligned.
+        window = r.random() < 0.3
+        step_regs = {b: s for b, s in ((p, sp_), (q, sq_)) if r.random() < 0.4}
+        for b in step_regs:
+            # Through the window a misaligned access can straddle into the read-only page,
+            # which is not the physical page after the window's.
+            if width > 1 and r.random() < (0.6 if window else 0.2):
+                strides[b] += width // 2
+            self.emit(f'li x{step_regs[b]}, {strides[b]}')
         longest = max(abs(s) for s in strides.values()) or width
         count = max(2, min(r.randrange(16, 600), 3000 // longest))
-        window = r.random() < 0.3
         bases = [p] if window else [p, q]
         for b in bases:
             travel = abs(strides[b]) * count
@@ -547,7 +557,13 @@ class JITGen(base.Gen):
             rd = r.choice(free)
             body.append(f'{r.choice(["add", "xor", "sub", "addw"])} x{rd}, x{rd}, {self.xs()}')
         for b in bases:
-            body.insert(r.randrange(0, len(body) + 1), f'addi x{b}, x{b}, {strides[b]}')
+            if b in step_regs:
+                pair = [f'x{b}', f'x{step_regs[b]}']
+                r.shuffle(pair)
+                step = f'add x{b}, {pair[0]}, {pair[1]}'
+            else:
+                step = f'addi x{b}, x{b}, {strides[b]}'
+            body.insert(r.randrange(0, len(body) + 1), step)
         if leave:
             if window:
                 body.insert(r.randrange(0, len(body) + 1), f'beq x26, x{t}, {out}')

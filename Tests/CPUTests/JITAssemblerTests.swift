@@ -106,6 +106,9 @@ final class JITAssemblerTests: XCTestCase {
         check("idiv ecx") { $0.group3(.idiv, .register(.rcx), width: .bits32) }
         check("div r11") { $0.group3(.div, .register(.r11)) }
         check("neg rax") { $0.group3(.neg, .register(.rax)) }
+        check("not ecx") { $0.group3(.not, .register(.rcx), width: .bits32) }
+        check("bsr rcx, rcx") { $0.bsr(.rcx, .register(.rcx)) }
+        check("bsr r9d, dword ptr [rbx + 8]") { $0.bsr(.r9, .memory(X86Memory(.rbx, 8)), width: .bits32) }
         check("cqo") { $0.signExtendAccumulator() }
         check("cdq") { $0.signExtendAccumulator(width: .bits32) }
     }

@@ -185,6 +185,76 @@ final class JITTests: XCTestCase {
         XCTAssertEqual(jit.x(Reg.a0) + jit.x(Reg.a1) / 2 + jit.x(Reg.a2) / 3, 751)
     }
 
+    /// Page runs (`JITTranslator.findPageRuns`): a loop whose loads and stores step by a
+    /// constant (t0) and by a register (t2) across page ends runs without a probe per access,
+    /// its budget held back where a site could leave its page. Slices of every length end at
+    /// the same instruction as the interpreter's, with the same memory: the held budget comes
+    /// back on the back edge, at the loop's exit and at its side exit (taken once, at a0 = 37).
+    /// The loop first meets each page before the TLB has it (a miss, one interpreted
+    /// iteration); misses that far apart never make it plain.
+    func testPageRunsEndSlicesWhereTheInterpreterDoes() throws {
+        let source = """
+            la t0, data
+            li t1, 24
+            mv t2, t0
+            li t3, 37
+            li a0, 700
+            loop:
+            ld a1, 0(t0)
+            add a1, a1, a0
+            sd a1, 8(t0)
+            beq a0, t3, out
+            sw a0, 4(t2)
+            addi t0, t0, 16
+            add t2, t2, t1
+            addi a0, a0, -1
+            bnez a0, loop
+            out:
+            wfi
+            .balign 4096
+            data:
+            """
+        let (_, jit) = try runBoth(source)
+        XCTAssertEqual(jit.x(Reg.a0), 37, "left through the side exit")
+        XCTAssertEqual(jit.hart.jitIfCreated?.pageRunMisses.count, 1, "the loop's page-run check met new pages")
+        XCTAssertEqual(jit.hart.jitIfCreated?.plainBlocks.isEmpty, true, "the loop kept its page runs")
+        for budget in [1, 6, 9, 17, 100, 333, 1001, 2049, 2500, 4097] {
+            try runBoth(source, budget: budget, expect: .budgetExhausted)
+        }
+    }
+
+    /// A loop stepping its stores through device memory: the page-run check finds no TLB entry
+    /// (devices are never in it) right after every interpreted iteration, so after eight misses
+    /// in a row the loop is translated again without page runs; the device sees every store, in
+    /// order, as under the interpreter.
+    func testAPageRunIntoDeviceMemoryFallsBackToProbes() throws {
+        let source = """
+            li t0, 0x10000000
+            li a0, 40
+            loop:
+            sw a0, 0(t0)
+            addi t0, t0, 4
+            addi a0, a0, -1
+            bnez a0, loop
+            wfi
+            """
+        var devices: [ExitOnReadDevice] = []
+        var machines: [TestMachine] = []
+        for jit in [false, true] {
+            let m = try TestMachine(source, compressed: true)
+            if jit { m.hart.accelerator = .jit }
+            let device = ExitOnReadDevice()
+            try m.bus.mapMMIO(name: "stores", base: 0x1000_0000, size: 0x100, device: device)
+            devices.append(device)
+            machines.append(m)
+        }
+        for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .waitingForInterrupt) }
+        assertSameState(machines[0], machines[1])
+        XCTAssertEqual(devices[1].writes, Array((1...40).reversed()).map(UInt64.init))
+        XCTAssertEqual(devices[0].writes, devices[1].writes)
+        XCTAssertEqual(machines[1].hart.jitIfCreated?.plainBlocks.count, 1, "the loop, translated again")
+    }
+
     /// lui/auipc + addi/addiw pairs are folded into one constant (`foldedConstant`): the
     /// 32-bit wrap of addiw, a 64-bit addi after lui, pc-relative addresses, a pair whose addi is
     /// a branch target (not folded) and a pair split by the end of a slice.

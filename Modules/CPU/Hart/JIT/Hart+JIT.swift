@@ -77,10 +77,17 @@ extension Hart {
                 // A loop's next load or store was not in the TLB (or misaligned): one iteration
                 // in the interpreter fills it. A loop that keeps missing (device registers) is
                 // translated again without page runs.
-                let pc = state.pointee.pc
-                let misses = jit.pageRunMisses[pc, default: 0] + 1
-                jit.pageRunMisses[pc] = misses
-                chainSite = misses < JITEngine.pageRunMissLimit ? JITEngine.interpretOnce : JITEngine.retranslatePlain
+                let pc = state.pointee.pc, now = state.pointee.instret
+                var misses = jit.pageRunMisses[pc] ?? (0, now)
+                misses.inRow = now &- misses.instret < JITEngine.pageRunMissSpacing ? misses.inRow + 1 : 1
+                misses.instret = now
+                if misses.inRow < JITEngine.pageRunMissLimit {
+                    jit.pageRunMisses[pc] = misses
+                    chainSite = JITEngine.interpretOnce
+                } else {
+                    jit.pageRunMisses[pc] = nil
+                    chainSite = JITEngine.retranslatePlain
+                }
             }
             if chainSite == JITEngine.interpretBlock || chainSite == JITEngine.retranslatePlain {
                 // A block across a page end found its second page mapped elsewhere, or a block

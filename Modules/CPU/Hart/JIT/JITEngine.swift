@@ -169,10 +169,14 @@ final class JITEngine {
     /// runs found the next access of one of its loads or stores not in the TLB, or misaligned
     /// (`JITTranslator.findPageRuns`).
     private(set) var exitToPageRunMiss: UInt = 0
-    /// Misses (`exitToPageRunMiss`) per loop, by guest pc: a loop that keeps missing (a device
-    /// register, misaligned data) is translated again without page runs.
-    var pageRunMisses: [UInt64: Int] = [:]
+    /// Misses (`exitToPageRunMiss`) in a row per loop, by guest pc, and minstret at the last:
+    /// a loop that keeps missing right after its interpreted iteration (a device register,
+    /// misaligned data, a page it may not store to) is translated again without page runs;
+    /// one that misses only now and then (walking into pages not yet in the TLB) is not.
+    var pageRunMisses: [UInt64: (inRow: Int, instret: UInt64)] = [:]
     static let pageRunMissLimit = 8
+    /// Misses further apart than this many instructions are not in a row.
+    static let pageRunMissSpacing: UInt64 = 1024
     /// Common return path: rax is the value the run loop gets.
     private(set) var epilogue: UInt = 0
     /// Folds the host MXCSR exception flags that inline FP code accumulated into `state.fflags`

@@ -401,8 +401,9 @@ struct JITTranslator {
     }
 
     /// Page runs: a self-loop whose loads and stores all step through memory by a constant
-    /// (`addi b, b, imm` being the only writes to their base registers: array walks) needs no
-    /// probe per access. Before an iteration (at entry, and where the budget register runs out)
+    /// (`addi b, b, imm`, or `add b, b, r` with r unwritten in the loop, being the only writes
+    /// to their base registers: array walks, a sieve's stride) needs no probe per access.
+    /// Before an iteration (at entry, and where the budget register runs out)
     /// `emitPageRunCheck` checks each site's next address against its probe slot (refilling
     /// it from the TLB), works out how many iterations every site stays in its slot's page,
     /// and holds back the budget beyond them (`state.jitBudgetHeld`), so the back edge's own
@@ -410,7 +411,8 @@ struct JITTranslator {
     /// straight through the slot's addend: `[base + addend + imm]`.
     ///
     /// Only straight loops (no branch inside the block; side exits leave it) whose every
-    /// memory site has a slot and a step of under 2 KiB that keeps its alignment, and never a
+    /// memory site has a slot and a step of under 2 KiB that keeps its alignment (a register
+    /// step is checked by the page-run check, `emitRuntimeStride`), and never a
     /// helper call inside the run: nothing can change the TLB while it lasts. A next access
     /// that is misaligned or not in the TLB leaves for one interpreted iteration
     /// (`JITEngine.pageRunMiss`); a loop that keeps missing is translated again without page
@@ -440,7 +442,6 @@ struct JITTranslator {
                 if let rd = Self.written(inst) { otherwiseWritten[Int(rd)] = true }
             }
         }
-        guard steps.allSatisfy({ $0.register.map { !written[Int($0)] } ?? true }) else { return }
         var sites: [PageRunSite] = []
         for (index, inst) in instructions.enumerated() {
             let store: Bool
@@ -453,6 +454,7 @@ struct JITTranslator {
             let own = steps.filter { $0.base == base }
             let step = own.reduce(Int64(0)) { $0 &+ $1.by }
             guard base != 0, !otherwiseWritten[base], let slot = probeSlots[index],
+                  own.allSatisfy({ $0.register.map { !written[Int($0)] } ?? true }),
                   step > -2048, step < 2048, step % Int64(size) == 0 else { return }
             let before = own.filter { $0.index < index }
             sites.append(PageRunSite(index: index, base: UInt8(base),
