@@ -133,14 +133,23 @@ extension Hart {
         invalidateLoopProbes()
     }
 
-    /// Sets every JIT loop probe slot (`HartState.jitLoopProbe`) invalid: they are copies of
-    /// TLB entries that outlive their loops, so whatever removes a TLB entry calls this.
+    /// Sets every JIT loop probe slot (`HartState.jitLoopProbe`) and site slot
+    /// (`HartState.jitSiteSlots`) invalid: they are copies of TLB entries that outlive their
+    /// loops and blocks, so whatever removes a TLB entry calls this.
     func invalidateLoopProbes() {
         withUnsafeMutablePointer(to: &state.pointee.jitLoopProbe) { slots in
             slots.withMemoryRebound(to: UInt64.self, capacity: 16) { words in
                 for slot in 0..<8 { words[2 * slot] = ~0 }
             }
         }
+        // The site slots (thousands) are dropped by a new generation instead; every 256th
+        // wraps the generation bits, and only then are they zeroed.
+        let generation = (state.pointee.jitSiteSlotGeneration &+ 16) & 0xFF0
+        if generation == 0 {
+            let slots = UnsafeMutableRawPointer(state) + MemoryLayout<HartState>.offset(of: \HartState.jitSiteSlots)!
+            slots.initializeMemory(as: UInt8.self, repeating: 0, count: 32 * Int(BP_SITE_SLOTS))
+        }
+        state.pointee.jitSiteSlotGeneration = generation | 8
     }
 
     /// Flushes the TLBs when what their entries depend on changed: privilege, satp, or the

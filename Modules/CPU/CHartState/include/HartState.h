@@ -17,6 +17,8 @@ extern "C" {
 
 /// Entries in each direct-mapped software TLB (one per access kind). Power of two.
 #define BP_TLB_ENTRIES 256
+/// Per-site probe slots of each kind (loads, stores) in `HartState.jitSiteSlots`.
+#define BP_SITE_SLOTS 1024
 
 /// One software-TLB entry. A hit means `tag == (vaddr >> 12)` and the host address of the
 /// guest virtual address `vaddr` is `vaddr + addend`. `tag == UINT64_MAX` marks an empty entry.
@@ -165,6 +167,19 @@ typedef struct HartState {
     /// "Tenth round"): the loop's back edge then fails where its loads and stores could leave
     /// the pages their probe slots hold, and every way out of the loop adds this back.
     int64_t jitBudgetHeld;
+    /// What generated code ORs into a masked address before comparing it with a site slot's
+    /// tag (`jitSiteSlots`): bit 3 always set (so a zeroed slot never matches), bits 4-11 a
+    /// generation that every removal of a TLB entry advances (`Hart.invalidateLoopProbes`),
+    /// so a slot filled before it no longer matches; when the 8 bits wrap, the slots are
+    /// zeroed. Bits 0-2 of the masked address are an access's misalignment, bits 12 and up
+    /// its page: neither collides with these bits.
+    uint64_t jitSiteSlotGeneration;
+    /// Per-site probe slots for loads and stores outside self-loops (docs/jit.md, "Tenth
+    /// round"): BP_SITE_SLOTS of (page address | generation bits, host addend) copied from
+    /// `tlbLoad`, then as many copied from `tlbStore`. Translated sites are given slots in turn
+    /// and share them once there are more sites than slots (a slot is only a cache: its tag
+    /// is compared at every access).
+    uint64_t jitSiteSlots[2 * 2 * BP_SITE_SLOTS];
 } HartState;
 
 /// What a JIT load helper returns (in rax:rdx under the System V ABI): the loaded value,

@@ -175,6 +175,23 @@ final class JITEngine {
     /// one that misses only now and then (walking into pages not yet in the TLB) is not.
     var pageRunMisses: [UInt64: (inRow: Int, instret: UInt64)] = [:]
     static let pageRunMissLimit = 8
+    /// The next per-site probe slot to hand out, per kind (`HartState.jitSiteSlots`).
+    private var nextSiteSlot = (load: 0, store: 0)
+
+    /// A per-site probe slot for a load or store outside a self-loop (byte offset from rbx):
+    /// in turn, round the slots of its kind.
+    func siteSlot(store: Bool) -> Int32 {
+        let n = Int(BP_SITE_SLOTS)
+        let index: Int
+        if store {
+            index = n + nextSiteSlot.store
+            nextSiteSlot.store = (nextSiteSlot.store + 1) % n
+        } else {
+            index = nextSiteSlot.load
+            nextSiteSlot.load = (nextSiteSlot.load + 1) % n
+        }
+        return StateOffset.siteSlots + Int32(16 * index)
+    }
     /// Misses further apart than this many instructions are not in a row.
     static let pageRunMissSpacing: UInt64 = 1024
     /// Common return path: rax is the value the run loop gets.
@@ -593,6 +610,8 @@ enum StateOffset {
     static let loopProbe = offset(\HartState.jitLoopProbe)
     static let probeGroup = offset(\HartState.jitProbeGroup)
     static let budgetHeld = offset(\HartState.jitBudgetHeld)
+    static let siteSlotGeneration = offset(\HartState.jitSiteSlotGeneration)
+    static let siteSlots = offset(\HartState.jitSiteSlots)
 
     static func register(_ r: Int) -> Int32 { x + Int32(8 * r) }
     static func floatRegister(_ r: Int) -> Int32 { f + Int32(8 * r) }

@@ -997,6 +997,7 @@ struct JITTranslator {
         findJumpTableLoads()
         findSwitchKey()
         findProbeGroups()
+        findSiteSlots()
         findSignAssumptions()
         var ended = false
         var folded = false
@@ -2054,6 +2055,7 @@ struct JITTranslator {
         let refill = a.newLabel(), hit = a.newLabel()
         a.mov(.rax, .rsi)
         a.alu(.and, .rax, immediate: Int32(-4096) | Int32(size - 1))
+        if Self.isSiteSlot(slot) { a.alu(.or, .rax, X86Memory(.rbx, StateOffset.siteSlotGeneration)) }
         a.alu(.cmp, .rax, X86Memory(.rbx, slot))
         a.jump(if: .notEqual, refill)
         let addend = slotAddend[slot]
@@ -2074,6 +2076,7 @@ struct JITTranslator {
     private static func refillSlot(_ a: X86Assembler, _ slot: Int32, tlbOffset: Int32, addend: X86Register?) {
         a.load(.rax, X86Memory(.rbx, tlbOffset, index: .rcx))
         a.shift(.shl, .rax, immediate: 12)
+        if isSiteSlot(slot) { a.alu(.or, .rax, X86Memory(.rbx, StateOffset.siteSlotGeneration)) }
         a.store(X86Memory(.rbx, slot), .rax)
         a.load(.rax, X86Memory(.rbx, tlbOffset + 8, index: .rcx))
         a.store(X86Memory(.rbx, slot + 8), .rax)
@@ -2096,6 +2099,7 @@ struct JITTranslator {
         let refill = a.newLabel()
         if immediate != 0 { a.lea(.rax, X86Memory(base, immediate)) } else { a.mov(.rax, base) }
         a.alu(.and, .rax, immediate: Int32(-4096) | Int32(size - 1))
+        if Self.isSiteSlot(slot) { a.alu(.or, .rax, X86Memory(.rbx, StateOffset.siteSlotGeneration)) }
         a.alu(.cmp, .rax, X86Memory(.rbx, slot))
         a.jump(if: .notEqual, refill)
         let addend = slotAddend[slot]
@@ -2110,6 +2114,28 @@ struct JITTranslator {
         }
         return X86Memory(base, immediate, index: addend ?? .rsi)
     }
+
+    /// Site slots: outside self-loops, a load or store with neither a loop slot nor a probe
+    /// group probes a slot of its own (`HartState.jitSiteSlots`, handed out by
+    /// `JITEngine.siteSlot`) as a self-loop's sites do: the compare and the addend's load come
+    /// from fixed addresses, so the access waits only for its base register (a pointer
+    /// chase's next load one TLB probe sooner), and the probe is 5 instructions, not 8. A
+    /// site's page rarely changes between visits (stack frames, fields, globals); when it
+    /// does the TLB probe refills the slot. Slots outlive their blocks; a generation in their
+    /// tags retires them all whenever a TLB entry is removed.
+    private mutating func findSiteSlots() {
+        guard !isSelfLoop, !engine.observed else { return }
+        for (index, inst) in instructions.enumerated() where probeSlots[index] == nil && probeGroup[index] == nil {
+            switch inst.op {
+            case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu: probeSlots[index] = engine.siteSlot(store: false)
+            case .sb, .sh, .sw, .sd: probeSlots[index] = engine.siteSlot(store: true)
+            default: break
+            }
+        }
+    }
+
+    /// Whether a probe slot is a site slot (its tag carries the slot generation).
+    private static func isSiteSlot(_ slot: Int32) -> Bool { slot >= StateOffset.siteSlots }
 
     /// A member of a probe group (`findProbeGroups`): returns the operand of its access on the
     /// fast path, `[base + addend + imm]`, or nil (nothing emitted) when it has no group.
