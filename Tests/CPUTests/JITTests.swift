@@ -253,6 +253,8 @@ final class JITTests: XCTestCase {
         XCTAssertEqual(devices[1].writes, Array((1...40).reversed()).map(UInt64.init))
         XCTAssertEqual(devices[0].writes, devices[1].writes)
         XCTAssertEqual(machines[1].hart.jitIfCreated?.plainBlocks.count, 1, "the loop, translated again")
+        machines[1].hart.jitIfCreated?.flush()
+        XCTAssertEqual(machines[1].hart.jitIfCreated?.plainBlocks.isEmpty, true, "forgotten with the translations")
     }
 
     /// lui/auipc + addi/addiw pairs are folded into one constant (`foldedConstant`): the

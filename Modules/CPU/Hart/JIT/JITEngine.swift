@@ -163,7 +163,7 @@ final class JITEngine {
     private(set) var exitToRetranslate: UInt = 0
     /// Blocks (by guest pc) translated again without sign assumptions after one failed at
     /// entry (`exitToRetranslate`), or without page runs after their loop missed too often
-    /// (`exitToPageRunMiss`): read only when translating.
+    /// (`exitToPageRunMiss`): read only when translating; forgotten at a flush.
     var plainBlocks: Set<UInt64> = []
     /// Returns `JITEngine.pageRunMiss` to the run loop (pc already stored): a self-loop in page
     /// runs found the next access of one of its loads or stores not in the TLB, or misaligned
@@ -534,6 +534,10 @@ final class JITEngine {
         blocks.removeAll(keepingCapacity: true)
         blocksByPage.removeAll(keepingCapacity: true)
         switchTables.removeAll(keepingCapacity: true)
+        // What failed assumptions taught holds for translations, which are all gone: the
+        // next ones try again (and these sets stay bounded by what one buffer translates).
+        plainBlocks.removeAll()
+        pageRunMisses.removeAll()
         table.removeAll()
         // The jump cache points into the code just dropped.
         if madvise(jumpCache, Self.jumpCacheEntries * 32, MADV_DONTNEED) != 0 {
