@@ -24,6 +24,23 @@ final class JITSiteSlotTests: XCTestCase {
         XCTAssertLessThanOrEqual(Int(first) + 32 * n, MemoryLayout<HartState>.size, "inside the hart's state")
     }
 
+    /// Site slots only while TLB entries are removed rarely: judged at the end of each window
+    /// of instructions, from the invalidations in it (a Linux boot flushes the TLBs about once
+    /// per 4,000 instructions, which retires the slots before they pay).
+    func testSiteSlotsAreGivenOnlyWhileTLBEntriesAreRemovedRarely() {
+        let engine = JITEngine()
+        let window = JITEngine.siteSlotWindowLength, spacing = JITEngine.siteSlotSpacing
+        XCTAssertTrue(engine.siteSlotsPay)
+        engine.noteSiteSlotRate(instret: window / 2, invalidations: 10_000)
+        XCTAssertTrue(engine.siteSlotsPay, "judged only at the end of a window")
+        engine.noteSiteSlotRate(instret: window, invalidations: 10_000)
+        XCTAssertFalse(engine.siteSlotsPay, "one per 400 instructions")
+        engine.noteSiteSlotRate(instret: 2 * window, invalidations: 10_000 + window / spacing)
+        XCTAssertTrue(engine.siteSlotsPay, "one per \(spacing) instructions")
+        engine.noteSiteSlotRate(instret: 3 * window, invalidations: 10_000 + window / spacing + window / 4096)
+        XCTAssertFalse(engine.siteSlotsPay, "one per 4096")
+    }
+
     /// Every removal of a TLB entry retires every site slot: a new generation in the bits
     /// generated code ORs into the compared address (bit 3 always set, so a zeroed slot never
     /// matches), and when the 8 generation bits wrap the slots themselves are zeroed, so a

@@ -142,6 +142,7 @@ extension Hart {
                 for slot in 0..<8 { words[2 * slot] = ~0 }
             }
         }
+        probeSlotInvalidations &+= 1
         // The site slots (thousands) are dropped by a new generation instead; every 256th
         // wraps the generation bits, and only then are they zeroed.
         let generation = (state.pointee.jitSiteSlotGeneration &+ 16) & 0xFF0

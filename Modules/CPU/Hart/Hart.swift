@@ -53,6 +53,9 @@ public final class Hart {
     public internal(set) var instrumentation: (any HartInstrumentation)?
     /// The kinds in force since the last slice start (the observer's `events` then).
     var instrumentedEvents: InstrumentationEvents = []
+    /// How many times the JIT's probe slots were invalidated (`invalidateLoopProbes`): the JIT
+    /// gives sites slots of their own only while this stays rare (`JITEngine.siteSlotsPay`).
+    var probeSlotInvalidations: UInt64 = 0
 #if arch(x86_64)
     /// The translation cache, created on first use of the JIT (it keeps receiving invalidations
     /// even while the hart runs the interpreter, so switching engines back and forth is safe).

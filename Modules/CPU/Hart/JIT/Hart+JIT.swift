@@ -25,6 +25,7 @@ extension Hart {
             state.pointee.waitingForInterrupt = 0
         }
         let jit = jitEngine
+        jit.noteSiteSlotRate(instret: state.pointee.instret, invalidations: probeSlotInvalidations)
         let enter = jit.enter!
         state.pointee.jitContext = Unmanaged.passUnretained(self).toOpaque()
         // A chain stub's jump to patch once the block it asked for is known (0: none).

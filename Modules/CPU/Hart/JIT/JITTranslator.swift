@@ -2122,9 +2122,10 @@ struct JITTranslator {
     /// chase's next load one TLB probe sooner), and the probe is 5 instructions, not 8. A
     /// site's page rarely changes between visits (stack frames, fields, globals); when it
     /// does the TLB probe refills the slot. Slots outlive their blocks; a generation in their
-    /// tags retires them all whenever a TLB entry is removed.
+    /// tags retires them all whenever a TLB entry is removed. Not while that happens often
+    /// (`JITEngine.siteSlotsPay`).
     private mutating func findSiteSlots() {
-        guard !isSelfLoop, !engine.observed else { return }
+        guard !isSelfLoop, !engine.observed, engine.siteSlotsPay else { return }
         for (index, inst) in instructions.enumerated() where probeSlots[index] == nil && probeGroup[index] == nil {
             switch inst.op {
             case .lb, .lh, .lw, .ld, .lbu, .lhu, .lwu: probeSlots[index] = engine.siteSlot(store: false)
