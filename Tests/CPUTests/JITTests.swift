@@ -36,6 +36,24 @@ final class JITTests: XCTestCase {
         return (interpreter, jit)
     }
 
+    /// `source` on two machines, the interpreter's and the JIT's, each with an
+    /// `ExitOnReadDevice` at 0x1000_0000; told its hart when `asksForExit` (its fifth read then
+    /// asks the run loop for an exit).
+    private func machinesWithDevice(_ source: String, asksForExit: Bool) throws -> (machines: [TestMachine], devices: [ExitOnReadDevice]) {
+        var devices: [ExitOnReadDevice] = []
+        var machines: [TestMachine] = []
+        for jit in [false, true] {
+            let m = try TestMachine(source, compressed: true)
+            if jit { m.hart.accelerator = .jit }
+            let device = ExitOnReadDevice()
+            if asksForExit { device.hart = m.hart }
+            try m.bus.mapMMIO(name: "exit-on-read", base: 0x1000_0000, size: 0x100, device: device)
+            devices.append(device)
+            machines.append(m)
+        }
+        return (machines, devices)
+    }
+
     private func assertSameState(_ a: TestMachine, _ b: TestMachine, file: StaticString = #filePath, line: UInt = #line) {
         for i in 1..<32 { XCTAssertEqual(a.x(i), b.x(i), "x\(i)", file: file, line: line) }
         let fa = withUnsafeBytes(of: a.s.f) { Array($0.bindMemory(to: UInt64.self)) }
@@ -238,16 +256,7 @@ final class JITTests: XCTestCase {
             bnez a0, loop
             wfi
             """
-        var devices: [ExitOnReadDevice] = []
-        var machines: [TestMachine] = []
-        for jit in [false, true] {
-            let m = try TestMachine(source, compressed: true)
-            if jit { m.hart.accelerator = .jit }
-            let device = ExitOnReadDevice()
-            try m.bus.mapMMIO(name: "stores", base: 0x1000_0000, size: 0x100, device: device)
-            devices.append(device)
-            machines.append(m)
-        }
+        let (machines, devices) = try machinesWithDevice(source, asksForExit: false)
         for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .waitingForInterrupt) }
         assertSameState(machines[0], machines[1])
         XCTAssertEqual(devices[1].writes, Array((1...40).reversed()).map(UInt64.init))
@@ -341,17 +350,7 @@ final class JITTests: XCTestCase {
             bne a0, t1, loop
             wfi
             """
-        var devices: [ExitOnReadDevice] = []
-        var machines: [TestMachine] = []
-        for jit in [false, true] {
-            let m = try TestMachine(source, compressed: true)
-            if jit { m.hart.accelerator = .jit }
-            let device = ExitOnReadDevice()
-            device.hart = m.hart
-            try m.bus.mapMMIO(name: "exit-on-read", base: 0x1000_0000, size: 0x100, device: device)
-            devices.append(device)
-            machines.append(m)
-        }
+        let (machines, devices) = try machinesWithDevice(source, asksForExit: true)
         let (interpreter, jit) = (machines[0], machines[1])
         for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .exitRequested) }
         assertSameState(interpreter, jit)
@@ -385,15 +384,7 @@ final class JITTests: XCTestCase {
                 bne a0, t1, loop
                 wfi
                 """
-            var machines: [TestMachine] = []
-            for jit in [false, true] {
-                let m = try TestMachine(source, compressed: true)
-                if jit { m.hart.accelerator = .jit }
-                let device = ExitOnReadDevice()
-                device.hart = m.hart
-                try m.bus.mapMMIO(name: "exit-on-read", base: 0x1000_0000, size: 0x100, device: device)
-                machines.append(m)
-            }
+            let machines = try machinesWithDevice(source, asksForExit: true).machines
             for m in machines { XCTAssertEqual(m.hart.run(budget: 100_000), .exitRequested, load) }
             assertSameState(machines[0], machines[1])
             XCTAssertEqual(machines[1].x(Reg.a0), 5, load)
