@@ -365,25 +365,18 @@ final class JITEngine {
         a.alu(.xor, .rax, .rax, width: .bits32)
         a.jump(toAddress: epilogue)
 
-        a.align(16)
-        exitToInterpreter = a.address
-        a.mov(.rax, immediate: UInt64(Self.interpretBlock))
-        a.jump(toAddress: epilogue)
-
-        a.align(16)
-        exitToInterpretOnce = a.address
-        a.mov(.rax, immediate: UInt64(Self.interpretOnce))
-        a.jump(toAddress: epilogue)
-
-        a.align(16)
-        exitToRetranslate = a.address
-        a.mov(.rax, immediate: UInt64(Self.retranslatePlain))
-        a.jump(toAddress: epilogue)
-
-        a.align(16)
-        exitToPageRunMiss = a.address
-        a.mov(.rax, immediate: UInt64(Self.pageRunMiss))
-        a.jump(toAddress: epilogue)
+        // The exits that return a code to the run loop (pc already stored).
+        func exitReturning(_ code: UInt) -> UInt {
+            a.align(16)
+            let address = a.address
+            a.mov(.rax, immediate: UInt64(code))
+            a.jump(toAddress: epilogue)
+            return address
+        }
+        exitToInterpreter = exitReturning(Self.interpretBlock)
+        exitToInterpretOnce = exitReturning(Self.interpretOnce)
+        exitToRetranslate = exitReturning(Self.retranslatePlain)
+        exitToPageRunMiss = exitReturning(Self.pageRunMiss)
 
         // probeRest: rax = pc, rsi = host, rdx = slot offset of a slot that did not match, rcx = table.
         a.align(16)
