@@ -25,8 +25,8 @@ final class JITSiteSlotTests: XCTestCase {
     }
 
     /// Site slots only while TLB entries are removed rarely: judged at the end of each window
-    /// of instructions, from the invalidations in it (a Linux boot flushes the TLBs about once
-    /// per 4,000 instructions, which retires the slots before they pay).
+    /// of instructions, from the invalidations in it (a Linux boot retires the slots about once
+    /// per 2,000 instructions, before they pay).
     func testSiteSlotsAreGivenOnlyWhileTLBEntriesAreRemovedRarely() {
         let engine = JITEngine()
         let window = JITEngine.siteSlotWindowLength, spacing = JITEngine.siteSlotSpacing

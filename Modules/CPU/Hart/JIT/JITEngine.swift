@@ -178,10 +178,10 @@ final class JITEngine {
     /// The next per-site probe slot to hand out, per kind (`HartState.jitSiteSlots`).
     private var nextSiteSlot = (load: 0, store: 0)
     /// Whether new translations give their loads and stores site slots: while TLB entries are
-    /// removed rarely. A guest that removes them every few thousand instructions (Linux's
-    /// SUM toggles, SFENCE.VMAs and satp writes flush the TLBs about once per 4,000 while it
-    /// boots) would find its slots retired before they pay for their refill, and a boot ran
-    /// 12% slower with them. Measured over windows of `siteSlotWindow` instructions
+    /// removed rarely. A guest that removes them every few thousand instructions (a Linux boot
+    /// retires the probe slots about once per 2,000, nearly always for an LR taking its
+    /// reservation's pages out of the store TLB) would find its slots retired before they pay
+    /// for their refill, and a boot ran 12% slower with them. Measured over windows of `siteSlotWindow` instructions
     /// (`noteSiteSlotRate`).
     private(set) var siteSlotsPay = true
     private var siteSlotWindow = (instret: UInt64(0), invalidations: UInt64(0))
